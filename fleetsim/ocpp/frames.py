@@ -1,0 +1,185 @@
+"""OCPP-J 1.6 frames (§4): CALL ``[2, id, action, payload]``, CALLRESULT
+``[3, id, payload]`` and CALLERROR ``[4, id, code, description, details]``.
+
+Frames are array-like msgspec Structs tagged by their message type id, so one
+decoder reads the envelope straight from bytes.  The payload stays a
+``msgspec.Raw`` slice until its type is known: a CALL's from its action, a
+CALLRESULT's from the CALL it answers (which only the sender knows).  No
+intermediate dicts anywhere.
+
+Decoding never raises on bad input: it returns :class:`Malformed`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from fleetsim.ocpp.actions import (
+    ACTION_OF_CONFIRMATION,
+    ACTION_OF_REQUEST,
+    CONFIRMATION_DECODERS,
+    REQUEST_DECODERS,
+    Action,
+)
+from fleetsim.ocpp.base import Payload
+from fleetsim.ocpp.errors import ErrorCode, Malformed, code_for_payload_error
+
+# OCPP-J 1.6 §4.1.3: the unique id is at most 36 characters.
+UniqueId = Annotated[str, msgspec.Meta(max_length=36)]
+
+DEFAULT_MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
+"""Frames above this are rejected before decoding.  Large enough for a
+SendLocalList of 10,000 entries or a 2 MB certificate chain (limits certified
+stations declare), small enough that a hostile peer cannot make us parse
+arbitrary amounts of JSON."""
+
+
+class Call(msgspec.Struct, array_like=True, tag=2, frozen=True, gc=False):
+    unique_id: str
+    action: str
+    payload: Any
+
+
+class CallResult(msgspec.Struct, array_like=True, tag=3, frozen=True, gc=False):
+    """A CALLRESULT.  Decoded frames carry ``msgspec.Raw`` as payload until
+    :func:`decode_confirmation` types it with the action of the CALL it answers."""
+
+    unique_id: str
+    payload: Any
+
+
+class CallError(msgspec.Struct, array_like=True, tag=4, frozen=True, gc=False):
+    """A CALLERROR.  ``code`` is kept as the peer sent it (an :class:`ErrorCode`
+    when it is one of the ten), so a peer's misspelt code is still counted."""
+
+    unique_id: str
+    code: str
+    description: str = ""
+    details: Any = msgspec.field(default_factory=dict)
+
+
+Frame = Call | CallResult | CallError
+
+
+# Wire forms for decoding.  forbid_unknown_fields rejects surplus elements.
+class _CallIn(msgspec.Struct, array_like=True, tag=2, forbid_unknown_fields=True, gc=False):
+    unique_id: UniqueId
+    action: str
+    payload: msgspec.Raw
+
+
+class _CallResultIn(msgspec.Struct, array_like=True, tag=3, forbid_unknown_fields=True, gc=False):
+    unique_id: UniqueId
+    payload: msgspec.Raw
+
+
+class _CallErrorIn(msgspec.Struct, array_like=True, tag=4, forbid_unknown_fields=True, gc=False):
+    unique_id: UniqueId
+    code: str
+    description: str
+    details: msgspec.Raw
+
+
+_envelope = msgspec.json.Decoder(_CallIn | _CallResultIn | _CallErrorIn)
+_any = msgspec.json.Decoder()
+_details = msgspec.json.Decoder(dict[str, Any])
+_encoder = msgspec.json.Encoder()
+
+
+def decode_frame(data: bytes | str, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | Malformed:
+    """Decode one frame.  A CALL comes back with its payload typed by its action;
+    a CALLRESULT with a ``msgspec.Raw`` payload (see :func:`decode_confirmation`)."""
+    if len(data) > max_frame_bytes:
+        return Malformed(
+            ErrorCode.FORMATION_VIOLATION,
+            f"frame of {len(data)} bytes exceeds the limit of {max_frame_bytes} bytes",
+        )
+    try:
+        wire = _envelope.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        return _malformed_envelope(data, error)
+    match wire:
+        case _CallIn(unique_id=uid, action=action, payload=raw):
+            decoder = REQUEST_DECODERS.get(action)
+            if decoder is None:
+                return Malformed(
+                    ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}", uid, 2, action
+                )
+            try:
+                payload = decoder.decode(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                return Malformed(code_for_payload_error(error), str(error), uid, 2, action)
+            return Call(uid, action, payload)
+        case _CallResultIn(unique_id=uid, payload=raw):
+            return CallResult(uid, raw)
+        case _CallErrorIn(unique_id=uid, code=code, description=description, details=raw):
+            try:
+                details = _details.decode(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                return Malformed(ErrorCode.FORMATION_VIOLATION, f"CALLERROR details: {error}", uid, 4)
+            return CallError(uid, code, description, details)
+    raise AssertionError(f"unreachable: {wire!r}")
+
+
+def decode_confirmation(action: str, result: CallResult) -> Payload | Malformed:
+    """Type a CALLRESULT's payload as the confirmation of ``action``."""
+    try:
+        return CONFIRMATION_DECODERS[action].decode(result.payload)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        return Malformed(code_for_payload_error(error), str(error), result.unique_id, 3, action)
+
+
+def _malformed_envelope(data: bytes | str, error: Exception) -> Malformed:
+    """Explain an envelope that did not decode, recovering the unique id and
+    message type where the JSON is readable, so a CALL can still be answered."""
+    if isinstance(error, msgspec.DecodeError) and not isinstance(error, msgspec.ValidationError):
+        return Malformed(ErrorCode.FORMATION_VIOLATION, f"not a JSON frame: {error}")
+    try:
+        value = _any.decode(data)
+    except msgspec.DecodeError:  # pragma: no cover - the typed decode read it
+        return Malformed(ErrorCode.FORMATION_VIOLATION, f"not a JSON frame: {error}")
+    message_type = unique_id = action = None
+    if isinstance(value, list) and value:
+        if type(value[0]) is int and value[0] in (2, 3, 4):
+            message_type = value[0]
+        if len(value) > 1 and isinstance(value[1], str) and len(value[1]) <= 36:
+            unique_id = value[1]
+        if message_type == 2 and len(value) > 2 and isinstance(value[2], str):
+            action = value[2]
+    return Malformed(
+        ErrorCode.PROTOCOL_ERROR,
+        f"not an OCPP-J frame: {error}",
+        unique_id,
+        message_type,
+        action,
+    )
+
+
+def encode_call(unique_id: str, payload: Payload) -> bytes:
+    """``[2, id, action, payload]``; the action follows from the payload's type."""
+    return _encoder.encode(Call(unique_id, ACTION_OF_REQUEST[type(payload)], payload))
+
+
+def encode_result(unique_id: str, payload: Payload) -> bytes:
+    return _encoder.encode(CallResult(unique_id, payload))
+
+
+def encode_error(
+    unique_id: str, code: ErrorCode, description: str = "", details: dict[str, Any] | None = None
+) -> bytes:
+    return _encoder.encode(CallError(unique_id, code, description, details or {}))
+
+
+def encode_frame(frame: Frame) -> bytes:
+    return _encoder.encode(frame)
+
+
+def action_of(payload: Payload) -> Action:
+    """The action a request or confirmation payload belongs to."""
+    kind = type(payload)
+    action = ACTION_OF_REQUEST.get(kind) or ACTION_OF_CONFIRMATION.get(kind)
+    if action is None:
+        raise TypeError(f"{kind.__name__} is not an OCPP payload")
+    return action
