@@ -17,8 +17,19 @@ from typing import Annotated
 import msgspec
 
 
+class _PayloadMeta(msgspec.StructMeta):
+    """msgspec applies ``kw_only`` only to the fields a class defines itself;
+    this makes every payload keyword-only, so optional fields may precede
+    required ones in spec order and no payload is built positionally."""
+
+    def __new__(mcls, name, bases, namespace, **options):  # type: ignore[no-untyped-def]
+        options.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, namespace, **options)
+
+
 class Payload(
     msgspec.Struct,
+    metaclass=_PayloadMeta,
     rename="camel",
     omit_defaults=True,
     forbid_unknown_fields=True,
