@@ -1,0 +1,195 @@
+"""``fleetsim run``: drive a fleet of certified stations against a CSMS."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import ssl
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import trio
+
+from fleetsim import __version__
+from fleetsim.engine import limits
+from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.results import write_results
+from fleetsim.profiles.builtin import load_builtin, load_profile_file
+from fleetsim.profiles.profile import StationProfile
+from fleetsim.report.terminal import progress_line, summary_table
+
+EXIT_RUN_BROKE = 3
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/s)?\s*$")
+
+
+def parse_duration_s(text: str) -> float:
+    """``90s``, ``10m``, ``2h``, ``500ms`` or plain seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a duration like 90s, 10m or 2h")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        return value if isinstance(value, float) else parse_duration_s(str(value))
+
+
+def _profiles(profile_files: tuple[Path, ...]) -> dict[str, StationProfile]:
+    profiles = load_builtin()
+    for path in profile_files:
+        profile = load_profile_file(path)
+        profiles[profile.id] = profile
+    return profiles
+
+
+def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationProfile]) -> tuple[FleetShare, ...]:
+    """``--profile ID[=share]``, repeatable; none means every built-in model."""
+    if not choices:
+        return shares(sorted(profiles), stations)
+    ids, weights = [], []
+    for choice in choices:
+        profile_id, _, weight = choice.partition("=")
+        if profile_id not in profiles:
+            raise click.BadParameter(f"unknown profile {profile_id!r}; `fleetsim profiles list` shows them", param_hint="--profile")
+        try:
+            weights.append(float(weight) if weight else 1.0)
+        except ValueError as error:
+            raise click.BadParameter(f"share of {profile_id} must be a number", param_hint="--profile") from error
+        ids.append(profile_id)
+    return shares(ids, stations, weights)
+
+
+def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, insecure: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        # Security profile 3: the station proves itself with a client certificate.
+        context.load_cert_chain(str(cert), str(key) if key else None)
+    return context
+
+
+@click.command("run")
+@click.option("--csms", "csms_url", metavar="URL",
+              help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
+                   "Default: an embedded CSMS on loopback.")
+@click.option("--stations", "-n", type=click.IntRange(1), default=250, show_default=True, help="Stations in the fleet.")
+@click.option("--profile", "-p", "profile_choices", multiple=True, metavar="ID[=SHARE]",
+              help="Station model and its share of the fleet (repeatable). Default: all built-in models, equal shares.")
+@click.option("--profile-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+              help="Extra profile file (from `fleetsim profiles import`), usable with --profile.")
+@click.option("--duration", "-d", type=Duration(), default="60s", show_default=True, help="Run length: 90s, 10m, 2h.")
+@click.option("--ramp", default="100/s", show_default=True, help="Stations started per second (e.g. 200/s).")
+@click.option("--speed", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              help="Time acceleration of OCPP intervals and sessions (60 = an hour a minute).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of every random choice of the run.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder. Default: results/<run-id>/.")
+@click.option("--id-prefix", default="FS", show_default=True, help="Charge point ids are PREFIX-<model>-<n>.")
+@click.option("--mean-idle", type=Duration(), default="120s", show_default=True,
+              help="Mean idle time of a connector between sessions (simulated).")
+@click.option("--mean-session", type=Duration(), default="300s", show_default=True,
+              help="Mean time an EV stays plugged in (simulated).")
+@click.option("--no-reaction-delays", is_flag=True,
+              help="Answer CSMS calls at once instead of after the certified models' measured reaction times.")
+@click.option("--stop", "stop_mode", type=click.Choice(["clean", "close"]), default="clean", show_default=True,
+              help="At the end: stop transactions and deliver their StopTransactions, or just close.")
+@click.option("--password-env", metavar="VAR",
+              help="Security profile 1/2: environment variable holding the Basic-auth password (AuthorizationKey) "
+                   "of every station. Never given on the command line, never written anywhere.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Security profile 2/3: CA bundle the CSMS certificate is verified against.")
+@click.option("--client-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Security profile 3: client certificate (PEM, may include the key).")
+@click.option("--client-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Security profile 3: client key (PEM).")
+@click.option("--insecure", is_flag=True, help="Do not verify the CSMS certificate (tests only).")
+@click.option("--source-address", "source_addresses", multiple=True, metavar="IP",
+              help="Local source address (repeatable), to open more connections than one address has ports.")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
+def run_command(csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
+                mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert, client_key,
+                insecure, source_addresses, quiet) -> None:  # type: ignore[no-untyped-def]
+    """Run a fleet of virtual stations derived from certified hardware.
+
+    Without --csms, an embedded CSMS is started on loopback, so the first run
+    needs nothing else. Results go to results/<run-id>/ (summary.json and the
+    profiles used); a summary per action and model is printed at the end.
+    """
+    from fleetsim.sessions.simple import SimpleSessions
+
+    rate = _RATE.match(ramp)
+    if rate is None:
+        raise click.BadParameter(f"{ramp!r} is not a rate like 200/s", param_hint="--ramp")
+    profiles = _profiles(profile_file)
+    fleet = _fleet(profile_choices, stations, profiles)
+    spec = RunSpec(
+        fleet=fleet, duration_s=duration, ramp_per_s=float(rate.group(1)), seed=seed, csms_url=csms_url,
+        id_prefix=id_prefix, speed=speed, reaction_delays=not no_reaction_delays,
+        sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
+        end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
+    )
+    if csms_url is not None:
+        try:
+            from fleetsim.engine.link import Target
+
+            target = Target.parse(csms_url)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--csms") from error
+    problems = limits.check(stations, len(source_addresses), embedded_csms=csms_url is None)
+    for problem in problems:
+        click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
+    if problems:
+        sys.exit(2)
+
+    passwords = None
+    if password_env:
+        secret = os.environ.get(password_env)
+        if not secret:
+            raise click.BadParameter(f"environment variable {password_env} is empty or unset", param_hint="--password-env")
+        password = secret.encode()
+        passwords = lambda _cp: password  # noqa: E731 - one password for the fleet
+    ssl_context = None
+    if csms_url is not None and target.tls:
+        ssl_context = _ssl_context(ca_file, client_cert, client_key, insecure)
+
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out or Path("results") / run_id
+    recorder = Recorder()
+    show = None if quiet else _show_progress
+    click.echo(f"fleetsim {__version__}: {stations} stations ({', '.join(f'{s.stations} {s.profile_id}' for s in fleet)}) "
+               f"for {duration:g}s against {csms_url or 'the embedded CSMS'}", err=True)
+    try:
+        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
+                                       on_progress=show, handle_signals=True))
+    except Exception as error:  # the run itself broke: still write what was measured
+        click.echo(f"\nerror: the run failed: {error!r}", err=True)
+        write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname())
+        sys.exit(EXIT_RUN_BROKE)
+    if not quiet:
+        click.echo("", err=True)
+    write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname())
+    click.echo(summary_table(recorder))
+    _print_footer(outcome, out_dir)
+
+
+def _show_progress(progress, recorder, elapsed_s) -> None:  # type: ignore[no-untyped-def]
+    click.echo("\r" + progress_line(progress, recorder, elapsed_s), nl=False, err=True)
+
+
+def _print_footer(outcome: RunOutcome, out_dir: Path) -> None:
+    seconds = (outcome.ended_at - outcome.started_at).total_seconds()
+    note = " (stopped early)" if outcome.interrupted else ""
+    click.echo(f"\n{outcome.stations} stations, {outcome.progress.messages_out} messages sent, "
+               f"{outcome.progress.messages_in} received in {seconds:.1f}s{note}; results in {out_dir}/")

@@ -1,0 +1,224 @@
+"""The fleet: thousands of stations in one trio process.
+
+Each station costs one task, parked in ``wait_readable`` on its socket.  Its
+timers (heartbeats, meter samples, reaction delays, session events) live in
+**one heap for the whole fleet**, served by one task: a trio sleep wake-up
+costs 16–26 µs, so a sleeping task per station per timer does not scale,
+while a heap pop costs well under a microsecond.
+
+Sends are synchronous (see :mod:`fleetsim.engine.link`), so the timer task
+sends for any station without a task switch.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+import random
+import ssl
+from collections.abc import Callable, Sequence
+
+import msgspec
+import trio
+
+from fleetsim.engine import framing
+from fleetsim.engine.link import Link, LinkError, Target, connect
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.station.station import Station
+
+INF = math.inf
+
+
+class ConnectOptions(msgspec.Struct, frozen=True):
+    target: Target
+    ssl_context: ssl.SSLContext | None = None
+    passwords: Callable[[str], bytes | None] | None = None  # charge point id -> AuthorizationKey
+    source_addresses: tuple[str, ...] = ()
+    connect_timeout_s: float = 10.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    max_message_bytes: int = 4 * 1024 * 1024
+
+
+class Progress(msgspec.Struct):
+    """Live figures for the terminal; cheap counters, updated on the hot path."""
+
+    started: int = 0
+    connected: int = 0
+    booted: int = 0
+    charging: int = 0
+    messages_out: int = 0
+    messages_in: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+
+
+class _Runner:
+    """The engine's side of one station: its link and its place in the heap."""
+
+    __slots__ = ("station", "link", "scheduled_s", "index")
+
+    def __init__(self, station: Station, index: int) -> None:
+        self.station = station
+        self.link: Link | None = None
+        self.scheduled_s = INF
+        self.index = index
+
+
+class Fleet:
+    def __init__(self, stations: Sequence[Station], options: ConnectOptions, recorder: Recorder, rng: random.Random) -> None:
+        self.runners = [_Runner(station, i) for i, station in enumerate(stations)]
+        self.options = options
+        self.recorder = recorder
+        self.rng = rng
+        self.progress = Progress()
+        self._heap: list[tuple[float, int, _Runner]] = []
+        self._seq = 0
+        self._timer_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+
+    # ------------------------------------------------------------ running
+
+    async def run(self, ramp_per_s: float, *, freeze_gc_after_ramp: bool = True) -> None:
+        """Start the stations at ``ramp_per_s`` and run them until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._serve_timers)
+            start_s = trio.current_time()
+            for runner in self.runners:
+                if ramp_per_s > 0:
+                    await trio.sleep_until(start_s + runner.index / ramp_per_s)
+                nursery.start_soon(self._run_station, runner)
+                self.progress.started += 1
+            if freeze_gc_after_ramp:
+                # A full collection over thousands of connections stalls the loop
+                # for most of a second; what exists after ramp-up lives for the
+                # whole run, so move it out of the collector's sight.
+                gc.collect()
+                gc.freeze()
+
+    async def _run_station(self, runner: _Runner) -> None:
+        station = runner.station
+        options = self.options
+        backoff_s = options.backoff_initial_s
+        while True:
+            now = trio.current_time()
+            if station.offline_until_s > now:
+                await trio.sleep_until(station.offline_until_s)
+            link = await self._connect(runner)
+            if link is None:
+                # Exponential back-off with full jitter, so a fleet that lost its
+                # CSMS does not come back in lockstep.
+                await trio.sleep(self.rng.uniform(0, backoff_s))
+                backoff_s = min(backoff_s * 2, options.backoff_max_s)
+                continue
+            backoff_s = options.backoff_initial_s
+            await self._serve_link(runner, link)
+
+    async def _connect(self, runner: _Runner) -> Link | None:
+        options = self.options
+        station = runner.station
+        password = options.passwords(station.charge_point_id) if options.passwords else None
+        authorization = framing.basic_authorization(station.charge_point_id, password) if password else None
+        source = options.source_addresses[runner.index % len(options.source_addresses)] if options.source_addresses else None
+        started_s = trio.current_time()
+        try:
+            with trio.fail_after(options.connect_timeout_s):
+                link = await connect(
+                    options.target, station.charge_point_id, authorization=authorization,
+                    ssl_context=options.ssl_context, local_address=source, max_message_bytes=options.max_message_bytes,
+                )
+        except trio.TooSlowError:
+            self._connect_failed(station, "timeout")
+            return None
+        except (LinkError, OSError) as error:
+            self._connect_failed(station, _reason(error))
+            return None
+        station.stats.record_reaction("connect", trio.current_time() - started_s)
+        station.stats.count("connect.ok")
+        return link
+
+    def _connect_failed(self, station: Station, reason: str) -> None:
+        self.progress.connect_failures += 1
+        station.stats.count(f"connect.failed.{reason}")
+
+    async def _serve_link(self, runner: _Runner, link: Link) -> None:
+        station = runner.station
+        progress = self.progress
+        runner.link = link
+        progress.connected += 1
+        station.on_connected(trio.current_time())
+        self.after(runner)
+        try:
+            while not link.closed:
+                events = await link.receive()
+                now = trio.current_time()
+                for event in events:
+                    if type(event) is framing.Message:
+                        progress.messages_in += 1
+                        station.on_message(event.data, now)
+                    else:
+                        link.answer(event)
+                self.after(runner)
+                if station.want_disconnect:
+                    link.close(framing.CLOSE_NORMAL, "reboot")
+        except LinkError as error:
+            station.stats.count(f"disconnect.{_reason(error)}")
+        finally:
+            progress.connected -= 1
+            progress.disconnects += 1
+            runner.link = None
+            link.close()
+            station.on_disconnected(trio.current_time())
+            self.after(runner)
+
+    # ------------------------------------------------------------ sending and timers
+
+    def after(self, runner: _Runner) -> None:
+        """After the station handled an event: send its frames, re-arm its timer."""
+        station = runner.station
+        outbox = station.outbox
+        if outbox:
+            link = runner.link
+            if link is not None:
+                for data in outbox:
+                    if link.send_text(data) and self._nursery is not None:
+                        self._nursery.start_soon(link.flush)
+                self.progress.messages_out += len(outbox)
+            outbox.clear()
+        wake_s = station.wake_at_s
+        if wake_s < runner.scheduled_s:
+            # Only an earlier wake-up needs a new heap entry; a later one is
+            # found when the earlier entry fires (the station ignores an early
+            # on_timer), which keeps the heap from filling with stale entries.
+            runner.scheduled_s = wake_s
+            self._seq += 1
+            heapq.heappush(self._heap, (wake_s, self._seq, runner))
+            scope = self._timer_scope
+            if scope is not None and wake_s < scope.deadline:
+                scope.deadline = wake_s
+
+    async def _serve_timers(self) -> None:
+        heap = self._heap
+        while True:
+            with trio.CancelScope(deadline=heap[0][0] if heap else INF) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                when_s, _, runner = heapq.heappop(heap)
+                if when_s != runner.scheduled_s:
+                    continue  # superseded by an earlier entry that already fired
+                runner.scheduled_s = INF
+                runner.station.on_timer(now)
+                self.after(runner)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).lower()
+    for word in ("refused", "reset", "timeout", "handshake", "closed", "tls", "resolve"):
+        if word in text:
+            return word
+    return type(error).__name__

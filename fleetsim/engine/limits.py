@@ -1,0 +1,60 @@
+"""Operating-system limits a large fleet meets: open files (one socket per
+station) and ephemeral ports (about 28,000 per source address towards one CSMS
+address and port)."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import msgspec
+
+FD_MARGIN = 64  # files the process needs besides the stations' sockets
+
+
+class LimitProblem(msgspec.Struct, frozen=True):
+    what: str
+    advice: str
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1_048_576
+    if soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft if soft != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        return soft
+    return hard
+
+
+def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    try:
+        low, high = (int(part) for part in path.read_text().split())
+    except (OSError, ValueError):
+        return 28_232  # Linux's default range 32768-60999
+    return high - low + 1
+
+
+def check(stations: int, source_addresses: int, *, embedded_csms: bool) -> list[LimitProblem]:
+    """What would stop ``stations`` connections before they are opened."""
+    problems = []
+    files = raise_open_files_limit()
+    # An embedded CSMS holds the other end of every connection in this process.
+    needed = stations * (2 if embedded_csms else 1) + FD_MARGIN
+    if needed > files:
+        problems.append(LimitProblem(
+            f"{stations} stations need about {needed} open files, the limit is {files}",
+            "raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) or split the fleet over processes",
+        ))
+    ports = ephemeral_ports() * max(1, source_addresses)
+    if stations > ports:
+        problems.append(LimitProblem(
+            f"{stations} connections to one CSMS address need more than the {ports} ephemeral ports available",
+            "add source addresses (--source-address 127.0.0.2 --source-address 127.0.0.3 ... on loopback), "
+            "or widen net.ipv4.ip_local_port_range",
+        ))
+    return problems

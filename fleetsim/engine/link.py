@@ -1,0 +1,313 @@
+"""One station's WebSocket connection to the CSMS, on a plain non-blocking socket
+driven by trio's low-level readiness API.
+
+Sending is synchronous: a frame goes straight into the kernel's socket buffer
+with one ``send`` call, so the fleet's timer task can send for any station
+without a task switch.  Only when the buffer is full (a CSMS that stopped
+reading) does a flusher task wait for the socket to drain.  Receiving is the
+station's one task, parked in ``wait_readable``.
+
+Security profiles (OCPP 1.6 security whitepaper §2): 1 = HTTP Basic over ws://,
+2 = Basic over TLS (wss://, the server verified), 3 = TLS with a client
+certificate.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from typing import Final
+from urllib.parse import urlsplit
+
+import msgspec
+import trio
+
+from fleetsim.engine import framing
+
+SUBPROTOCOL: Final = "ocpp1.6"
+_RECV_BYTES: Final = 65536
+
+
+class LinkError(Exception):
+    """The connection could not be opened or was lost; the message says why."""
+
+
+class Target(msgspec.Struct, frozen=True):
+    """Where stations connect: ``ws[s]://host:port/path``; each station appends
+    ``/<chargePointId>`` (OCPP-J 1.6 §3.1.1)."""
+
+    host: str
+    port: int
+    path: str
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss"):
+            raise ValueError(f"CSMS URL must start with ws:// or wss://, not {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"CSMS URL has no host: {url!r}")
+        tls = parts.scheme == "wss"
+        try:
+            port = parts.port or (443 if tls else 80)
+        except ValueError as error:
+            raise ValueError(f"CSMS URL has a bad port: {url!r}") from error
+        return cls(parts.hostname, port, parts.path.rstrip("/"), tls)
+
+    def path_for(self, charge_point_id: str) -> str:
+        return f"{self.path}/{charge_point_id}"
+
+    def host_header(self) -> str:
+        default = 443 if self.tls else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+class Link:
+    """An open WebSocket connection.  A client (a station) masks what it sends
+    and expects unmasked frames; a server (the embedded CSMS) the reverse."""
+
+    __slots__ = (
+        "sock", "_masked", "_parser", "_pending", "_maybe_more", "_unsent", "_closed", "_flushing",
+        "bytes_out", "bytes_in",
+    )
+
+    def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True) -> None:
+        self.sock = sock
+        self._masked = client
+        self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes)
+        self._unsent = b""
+        self._closed = False
+        self._flushing = False
+        self.bytes_out = 0
+        self.bytes_in = 0
+        # Frames the server sent right behind its handshake response.
+        self._pending: list[framing.Event] = self._parser.feed(leftover) if leftover else []
+        self._maybe_more = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def send_text(self, data: bytes) -> bool:
+        """Queue one text message.  Returns True when a flusher must be started
+        (the kernel buffer is full); the caller owns that task."""
+        return self._write(framing.encode_frame(framing.OP_TEXT, data, masked=self._masked))
+
+    def _write(self, frame: bytes) -> bool:
+        if self._closed:
+            return False
+        self.bytes_out += len(frame)
+        if self._unsent:
+            self._unsent += frame
+            return False
+        try:
+            sent = self.sock.send(frame)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0
+        except OSError:
+            self._closed = True
+            return False
+        if sent == len(frame):
+            return False
+        self._unsent = frame[sent:]
+        if self._flushing:
+            return False
+        self._flushing = True
+        return True
+
+    async def flush(self) -> None:
+        """Drain what the kernel did not take; run as its own task."""
+        try:
+            while self._unsent and not self._closed:
+                try:
+                    await trio.lowlevel.wait_writable(self.sock)
+                except trio.ClosedResourceError:  # close() from another task
+                    return
+                try:
+                    sent = self.sock.send(self._unsent)
+                except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    continue
+                except OSError:
+                    self._closed = True
+                    return
+                self._unsent = self._unsent[sent:]
+        finally:
+            self._flushing = False
+
+    async def receive(self) -> list[framing.Event]:
+        """Wait for data and return the events it completes ([] while a frame is
+        partial).  Raises :class:`LinkError` when the connection is gone."""
+        if self._pending:
+            events, self._pending = self._pending, []
+            return events
+        while True:
+            if self._closed:
+                raise LinkError("connection closed")
+            if not self._maybe_more:
+                try:
+                    await trio.lowlevel.wait_readable(self.sock)
+                except trio.ClosedResourceError:  # close() from another task
+                    raise LinkError("connection closed") from None
+            try:
+                data = self.sock.recv(_RECV_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self._maybe_more = False
+                continue
+            except ssl.SSLWantWriteError:
+                await trio.lowlevel.wait_writable(self.sock)
+                continue
+            except OSError as error:
+                self._closed = True
+                raise LinkError(f"connection lost: {error.strerror or error}") from error
+            if not data:
+                self._closed = True
+                raise LinkError("connection closed by the CSMS")
+            self.bytes_in += len(data)
+            # A full read may have left more in the kernel; TLS may hold decrypted
+            # bytes that readiness would never announce.
+            self._maybe_more = len(data) == _RECV_BYTES or (
+                isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
+            )
+            return self._parser.feed(data)
+
+    def answer(self, event: framing.Event) -> None:
+        """RFC 6455 housekeeping for control events: pong a ping, echo a close,
+        close on a violation."""
+        match event:
+            case framing.Ping(data=data):
+                self._write(framing.encode_frame(framing.OP_PONG, data, masked=self._masked))
+            case framing.Close(code=code):
+                self._write(framing.encode_close(code if code != 1005 else framing.CLOSE_NORMAL, "", masked=self._masked))
+                self.close()
+            case framing.Violation(code=code, reason=reason):
+                self._write(framing.encode_close(code, reason, masked=self._masked))
+                self.close()
+
+    def send_ping(self, data: bytes = b"") -> None:
+        self._write(framing.encode_frame(framing.OP_PING, data, masked=self._masked))
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        if self._closed:
+            return
+        if code is not None:
+            self._write(framing.encode_close(code, reason, masked=self._masked))
+        self._closed = True
+        try:
+            # trio requires this before closing a socket a task may be parked on
+            # (our receiver or flusher): it wakes them; without it they never wake.
+            trio.lowlevel.notify_closing(self.sock)
+        except RuntimeError:  # pragma: no cover - closed outside trio
+            pass
+        try:
+            self.sock.close()
+        except OSError:  # pragma: no cover - closing a dead socket
+            pass
+
+
+async def connect(
+    target: Target,
+    charge_point_id: str,
+    *,
+    authorization: str | None,
+    ssl_context: ssl.SSLContext | None,
+    local_address: str | None,
+    max_message_bytes: int,
+) -> Link:
+    """TCP connect, TLS handshake where the target is wss://, WebSocket upgrade
+    with subprotocol ocpp1.6.  The caller owns the timeout (``trio.fail_after``)."""
+    sock = await _tcp_connect(target, local_address)
+    try:
+        if target.tls:
+            if ssl_context is None:
+                raise LinkError("wss:// needs a TLS context")
+            sock = await _tls_handshake(sock, ssl_context, target.host)
+        key = framing.new_key()
+        request = framing.client_request(
+            target.host_header(), target.path_for(charge_point_id), key, SUBPROTOCOL, authorization
+        )
+        await _send_all(sock, request)
+        head, leftover = await _read_head(sock)
+        problem = framing.check_server_response(head, key, SUBPROTOCOL)
+        if problem is not None:
+            raise LinkError(f"WebSocket handshake refused: {problem}")
+        return Link(sock, leftover, max_message_bytes)
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def _tcp_connect(target: Target, local_address: str | None) -> socket.socket:
+    infos = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    if not infos:
+        raise LinkError(f"cannot resolve {target.host}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        if local_address is not None:
+            # Several source addresses multiply the ~28,000 ephemeral ports one
+            # address has towards one CSMS address and port.
+            sock.bind((local_address, 0))
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS):
+            raise LinkError(f"cannot connect to {target.host}:{target.port}: {errno.errorcode.get(code, code)}")
+        await trio.lowlevel.wait_writable(sock)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise LinkError(f"cannot connect to {target.host}:{target.port}: {errno.errorcode.get(code, code)}")
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def _tls_handshake(sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
+    wrapped = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+    while True:
+        try:
+            wrapped.do_handshake()
+            return wrapped
+        except ssl.SSLWantReadError:
+            await trio.lowlevel.wait_readable(wrapped)
+        except ssl.SSLWantWriteError:
+            await trio.lowlevel.wait_writable(wrapped)
+        except (ssl.SSLError, OSError) as error:
+            raise LinkError(f"TLS handshake failed: {error}") from error
+
+
+async def _send_all(sock: socket.socket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            sent = sock.send(view)
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            await trio.lowlevel.wait_writable(sock)
+            continue
+        except OSError as error:
+            raise LinkError(f"connection lost during the handshake: {error}") from error
+        view = view[sent:]
+
+
+async def _read_head(sock: socket.socket) -> tuple[framing.HttpHead, bytes]:
+    buffer = b""
+    while True:
+        try:
+            data = sock.recv(_RECV_BYTES)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            await trio.lowlevel.wait_readable(sock)
+            continue
+        except OSError as error:
+            raise LinkError(f"connection lost during the handshake: {error}") from error
+        if not data:
+            raise LinkError("the CSMS closed the connection during the handshake")
+        buffer += data
+        parsed = framing.split_head(buffer)
+        if parsed is None:
+            continue
+        if isinstance(parsed, str):
+            raise LinkError(f"WebSocket handshake refused: {parsed}")
+        return parsed

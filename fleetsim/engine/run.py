@@ -1,0 +1,178 @@
+"""One load test from start to end: start the embedded CSMS when no target is
+given, build the stations, ramp them up, run for the duration, stop them
+cleanly, and hand back what was recorded."""
+
+from __future__ import annotations
+
+import random
+import signal
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import msgspec
+import trio
+
+from fleetsim.csms.config import CsmsConfig, TrafficRule
+from fleetsim.csms.server import RunningCsms, serve_csms
+from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
+from fleetsim.engine.link import Target
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.ocpp.enums import Reason
+from fleetsim.profiles.profile import StationProfile
+from fleetsim.sessions.simple import SimpleSessions, drive
+from fleetsim.station.build import build_model
+from fleetsim.station.model import StationModel
+from fleetsim.station.station import Station
+from fleetsim.station.timebase import Timebase
+
+
+class FleetShare(msgspec.Struct, frozen=True):
+    profile_id: str
+    stations: int
+
+
+class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a run needs, resolved (no files, no environment)."""
+
+    fleet: tuple[FleetShare, ...]
+    duration_s: float
+    ramp_per_s: float = 100.0
+    seed: int = 1
+    csms_url: str | None = None  # None: the embedded CSMS on loopback
+    id_prefix: str = "FS"
+    speed: float = 1.0
+    reaction_delays: bool = True
+    sessions: SimpleSessions | None = SimpleSessions()
+    stop_grace_s: float = 10.0  # time to deliver StopTransactions at the end
+    end_transactions: bool = True  # False: just close the connections
+    source_addresses: tuple[str, ...] = ()
+    embedded_traffic: tuple[TrafficRule, ...] = ()
+    connect_timeout_s: float = 10.0
+
+
+class RunOutcome(msgspec.Struct):
+    started_at: datetime
+    ended_at: datetime
+    csms_url: str
+    embedded_csms: bool
+    stations: int
+    progress: Progress
+    interrupted: bool = False
+
+
+ProgressCallback = Callable[[Progress, Recorder, float], None]
+
+
+def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
+    """(charge point id, profile id) of every station, in ramp order: the
+    models interleaved, so a partial ramp is a fair sample of the mix."""
+    queues = [[(f"{spec.id_prefix}-{share.profile_id}-{n:05d}"[:48], share.profile_id) for n in range(1, share.stations + 1)]
+              for share in spec.fleet]
+    ordered: list[tuple[str, str]] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered
+
+
+def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
+                   ) -> list[Station]:
+    models: dict[str, StationModel] = {pid: build_model(profiles[pid]) for pid in {s.profile_id for s in spec.fleet}}
+    stations = []
+    for index, (charge_point_id, profile_id) in enumerate(station_ids(spec)):
+        model = models[profile_id]
+        rng = random.Random(f"{spec.seed}/{charge_point_id}")
+        station = Station(charge_point_id, model, recorder.model(model.model_id, model.response_timeout_s), rng,
+                          timebase, reaction_delays=spec.reaction_delays)
+        if spec.sessions is not None:
+            drive(station, spec.sessions, rng, timebase.origin_s)
+        stations.append(station)
+    return stations
+
+
+async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, *,
+              ssl_context: ssl.SSLContext | None = None, passwords: Callable[[str], bytes | None] | None = None,
+              on_progress: ProgressCallback | None = None, progress_every_s: float = 1.0,
+              handle_signals: bool = False) -> RunOutcome:
+    """Run the load test.  With ``handle_signals``, a first Ctrl-C (or SIGTERM)
+    ends the run early but cleanly, like reaching the duration; a second one
+    closes everything at once.  Either way the caller gets what was recorded."""
+    started_at = datetime.now(UTC)
+    stop = trio.Event()
+    interrupted = False
+    async with trio.open_nursery() as nursery:
+        csms: RunningCsms | None = None
+        url = spec.csms_url
+        if url is None:
+            csms = await nursery.start(serve_csms, CsmsConfig(traffic=spec.embedded_traffic, seed=spec.seed))
+            url = csms.url
+        timebase = Timebase(trio.current_time(), started_at, spec.speed)
+        stations = build_stations(spec, profiles, recorder, timebase)
+        options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
+                                 source_addresses=spec.source_addresses, connect_timeout_s=spec.connect_timeout_s)
+        fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
+        if handle_signals:
+            nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
+        if on_progress is not None:
+            nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
+        await _drive_fleet(fleet, spec, stop)
+        interrupted = stop.is_set()
+        nursery.cancel_scope.cancel()
+    return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
+                      interrupted)
+
+
+async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop.is_set():
+                everything.cancel()  # a second signal: no more waiting
+                return
+            stop.set()
+
+
+async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, spec.ramp_per_s)
+        with trio.move_on_after(spec.duration_s):
+            await stop.wait()
+        if spec.end_transactions:
+            await _end_transactions(fleet, spec.stop_grace_s)
+        nursery.cancel_scope.cancel()
+
+
+async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
+    """Stop every transaction and give the StopTransactions time to reach the
+    CSMS, so the run leaves it in a clean state."""
+    now = trio.current_time()
+    for runner in fleet.runners:
+        station = runner.station
+        for connector in station.connectors:
+            if connector.transaction is not None:
+                station.stop_transaction(connector, Reason.OTHER, now)
+        station.on_timer(now)
+        fleet.after(runner)
+    with trio.move_on_after(grace_s):
+        while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):
+            await trio.sleep(0.05)
+
+
+async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressCallback, every_s: float) -> None:
+    start = trio.current_time()
+    while True:
+        await trio.sleep(every_s)
+        callback(fleet.progress, recorder, trio.current_time() - start)
+
+
+def shares(profile_ids: Sequence[str], stations: int, weights: Sequence[float] | None = None) -> tuple[FleetShare, ...]:
+    """Split ``stations`` over profiles by weight (equal by default), exactly."""
+    weights = list(weights) if weights is not None else [1.0] * len(profile_ids)
+    total = sum(weights)
+    counts = [int(stations * w / total) for w in weights]
+    for i in sorted(range(len(counts)), key=lambda i: stations * weights[i] / total - counts[i], reverse=True):
+        if sum(counts) >= stations:
+            break
+        counts[i] += 1
+    return tuple(FleetShare(pid, n) for pid, n in zip(profile_ids, counts, strict=True) if n > 0)

@@ -1,0 +1,52 @@
+"""The results folder of a run: ``summary.json`` (versioned), the scenario and
+the profiles used, so a run can be judged later and repeated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from fleetsim import __version__
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.profiles.builtin import encode_profile
+from fleetsim.profiles.profile import StationProfile
+
+SCHEMA_VERSION = 1
+
+
+def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_id: str, host: str) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "id": run_id,
+        "fleetsim_version": __version__,
+        "host": host,
+        "seed": spec.seed,
+        "fleet": {share.profile_id: share.stations for share in spec.fleet},
+        "duration_s": spec.duration_s,
+        "speed": spec.speed,
+        "completed": outcome is not None,
+    }
+    if outcome is not None:
+        run.update(
+            started_at=outcome.started_at.isoformat(),
+            ended_at=outcome.ended_at.isoformat(),
+            csms=outcome.csms_url if not outcome.embedded_csms else "embedded",
+            interrupted=outcome.interrupted,
+            messages_sent=outcome.progress.messages_out,
+            messages_received=outcome.progress.messages_in,
+            connect_failures=outcome.progress.connect_failures,
+        )
+    return {"schema_version": SCHEMA_VERSION, "run": run, **recorder.summary()}
+
+
+def write_results(out_dir: Path, recorder: Recorder, spec: Any, profiles: dict[str, StationProfile],
+                  outcome: Any | None, *, run_id: str, host: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = summary_document(recorder, spec, outcome, run_id=run_id, host=host)
+    (out_dir / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
+    (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
+    profile_dir = out_dir / "profiles"
+    profile_dir.mkdir(exist_ok=True)
+    for profile_id in sorted({share.profile_id for share in spec.fleet}):
+        (profile_dir / f"{profile_id}.json").write_bytes(encode_profile(profiles[profile_id]))

@@ -1,0 +1,60 @@
+"""The terminal's view of a run: a live progress line and the end summary."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fleetsim.metrics.recorder import ExchangeStats, Recorder
+
+
+class ProgressLike(Protocol):
+    started: int
+    connected: int
+    messages_out: int
+    messages_in: int
+    connect_failures: int
+
+
+def progress_line(progress: ProgressLike, recorder: Recorder, elapsed_s: float) -> str:
+    counters = recorder.counters()
+    booted = counters.get("boot.Accepted", 0)
+    errors = sum(sum(s.errors.values()) + s.timeouts for s in recorder.fleet_exchanges().values())
+    worst_ms = max((s.corrected.get_max_value() / 1000 for s in recorder.fleet_exchanges().values()
+                    if s.corrected.get_total_count()), default=0.0)
+    rate = progress.messages_out / elapsed_s if elapsed_s > 0 else 0.0
+    return (f"{elapsed_s:6.0f}s  stations {progress.started}  connected {progress.connected}  booted {booted}  "
+            f"sent {progress.messages_out} ({rate:,.0f}/s)  errors {errors}  "
+            f"connect failures {progress.connect_failures}  worst {worst_ms:,.1f} ms")
+
+
+def _row(label: str, action: str, stats: ExchangeStats) -> str:
+    corrected = stats.summary()["corrected_ms"]
+    errors = sum(stats.errors.values())
+    declared_ms = stats.declared_timeout_us / 1000
+    if corrected is None:
+        figures = f"{'-':>9} {'-':>9} {'-':>9}"
+        breached = ""
+    else:
+        figures = f"{corrected['p50']:9.2f} {corrected['p99']:9.2f} {corrected['max']:9.2f}"
+        breached = "  ✗ late" if stats.late or stats.timeouts else ""
+    return (f"{label:<32} {action:<26} {stats.answered + stats.timeouts:>8} {errors:>6} {stats.timeouts:>8} "
+            f"{figures} {declared_ms / 1000:>8.0f}s{breached}")
+
+
+def summary_table(recorder: Recorder) -> str:
+    """Per model and action: count, errors, timeouts, latency (corrected for
+    coordinated omission) against the model's declared response timeout."""
+    header = (f"{'model':<32} {'action':<26} {'count':>8} {'errors':>6} {'timeouts':>8} "
+              f"{'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'declared':>9}")
+    lines = [header, "-" * len(header)]
+    for model_id, model in sorted(recorder.models.items()):
+        for action, stats in sorted(model.exchanges.items()):
+            lines.append(_row(model_id[:32], action, stats))
+    fleet = recorder.fleet_exchanges()
+    if fleet:
+        lines.append("-" * len(header))
+        for action, stats in sorted(fleet.items()):
+            lines.append(_row("all models", action, stats))
+    if len(lines) == 2:
+        lines.append("(no exchanges recorded)")
+    return "\n".join(lines)

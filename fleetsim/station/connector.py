@@ -1,0 +1,111 @@
+"""A connector of a station: its OCPP status, its meter, the EV plugged into
+it, and the transaction on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fleetsim.ocpp.datatypes import SampledValue
+from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus
+from fleetsim.station.power import ConnectorRating, Ev, ev_demand_w
+
+
+class Transaction:
+    """One transaction, from the station's side.  ``transaction_id`` is the
+    CSMS's id, unknown until StartTransaction.conf arrives (possibly long after,
+    when the transaction started offline)."""
+
+    __slots__ = (
+        "id_tag", "meter_start_wh", "started_at", "started_s", "reservation_id", "transaction_id",
+        "remote", "samples", "stopping", "invalid",
+    )
+
+    def __init__(self, id_tag: str, meter_start_wh: int, started_at: datetime, started_s: float,
+                 reservation_id: int | None, remote: bool) -> None:
+        self.id_tag = id_tag
+        self.meter_start_wh = meter_start_wh
+        self.started_at = started_at
+        self.started_s = started_s
+        self.reservation_id = reservation_id
+        self.transaction_id: int | None = None
+        self.remote = remote
+        self.samples: list[tuple[datetime, list[SampledValue]]] = []  # for StopTxn*Data
+        self.stopping = False
+        self.invalid = False  # the CSMS did not accept the idTag (StartTransaction.conf)
+
+
+class Connector:
+    """Status, meter and session of one connector (ids from 1)."""
+
+    __slots__ = (
+        "connector_id", "rating", "status", "error_code", "reported_status", "status_since_s",
+        "inoperative", "inoperative_scheduled", "ev", "plugged", "soc", "delivered_wh", "register_wh",
+        "power_w", "limit_w", "last_update_s", "transaction", "authorized_id_tag", "reservation_id",
+        "reserved_id_tag", "reservation_expires_s", "sample_due_s", "last_sample_wh",
+    )
+
+    def __init__(self, connector_id: int, rating: ConnectorRating, register_wh: float) -> None:
+        self.connector_id = connector_id
+        self.rating = rating
+        self.status = ChargePointStatus.AVAILABLE
+        self.error_code = ChargePointErrorCode.NO_ERROR
+        self.reported_status: ChargePointStatus | None = None
+        self.status_since_s = 0.0
+        self.inoperative = False
+        self.inoperative_scheduled: bool | None = None  # ChangeAvailability while charging
+        self.ev: Ev | None = None
+        self.plugged = False
+        self.soc = 0.0
+        self.delivered_wh = 0.0
+        self.register_wh = register_wh  # Energy.Active.Import.Register: only grows
+        self.power_w = 0.0
+        self.limit_w = float("inf")  # smart-charging limit in force
+        self.last_update_s = 0.0
+        self.transaction: Transaction | None = None
+        self.authorized_id_tag: str | None = None  # authorized before plug-in
+        self.reservation_id: int | None = None
+        self.reserved_id_tag: str | None = None
+        self.reservation_expires_s = float("inf")
+        self.sample_due_s = float("inf")  # next MeterValueSampleInterval sample
+        self.last_sample_wh = register_wh  # for the *.Interval measurands
+
+    # ------------------------------------------------------------- physics
+
+    def advance(self, now_s: float) -> None:
+        """Integrate energy since the last update at the power then in force,
+        then recompute the power for what follows."""
+        elapsed_s = now_s - self.last_update_s
+        if elapsed_s > 0 and self.power_w > 0:
+            energy_wh = self.power_w * elapsed_s / 3600.0
+            self.register_wh += energy_wh
+            self.delivered_wh += energy_wh
+            if self.ev is not None:
+                self.soc = min(1.0, self.soc + energy_wh / (self.ev.battery_kwh * 1000.0))
+        self.last_update_s = now_s
+        self.power_w = self._power_now()
+
+    def _power_now(self) -> float:
+        if self.ev is None or self.transaction is None or self.transaction.stopping or self.inoperative:
+            return 0.0
+        if self.transaction.invalid or self.status in (ChargePointStatus.SUSPENDED_EVSE, ChargePointStatus.FAULTED):
+            return 0.0
+        demand_w = ev_demand_w(self.ev, self.rating, self.soc, self.delivered_wh)
+        return max(0.0, min(demand_w, self.limit_w))
+
+    def meter_wh(self) -> int:
+        return round(self.register_wh)
+
+    def wants_power(self) -> bool:
+        """Whether the EV would draw if the station let it (SuspendedEV vs EVSE)."""
+        if self.ev is None:
+            return False
+        return ev_demand_w(self.ev, self.rating, self.soc, self.delivered_wh) > 0.0
+
+    def charging_status(self) -> ChargePointStatus:
+        """Charging, SuspendedEV or SuspendedEVSE, from who holds back energy
+        (OCPP 1.6 §7.7)."""
+        if not self.wants_power():
+            return ChargePointStatus.SUSPENDED_EV
+        if self.limit_w <= 0.0 or (self.transaction is not None and self.transaction.invalid):
+            return ChargePointStatus.SUSPENDED_EVSE
+        return ChargePointStatus.CHARGING

@@ -1,0 +1,284 @@
+"""How a station answers CSMS-initiated calls: the Core profile here, the other
+feature profiles in :mod:`fleetsim.station.features`.  Dispatch is a table
+keyed by the request's type.
+
+What a model that did not certify a feature profile answers: an action of an
+OCPP 1.6 profile it lacks is *recognized but not supported* (NotSupported,
+OCPP-J §4.2.3), since any 1.6 implementation knows the action names; an
+action of the security whitepaper on a model without the security extension
+is *not known* (NotImplemented).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fleetsim.ocpp.actions import ACTIONS
+from fleetsim.ocpp.base import FeatureProfile, Initiator
+from fleetsim.ocpp.enums import (
+    AvailabilityStatus,
+    AvailabilityType,
+    ChargePointStatus,
+    ClearCacheStatus,
+    ConfigurationStatus,
+    DataTransferStatus,
+    MessageTrigger,
+    Reason,
+    RegistrationStatus,
+    RemoteStartStopStatus,
+    ResetStatus,
+    ResetType,
+    TriggerMessageStatus,
+    UnlockStatus,
+)
+from fleetsim.ocpp.errors import ErrorCode
+from fleetsim.ocpp.frames import Call
+from fleetsim.ocpp.payloads.core import (
+    ChangeAvailabilityConf,
+    ChangeAvailabilityReq,
+    ChangeConfigurationConf,
+    ChangeConfigurationReq,
+    ClearCacheConf,
+    ClearCacheReq,
+    DataTransferConf,
+    DataTransferReq,
+    GetConfigurationConf,
+    GetConfigurationReq,
+    RemoteStartTransactionConf,
+    RemoteStartTransactionReq,
+    RemoteStopTransactionConf,
+    RemoteStopTransactionReq,
+    ResetConf,
+    ResetReq,
+    UnlockConnectorConf,
+    UnlockConnectorReq,
+)
+from fleetsim.ocpp.payloads.remote_trigger import TriggerMessageConf, TriggerMessageReq
+from fleetsim.station import features, metering
+from fleetsim.station.connector import Connector
+from fleetsim.station.replies import CallFailure, Reply
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fleetsim.station.station import Station
+
+    Handler = Callable[[Station, Any, float], Reply]
+
+
+def handle(station: Station, call: Call, now_s: float) -> Reply:
+    spec = ACTIONS[call.action]
+    if spec.initiator == Initiator.CHARGE_POINT:
+        return CallFailure(ErrorCode.NOT_SUPPORTED, f"{call.action} is sent by a charge point, not to one")
+    if not station.model.supports(spec.profile):
+        if spec.profile == FeatureProfile.SECURITY:
+            return CallFailure(ErrorCode.NOT_IMPLEMENTED, f"{call.action} is not implemented")
+        return CallFailure(ErrorCode.NOT_SUPPORTED, f"feature profile {spec.profile} is not supported")
+    if station.registration not in (RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING):
+        return CallFailure(ErrorCode.GENERIC_ERROR, "the charge point is not registered")
+    handler = HANDLERS.get(type(call.payload))
+    if handler is None:
+        return CallFailure(ErrorCode.NOT_IMPLEMENTED, f"{call.action} is not implemented")
+    return handler(station, call.payload, now_s)
+
+
+# ---------------------------------------------------------------- Core (§5)
+
+
+def change_availability(station: Station, request: ChangeAvailabilityReq, now_s: float) -> Reply:
+    """OCPP 1.6 §5.2: connector 0 means the whole station; a connector with a
+    transaction changes when the transaction ends (Scheduled)."""
+    if request.connector_id == 0:
+        targets = list(station.connectors)
+    else:
+        connector = station.connector(request.connector_id)
+        if connector is None:
+            return ChangeAvailabilityConf(status=AvailabilityStatus.REJECTED)
+        targets = [connector]
+    inoperative = request.type == AvailabilityType.INOPERATIVE
+    scheduled = False
+    for connector in targets:
+        if inoperative and connector.transaction is not None:
+            connector.inoperative_scheduled = True
+            scheduled = True
+        else:
+            connector.inoperative_scheduled = None
+            _set_availability(station, connector, inoperative, now_s)
+    return ChangeAvailabilityConf(status=AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED)
+
+
+def _set_availability(station: Station, connector: Connector, inoperative: bool, now_s: float) -> None:
+    connector.inoperative = inoperative
+    if connector.transaction is None:
+        station.set_status(connector, station._idle_status(connector) if not connector.plugged or inoperative
+                           else ChargePointStatus.PREPARING, now_s)
+
+
+def apply_scheduled_availability(station: Station, connector: Connector, now_s: float) -> None:
+    scheduled, connector.inoperative_scheduled = connector.inoperative_scheduled, None
+    if scheduled is not None:
+        _set_availability(station, connector, scheduled, now_s)
+
+
+def change_configuration(station: Station, request: ChangeConfigurationReq, now_s: float) -> Reply:
+    status, key = station.config.change(request.key, request.value)
+    if status == ConfigurationStatus.ACCEPTED:
+        match key:
+            case "HeartbeatInterval":
+                station._reset_heartbeat(now_s)
+            case "ClockAlignedDataInterval":
+                metering.schedule_aligned(station, now_s)
+            case "MeterValueSampleInterval":
+                for connector in station.connectors:
+                    if connector.transaction is not None:
+                        connector.sample_due_s = now_s + station.sim_s(max(1, int(request.value)))
+    return ChangeConfigurationConf(status=status)
+
+
+def clear_cache(station: Station, request: ClearCacheReq, now_s: float) -> Reply:
+    if not station.config.has("AuthorizationCacheEnabled"):
+        return ClearCacheConf(status=ClearCacheStatus.REJECTED)
+    station.auth_cache.clear()
+    return ClearCacheConf(status=ClearCacheStatus.ACCEPTED)
+
+
+def data_transfer(station: Station, request: DataTransferReq, now_s: float) -> Reply:
+    # A simulated station knows no vendor extensions (OCPP 1.6 §5.6).
+    return DataTransferConf(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
+
+
+def get_configuration(station: Station, request: GetConfigurationReq, now_s: float) -> Reply:
+    names = request.key
+    limit = station.config.model.max_keys
+    if names and len(names) > limit:
+        return CallFailure(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, f"at most {limit} keys per request")
+    known, unknown = station.config.report(names)
+    return GetConfigurationConf(configuration_key=known or None, unknown_key=unknown or None)
+
+
+def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: float) -> Reply:
+    """OCPP 1.6 §5.11.  The StartTransaction follows after the model's measured
+    RemoteStart authorization time."""
+    connector = _connector_for_remote_start(station, request.connector_id)
+    if connector is None:
+        return RemoteStartTransactionConf(status=RemoteStartStopStatus.REJECTED)
+    if request.charging_profile is not None:
+        if not features.accept_remote_start_profile(station, connector, request.charging_profile, now_s):
+            return RemoteStartTransactionConf(status=RemoteStartStopStatus.REJECTED)
+    connector.authorized_id_tag = request.id_tag  # claim the connector now
+    received_s = now_s
+    delay = station.reaction(station.model.remote_start_delay)
+
+    def start(now: float) -> None:
+        if connector.authorized_id_tag != request.id_tag or connector.transaction is not None:
+            return
+        connector.authorized_id_tag = None
+        if station.config.get_bool("AuthorizeRemoteTxRequests", False):
+            station.authorize(connector, request.id_tag, now, lambda t, ok: _remote_authorized(station, connector, request.id_tag, ok, received_s, t))
+        else:
+            _remote_authorized(station, connector, request.id_tag, True, received_s, now)
+
+    station.at(now_s + delay, start)
+    return RemoteStartTransactionConf(status=RemoteStartStopStatus.ACCEPTED)
+
+
+def _connector_for_remote_start(station: Station, connector_id: int | None) -> Connector | None:
+    if connector_id is not None:
+        connector = station.connector(connector_id)
+        if connector is None or not _free_for(connector):
+            return None
+        return connector
+    return next((c for c in station.connectors if _free_for(c)), None)
+
+
+def _free_for(connector: Connector) -> bool:
+    return (connector.transaction is None and not connector.inoperative and connector.authorized_id_tag is None
+            and connector.status in (ChargePointStatus.AVAILABLE, ChargePointStatus.PREPARING))
+
+
+def _remote_authorized(station: Station, connector: Connector, id_tag: str, accepted: bool, received_s: float,
+                       now_s: float) -> None:
+    if not accepted:
+        station.stats.count("remote_start.authorization_refused")
+        return
+    if connector.plugged:
+        station.start_transaction(connector, id_tag, now_s, remote=True)
+        station.stats.record_reaction("RemoteStartTransaction→StartTransaction", now_s - received_s)
+    else:
+        station._on_local_authorization(connector, id_tag, True, now_s)
+
+
+def remote_stop(station: Station, request: RemoteStopTransactionReq, now_s: float) -> Reply:
+    connector = next((c for c in station.connectors if c.transaction is not None
+                      and c.transaction.transaction_id == request.transaction_id and not c.transaction.stopping), None)
+    if connector is None:
+        return RemoteStopTransactionConf(status=RemoteStartStopStatus.REJECTED)
+    transaction = connector.transaction
+    received_s = now_s
+
+    def stop(now: float) -> None:
+        if connector.transaction is transaction:
+            station.stop_transaction(connector, Reason.REMOTE, now)
+            station.stats.record_reaction("RemoteStopTransaction→StopTransaction", now - received_s)
+
+    station.at(now_s + station.reaction(station.model.remote_stop_delay), stop)
+    return RemoteStopTransactionConf(status=RemoteStartStopStatus.ACCEPTED)
+
+
+def reset(station: Station, request: ResetReq, now_s: float) -> Reply:
+    reason = Reason.HARD_RESET if request.type == ResetType.HARD else Reason.SOFT_RESET
+    station.reboot(reason, now_s)
+    return ResetConf(status=ResetStatus.ACCEPTED)
+
+
+def unlock_connector(station: Station, request: UnlockConnectorReq, now_s: float) -> Reply:
+    connector = station.connector(request.connector_id)
+    if connector is None or station.model.fixed_cable:
+        # A tethered cable has no lock to release (certificate HFS-2).
+        return UnlockConnectorConf(status=UnlockStatus.NOT_SUPPORTED)
+    if connector.transaction is not None:
+        station.stop_transaction(connector, Reason.UNLOCK_COMMAND, now_s)
+    return UnlockConnectorConf(status=UnlockStatus.UNLOCKED)
+
+
+# ---------------------------------------------------------------- Remote Trigger (§5.17)
+
+_CORE_TRIGGERS = {
+    MessageTrigger.BOOT_NOTIFICATION, MessageTrigger.HEARTBEAT, MessageTrigger.METER_VALUES,
+    MessageTrigger.STATUS_NOTIFICATION,
+}
+
+
+def trigger_message(station: Station, request: TriggerMessageReq, now_s: float) -> Reply:
+    requested = request.requested_message
+    if request.connector_id is not None and request.connector_id != 0 and station.connector(request.connector_id) is None:
+        return TriggerMessageConf(status=TriggerMessageStatus.REJECTED)
+    if requested not in _CORE_TRIGGERS and not features.can_trigger(station, requested):
+        return TriggerMessageConf(status=TriggerMessageStatus.NOT_IMPLEMENTED)
+    received_s = now_s
+
+    def send(now: float) -> None:
+        station.trigger(requested, request.connector_id, now)
+        station.stats.record_reaction("TriggerMessage→message", now - received_s)
+
+    station.at(now_s + station.reaction(station.model.triggered_delay), send)
+    return TriggerMessageConf(status=TriggerMessageStatus.ACCEPTED)
+
+
+def trigger_feature_message(station: Station, action: str, connector_id: int | None, now_s: float) -> None:
+    features.trigger(station, action, connector_id, now_s)
+
+
+HANDLERS: dict[type, Handler] = {
+    ChangeAvailabilityReq: change_availability,
+    ChangeConfigurationReq: change_configuration,
+    ClearCacheReq: clear_cache,
+    DataTransferReq: data_transfer,
+    GetConfigurationReq: get_configuration,
+    RemoteStartTransactionReq: remote_start,
+    RemoteStopTransactionReq: remote_stop,
+    ResetReq: reset,
+    UnlockConnectorReq: unlock_connector,
+    TriggerMessageReq: trigger_message,
+    **features.HANDLERS,
+}

@@ -1,0 +1,127 @@
+"""The station's outgoing CALLs: one in flight, the rest queued (OCPP-J 1.6 §4.1.1).
+
+Every queued CALL remembers when it was *due*: latency is measured from there,
+so time a call spends queued behind a slow answer counts against the CSMS
+(coordinated omission).  Transaction messages (Start/StopTransaction and the
+MeterValues of a transaction) survive disconnects and are retried per
+TransactionMessageAttempts / TransactionMessageRetryInterval (OCPP 1.6 §4.10 and
+errata 4.0 §3.20); everything else is dropped when the connection goes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from fleetsim.ocpp.base import Payload
+
+# A transaction message is built when it is sent, not when it is queued: a
+# StopTransaction queued offline learns the transactionId of its
+# StartTransaction only once that one has been answered.
+Builder = Callable[[], Payload | None]
+
+
+class Outgoing:
+    """One CALL of ours, queued or in flight."""
+
+    __slots__ = ("action", "payload", "build", "due_s", "is_transaction", "attempts", "on_answer", "unique_id", "sent_s")
+
+    def __init__(
+        self,
+        action: str,
+        payload: Payload | None,
+        due_s: float,
+        *,
+        build: Builder | None = None,
+        is_transaction: bool = False,
+        on_answer: Callable[..., None] | None = None,
+    ) -> None:
+        self.action = action
+        self.payload = payload
+        self.build = build
+        self.due_s = due_s
+        self.is_transaction = is_transaction
+        self.attempts = 0
+        self.on_answer = on_answer
+        self.unique_id = ""
+        self.sent_s = 0.0
+
+    def materialize(self) -> Payload | None:
+        """The payload to send; None when a builder finds there is nothing to
+        send any more (a StopTransaction whose StartTransaction was abandoned)."""
+        if self.payload is None and self.build is not None:
+            self.payload = self.build()
+        return self.payload
+
+
+class OutgoingQueue:
+    """FIFO of CALLs waiting for the one in flight to be answered."""
+
+    __slots__ = ("_queue", "in_flight", "_next_id", "retry_at_s")
+
+    def __init__(self) -> None:
+        self._queue: deque[Outgoing] = deque()
+        self.in_flight: Outgoing | None = None
+        self._next_id = 0
+        self.retry_at_s = float("-inf")  # a retried transaction message waits until then
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def peek(self) -> Outgoing | None:
+        return self._queue[0] if self._queue else None
+
+    def push(self, call: Outgoing) -> None:
+        self._queue.append(call)
+
+    def push_front(self, call: Outgoing) -> None:
+        self._queue.appendleft(call)
+
+    def pending_transaction_messages(self) -> int:
+        count = sum(1 for call in self._queue if call.is_transaction)
+        if self.in_flight is not None and self.in_flight.is_transaction:
+            count += 1
+        return count
+
+    def take_next(self, now_s: float) -> Outgoing | None:
+        """The next CALL to send, now marked in flight, or None."""
+        if self.in_flight is not None or not self._queue or now_s < self.retry_at_s:
+            return None
+        call = self._queue.popleft()
+        self._next_id += 1
+        call.unique_id = str(self._next_id)
+        call.sent_s = now_s
+        call.attempts += 1
+        self.in_flight = call
+        self.retry_at_s = float("-inf")
+        return call
+
+    def answered(self, unique_id: str) -> Outgoing | None:
+        """The in-flight CALL this answer is for, now no longer in flight."""
+        call = self.in_flight
+        if call is None or call.unique_id != unique_id:
+            return None
+        self.in_flight = None
+        return call
+
+    def retry(self, call: Outgoing, at_s: float) -> None:
+        """Put a transaction message back at the head, to be sent at ``at_s``."""
+        self._queue.appendleft(call)
+        self.retry_at_s = at_s
+
+    def on_disconnect(self) -> list[Outgoing]:
+        """Keep transaction messages (the one in flight goes back to the head);
+        return the others, which are lost with the connection."""
+        lost = []
+        call, self.in_flight = self.in_flight, None
+        if call is not None:
+            if call.is_transaction:
+                self._queue.appendleft(call)
+            else:
+                lost.append(call)
+        kept = deque()
+        for queued in self._queue:
+            (kept if queued.is_transaction else lost).append(queued)
+        self._queue = kept
+        self.retry_at_s = float("-inf")
+        return lost

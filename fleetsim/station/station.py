@@ -1,0 +1,578 @@
+"""The virtual station: a pure state machine.
+
+The engine feeds it events (connected, disconnected, a WebSocket message, a
+timer) with the current engine time; it appends the frames to send to
+``outbox`` and sets ``wake_at_s``, the engine time at which it next wants
+``on_timer``.  It never sleeps, never reads a clock and never touches a socket,
+so a day of a station's life runs in milliseconds in a test.
+
+Drivers (the session plans, tests) act on it as the people at the charger do:
+:meth:`plug_in`, :meth:`present_id_tag`, :meth:`unplug`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from typing import Any
+
+
+from fleetsim.metrics.recorder import ModelStats
+from fleetsim.ocpp.datatypes import IdTagInfo
+from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason, RegistrationStatus
+from fleetsim.ocpp.errors import Malformed
+from fleetsim.ocpp.frames import Call, CallError, CallResult, decode_confirmation, decode_frame, encode_call, encode_error, encode_result
+from fleetsim.ocpp.payloads.core import (
+    AuthorizeConf,
+    AuthorizeReq,
+    BootNotificationConf,
+    BootNotificationReq,
+    HeartbeatReq,
+    StartTransactionConf,
+    StartTransactionReq,
+    StatusNotificationReq,
+    StopTransactionConf,
+    StopTransactionReq,
+)
+from fleetsim.station import metering
+from fleetsim.station.config import Configuration
+from fleetsim.station.handlers import apply_scheduled_availability, handle, trigger_feature_message
+from fleetsim.station.connector import Connector, Transaction
+from fleetsim.station.model import StationModel
+from fleetsim.station.outgoing import Outgoing, OutgoingQueue
+from fleetsim.station.replies import CallFailure
+from fleetsim.station.power import Ev
+from fleetsim.station.timebase import Timebase
+
+INF = float("inf")
+DEFAULT_BOOT_RETRY_S = 60.0  # BootNotification.conf interval 0 on Pending/Rejected
+REBOOT_S = 10.0  # how long a station is down for a reset (engine seconds)
+
+
+class Station:
+    __slots__ = (
+        "charge_point_id", "model", "stats", "rng", "timebase", "config", "connectors", "serial_number",
+        "online", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
+        "outbox", "wake_at_s", "want_disconnect", "offline_until_s", "_timers", "_timer_seq",
+        "local_list", "local_list_version", "auth_cache", "features", "reaction_delays",
+    )
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        model: StationModel,
+        stats: ModelStats,
+        rng: random.Random,
+        timebase: Timebase,
+        *,
+        reaction_delays: bool = True,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        self.model = model
+        self.stats = stats
+        self.rng = rng
+        self.timebase = timebase
+        self.config = Configuration(model.configuration)
+        self.connectors = [Connector(i + 1, rating, 0.0) for i, rating in enumerate(model.ratings)]
+        self.serial_number = charge_point_id[-25:]
+        self.online = False
+        self.registration: RegistrationStatus | None = None  # None: not booted since power-on
+        self.boot_due_s = INF
+        self.heartbeat_due_s = INF
+        self.aligned_due_s = INF
+        self.queue = OutgoingQueue()
+        self.outbox: list[bytes] = []
+        self.wake_at_s = INF
+        self.want_disconnect = False
+        self.offline_until_s = -INF
+        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._timer_seq = 0
+        self.local_list: dict[str, IdTagInfo] = {}
+        self.local_list_version = 0
+        self.auth_cache: dict[str, IdTagInfo] = {}
+        self.features: dict[str, Any] = {}  # per-feature state (charging profiles, firmware ...)
+        self.reaction_delays = reaction_delays
+
+    # ------------------------------------------------------------ engine side
+
+    def on_connected(self, now_s: float) -> None:
+        self.online = True
+        self.want_disconnect = False
+        if self.registration != RegistrationStatus.ACCEPTED:
+            self.boot_due_s = now_s
+        else:
+            self._report_changed_statuses(now_s)
+        self._settle(now_s)
+
+    def on_disconnected(self, now_s: float) -> None:
+        self.online = False
+        for lost in self.queue.on_disconnect():
+            self.stats.count(f"lost.{lost.action}")
+        self.boot_due_s = INF
+        self._settle(now_s)
+
+    def on_message(self, data: bytes, now_s: float) -> None:
+        match decode_frame(data):
+            case Call() as call:
+                self._on_call(call, now_s)
+            case CallResult() as result:
+                self._on_result(result, now_s)
+            case CallError() as error:
+                self._on_call_error(error, now_s)
+            case Malformed() as malformed:
+                self._on_malformed(malformed, now_s)
+        self._settle(now_s)
+
+    def on_timer(self, now_s: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now_s:
+            _, _, action = heapq.heappop(timers)
+            action(now_s)
+        if self.boot_due_s <= now_s and self.online:
+            self.boot_due_s = INF
+            self._send_boot(now_s)
+        if self.heartbeat_due_s <= now_s:
+            self.heartbeat_due_s = INF
+            if self.registration == RegistrationStatus.ACCEPTED and self.online:
+                self.enqueue(Outgoing("Heartbeat", HeartbeatReq(), now_s))
+        metering.on_timer(self, now_s)
+        self._check_call_timeout(now_s)
+        self._settle(now_s)
+
+    # ------------------------------------------------------------ timers
+
+    def at(self, when_s: float, action: Callable[[float], None]) -> None:
+        """Run ``action(now_s)`` at engine time ``when_s``."""
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (when_s, self._timer_seq, action))
+
+    def sim_s(self, seconds: float) -> float:
+        """Engine seconds for a simulated duration (an OCPP interval)."""
+        return self.timebase.engine_seconds(seconds)
+
+    def reaction(self, sampler: Callable[[random.Random], float]) -> float:
+        return sampler(self.rng) if self.reaction_delays else 0.0
+
+    # ------------------------------------------------------------ outgoing
+
+    def enqueue(self, call: Outgoing) -> None:
+        self.queue.push(call)
+
+    def _settle(self, now_s: float) -> None:
+        """After every event: send what may go, and compute the next wake-up."""
+        self._pump(now_s)
+        wake = min(self.boot_due_s, self.heartbeat_due_s, self.aligned_due_s, metering.next_due(self))
+        if self._timers:
+            wake = min(wake, self._timers[0][0])
+        in_flight = self.queue.in_flight
+        if in_flight is not None:
+            wake = min(wake, in_flight.sent_s + self.model.response_timeout_s)
+        elif len(self.queue) and self.queue.retry_at_s > now_s:
+            wake = min(wake, self.queue.retry_at_s)
+        self.wake_at_s = wake
+
+    def _pump(self, now_s: float) -> None:
+        if not self.online or self.want_disconnect:
+            return
+        accepted = self.registration == RegistrationStatus.ACCEPTED
+        if not accepted and not self._boot_at_head():
+            return
+        call = self.queue.take_next(now_s)
+        if call is None:
+            return
+        payload = call.materialize()
+        if payload is None:  # a transaction message whose transaction was lost
+            self.queue.answered(call.unique_id)
+            self._pump(now_s)
+            return
+        self.outbox.append(encode_call(call.unique_id, payload))
+        if accepted:
+            self._reset_heartbeat(now_s)
+
+    def _boot_at_head(self) -> bool:
+        head = self.queue.peek()
+        return head is not None and head.action == "BootNotification"
+
+    def _reset_heartbeat(self, now_s: float) -> None:
+        # OCPP 1.6 §4.6: the heartbeat shows the CSMS the station is alive; any
+        # message we send does that too, so the interval restarts with it.
+        interval = self.config.get_int("HeartbeatInterval", 0)
+        self.heartbeat_due_s = now_s + self.sim_s(interval) if interval > 0 else INF
+
+    def _check_call_timeout(self, now_s: float) -> None:
+        call = self.queue.in_flight
+        if call is None or now_s < call.sent_s + self.model.response_timeout_s:
+            return
+        self.queue.answered(call.unique_id)
+        self.stats.exchange(call.action).record_timeout()
+        self._retry_or_drop(call, now_s)
+
+    def _retry_or_drop(self, call: Outgoing, now_s: float) -> None:
+        """OCPP 1.6 §4.10: a transaction message the CSMS failed to take is tried
+        TransactionMessageAttempts times, the n-th retry after n × the retry interval."""
+        if not call.is_transaction:
+            return
+        attempts = self.config.get_int("TransactionMessageAttempts", 3)
+        if call.attempts >= max(1, attempts):
+            self.stats.count(f"abandoned.{call.action}")
+            if call.action == "StartTransaction" and call.on_answer is not None:
+                call.on_answer(None, now_s)  # the transaction will never get its id
+            return
+        interval = self.config.get_int("TransactionMessageRetryInterval", 60)
+        self.queue.retry(call, now_s + self.sim_s(interval * call.attempts))
+
+    # ------------------------------------------------------------ answers to our calls
+
+    def _on_result(self, result: CallResult, now_s: float) -> None:
+        call = self.queue.answered(result.unique_id)
+        if call is None:
+            self.stats.count("csms.unexpected_result")
+            return
+        exchange = self.stats.exchange(call.action)
+        exchange.record_answer(call.due_s, call.sent_s, now_s)
+        confirmation = decode_confirmation(call.action, result)
+        if isinstance(confirmation, Malformed):
+            exchange.record_error(f"invalid.{confirmation.code}")
+            self._retry_or_drop(call, now_s)
+            return
+        if call.on_answer is not None:
+            call.on_answer(confirmation, now_s)
+
+    def _on_call_error(self, error: CallError, now_s: float) -> None:
+        call = self.queue.answered(error.unique_id)
+        if call is None:
+            self.stats.count("csms.unexpected_error")
+            return
+        exchange = self.stats.exchange(call.action)
+        exchange.record_answer(call.due_s, call.sent_s, now_s)
+        exchange.record_error(str(error.code))
+        if call.action == "BootNotification":
+            self.boot_due_s = now_s + self.sim_s(DEFAULT_BOOT_RETRY_S)
+        elif call.action == "Authorize" and call.on_answer is not None:
+            call.on_answer(None, now_s)
+        self._retry_or_drop(call, now_s)
+
+    def _on_malformed(self, malformed: Malformed, now_s: float) -> None:
+        self.stats.count(f"csms.malformed.{malformed.code}")
+        if malformed.message_type == 2 and malformed.unique_id is not None:
+            self.outbox.append(encode_error(malformed.unique_id, malformed.code, malformed.description[:255]))
+        elif malformed.message_type == 3 and malformed.unique_id is not None:
+            call = self.queue.answered(malformed.unique_id)
+            if call is not None:
+                self.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
+                self.stats.exchange(call.action).record_error(f"invalid.{malformed.code}")
+                self._retry_or_drop(call, now_s)
+
+    # ------------------------------------------------------------ CSMS calls
+
+    def _on_call(self, call: Call, now_s: float) -> None:
+        self.stats.count(f"csms_call.{call.action}")
+        reply = handle(self, call, now_s)
+        frame = (
+            encode_error(call.unique_id, reply.code, reply.description)
+            if isinstance(reply, CallFailure)
+            else encode_result(call.unique_id, reply)
+        )
+        delay = self.reaction(self.model.response_delay)
+        if delay <= 0:
+            self.outbox.append(frame)
+        else:
+            self.at(now_s + delay, lambda _now, frame=frame: self._send_now(frame))
+
+    def _send_now(self, frame: bytes) -> None:
+        if self.online:
+            self.outbox.append(frame)
+
+    # ------------------------------------------------------------ boot and heartbeat
+
+    def _send_boot(self, now_s: float) -> None:
+        model = self.model
+        request = BootNotificationReq(
+            charge_point_vendor=model.vendor[:20],
+            charge_point_model=model.model[:20],
+            charge_point_serial_number=self.serial_number,
+            firmware_version=model.firmware_version[:50] if model.firmware_version else None,
+        )
+        self.queue.push_front(Outgoing("BootNotification", request, now_s, on_answer=self._on_boot_answer))
+
+    def _on_boot_answer(self, conf: BootNotificationConf, now_s: float) -> None:
+        self.registration = conf.status
+        self.stats.count(f"boot.{conf.status}")
+        if conf.status == RegistrationStatus.ACCEPTED:
+            if conf.interval > 0:
+                self.config.set("HeartbeatInterval", str(conf.interval))
+            self._reset_heartbeat(now_s)
+            metering.on_boot(self, now_s)
+            self._report_all_statuses(now_s)
+        else:
+            retry_s = conf.interval if conf.interval > 0 else DEFAULT_BOOT_RETRY_S
+            self.boot_due_s = now_s + self.sim_s(retry_s)
+
+    def trigger(self, action: str, connector_id: int | None, now_s: float) -> None:
+        """Send a message because the CSMS asked for it (TriggerMessage); it is
+        allowed even before the boot was accepted (OCPP 1.6 §4.2.1)."""
+        match action:
+            case "BootNotification":
+                self._send_boot(now_s)
+            case "Heartbeat":
+                self.queue.push_front(Outgoing("Heartbeat", HeartbeatReq(), now_s))
+            case "StatusNotification":
+                targets = [connector_id] if connector_id is not None else [0, *range(1, len(self.connectors) + 1)]
+                for target in targets:
+                    self._send_status(target, now_s, front=True)
+            case "MeterValues":
+                metering.trigger(self, connector_id, now_s)
+            case _:
+                trigger_feature_message(self, action, connector_id, now_s)
+
+    # ------------------------------------------------------------ status notifications
+
+    def connector(self, connector_id: int) -> Connector | None:
+        if 1 <= connector_id <= len(self.connectors):
+            return self.connectors[connector_id - 1]
+        return None
+
+    def set_status(self, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
+        if connector.status == status:
+            return
+        connector.status = status
+        connector.status_since_s = now_s
+        minimum_s = self.config.get_int("MinimumStatusDuration", 0)
+        if minimum_s > 0:
+            # OCPP 1.6 §9.1: report a status only once it has lasted this long.
+            self.at(now_s + self.sim_s(minimum_s), lambda now, c=connector, s=status: self._report_if_stable(c, s, now))
+        else:
+            self._report_if_stable(connector, status, now_s)
+
+    def _report_if_stable(self, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
+        if connector.status == status and connector.reported_status != status:
+            self._send_status(connector.connector_id, now_s)
+
+    def _send_status(self, connector_id: int, now_s: float, front: bool = False) -> None:
+        if connector_id == 0:
+            status = ChargePointStatus.UNAVAILABLE if all(c.inoperative for c in self.connectors) else ChargePointStatus.AVAILABLE
+            error_code = "NoError"
+        else:
+            connector = self.connectors[connector_id - 1]
+            status, error_code = connector.status, connector.error_code
+            connector.reported_status = status
+        if not self.online:
+            return
+        request = StatusNotificationReq(
+            connector_id=connector_id, error_code=error_code, status=status, timestamp=self.timebase.wall(now_s)
+        )
+        call = Outgoing("StatusNotification", request, now_s)
+        self.queue.push_front(call) if front else self.enqueue(call)
+
+    def _report_all_statuses(self, now_s: float) -> None:
+        for connector_id in range(0, len(self.connectors) + 1):
+            self._send_status(connector_id, now_s)
+
+    def _report_changed_statuses(self, now_s: float) -> None:
+        for connector in self.connectors:
+            if connector.reported_status != connector.status:
+                self._send_status(connector.connector_id, now_s)
+
+    # ------------------------------------------------------------ the people at the charger
+
+    def plug_in(self, connector_id: int, ev: Ev, now_s: float) -> None:
+        connector = self.connectors[connector_id - 1]
+        if connector.plugged or connector.inoperative:
+            self.stats.count("session.plug_in_refused")
+            return
+        connector.advance(now_s)
+        connector.plugged, connector.ev, connector.soc, connector.delivered_wh = True, ev, ev.soc_start, 0.0
+        tag = connector.authorized_id_tag
+        if tag is not None:
+            connector.authorized_id_tag = None
+            self.start_transaction(connector, tag, now_s, remote=False)
+        else:
+            self.set_status(connector, ChargePointStatus.PREPARING, now_s)
+        self._settle(now_s)
+
+    def present_id_tag(self, connector_id: int, id_tag: str, now_s: float) -> None:
+        """An RFID card at the reader: starts a transaction, or stops the one it started."""
+        connector = self.connectors[connector_id - 1]
+        transaction = connector.transaction
+        if transaction is not None:
+            if transaction.id_tag == id_tag and not transaction.stopping:
+                self.stop_transaction(connector, Reason.LOCAL, now_s, id_tag=id_tag)
+            self._settle(now_s)
+            return
+        self.authorize(connector, id_tag, now_s, lambda now, ok: self._on_local_authorization(connector, id_tag, ok, now))
+        self._settle(now_s)
+
+    def _on_local_authorization(self, connector: Connector, id_tag: str, accepted: bool, now_s: float) -> None:
+        if not accepted:
+            self.stats.count("session.authorization_refused")
+            return
+        if connector.plugged:
+            self.start_transaction(connector, id_tag, now_s, remote=False)
+        else:
+            connector.authorized_id_tag = id_tag
+            self.set_status(connector, ChargePointStatus.PREPARING, now_s)
+            timeout_s = self.config.get_int("ConnectionTimeOut", 60)
+            self.at(now_s + self.sim_s(timeout_s), lambda now, c=connector, t=id_tag: self._connection_timeout(c, t, now))
+
+    def _connection_timeout(self, connector: Connector, id_tag: str, now_s: float) -> None:
+        # OCPP 1.6 §9.1.9 ConnectionTimeOut: authorized but never plugged in.
+        if connector.authorized_id_tag == id_tag and not connector.plugged:
+            connector.authorized_id_tag = None
+            self.set_status(connector, ChargePointStatus.AVAILABLE, now_s)
+
+    def unplug(self, connector_id: int, now_s: float) -> None:
+        connector = self.connectors[connector_id - 1]
+        if not connector.plugged:
+            return
+        connector.advance(now_s)
+        connector.plugged, connector.ev = False, None
+        transaction = connector.transaction
+        if transaction is not None and not transaction.stopping:
+            if self.config.get_bool("StopTransactionOnEVSideDisconnect", True):
+                self.stop_transaction(connector, Reason.EV_DISCONNECTED, now_s)
+            else:
+                # C-06.1: the transaction stays, suspended, until the EV returns.
+                connector.advance(now_s)
+                self.set_status(connector, ChargePointStatus.SUSPENDED_EV, now_s)
+        else:
+            connector.advance(now_s)
+            self.set_status(connector, self._idle_status(connector), now_s)
+        self._settle(now_s)
+
+    def _idle_status(self, connector: Connector) -> ChargePointStatus:
+        if connector.inoperative:
+            return ChargePointStatus.UNAVAILABLE
+        if connector.reservation_id is not None:
+            return ChargePointStatus.RESERVED
+        return ChargePointStatus.AVAILABLE
+
+    # ------------------------------------------------------------ authorization
+
+    def authorize(self, connector: Connector, id_tag: str, now_s: float, done: Callable[[float, bool], None]) -> None:
+        """Decide on an idTag: the local list and cache first where the model
+        has them (LocalPreAuthorize), then the CSMS, or offline rules."""
+        known = self.local_list.get(id_tag) or (self.auth_cache.get(id_tag) if self._cache_enabled() else None)
+        if known is not None and known.status == AuthorizationStatus.ACCEPTED:
+            if not self.online or self.config.get_bool("LocalPreAuthorize", False):
+                done(now_s, True)
+                return
+        if not self.online or self.registration != RegistrationStatus.ACCEPTED:
+            offline_ok = known is not None and known.status == AuthorizationStatus.ACCEPTED
+            offline_ok = offline_ok and self.config.get_bool("LocalAuthorizeOffline", False)
+            if known is None and self.config.get_bool("AllowOfflineTxForUnknownId", False):
+                offline_ok = True
+            done(now_s, offline_ok)
+            return
+
+        def on_answer(conf: AuthorizeConf | None, now: float) -> None:
+            if conf is None:
+                done(now, False)
+                return
+            self.stats.count(f"authorize.{conf.id_tag_info.status}")
+            if self._cache_enabled():
+                self.auth_cache[id_tag] = conf.id_tag_info
+            done(now, conf.id_tag_info.status == AuthorizationStatus.ACCEPTED)
+
+        self.enqueue(Outgoing("Authorize", AuthorizeReq(id_tag=id_tag), now_s, on_answer=on_answer))
+
+    def _cache_enabled(self) -> bool:
+        return self.config.has("AuthorizationCacheEnabled") and self.config.get_bool("AuthorizationCacheEnabled", False)
+
+    # ------------------------------------------------------------ transactions
+
+    def start_transaction(self, connector: Connector, id_tag: str, now_s: float, *, remote: bool,
+                          reservation_id: int | None = None) -> Transaction:
+        connector.advance(now_s)
+        if connector.reservation_id is not None and reservation_id is None and connector.reserved_id_tag == id_tag:
+            reservation_id = connector.reservation_id
+        connector.reservation_id = connector.reserved_id_tag = None
+        transaction = Transaction(id_tag, connector.meter_wh(), self.timebase.wall(now_s), now_s, reservation_id, remote)
+        connector.transaction = transaction
+        connector.advance(now_s)
+        self.set_status(connector, connector.charging_status(), now_s)
+        request = StartTransactionReq(
+            connector_id=connector.connector_id,
+            id_tag=id_tag,
+            meter_start=transaction.meter_start_wh,
+            reservation_id=reservation_id,
+            timestamp=transaction.started_at,
+        )
+        self.enqueue(Outgoing(
+            "StartTransaction", request, now_s, is_transaction=True,
+            on_answer=lambda conf, now: self._on_start_answer(connector, transaction, conf, now),
+        ))
+        metering.on_transaction_started(self, connector, now_s)
+        return transaction
+
+    def _on_start_answer(self, connector: Connector, transaction: Transaction, conf: StartTransactionConf | None,
+                         now_s: float) -> None:
+        if conf is None:
+            self.stats.count("transaction.never_started")
+            return
+        transaction.transaction_id = conf.transaction_id
+        status = conf.id_tag_info.status
+        if status == AuthorizationStatus.ACCEPTED or connector.transaction is not transaction:
+            return
+        # OCPP 1.6 §5.16 / §9.1.22 StopTransactionOnInvalidId.
+        self.stats.count(f"transaction.rejected.{status}")
+        if self.config.get_bool("StopTransactionOnInvalidId", True):
+            self.stop_transaction(connector, Reason.DE_AUTHORIZED, now_s)
+        else:
+            transaction.invalid = True
+            connector.advance(now_s)
+            self.set_status(connector, connector.charging_status(), now_s)
+
+    def stop_transaction(self, connector: Connector, reason: Reason, now_s: float, *, id_tag: str | None = None) -> None:
+        transaction = connector.transaction
+        if transaction is None or transaction.stopping:
+            return
+        connector.advance(now_s)
+        transaction.stopping = True
+        meter_stop = connector.meter_wh()
+        stamp = self.timebase.wall(now_s)
+        transaction_data = metering.stop_transaction_data(self, connector, transaction, now_s)
+        reason_field = None if reason == Reason.LOCAL else reason  # Local is the default (§7.32)
+
+        def build() -> StopTransactionReq | None:
+            if transaction.transaction_id is None:
+                return None  # its StartTransaction was never accepted: nothing to stop
+            return StopTransactionReq(
+                id_tag=id_tag, meter_stop=meter_stop, timestamp=stamp, transaction_id=transaction.transaction_id,
+                reason=reason_field, transaction_data=transaction_data,
+            )
+
+        self.enqueue(Outgoing("StopTransaction", None, now_s, build=build, is_transaction=True,
+                              on_answer=self._on_stop_answer))
+        connector.transaction = None
+        connector.advance(now_s)
+        metering.on_transaction_stopped(self, connector)
+        self.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else self._idle_status(connector), now_s)
+        if connector.inoperative_scheduled is not None:
+            apply_scheduled_availability(self, connector, now_s)
+
+    def _on_stop_answer(self, conf: StopTransactionConf, now_s: float) -> None:
+        if conf.id_tag_info is not None:
+            self.stats.count(f"stop.{conf.id_tag_info.status}")
+
+    def update_power(self, connector: Connector, now_s: float) -> None:
+        """Something changed what may flow (a limit, a suspension): integrate up
+        to now, then report Charging / SuspendedEV / SuspendedEVSE."""
+        connector.advance(now_s)
+        if connector.transaction is not None and not connector.transaction.stopping and connector.plugged:
+            self.set_status(connector, connector.charging_status(), now_s)
+
+    # ------------------------------------------------------------ reboot
+
+    def reboot(self, reason: Reason, now_s: float) -> None:
+        """Reset (OCPP 1.6 §5.14): stop transactions, go down, come back, boot."""
+        for connector in self.connectors:
+            self.stop_transaction(connector, reason, now_s)
+        self.at(now_s + 1.0, self._go_down)
+
+    def _go_down(self, now_s: float) -> None:
+        self.want_disconnect = True
+        self.registration = None
+        self.offline_until_s = now_s + REBOOT_S
+        self.heartbeat_due_s = INF
+        self.stats.count("reboot")
