@@ -14,6 +14,7 @@ import click
 import trio
 
 from fleetsim import __version__
+from fleetsim.csms.config import TrafficRule
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
@@ -69,6 +70,25 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
     return shares(ids, stations, weights)
 
 
+# The embedded CSMS's default CSMS-initiated traffic: every action, so a first
+# run shows how each model answers each call (per station per hour).
+DEFAULT_CSMS_CALLS = (
+    "RemoteStartTransaction=6/h", "RemoteStopTransaction=4/h", "GetConfiguration=4/h", "ChangeConfiguration=4/h",
+    "TriggerMessage=4/h", "ChangeAvailability=2/h", "ClearCache=2/h", "DataTransfer=2/h", "UnlockConnector=2/h",
+    "SetChargingProfile=4/h", "GetCompositeSchedule=2/h", "ClearChargingProfile=2/h", "ReserveNow=2/h",
+    "CancelReservation=2/h", "SendLocalList=2/h", "GetLocalListVersion=2/h", "GetDiagnostics=1/h",
+    "UpdateFirmware=1/h", "Reset=1/h", "ExtendedTriggerMessage=1/h", "GetInstalledCertificateIds=1/h",
+    "GetLog=1/h",
+)
+
+
+def _traffic(choices: tuple[str, ...]) -> tuple[TrafficRule, ...]:
+    try:
+        return tuple(TrafficRule.parse(text) for text in (choices or DEFAULT_CSMS_CALLS))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--csms-call") from error
+
+
 def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, insecure: bool) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     if insecure:
@@ -117,10 +137,14 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
 @click.option("--insecure", is_flag=True, help="Do not verify the CSMS certificate (tests only).")
 @click.option("--source-address", "source_addresses", multiple=True, metavar="IP",
               help="Local source address (repeatable), to open more connections than one address has ports.")
+@click.option("--csms-call", "csms_calls", multiple=True, metavar="ACTION=RATE",
+              help="Embedded CSMS only: send this CSMS-initiated call to every station at RATE per hour "
+                   "(e.g. RemoteStartTransaction=6/h, or /s). Default: every CSMS-initiated action at a low rate.")
+@click.option("--no-csms-calls", is_flag=True, help="Embedded CSMS only: send no CSMS-initiated calls.")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
 def run_command(csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
                 mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert, client_key,
-                insecure, source_addresses, quiet) -> None:  # type: ignore[no-untyped-def]
+                insecure, source_addresses, csms_calls, no_csms_calls, quiet) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -139,6 +163,7 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
         id_prefix=id_prefix, speed=speed, reaction_delays=not no_reaction_delays,
         sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
+        embedded_traffic=() if no_csms_calls else _traffic(csms_calls),
     )
     if csms_url is not None:
         try:
@@ -177,7 +202,7 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
         click.echo(f"\nerror: the run failed: {error!r}", err=True)
         write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname())
         sys.exit(EXIT_RUN_BROKE)
-    if not quiet:
+    if not quiet and sys.stderr.isatty():
         click.echo("", err=True)
     write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname())
     click.echo(summary_table(recorder))
@@ -185,7 +210,10 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
 
 
 def _show_progress(progress, recorder, elapsed_s) -> None:  # type: ignore[no-untyped-def]
-    click.echo("\r" + progress_line(progress, recorder, elapsed_s), nl=False, err=True)
+    if sys.stderr.isatty():
+        click.echo("\r\033[K" + progress_line(progress, recorder, elapsed_s), nl=False, err=True)
+    elif round(elapsed_s) % 10 == 0:  # a log, not a terminal: a line every ten seconds
+        click.echo(progress_line(progress, recorder, elapsed_s), err=True)
 
 
 def _print_footer(outcome: RunOutcome, out_dir: Path) -> None:

@@ -24,7 +24,7 @@ import trio
 
 from fleetsim.engine import framing
 from fleetsim.engine.link import Link, LinkError, Target, connect
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import Recorder, new_histogram
 from fleetsim.station.station import Station
 
 INF = math.inf
@@ -77,6 +77,9 @@ class Fleet:
         self._seq = 0
         self._timer_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
+        # How late timers fire, µs: the simulator's own lag, which would
+        # otherwise be mistaken for the CSMS's.
+        self.timer_lag = new_histogram()
 
     # ------------------------------------------------------------ running
 
@@ -207,10 +210,13 @@ class Fleet:
                 await trio.sleep_forever()
             self._timer_scope = None
             now = trio.current_time()
+            lag = self.timer_lag
             while heap and heap[0][0] <= now:
                 when_s, _, runner = heapq.heappop(heap)
                 if when_s != runner.scheduled_s:
                     continue  # superseded by an earlier entry that already fired
+                now = trio.current_time()  # a long batch makes later timers later still
+                lag.record_value(max(1, round((now - when_s) * 1_000_000)))
                 runner.scheduled_s = INF
                 runner.station.on_timer(now)
                 self.after(runner)

@@ -148,11 +148,7 @@ async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
     CSMS, so the run leaves it in a clean state."""
     now = trio.current_time()
     for runner in fleet.runners:
-        station = runner.station
-        for connector in station.connectors:
-            if connector.transaction is not None:
-                station.stop_transaction(connector, Reason.OTHER, now)
-        station.on_timer(now)
+        runner.station.end_sessions(Reason.OTHER, now)
         fleet.after(runner)
     with trio.move_on_after(grace_s):
         while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):

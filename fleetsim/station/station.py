@@ -55,7 +55,7 @@ class Station:
         "charge_point_id", "model", "stats", "rng", "timebase", "config", "connectors", "serial_number",
         "online", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
         "outbox", "wake_at_s", "want_disconnect", "offline_until_s", "_timers", "_timer_seq",
-        "local_list", "local_list_version", "auth_cache", "features", "reaction_delays",
+        "local_list", "local_list_version", "auth_cache", "features", "reaction_delays", "closing",
     )
 
     def __init__(
@@ -93,6 +93,7 @@ class Station:
         self.auth_cache: dict[str, IdTagInfo] = {}
         self.features: dict[str, Any] = {}  # per-feature state (charging profiles, firmware ...)
         self.reaction_delays = reaction_delays
+        self.closing = False  # the run is ending: no new sessions
 
     # ------------------------------------------------------------ engine side
 
@@ -376,9 +377,17 @@ class Station:
 
     # ------------------------------------------------------------ the people at the charger
 
+    def end_sessions(self, reason: Reason, now_s: float) -> None:
+        """The run is ending: stop every transaction and start no new one."""
+        self.closing = True
+        for connector in self.connectors:
+            connector.authorized_id_tag = None
+            self.stop_transaction(connector, reason, now_s)
+        self._settle(now_s)
+
     def plug_in(self, connector_id: int, ev: Ev, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
-        if connector.plugged or connector.inoperative:
+        if connector.plugged or connector.inoperative or self.closing:
             self.stats.count("session.plug_in_refused")
             return
         connector.advance(now_s)
@@ -393,6 +402,8 @@ class Station:
 
     def present_id_tag(self, connector_id: int, id_tag: str, now_s: float) -> None:
         """An RFID card at the reader: starts a transaction, or stops the one it started."""
+        if self.closing:
+            return
         connector = self.connectors[connector_id - 1]
         transaction = connector.transaction
         if transaction is not None:
@@ -482,7 +493,9 @@ class Station:
     # ------------------------------------------------------------ transactions
 
     def start_transaction(self, connector: Connector, id_tag: str, now_s: float, *, remote: bool,
-                          reservation_id: int | None = None) -> Transaction:
+                          reservation_id: int | None = None) -> Transaction | None:
+        if self.closing:
+            return None
         connector.advance(now_s)
         if connector.reservation_id is not None and reservation_id is None and connector.reserved_id_tag == id_tag:
             reservation_id = connector.reservation_id

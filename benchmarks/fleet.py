@@ -1,0 +1,260 @@
+"""Fleet benchmarks: memory per station, throughput per core, connect storms and
+the simulator's own timer lag, against the embedded CSMS in another process on
+loopback (so the two share no core's worth of work).
+
+    python benchmarks/fleet.py idle --stations 1000,5000,10000,20000
+    python benchmarks/fleet.py throughput --stations 2000 --rates 5000,10000,20000,30000
+    python benchmarks/fleet.py storm --stations 10000
+    python benchmarks/fleet.py lag --stations 2000 --rate 8000
+
+Each figure comes from a fresh simulator process.  Throughput is OCPP calls
+answered per CPU-second of the simulator process (user + system time), i.e.
+calls per second per core, with full station logic and latency recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import trio
+
+from fleetsim.engine.fleet import ConnectOptions, Fleet
+from fleetsim.engine.limits import raise_open_files_limit
+from fleetsim.engine.link import Target
+from fleetsim.engine.run import RunSpec, build_stations, shares
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.profiles.builtin import load_builtin
+from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.station.timebase import Timebase
+
+CSMS_CODE = """
+import sys, trio
+from fleetsim.csms.config import CsmsConfig
+from fleetsim.csms.server import serve_csms
+async def main():
+    async with trio.open_nursery() as nursery:
+        running = await nursery.start(serve_csms, CsmsConfig(heartbeat_interval_s=int(sys.argv[1])))
+        print(running.port, flush=True)
+trio.run(main)
+"""
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Csms:
+    """The embedded CSMS in its own process."""
+
+    def __init__(self, heartbeat_interval_s: int) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", CSMS_CODE, str(heartbeat_interval_s)],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def __enter__(self) -> Csms:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def run_worker(mode: str, **params: object) -> dict:
+    """Run one measurement in a fresh process (a clean heap for RSS figures)."""
+    output = subprocess.run([sys.executable, __file__, "_worker", mode, json.dumps(params)],
+                            capture_output=True, text=True, check=False)
+    if output.returncode != 0:
+        raise RuntimeError(output.stderr[-2000:])
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- workers (in the simulator process)
+
+
+def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Recorder) -> Fleet:
+    profiles = load_builtin()
+    spec = RunSpec(fleet=shares(sorted(profiles), stations), duration_s=0, speed=speed, reaction_delays=False,
+                   sessions=SimpleSessions() if sessions else None)
+    timebase = Timebase(trio.current_time(), datetime.now(UTC), speed)
+    built = build_stations(spec, profiles, recorder, timebase)
+    return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1))
+
+
+def _booted(recorder: Recorder) -> int:
+    return recorder.counters().get("boot.Accepted", 0)
+
+
+def _answered(recorder: Recorder) -> int:
+    return sum(stats.answered for model in recorder.models.values() for stats in model.exchanges.values())
+
+
+async def _idle(params: dict) -> dict:
+    stations, port = params["stations"], params["port"]
+    baseline_kb = rss_kb()
+    recorder = Recorder()
+    fleet = _fleet(stations, port, 1.0, False, recorder)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, params["ramp"])
+        while _booted(recorder) < stations:
+            await trio.sleep(0.2)
+        await trio.sleep(params["settle_s"])  # a few heartbeats each
+        heartbeats = sum(m.exchanges["Heartbeat"].answered for m in recorder.models.values() if "Heartbeat" in m.exchanges)
+        import gc
+
+        gc.collect()
+        used_kb = rss_kb() - baseline_kb
+        nursery.cancel_scope.cancel()
+    return {"stations": stations, "rss_delta_kb": used_kb, "kb_per_station": used_kb / stations,
+            "connected": fleet.progress.connected, "heartbeats": heartbeats}
+
+
+async def _throughput(params: dict) -> dict:
+    stations, port, window_s = params["stations"], params["port"], params["window_s"]
+    recorder = Recorder()
+    # Heartbeat interval 60 s (simulated); speed sets the offered rate.
+    speed = params["rate"] * 60 / stations
+    fleet = _fleet(stations, port, speed, params["sessions"], recorder)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 5000.0)
+        while _booted(recorder) < stations:
+            await trio.sleep(0.2)
+        await trio.sleep(params["warmup_s"])
+        calls0, cpu0, wall0 = _answered(recorder), cpu_s(), time.perf_counter()
+        lag0 = fleet.timer_lag.get_total_count()
+        await trio.sleep(window_s)
+        calls, cpu, wall = _answered(recorder) - calls0, cpu_s() - cpu0, time.perf_counter() - wall0
+        lag = fleet.timer_lag
+        nursery.cancel_scope.cancel()
+    return {"stations": stations, "offered_per_s": params["rate"], "answered_per_s": calls / wall,
+            "cpu_share": cpu / wall, "calls_per_cpu_s": calls / cpu if cpu else 0.0,
+            "lag_p50_ms": lag.get_value_at_percentile(50) / 1000, "lag_p99_ms": lag.get_value_at_percentile(99) / 1000,
+            "lag_max_ms": lag.get_max_value() / 1000, "lag_samples": lag.get_total_count() - lag0}
+
+
+async def _storm(params: dict) -> dict:
+    stations, port = params["stations"], params["port"]
+    recorder = Recorder()
+    fleet = _fleet(stations, port, 1.0, False, recorder)
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 0.0)
+        connected_at = None
+        while _booted(recorder) < stations:
+            if connected_at is None and fleet.progress.connected >= stations:
+                connected_at = time.perf_counter() - start
+            await trio.sleep(0.05)
+        booted_at = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return {"stations": stations, "all_connected_s": connected_at or booted_at, "all_booted_s": booted_at,
+            "connect_failures": fleet.progress.connect_failures}
+
+
+def worker(mode: str, params: dict) -> None:
+    raise_open_files_limit()
+    job = {"idle": _idle, "throughput": _throughput, "storm": _storm}[mode]
+    print(json.dumps(trio.run(job, params)))
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _machine() -> str:
+    return f"{os.cpu_count()} cores, python {sys.version.split()[0]}"
+
+
+def idle(args: argparse.Namespace) -> None:
+    print(f"idle fleet, {_machine()}: RSS growth of the simulator per connected, booted, heartbeating station")
+    print(f"{'stations':>9} {'RSS MB':>8} {'KB/station':>11} {'heartbeats':>11}")
+    with Csms(heartbeat_interval_s=10) as csms:
+        for n in args.stations:
+            result = run_worker("idle", stations=n, port=csms.port, ramp=args.ramp, settle_s=12)
+            print(f"{n:>9} {result['rss_delta_kb'] / 1024:>8.1f} {result['kb_per_station']:>11.1f} "
+                  f"{result['heartbeats']:>11}")
+
+
+def throughput(args: argparse.Namespace) -> None:
+    print(f"throughput, {_machine()}: {args.stations} stations, heartbeats{' + sessions' if args.sessions else ''}, "
+          f"median of {args.repeat} runs")
+    print(f"{'offered/s':>10} {'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'lag p99 ms':>11}")
+    with Csms(heartbeat_interval_s=60) as csms:
+        for rate in args.rates:
+            runs = [run_worker("throughput", stations=args.stations, port=csms.port, rate=rate, window_s=args.window,
+                               warmup_s=3, sessions=args.sessions) for _ in range(args.repeat)]
+            pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+            print(f"{rate:>10} {pick('answered_per_s'):>11.0f} {pick('cpu_share'):>10.2f} "
+                  f"{pick('calls_per_cpu_s'):>12.0f} {pick('lag_p99_ms'):>11.2f}")
+
+
+def storm(args: argparse.Namespace) -> None:
+    print(f"connect storm, {_machine()}: every station at once, median of {args.repeat} runs")
+    with Csms(heartbeat_interval_s=300) as csms:
+        runs = [run_worker("storm", stations=args.stations, port=csms.port) for _ in range(args.repeat)]
+    print(f"{args.stations} stations: all connected in {statistics.median(r['all_connected_s'] for r in runs):.2f}s, "
+          f"all booted in {statistics.median(r['all_booted_s'] for r in runs):.2f}s, "
+          f"connect failures {max(r['connect_failures'] for r in runs)}")
+
+
+def lag(args: argparse.Namespace) -> None:
+    with Csms(heartbeat_interval_s=60) as csms:
+        result = run_worker("throughput", stations=args.stations, port=csms.port, rate=args.rate, window_s=args.window,
+                            warmup_s=3, sessions=False)
+    print(f"timer lag at {args.rate} calls/s offered by {args.stations} stations ({_machine()}): "
+          f"p50 {result['lag_p50_ms']:.3f} ms, p99 {result['lag_p99_ms']:.3f} ms, max {result['lag_max_ms']:.3f} ms "
+          f"over {result['lag_samples']} timers; answered {result['answered_per_s']:.0f}/s")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",")]
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        worker(sys.argv[2], json.loads(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(required=True)
+    p = commands.add_parser("idle")
+    p.add_argument("--stations", type=_ints, default=[1000, 5000, 10000, 20000])
+    p.add_argument("--ramp", type=float, default=2000.0)
+    p.set_defaults(func=idle)
+    p = commands.add_parser("throughput")
+    p.add_argument("--stations", type=int, default=2000)
+    p.add_argument("--rates", type=_ints, default=[5000, 10000, 20000, 30000])
+    p.add_argument("--window", type=float, default=10.0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--sessions", action="store_true", help="sessions too (MeterValues, Start/Stop, Status)")
+    p.set_defaults(func=throughput)
+    p = commands.add_parser("storm")
+    p.add_argument("--stations", type=int, default=10000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.set_defaults(func=storm)
+    p = commands.add_parser("lag")
+    p.add_argument("--stations", type=int, default=2000)
+    p.add_argument("--rate", type=int, default=8000)
+    p.add_argument("--window", type=float, default=10.0)
+    p.set_defaults(func=lag)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
