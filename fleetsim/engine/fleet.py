@@ -25,6 +25,7 @@ import trio
 from fleetsim.engine import framing
 from fleetsim.engine.link import Link, LinkError, Target, connect
 from fleetsim.metrics.recorder import Recorder, new_histogram
+from fleetsim.ocpp.enums import RegistrationStatus
 from fleetsim.station.station import Station
 
 INF = math.inf
@@ -80,6 +81,16 @@ class Fleet:
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's.
         self.timer_lag = new_histogram()
+
+    def census(self) -> tuple[int, int]:
+        """(stations booted and connected now, connectors charging now)."""
+        booted = charging = 0
+        for runner in self.runners:
+            station = runner.station
+            if runner.link is not None and station.registration == RegistrationStatus.ACCEPTED:
+                booted += 1
+            charging += sum(1 for c in station.connectors if c.transaction is not None and c.power_w > 0)
+        return booted, charging
 
     # ------------------------------------------------------------ running
 
@@ -164,8 +175,6 @@ class Fleet:
                     else:
                         link.answer(event)
                 self.after(runner)
-                if station.want_disconnect:
-                    link.close(framing.CLOSE_NORMAL, "reboot")
         except LinkError as error:
             station.stats.count(f"disconnect.{_reason(error)}")
         finally:
@@ -179,17 +188,20 @@ class Fleet:
     # ------------------------------------------------------------ sending and timers
 
     def after(self, runner: _Runner) -> None:
-        """After the station handled an event: send its frames, re-arm its timer."""
+        """After the station handled an event: send its frames, close its link
+        if it is going down (a reset), re-arm its timer."""
         station = runner.station
         outbox = station.outbox
+        link = runner.link
         if outbox:
-            link = runner.link
             if link is not None:
                 for data in outbox:
                     if link.send_text(data) and self._nursery is not None:
                         self._nursery.start_soon(link.flush)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
+        if station.want_disconnect and link is not None and not link.closed:
+            link.close(framing.CLOSE_NORMAL, "reboot")  # wakes the station's reader task
         wake_s = station.wake_at_s
         if wake_s < runner.scheduled_s:
             # Only an earlier wake-up needs a new heap entry; a later one is

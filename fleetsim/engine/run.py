@@ -61,7 +61,7 @@ class RunOutcome(msgspec.Struct):
     interrupted: bool = False
 
 
-ProgressCallback = Callable[[Progress, Recorder, float], None]
+ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, recorder, seconds since start
 
 
 def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
@@ -106,7 +106,11 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
         csms: RunningCsms | None = None
         url = spec.csms_url
         if url is None:
-            csms = await nursery.start(serve_csms, CsmsConfig(traffic=spec.embedded_traffic, seed=spec.seed))
+            # The embedded CSMS's call rates are per simulated hour, like the sessions.
+            traffic = tuple(msgspec.structs.replace(rule, per_station_per_hour=rule.per_station_per_hour * spec.speed,
+                                                    per_station_per_s=rule.per_station_per_s * spec.speed)
+                            for rule in spec.embedded_traffic)
+            csms = await nursery.start(serve_csms, CsmsConfig(traffic=traffic, seed=spec.seed))
             url = csms.url
         timebase = Timebase(trio.current_time(), started_at, spec.speed)
         stations = build_stations(spec, profiles, recorder, timebase)
@@ -146,19 +150,27 @@ async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event) -> None:
 async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
     """Stop every transaction and give the StopTransactions time to reach the
     CSMS, so the run leaves it in a clean state."""
-    now = trio.current_time()
-    for runner in fleet.runners:
-        runner.station.end_sessions(Reason.OTHER, now)
+    # Spread over a moment, as people leave, rather than in one burst of our
+    # own making that would then show up as CSMS latency.
+    start = trio.current_time()
+    spread_s = min(1.0, grace_s / 4)
+    for offset_s, runner in sorted(((fleet.rng.random() * spread_s, r) for r in fleet.runners), key=lambda x: x[0]):
+        await trio.sleep_until(start + offset_s)
+        runner.station.end_sessions(Reason.OTHER, trio.current_time())
         fleet.after(runner)
     with trio.move_on_after(grace_s):
         while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):
             await trio.sleep(0.05)
+    for runner in fleet.runners:
+        if runner.station.queue.pending_transaction_messages():
+            runner.station.stats.count("end.undelivered_transaction_messages")
 
 
 async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressCallback, every_s: float) -> None:
     start = trio.current_time()
     while True:
         await trio.sleep(every_s)
+        fleet.progress.booted, fleet.progress.charging = fleet.census()
         callback(fleet.progress, recorder, trio.current_time() - start)
 
 

@@ -1,0 +1,32 @@
+"""The ``fleetsim`` command.  The CLI is the only place that prints for the user
+and chooses exit codes:
+
+    0   success
+    2   usage error or unreadable input (click's own convention)
+    3   the run itself broke (what it measured is still written)
+"""
+
+from __future__ import annotations
+
+import click
+
+from fleetsim import __version__
+from fleetsim.cli.csms import csms
+from fleetsim.cli.profiles import profiles
+from fleetsim.cli.run import run_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleetsim")
+def main() -> None:
+    """Load simulator for OCPP 1.6-J charging-station fleets.
+
+    Virtual stations are derived from OCA certificates of real certified
+    hardware: their messages, supported CSMS calls, configuration keys and
+    reaction times follow what the certificate says of the model.
+    """
+
+
+main.add_command(profiles)
+main.add_command(run_command)
+main.add_command(csms)

@@ -1,0 +1,194 @@
+"""``fleetsim csms``: run the embedded reference CSMS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import msgspec
+import trio
+
+from fleetsim.csms.config import BasicAuth, CsmsConfig, ResponseDelay, TrafficRule
+from fleetsim.csms.server import CsmsStats, RunningCsms, serve_csms
+from fleetsim.ocpp.enums import AuthorizationStatus, RegistrationStatus
+
+
+class _TrafficFile(msgspec.Struct, forbid_unknown_fields=True):
+    call: list[TrafficRule] = []
+
+
+def _read_toml(path: Path, kind: type) -> object:
+    try:
+        return msgspec.toml.decode(path.read_bytes(), type=kind)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise click.BadParameter(f"{path}: {error}") from None
+
+
+def build_config(
+    config_file: Path | None,
+    overrides: dict[str, object],
+    calls: tuple[str, ...],
+    traffic_file: Path | None,
+    password_env: str | None,
+) -> CsmsConfig:
+    """The CsmsConfig the options describe: the file's, then each option over it."""
+    config = _read_toml(config_file, CsmsConfig) if config_file else CsmsConfig()
+    assert isinstance(config, CsmsConfig)
+    changes = {name: value for name, value in overrides.items() if value is not None}
+    traffic = list(config.traffic)
+    if traffic_file is not None:
+        traffic += _read_toml(traffic_file, _TrafficFile).call  # type: ignore[attr-defined]
+    try:
+        traffic += [TrafficRule.parse(text) for text in calls]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--call") from None
+    changes["traffic"] = tuple(traffic)
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password:
+            problem = f"environment variable {password_env} is not set"
+            raise click.BadParameter(problem, param_hint="--password-env")
+        passwords = config.basic_auth.passwords if config.basic_auth else {}
+        changes["basic_auth"] = BasicAuth(shared_password=password, passwords=passwords)
+    try:
+        return msgspec.structs.replace(config, **changes)
+    except (ValueError, TypeError) as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) -> ResponseDelay | None:
+    if value is None:
+        return None
+    try:
+        return ResponseDelay.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group()
+def csms() -> None:
+    """The embedded reference CSMS: the default target of a load run."""
+
+
+@csms.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option(
+    "--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of CsmsConfig fields (id_tags, faults, traffic, ...); the options below override it.",
+)
+@click.option("--heartbeat-interval", type=click.IntRange(min=0), help="Seconds, sent in BootNotification.conf.")
+@click.option(
+    "--boot-status", type=click.Choice([s.value for s in RegistrationStatus]), help="BootNotification answer."
+)
+@click.option(
+    "--unknown-id-tag", type=click.Choice([s.value for s in AuthorizationStatus]),
+    help="Verdict for id tags not in the config's table (default Accepted).",
+)
+@click.option(
+    "--delay", callback=_parse_delay, metavar="SPEC",
+    help="Answer delay: none, fixed:5ms, uniform:1ms:20ms or lognormal:median=5ms,p99=50ms (units us, ms, s).",
+)
+@click.option(
+    "--password-env", metavar="VAR",
+    help="Require HTTP Basic auth (security profile 1) with the password in environment variable VAR.",
+)
+@click.option(
+    "--call", "calls", multiple=True, metavar="ACTION=RATE",
+    help="CSMS-initiated calls per station, e.g. RemoteStartTransaction=2/h or TriggerMessage=0.1/s. Repeatable.",
+)
+@click.option(
+    "--traffic", "traffic_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='TOML file of [[call]] tables: action, per_station_per_hour or per_station_per_s, payload = {...}.',
+)
+@click.option("--seed", type=int, help="Seed of the delay and traffic random streams.")
+@click.option("--status-interval", default=5.0, show_default=True, help="Seconds between status lines; 0: none.")
+@click.option(
+    "--stats-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the final statistics here as JSON."
+)
+def serve(
+    host: str,
+    port: int,
+    config_file: Path | None,
+    heartbeat_interval: int | None,
+    boot_status: str | None,
+    unknown_id_tag: str | None,
+    delay: ResponseDelay | None,
+    password_env: str | None,
+    calls: tuple[str, ...],
+    traffic_file: Path | None,
+    seed: int | None,
+    status_interval: float,
+    stats_out: Path | None,
+) -> None:
+    """Serve OCPP 1.6-J at ws://HOST:PORT/<chargePointId> until Ctrl-C."""
+    overrides: dict[str, object] = {
+        "heartbeat_interval_s": heartbeat_interval,
+        "boot_status": RegistrationStatus(boot_status) if boot_status else None,
+        "unknown_id_tag": AuthorizationStatus(unknown_id_tag) if unknown_id_tag else None,
+        "delay": delay,
+        "seed": seed,
+    }
+    config = build_config(config_file, overrides, calls, traffic_file, password_env)
+    try:
+        stats = trio.run(run_until_interrupted, config, host, port, status_interval, click.echo)
+    except* OSError as group:  # binding failed (trio's nurseries group what they raise)
+        error = group.exceptions[0]
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise click.BadParameter(f"cannot listen on {host}:{port}: {reason}", param_hint="--host/--port") from None
+    if stats_out is not None:
+        stats_out.write_bytes(msgspec.json.format(msgspec.json.encode(stats)) + b"\n")
+
+
+async def run_until_interrupted(
+    config: CsmsConfig,
+    host: str,
+    port: int,
+    status_interval_s: float,
+    echo: Callable[[str], None],
+    *,
+    task_status: trio.TaskStatus[RunningCsms] = trio.TASK_STATUS_IGNORED,
+) -> CsmsStats:
+    """Serve until SIGINT or SIGTERM (or cancellation), printing status lines."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(serve_csms, config, host, port)
+            echo(f"fleetsim CSMS listening on {running.url} (stations connect to {running.url}/<chargePointId>)")
+            if status_interval_s > 0:
+                nursery.start_soon(_print_status, running.stats, status_interval_s, echo)
+            task_status.started(running)
+            async for _ in signals:
+                break
+            nursery.cancel_scope.cancel()
+    stats = running.stats
+    echo(
+        f"stopped: {stats.connections_total:,} connections, {stats.messages_received:,} messages, "
+        f"{stats.answers_sent:,} answers, {sum(stats.csms_calls_sent.values()):,} CSMS calls"
+    )
+    return stats
+
+
+async def _print_status(stats: CsmsStats, interval_s: float, echo: Callable[[str], None]) -> None:
+    last_s, last_messages, last_calls = trio.current_time(), stats.messages_received, 0
+    while True:
+        await trio.sleep(interval_s)
+        now_s = trio.current_time()
+        calls = sum(stats.csms_calls_sent.values())
+        elapsed_s = max(now_s - last_s, 1e-9)
+        messages_per_s = (stats.messages_received - last_messages) / elapsed_s
+        echo(status_line(stats, messages_per_s, (calls - last_calls) / elapsed_s))
+        last_s, last_messages, last_calls = now_s, stats.messages_received, calls
+
+
+def status_line(stats: CsmsStats, messages_per_s: float, csms_calls_per_s: float) -> str:
+    errors = sum(stats.errors_sent.values())
+    malformed = sum(stats.malformed_received.values())
+    return (
+        f"{time.strftime('%H:%M:%S')}  connections {stats.connections_open:,}  "
+        f"messages {messages_per_s:,.0f}/s  CSMS calls {csms_calls_per_s:,.1f}/s  "
+        f"CALLERRORs sent {errors:,}  malformed received {malformed:,}"
+    )

@@ -1,0 +1,419 @@
+"""The embedded CSMS on trio: an accept loop, one task per connection that
+reads and answers, and one timer task for everything that happens later.
+
+Benchmarks run against this server in another process, so it must be at least
+as fast as the simulator: frames go through :mod:`fleetsim.engine.link` (our
+own RFC 6455 framing on plain non-blocking sockets), answers are written with
+one synchronous ``send`` from the connection's task, and delayed answers, the
+CSMS's own CALLs and their timeouts share one timer heap
+(:mod:`fleetsim.csms.timers`) instead of a sleeping task each.
+
+A connection failing, by the peer's fault or ours, ends that connection only.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import socket
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Final
+
+import msgspec
+import trio
+
+from fleetsim.csms.central import CentralSystem, Refusal
+from fleetsim.csms.config import CsmsConfig, DelayKind, MalformedKind
+from fleetsim.csms.handshake import Refuse, Upgrade, decide, read_request, send_all
+from fleetsim.csms.outbound import OutboundContext, check_rule, generate
+from fleetsim.csms.timers import TimerHeap
+from fleetsim.engine import framing
+from fleetsim.engine.limits import raise_open_files_limit
+from fleetsim.engine.link import Link, LinkError
+from fleetsim.ocpp.actions import ACTION_OF_REQUEST
+from fleetsim.ocpp.base import Payload
+from fleetsim.ocpp.enums import RegistrationStatus
+from fleetsim.ocpp.errors import Malformed
+from fleetsim.ocpp.frames import (
+    Call,
+    CallError,
+    CallResult,
+    decode_confirmation,
+    decode_frame,
+    encode_call,
+    encode_error,
+    encode_frame,
+    encode_result,
+)
+
+log = logging.getLogger(__name__)
+
+_ACCEPT_RETRY_S: Final = 0.1  # out of file descriptors: wait for some to close, as trio.serve_listeners does
+_OUT_OF_RESOURCES: Final = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+
+
+def _bump(counter: dict[str, int], key: str) -> None:
+    counter[key] = counter.get(key, 0) + 1
+
+
+class CsmsStats(msgspec.Struct):
+    """Live counters; ``msgspec.to_builtins`` makes them JSON.  Nothing here
+    holds a credential or anything a station sent in its HTTP headers."""
+
+    connections_open: int = 0
+    connections_total: int = 0
+    connections_dropped: int = 0  # by the drop_after_messages fault
+    handshakes_refused: dict[str, int] = {}  # by HTTP status
+    messages_received: int = 0  # WebSocket messages, of every kind
+    calls_received: dict[str, int] = {}  # well-formed CALLs by action
+    malformed_received: dict[str, int] = {}  # by OCPP-J error code
+    answers_sent: int = 0  # CALLRESULTs made
+    errors_sent: dict[str, int] = {}  # CALLERRORs made, by code
+    malformed_sent: int = 0  # by the malformed_every fault
+    answers_lost: int = 0  # delayed answers whose connection closed first
+    csms_calls_sent: dict[str, int] = {}  # the CSMS's own CALLs, by action
+    csms_calls_skipped: dict[str, int] = {}  # due, but nothing to send or the queue was full
+    csms_call_results: dict[str, dict[str, int]] = {}  # action -> status, "CallError:<code>", "timeout", ...
+    callerrors_received: dict[str, int] = {}  # CALLERRORs answering the CSMS's CALLs, by code
+    unexpected_answers: int = 0  # CALLRESULT/CALLERROR matching no CALL in flight
+    internal_errors: int = 0  # our bugs, logged with a traceback
+
+
+class RunningCsms:
+    """What ``await nursery.start(serve_csms, config)`` returns."""
+
+    __slots__ = ("host", "port", "stats", "central", "_cancel_scope")
+
+    def __init__(
+        self, host: str, port: int, stats: CsmsStats, central: CentralSystem, cancel_scope: trio.CancelScope
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.stats = stats
+        self.central = central
+        self._cancel_scope = cancel_scope
+
+    @property
+    def url(self) -> str:
+        """Stations connect to ``<url>/<chargePointId>`` (OCPP-J 1.6 §3.1.1)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    def stop(self) -> None:
+        self._cancel_scope.cancel()
+
+
+class _PendingCall(msgspec.Struct, gc=False):
+    unique_id: str
+    action: str
+    request: Payload
+
+
+class _Connection:
+    __slots__ = (
+        "charge_point_id", "link", "nursery", "messages", "calls", "pending", "outbox", "closed", "dropping",
+    )
+
+    def __init__(self, charge_point_id: str, link: Link, nursery: trio.Nursery) -> None:
+        self.charge_point_id = charge_point_id
+        self.link = link
+        self.nursery = nursery  # holds this connection's flusher, when the kernel buffer fills
+        self.messages = 0
+        self.calls = 0
+        # OCPP-J 1.6 §4.1.1: one CALL of the CSMS in flight per connection; the
+        # rules of later ones wait here and are generated when they go out.
+        self.pending: _PendingCall | None = None
+        self.outbox: deque[int] = deque()
+        self.closed = False
+        self.dropping = False
+
+
+async def serve_csms(
+    config: CsmsConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    task_status: trio.TaskStatus[RunningCsms] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled.  ``await nursery.start(serve_csms, config)``
+    returns a :class:`RunningCsms` once the port is bound and listening."""
+    raise_open_files_limit()  # each station is a socket
+    server = _Server(config)
+    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    with trio.socket.socket(family, kind, proto) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        await listener.bind(address)
+        listener.listen(65535)  # the kernel clamps this to net.core.somaxconn
+        bound_port = listener.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.timers.run)
+            task_status.started(RunningCsms(host, bound_port, server.stats, server.central, nursery.cancel_scope))
+            await server.accept_loop(listener, nursery)
+
+
+class _Server:
+    def __init__(self, config: CsmsConfig) -> None:
+        self.config = config
+        self.central = CentralSystem(config)
+        self.stats = CsmsStats()
+        self.timers = TimerHeap()
+        self._context = OutboundContext.from_config(config)
+        self._delay_rng = random.Random(config.seed)
+        self._traffic_rng = random.Random(config.seed + 1)
+        self._delayed = config.delay.kind is not DelayKind.NONE
+        self._call_sequence = 0
+        # currentTime follows trio's clock, so a MockClock moves it too.
+        self._epoch_offset_s = time.time() - trio.current_time()
+        for rule in config.traffic:
+            check_rule(rule, self._context, self.now(trio.current_time()))
+        faults = config.faults
+        self._stall: tuple[float, float] | None = None
+        if faults.stall_at_s is not None and faults.stall_for_s > 0:
+            start_s = trio.current_time() + faults.stall_at_s
+            self._stall = (start_s, start_s + faults.stall_for_s)
+            self.timers.pause_from_s, self.timers.pause_until_s = self._stall
+
+    def now(self, now_s: float) -> datetime:
+        return datetime.fromtimestamp(self._epoch_offset_s + now_s, UTC)
+
+    async def accept_loop(self, listener: trio.socket.SocketType, nursery: trio.Nursery) -> None:
+        while True:
+            try:
+                accepted, _ = await listener.accept()
+            except OSError as error:
+                if error.errno in _OUT_OF_RESOURCES:
+                    log.warning("accept failed (%s); retrying", error.strerror)
+                    await trio.sleep(_ACCEPT_RETRY_S)
+                continue  # ECONNABORTED and the like: that client gave up
+            sock = socket.socket(fileno=accepted.detach())
+            nursery.start_soon(self._serve_connection, sock)
+
+    async def _wait_out_stall(self) -> None:
+        if self._stall is not None:
+            start_s, end_s = self._stall
+            if start_s <= trio.current_time() < end_s:
+                await trio.sleep_until(end_s)
+
+    async def _serve_connection(self, sock: socket.socket) -> None:
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            opened = await self._handshake(sock)
+            if opened is not None:
+                await self._run_connection(*opened)
+        except Exception:  # our bug: count it, keep serving everyone else
+            self.stats.internal_errors += 1
+            log.exception("CSMS connection failed")
+        finally:
+            sock.close()
+
+    async def _handshake(self, sock: socket.socket) -> tuple[socket.socket, str, bytes] | None:
+        parsed: tuple[framing.HttpHead, bytes] | str | None = None
+        with trio.move_on_after(self.config.handshake_timeout_s):
+            parsed = await read_request(sock)
+        if parsed is None:
+            return None  # timed out or went away
+        await self._wait_out_stall()
+        if isinstance(parsed, str):
+            decision: Upgrade | Refuse = Refuse(400, parsed)  # not HTTP we can read
+            leftover = b""
+        else:
+            head, leftover = parsed
+            decision = decide(head, self.config)
+        if not await send_all(sock, decision.response):
+            return None
+        if not isinstance(decision, Upgrade):
+            _bump(self.stats.handshakes_refused, str(decision.status))
+            log.debug("handshake refused: %d %s", decision.status, decision.reason)
+            return None
+        return sock, decision.charge_point_id, leftover
+
+    async def _run_connection(self, sock: socket.socket, charge_point_id: str, leftover: bytes) -> None:
+        link = Link(sock, leftover, self.config.max_message_bytes, client=False)
+        stats = self.stats
+        stats.connections_open += 1
+        stats.connections_total += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                connection = _Connection(charge_point_id, link, nursery)
+                try:
+                    self._schedule_traffic(connection, trio.current_time())
+                    await self._receive_loop(connection)
+                finally:
+                    connection.closed = True
+                    nursery.cancel_scope.cancel()  # a flusher of a connection that is gone
+        finally:
+            stats.connections_open -= 1
+            link.close()
+
+    async def _receive_loop(self, connection: _Connection) -> None:
+        link = connection.link
+        on_message = self._on_message
+        while True:
+            try:
+                events = await link.receive()
+            except LinkError:
+                return
+            if self._stall is not None:
+                await self._wait_out_stall()
+            now_s = trio.current_time()
+            for event in events:
+                if type(event) is framing.Message:
+                    on_message(connection, event.data, now_s)
+                    if connection.dropping:
+                        self.stats.connections_dropped += 1
+                        return  # no close frame: a dropped connection, as a network failure looks
+                else:
+                    link.answer(event)  # RFC 6455 §5.5: pong pings, echo a close, close on a violation
+                    if link.closed:
+                        return
+
+    # ------------------------------------------------------------ messages
+
+    def _on_message(self, connection: _Connection, data: bytes, now_s: float) -> None:
+        self.stats.messages_received += 1
+        connection.messages += 1
+        frame = decode_frame(data, self.config.max_message_bytes)
+        match frame:
+            case Call():
+                self._on_call(connection, frame, now_s)
+            case CallResult() | CallError():
+                self._on_answer(connection, frame, now_s)
+            case Malformed():
+                self._on_malformed(connection, frame, now_s)
+        limit = self.config.faults.drop_after_messages
+        if limit is not None and connection.messages >= limit:
+            connection.dropping = True
+
+    def _on_call(self, connection: _Connection, call: Call, now_s: float) -> None:
+        stats = self.stats
+        _bump(stats.calls_received, call.action)
+        connection.calls += 1
+        every = self.config.faults.malformed_every
+        if every is not None and connection.calls % every == 0:
+            stats.malformed_sent += 1
+            self._answer(connection, self._malformed_answer(call.unique_id), now_s)
+            return
+        answer = self.central.handle(connection.charge_point_id, call, self.now(now_s))
+        if type(answer) is Refusal:
+            _bump(stats.errors_sent, answer.code)
+            self._answer(connection, encode_error(call.unique_id, answer.code, answer.description), now_s)
+        else:
+            stats.answers_sent += 1
+            self._answer(connection, encode_result(call.unique_id, answer), now_s)
+
+    def _on_malformed(self, connection: _Connection, malformed: Malformed, now_s: float) -> None:
+        _bump(self.stats.malformed_received, malformed.code)
+        uid = malformed.unique_id
+        if uid is None:
+            return  # nothing to correlate an answer with
+        if malformed.message_type == 2:
+            # OCPP-J 1.6 §4.2.3: a CALL that cannot be processed is answered
+            # with a CALLERROR of the code that says why.
+            _bump(self.stats.errors_sent, malformed.code)
+            self._answer(connection, encode_error(uid, malformed.code, malformed.description), now_s)
+        elif connection.pending is not None and connection.pending.unique_id == uid:
+            self._finish_csms_call(connection, "malformed", now_s)
+
+    def _malformed_answer(self, unique_id: str) -> bytes:
+        if self.config.faults.malformed_kind is MalformedKind.JSON:
+            return b"[3," + msgspec.json.encode(unique_id) + b',{"currentTime":'
+        # The right id, a payload no confirmation schema allows (additionalProperties: false).
+        return encode_frame(CallResult(unique_id, {"fleetsimMalformed": True}))
+
+    def _answer(self, connection: _Connection, data: bytes, now_s: float) -> None:
+        if self._delayed:
+            delay_ms = self.config.delay.draw_ms(self._delay_rng)
+            if delay_ms > 0:
+                self.timers.schedule(now_s + delay_ms / 1000.0, self._send_later, connection, data)
+                return
+        self._send(connection, data)
+
+    def _send_later(self, connection: _Connection, data: bytes, due_s: float) -> None:
+        if connection.closed:
+            self.stats.answers_lost += 1
+        else:
+            self._send(connection, data)
+
+    def _send(self, connection: _Connection, data: bytes) -> None:
+        if connection.link.send_text(data):
+            connection.nursery.start_soon(connection.link.flush)
+
+    # ------------------------------------------------- the CSMS's own CALLs
+
+    def _schedule_traffic(self, connection: _Connection, now_s: float) -> None:
+        # Each rule is a Poisson process per station: exponential gaps.
+        for index, rule in enumerate(self.config.traffic):
+            due_s = now_s + self._traffic_rng.expovariate(rule.rate_per_s)
+            self.timers.schedule(due_s, self._on_traffic_due, connection, index)
+
+    def _on_traffic_due(self, connection: _Connection, index: int, due_s: float) -> None:
+        if connection.closed:
+            return
+        rule = self.config.traffic[index]
+        next_s = due_s + self._traffic_rng.expovariate(rule.rate_per_s)
+        self.timers.schedule(next_s, self._on_traffic_due, connection, index)
+        # OCPP 1.6 §4.2.1: the Central System talks to a charge point it has accepted.
+        if self.central.state(connection.charge_point_id).registration is not RegistrationStatus.ACCEPTED:
+            _bump(self.stats.csms_calls_skipped, rule.action)
+        elif connection.pending is None:
+            connection.outbox.append(index)
+            self._send_next_call(connection, due_s)
+        elif len(connection.outbox) < self.config.csms_call_queue:
+            connection.outbox.append(index)
+        else:
+            _bump(self.stats.csms_calls_skipped, rule.action)
+
+    def _send_next_call(self, connection: _Connection, now_s: float) -> None:
+        state = self.central.state(connection.charge_point_id)
+        while connection.outbox:
+            rule = self.config.traffic[connection.outbox.popleft()]
+            payload = generate(rule, state, self._context, self._traffic_rng, self.now(now_s))
+            if payload is None:
+                _bump(self.stats.csms_calls_skipped, rule.action)
+                continue
+            self._call_sequence += 1
+            unique_id = f"csms-{self._call_sequence}"
+            action = ACTION_OF_REQUEST[type(payload)]
+            connection.pending = _PendingCall(unique_id, action, payload)
+            _bump(self.stats.csms_calls_sent, action)
+            timeout_s = now_s + self.config.csms_call_timeout_s
+            self.timers.schedule(timeout_s, self._on_call_timeout, connection, unique_id)
+            self._send(connection, encode_call(unique_id, payload))
+            return
+
+    def _on_call_timeout(self, connection: _Connection, unique_id: str, due_s: float) -> None:
+        pending = connection.pending
+        if not connection.closed and pending is not None and pending.unique_id == unique_id:
+            self._finish_csms_call(connection, "timeout", due_s)
+
+    def _on_answer(self, connection: _Connection, frame: CallResult | CallError, now_s: float) -> None:
+        pending = connection.pending
+        if pending is None or frame.unique_id != pending.unique_id:
+            self.stats.unexpected_answers += 1  # late (after its timeout) or never asked for
+            return
+        match frame:
+            case CallResult():
+                confirmation = decode_confirmation(pending.action, frame)
+                if isinstance(confirmation, Malformed):
+                    outcome = "malformed"
+                else:
+                    self.central.on_confirmation(connection.charge_point_id, pending.request, confirmation)
+                    # Most confirmations carry a status; the others count as "ok".
+                    outcome = str(getattr(confirmation, "status", "ok"))
+            case CallError(code=code):
+                _bump(self.stats.callerrors_received, code)
+                outcome = f"CallError:{code}"
+        self._finish_csms_call(connection, outcome, now_s)
+
+    def _finish_csms_call(self, connection: _Connection, outcome: str, now_s: float) -> None:
+        pending = connection.pending
+        assert pending is not None
+        _bump(self.stats.csms_call_results.setdefault(pending.action, {}), outcome)
+        connection.pending = None
+        if connection.outbox:
+            self._send_next_call(connection, now_s)
