@@ -49,6 +49,9 @@ def build_model(profile: StationProfile) -> StationModel:
         remote_stop_delay=_sampler(performance.remote_stop),
         stop_transaction_before_power_down=bool(profile.answers.stop_transaction_before_power_down),
         reserve_connector_zero=bool(profile.features.reserve_whole_station),
+        firmware_download_during_transaction=bool(profile.answers.firmware_download_during_transaction),
+        last_root_certificate_removable=bool(profile.answers.last_root_certificate_removable),
+        last_charge_point_certificate_removable=bool(profile.answers.last_charge_point_certificate_removable),
     )
 
 

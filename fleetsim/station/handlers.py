@@ -132,6 +132,8 @@ def change_configuration(station: Station, request: ChangeConfigurationReq, now_
                 for connector in station.connectors:
                     if connector.transaction is not None:
                         connector.sample_due_s = now_s + station.sim_s(max(1, int(request.value)))
+            case _:
+                features.on_configuration_changed(station, key, now_s)
     return ChangeConfigurationConf(status=status)
 
 
@@ -159,7 +161,7 @@ def get_configuration(station: Station, request: GetConfigurationReq, now_s: flo
 def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: float) -> Reply:
     """OCPP 1.6 §5.11.  The StartTransaction follows after the model's measured
     RemoteStart authorization time."""
-    connector = _connector_for_remote_start(station, request.connector_id)
+    connector = _connector_for_remote_start(station, request.connector_id, request.id_tag)
     if connector is None:
         return RemoteStartTransactionConf(status=RemoteStartStopStatus.REJECTED)
     if request.charging_profile is not None:
@@ -182,18 +184,23 @@ def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: fl
     return RemoteStartTransactionConf(status=RemoteStartStopStatus.ACCEPTED)
 
 
-def _connector_for_remote_start(station: Station, connector_id: int | None) -> Connector | None:
+def _connector_for_remote_start(station: Station, connector_id: int | None, id_tag: str) -> Connector | None:
     if connector_id is not None:
         connector = station.connector(connector_id)
-        if connector is None or not _free_for(connector):
+        if connector is None or not _free_for(station, connector, id_tag):
             return None
         return connector
-    return next((c for c in station.connectors if _free_for(c)), None)
+    return next((c for c in station.connectors if _free_for(station, c, id_tag)), None)
 
 
-def _free_for(connector: Connector) -> bool:
+_IDLE_FOR_REMOTE_START = (ChargePointStatus.AVAILABLE, ChargePointStatus.PREPARING, ChargePointStatus.RESERVED)
+
+
+def _free_for(station: Station, connector: Connector, id_tag: str) -> bool:
+    # A reserved connector is free for its reservation's idTag only (§5.13).
     return (connector.transaction is None and not connector.inoperative and connector.authorized_id_tag is None
-            and connector.status in (ChargePointStatus.AVAILABLE, ChargePointStatus.PREPARING))
+            and connector.status in _IDLE_FOR_REMOTE_START
+            and not features.reserved_for_other(station, connector, id_tag))
 
 
 def _remote_authorized(station: Station, connector: Connector, id_tag: str, accepted: bool, received_s: float,

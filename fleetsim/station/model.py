@@ -27,7 +27,8 @@ class StationModel:
         "model_id", "vendor", "model", "firmware_version", "ratings", "fixed_cable", "supported",
         "security_profiles", "configuration", "response_timeout_s", "response_delay", "triggered_delay",
         "remote_start_delay", "remote_stop_delay", "stop_transaction_before_power_down",
-        "reserve_connector_zero", "dc",
+        "reserve_connector_zero", "firmware_download_during_transaction", "last_root_certificate_removable",
+        "last_charge_point_certificate_removable", "dc",
     )
 
     def __init__(
@@ -49,6 +50,9 @@ class StationModel:
         remote_stop_delay: DelaySampler = no_delay,
         stop_transaction_before_power_down: bool = False,
         reserve_connector_zero: bool = False,
+        firmware_download_during_transaction: bool = False,  # AQ-4
+        last_root_certificate_removable: bool = False,  # AQ-1
+        last_charge_point_certificate_removable: bool = False,  # AQ-3
     ) -> None:
         self.model_id = model_id
         self.vendor = vendor
@@ -66,6 +70,9 @@ class StationModel:
         self.remote_stop_delay = remote_stop_delay
         self.stop_transaction_before_power_down = stop_transaction_before_power_down
         self.reserve_connector_zero = reserve_connector_zero
+        self.firmware_download_during_transaction = firmware_download_during_transaction
+        self.last_root_certificate_removable = last_root_certificate_removable
+        self.last_charge_point_certificate_removable = last_charge_point_certificate_removable
         self.dc = any(rating.dc for rating in ratings)
 
     def supports(self, profile: FeatureProfile) -> bool:

@@ -35,7 +35,7 @@ from fleetsim.ocpp.payloads.core import (
     StopTransactionConf,
     StopTransactionReq,
 )
-from fleetsim.station import metering
+from fleetsim.station import features, metering
 from fleetsim.station.config import Configuration
 from fleetsim.station.handlers import apply_scheduled_availability, handle, trigger_feature_message
 from fleetsim.station.connector import Connector, Transaction
@@ -268,13 +268,14 @@ class Station:
     # ------------------------------------------------------------ CSMS calls
 
     def _on_call(self, call: Call, now_s: float) -> None:
-        self.stats.count(f"csms_call.{call.action}")
         reply = handle(self, call, now_s)
-        frame = (
-            encode_error(call.unique_id, reply.code, reply.description)
-            if isinstance(reply, CallFailure)
-            else encode_result(call.unique_id, reply)
-        )
+        if isinstance(reply, CallFailure):
+            self.stats.count(f"csms_call.{call.action}.{reply.code}")
+            frame = encode_error(call.unique_id, reply.code, reply.description)
+        else:
+            # The answer's status (Accepted, Rejected, NotSupported ...) where it has one.
+            self.stats.count(f"csms_call.{call.action}.{getattr(reply, 'status', 'answered')}")
+            frame = encode_result(call.unique_id, reply)
         delay = self.reaction(self.model.response_delay)
         if delay <= 0:
             self.outbox.append(frame)
@@ -306,6 +307,7 @@ class Station:
             self._reset_heartbeat(now_s)
             metering.on_boot(self, now_s)
             self._report_all_statuses(now_s)
+            features.on_boot_accepted(self, now_s)
         else:
             retry_s = conf.interval if conf.interval > 0 else DEFAULT_BOOT_RETRY_S
             self.boot_due_s = now_s + self.sim_s(retry_s)
@@ -418,6 +420,9 @@ class Station:
         if not accepted:
             self.stats.count("session.authorization_refused")
             return
+        if features.reserved_for_other(self, connector, id_tag):  # OCPP 1.6 §5.13
+            self.stats.count("session.reserved_for_other")
+            return
         if connector.plugged:
             self.start_transaction(connector, id_tag, now_s, remote=False)
         else:
@@ -430,7 +435,7 @@ class Station:
         # OCPP 1.6 §9.1.9 ConnectionTimeOut: authorized but never plugged in.
         if connector.authorized_id_tag == id_tag and not connector.plugged:
             connector.authorized_id_tag = None
-            self.set_status(connector, ChargePointStatus.AVAILABLE, now_s)
+            self.set_status(connector, self._idle_status(connector), now_s)
 
     def unplug(self, connector_id: int, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
@@ -463,7 +468,8 @@ class Station:
     def authorize(self, connector: Connector, id_tag: str, now_s: float, done: Callable[[float, bool], None]) -> None:
         """Decide on an idTag: the local list and cache first where the model
         has them (LocalPreAuthorize), then the CSMS, or offline rules."""
-        known = self.local_list.get(id_tag) or (self.auth_cache.get(id_tag) if self._cache_enabled() else None)
+        listed = self.local_list.get(id_tag) if self.config.get_bool("LocalAuthListEnabled", True) else None  # §9.3.3
+        known = listed or (self.auth_cache.get(id_tag) if self._cache_enabled() else None)
         if known is not None and known.status == AuthorizationStatus.ACCEPTED:
             if not self.online or self.config.get_bool("LocalPreAuthorize", False):
                 done(now_s, True)
@@ -497,11 +503,11 @@ class Station:
         if self.closing:
             return None
         connector.advance(now_s)
-        if connector.reservation_id is not None and reservation_id is None and connector.reserved_id_tag == id_tag:
-            reservation_id = connector.reservation_id
-        connector.reservation_id = connector.reserved_id_tag = None
+        if reservation_id is None:
+            reservation_id = features.use_reservation(self, connector, id_tag, now_s)
         transaction = Transaction(id_tag, connector.meter_wh(), self.timebase.wall(now_s), now_s, reservation_id, remote)
         connector.transaction = transaction
+        features.on_transaction_started(self, connector, now_s)
         connector.advance(now_s)
         self.set_status(connector, connector.charging_status(), now_s)
         request = StartTransactionReq(
@@ -558,6 +564,7 @@ class Station:
         self.enqueue(Outgoing("StopTransaction", None, now_s, build=build, is_transaction=True,
                               on_answer=self._on_stop_answer))
         connector.transaction = None
+        features.on_transaction_stopped(self, connector, now_s)
         connector.advance(now_s)
         metering.on_transaction_stopped(self, connector)
         self.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else self._idle_status(connector), now_s)
@@ -574,11 +581,13 @@ class Station:
         connector.advance(now_s)
         if connector.transaction is not None and not connector.transaction.stopping and connector.plugged:
             self.set_status(connector, connector.charging_status(), now_s)
+            connector.advance(now_s)  # the power depends on the status (none while SuspendedEVSE)
 
     # ------------------------------------------------------------ reboot
 
     def reboot(self, reason: Reason, now_s: float) -> None:
         """Reset (OCPP 1.6 §5.14): stop transactions, go down, come back, boot."""
+        features.on_reboot(self, reason, now_s)
         for connector in self.connectors:
             self.stop_transaction(connector, reason, now_s)
         self.at(now_s + 1.0, self._go_down)

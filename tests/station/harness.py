@@ -34,6 +34,7 @@ from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import fixed_timebase
 
+
 class Silence:
     """An answer override that makes the CSMS never answer the CALL."""
 
@@ -64,6 +65,8 @@ class Bench:
         self.now_s = 0.0
         self.sent: list[tuple[float, Call]] = []  # CALLs the station sent
         self.replies: dict[str, Payload | CallError] = {}  # the station's answers to our CALLs
+        self.reply_at: dict[str, float] = {}  # when the station emitted each of those answers
+        self.received: list[tuple[float, bytes]] = []  # every frame delivered to the station, and when
         self.answer_override: Callable[[Call], Payload | Refusal | Silence | None] | None = None
         self.connected = False
         self._deliveries: list[tuple[float, int, bytes]] = []
@@ -113,6 +116,7 @@ class Bench:
             if next_delivery <= self.now_s:
                 _, _, data = heapq.heappop(self._deliveries)
                 if self.connected:
+                    self.received.append((self.now_s, data))
                     self.station.on_message(data, self.now_s)
             else:
                 self.station.on_timer(self.now_s)
@@ -142,9 +146,11 @@ class Bench:
                     confirmation = decode_confirmation(action, frame)
                     assert not isinstance(confirmation, Malformed), confirmation
                     self.replies[uid] = confirmation
+                    self.reply_at[uid] = self.now_s
                 case CallError(unique_id=uid):
                     self._pending_csms.pop(uid, None)
                     self.replies[uid] = frame
+                    self.reply_at[uid] = self.now_s
                 case _:
                     raise AssertionError(f"station emitted an invalid frame: {data!r}")
 
