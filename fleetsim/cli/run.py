@@ -21,9 +21,12 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import write_results
 from fleetsim.profiles.builtin import load_builtin, load_profile_file
 from fleetsim.profiles.profile import StationProfile
-from fleetsim.report.terminal import progress_line, summary_table
+from fleetsim.report.terminal import csms_calls_table, progress_line, summary_table
 
 EXIT_RUN_BROKE = 3
+# The quickstart (no --csms): a minute of a few hundred stations against the
+# embedded CSMS, at 20x so that it holds sessions, meter values and heartbeats.
+QUICKSTART_SPEED = 20.0
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/s)?\s*$")
@@ -111,15 +114,16 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
               help="Extra profile file (from `fleetsim profiles import`), usable with --profile.")
 @click.option("--duration", "-d", type=Duration(), default="60s", show_default=True, help="Run length: 90s, 10m, 2h.")
 @click.option("--ramp", default="100/s", show_default=True, help="Stations started per second (e.g. 200/s).")
-@click.option("--speed", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
-              help="Time acceleration of OCPP intervals and sessions (60 = an hour a minute).")
+@click.option("--speed", type=click.FloatRange(min=0.001),
+              help="Time acceleration of OCPP intervals and sessions (60 = an hour a minute). "
+                   "Default: 20 against the embedded CSMS (the quickstart), 1 (real time) against --csms.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of every random choice of the run.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder. Default: results/<run-id>/.")
 @click.option("--id-prefix", default="FS", show_default=True, help="Charge point ids are PREFIX-<model>-<n>.")
-@click.option("--mean-idle", type=Duration(), default="120s", show_default=True,
+@click.option("--mean-idle", type=Duration(), default="10m", show_default=True,
               help="Mean idle time of a connector between sessions (simulated).")
-@click.option("--mean-session", type=Duration(), default="300s", show_default=True,
+@click.option("--mean-session", type=Duration(), default="30m", show_default=True,
               help="Mean time an EV stays plugged in (simulated).")
 @click.option("--no-reaction-delays", is_flag=True,
               help="Answer CSMS calls at once instead of after the certified models' measured reaction times.")
@@ -156,6 +160,8 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
     rate = _RATE.match(ramp)
     if rate is None:
         raise click.BadParameter(f"{ramp!r} is not a rate like 200/s", param_hint="--ramp")
+    if speed is None:
+        speed = 1.0 if csms_url else QUICKSTART_SPEED
     profiles = _profiles(profile_file)
     fleet = _fleet(profile_choices, stations, profiles)
     spec = RunSpec(
@@ -206,6 +212,9 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
         click.echo("", err=True)
     write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname())
     click.echo(summary_table(recorder))
+    calls = csms_calls_table(recorder)
+    if calls:
+        click.echo("\n" + calls)
     _print_footer(outcome, out_dir)
 
 

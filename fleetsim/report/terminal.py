@@ -10,19 +10,20 @@ from fleetsim.metrics.recorder import ExchangeStats, Recorder
 class ProgressLike(Protocol):
     started: int
     connected: int
+    booted: int
+    charging: int
     messages_out: int
     messages_in: int
     connect_failures: int
 
 
 def progress_line(progress: ProgressLike, recorder: Recorder, elapsed_s: float) -> str:
-    counters = recorder.counters()
-    booted = counters.get("boot.Accepted", 0)
     errors = sum(sum(s.errors.values()) + s.timeouts for s in recorder.fleet_exchanges().values())
     worst_ms = max((s.corrected.get_max_value() / 1000 for s in recorder.fleet_exchanges().values()
                     if s.corrected.get_total_count()), default=0.0)
     rate = progress.messages_out / elapsed_s if elapsed_s > 0 else 0.0
-    return (f"{elapsed_s:6.0f}s  stations {progress.started}  connected {progress.connected}  booted {booted}  "
+    return (f"{elapsed_s:6.0f}s  stations {progress.started}  connected {progress.connected}  booted {progress.booted}  "
+            f"charging {progress.charging}  "
             f"sent {progress.messages_out} ({rate:,.0f}/s)  errors {errors}  "
             f"connect failures {progress.connect_failures}  worst {worst_ms:,.1f} ms")
 
@@ -57,4 +58,22 @@ def summary_table(recorder: Recorder) -> str:
             lines.append(_row("all models", action, stats))
     if len(lines) == 2:
         lines.append("(no exchanges recorded)")
+    return "\n".join(lines)
+
+
+def csms_calls_table(recorder: Recorder) -> str:
+    """How each model answered the CSMS's calls: action → answer → count."""
+    rows: dict[str, dict[str, dict[str, int]]] = {}
+    for model_id, model in recorder.models.items():
+        for name, count in model.counters.items():
+            if name.startswith("csms_call."):
+                _, action, answer = name.split(".", 2)
+                rows.setdefault(action, {}).setdefault(model_id, {})[answer] = count
+    if not rows:
+        return ""
+    lines = [f"{'CSMS call':<30} {'model':<32} answers", "-" * 100]
+    for action in sorted(rows):
+        for model_id in sorted(rows[action]):
+            answers = ", ".join(f"{answer} {count}" for answer, count in sorted(rows[action][model_id].items()))
+            lines.append(f"{action:<30} {model_id[:32]:<32} {answers}")
     return "\n".join(lines)

@@ -88,7 +88,8 @@ class Configuration:
         for name in names if names else self.model.keys:
             key = self.model.lookup(name)
             if key is None or not key.readable:
-                unknown.append(name)
+                if names:  # asked for by name: unknown (a write-only key is not shown to exist)
+                    unknown.append(name)
                 continue
             value = self.get(key.key)
             known.append(KeyValue(key=key.key, readonly=key.readonly, value=value))

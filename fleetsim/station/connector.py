@@ -41,10 +41,10 @@ class Connector:
         "connector_id", "rating", "status", "error_code", "reported_status", "status_since_s",
         "inoperative", "inoperative_scheduled", "ev", "plugged", "soc", "delivered_wh", "register_wh",
         "power_w", "limit_w", "last_update_s", "transaction", "authorized_id_tag", "reservation_id",
-        "reserved_id_tag", "reservation_expires_s", "sample_due_s", "last_sample_wh",
+        "reserved_id_tag", "reservation_expires_s", "sample_due_s", "physics_due_s", "last_sample_wh", "speed",
     )
 
-    def __init__(self, connector_id: int, rating: ConnectorRating, register_wh: float) -> None:
+    def __init__(self, connector_id: int, rating: ConnectorRating, register_wh: float, speed: float = 1.0) -> None:
         self.connector_id = connector_id
         self.rating = rating
         self.status = ChargePointStatus.AVAILABLE
@@ -67,22 +67,39 @@ class Connector:
         self.reserved_id_tag: str | None = None
         self.reservation_expires_s = float("inf")
         self.sample_due_s = float("inf")  # next MeterValueSampleInterval sample
+        self.physics_due_s = float("inf")  # next power update while charging
+        self.speed = speed  # simulated seconds per engine second
         self.last_sample_wh = register_wh  # for the *.Interval measurands
 
     # ------------------------------------------------------------- physics
 
     def advance(self, now_s: float) -> None:
-        """Integrate energy since the last update at the power then in force,
-        then recompute the power for what follows."""
-        elapsed_s = now_s - self.last_update_s
+        """Integrate energy since the last update at the power then in force
+        (never more than the EV can still take), then recompute the power for
+        what follows.  Times are engine seconds; energy follows simulated time."""
+        elapsed_s = (now_s - self.last_update_s) * self.speed
         if elapsed_s > 0 and self.power_w > 0:
-            energy_wh = self.power_w * elapsed_s / 3600.0
+            energy_wh = min(self.power_w * elapsed_s / 3600.0, self.room_wh())
             self.register_wh += energy_wh
             self.delivered_wh += energy_wh
             if self.ev is not None:
                 self.soc = min(1.0, self.soc + energy_wh / (self.ev.battery_kwh * 1000.0))
         self.last_update_s = now_s
         self.power_w = self._power_now()
+
+    def room_wh(self) -> float:
+        """Energy the EV still takes before it is full or has what it wanted."""
+        ev = self.ev
+        if ev is None:
+            return 0.0
+        room = max(0.0, (ev.soc_target - self.soc) * ev.battery_kwh * 1000.0)
+        if ev.energy_wanted_kwh is not None:
+            room = min(room, max(0.0, ev.energy_wanted_kwh * 1000.0 - self.delivered_wh))
+        return room
+
+    def seconds_to_full(self) -> float:
+        """Simulated seconds until the EV stops drawing at the present power."""
+        return self.room_wh() * 3600.0 / self.power_w if self.power_w > 0 else float("inf")
 
     def _power_now(self) -> float:
         if self.ev is None or self.transaction is None or self.transaction.stopping or self.inoperative:

@@ -54,9 +54,11 @@ from fleetsim.ocpp.payloads.core import (
     UnlockConnectorReq,
 )
 from fleetsim.ocpp.payloads.remote_trigger import TriggerMessageConf, TriggerMessageReq
-from fleetsim.station import features, metering
+from fleetsim.station import authorization, features, metering, status
 from fleetsim.station.connector import Connector
 from fleetsim.station.replies import CallFailure, Reply
+
+INF = float("inf")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,7 +68,8 @@ if TYPE_CHECKING:
     Handler = Callable[[Station, Any, float], Reply]
 
 
-def handle(station: Station, call: Call, now_s: float) -> Reply:
+def handle(station: Station, call: Call, now_s: float) -> Reply | None:
+    """The answer to a CSMS call, or None for no answer at all."""
     spec = ACTIONS[call.action]
     if spec.initiator == Initiator.CHARGE_POINT:
         return CallFailure(ErrorCode.NOT_SUPPORTED, f"{call.action} is sent by a charge point, not to one")
@@ -75,7 +78,8 @@ def handle(station: Station, call: Call, now_s: float) -> Reply:
             return CallFailure(ErrorCode.NOT_IMPLEMENTED, f"{call.action} is not implemented")
         return CallFailure(ErrorCode.NOT_SUPPORTED, f"feature profile {spec.profile} is not supported")
     if station.registration not in (RegistrationStatus.ACCEPTED, RegistrationStatus.PENDING):
-        return CallFailure(ErrorCode.GENERIC_ERROR, "the charge point is not registered")
+        # §4.2.1: Rejected (or not booted yet), the station sends nothing.
+        return None
     handler = HANDLERS.get(type(call.payload))
     if handler is None:
         return CallFailure(ErrorCode.NOT_IMPLEMENTED, f"{call.action} is not implemented")
@@ -104,13 +108,14 @@ def change_availability(station: Station, request: ChangeAvailabilityReq, now_s:
         else:
             connector.inoperative_scheduled = None
             _set_availability(station, connector, inoperative, now_s)
+    status.report_station(station, now_s)  # connector 0 follows the whole station (§5.2)
     return ChangeAvailabilityConf(status=AvailabilityStatus.SCHEDULED if scheduled else AvailabilityStatus.ACCEPTED)
 
 
 def _set_availability(station: Station, connector: Connector, inoperative: bool, now_s: float) -> None:
     connector.inoperative = inoperative
     if connector.transaction is None:
-        station.set_status(connector, station._idle_status(connector) if not connector.plugged or inoperative
+        station.set_status(connector, status.idle_status(connector) if not connector.plugged or inoperative
                            else ChargePointStatus.PREPARING, now_s)
 
 
@@ -118,6 +123,7 @@ def apply_scheduled_availability(station: Station, connector: Connector, now_s: 
     scheduled, connector.inoperative_scheduled = connector.inoperative_scheduled, None
     if scheduled is not None:
         _set_availability(station, connector, scheduled, now_s)
+        status.report_station(station, now_s)
 
 
 def change_configuration(station: Station, request: ChangeConfigurationReq, now_s: float) -> Reply:
@@ -125,13 +131,14 @@ def change_configuration(station: Station, request: ChangeConfigurationReq, now_
     if status == ConfigurationStatus.ACCEPTED:
         match key:
             case "HeartbeatInterval":
-                station._reset_heartbeat(now_s)
+                station.reset_heartbeat(now_s)
             case "ClockAlignedDataInterval":
                 metering.schedule_aligned(station, now_s)
             case "MeterValueSampleInterval":
                 for connector in station.connectors:
                     if connector.transaction is not None:
-                        connector.sample_due_s = now_s + station.sim_s(max(1, int(request.value)))
+                        interval = int(request.value)
+                        connector.sample_due_s = now_s + station.sim_s(interval) if interval > 0 else INF
             case _:
                 features.on_configuration_changed(station, key, now_s)
     return ChangeConfigurationConf(status=status)
@@ -164,7 +171,8 @@ def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: fl
     connector = _connector_for_remote_start(station, request.connector_id, request.id_tag)
     if connector is None:
         return RemoteStartTransactionConf(status=RemoteStartStopStatus.REJECTED)
-    if request.charging_profile is not None:
+    # §5.11: a model without Smart Charging ignores the charging profile.
+    if request.charging_profile is not None and station.model.supports(FeatureProfile.SMART_CHARGING):
         if not features.accept_remote_start_profile(station, connector, request.charging_profile, now_s):
             return RemoteStartTransactionConf(status=RemoteStartStopStatus.REJECTED)
     connector.authorized_id_tag = request.id_tag  # claim the connector now
@@ -176,11 +184,12 @@ def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: fl
             return
         connector.authorized_id_tag = None
         if station.config.get_bool("AuthorizeRemoteTxRequests", False):
-            station.authorize(connector, request.id_tag, now, lambda t, ok: _remote_authorized(station, connector, request.id_tag, ok, received_s, t))
+            authorization.authorize(station, request.id_tag, now,
+                                    lambda t, ok: _remote_authorized(station, connector, request.id_tag, ok, received_s, t))
         else:
             _remote_authorized(station, connector, request.id_tag, True, received_s, now)
 
-    station.at(now_s + delay, start)
+    station.at(station.effect_at(now_s, delay), start)
     return RemoteStartTransactionConf(status=RemoteStartStopStatus.ACCEPTED)
 
 
@@ -212,7 +221,7 @@ def _remote_authorized(station: Station, connector: Connector, id_tag: str, acce
         station.start_transaction(connector, id_tag, now_s, remote=True)
         station.stats.record_reaction("RemoteStartTransaction→StartTransaction", now_s - received_s)
     else:
-        station._on_local_authorization(connector, id_tag, True, now_s)
+        station.authorized(connector, id_tag, True, now_s)
 
 
 def remote_stop(station: Station, request: RemoteStopTransactionReq, now_s: float) -> Reply:
@@ -228,7 +237,7 @@ def remote_stop(station: Station, request: RemoteStopTransactionReq, now_s: floa
             station.stop_transaction(connector, Reason.REMOTE, now)
             station.stats.record_reaction("RemoteStopTransaction→StopTransaction", now - received_s)
 
-    station.at(now_s + station.reaction(station.model.remote_stop_delay), stop)
+    station.at(station.effect_at(now_s, station.reaction(station.model.remote_stop_delay)), stop)
     return RemoteStopTransactionConf(status=RemoteStartStopStatus.ACCEPTED)
 
 
@@ -268,7 +277,7 @@ def trigger_message(station: Station, request: TriggerMessageReq, now_s: float) 
         station.trigger(requested, request.connector_id, now)
         station.stats.record_reaction("TriggerMessage→message", now - received_s)
 
-    station.at(now_s + station.reaction(station.model.triggered_delay), send)
+    station.at(station.effect_at(now_s, station.reaction(station.model.triggered_delay)), send)
     return TriggerMessageConf(status=TriggerMessageStatus.ACCEPTED)
 
 

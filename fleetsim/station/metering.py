@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from fleetsim.station.station import Station
 
 INF = math.inf
-PHYSICS_STEP_S = 60.0  # simulated seconds between power updates when sampling is off
+PHYSICS_STEP_S = 60.0  # simulated seconds between power updates while charging
 DC_VOLTAGE_V = 400.0
 _AC_PHASES = (Phase.L1, Phase.L2, Phase.L3)
 _AC_PHASE_VOLTAGES = (Phase.L1_N, Phase.L2_N, Phase.L3_N)
@@ -32,7 +32,19 @@ def next_due(station: Station) -> float:
     for connector in station.connectors:
         if connector.sample_due_s < due:
             due = connector.sample_due_s
+        if connector.physics_due_s < due:
+            due = connector.physics_due_s
     return due
+
+
+def schedule_physics(station: Station, connector: Connector, now_s: float) -> None:
+    """While energy flows, update the power at least every PHYSICS_STEP_S
+    simulated seconds (the DC taper moves) and exactly when the EV is full
+    (SuspendedEV then, not at the next sample)."""
+    if connector.power_w <= 0:
+        return
+    step_s = min(PHYSICS_STEP_S, connector.seconds_to_full())
+    connector.physics_due_s = min(connector.physics_due_s, now_s + station.sim_s(max(step_s, 1e-3)))
 
 
 def _interval_s(station: Station, key: str) -> int:
@@ -68,22 +80,26 @@ def on_transaction_started(station: Station, connector: Connector, now_s: float)
 
 def on_transaction_stopped(station: Station, connector: Connector) -> None:
     connector.sample_due_s = INF
+    connector.physics_due_s = INF
 
 
 def _schedule_sample(station: Station, connector: Connector, now_s: float) -> None:
     interval = _interval_s(station, "MeterValueSampleInterval")
-    connector.sample_due_s = now_s + station.sim_s(interval if interval > 0 else PHYSICS_STEP_S)
+    connector.sample_due_s = now_s + station.sim_s(interval) if interval > 0 else INF
 
 
 def on_timer(station: Station, now_s: float) -> None:
     for connector in station.connectors:
+        if connector.physics_due_s <= now_s:
+            connector.physics_due_s = INF
+            station.update_power(connector, now_s)
         if connector.sample_due_s <= now_s:
             _periodic_sample(station, connector, now_s)
     if station.aligned_due_s <= now_s:
         due_s = station.aligned_due_s
         for connector in station.connectors:
             connector.advance(now_s)
-            _send_values(station, connector, "MeterValuesAlignedData", ReadingContext.SAMPLE_CLOCK, due_s, now_s)
+            _aligned_sample(station, connector, due_s, now_s)
         schedule_aligned(station, now_s + 1e-6)
 
 
@@ -94,13 +110,23 @@ def _periodic_sample(station: Station, connector: Connector, now_s: float) -> No
     if transaction is None or transaction.stopping:
         connector.sample_due_s = INF
         return
-    if _interval_s(station, "MeterValueSampleInterval") > 0:
-        _send_values(station, connector, "MeterValuesSampledData", ReadingContext.SAMPLE_PERIODIC, due_s, now_s)
-        extra = _sample(station, connector, "StopTxnSampledData", ReadingContext.SAMPLE_PERIODIC)
-        if extra:
-            transaction.samples.append((station.timebase.wall(now_s), extra))
+    _send_values(station, connector, "MeterValuesSampledData", ReadingContext.SAMPLE_PERIODIC, due_s, now_s)
+    extra = _sample(station, connector, "StopTxnSampledData", ReadingContext.SAMPLE_PERIODIC)
+    if extra:
+        transaction.samples.append((station.timebase.wall(now_s), extra))
     connector.last_sample_wh = connector.register_wh
     _schedule_sample(station, connector, now_s)
+
+
+def _aligned_sample(station: Station, connector: Connector, due_s: float, now_s: float) -> None:
+    """Clock-aligned values go out as MeterValues (MeterValuesAlignedData) and,
+    independently, into the transaction's StopTxnAlignedData."""
+    transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
+    if transaction is not None:
+        aligned = _sample(station, connector, "StopTxnAlignedData", ReadingContext.SAMPLE_CLOCK)
+        if aligned:
+            transaction.samples.append((station.timebase.wall(now_s), aligned))
+    _send_values(station, connector, "MeterValuesAlignedData", ReadingContext.SAMPLE_CLOCK, due_s, now_s)
 
 
 def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
@@ -117,10 +143,6 @@ def _send_values(station: Station, connector: Connector, key: str, context: Read
     if not values:
         return
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
-    if transaction is not None and context == ReadingContext.SAMPLE_CLOCK:
-        aligned = _sample(station, connector, "StopTxnAlignedData", context)
-        if aligned:
-            transaction.samples.append((station.timebase.wall(now_s), aligned))
     meter_value = [MeterValue(timestamp=station.timebase.wall(now_s), sampled_value=values)]
     if transaction is None:
         call = Outgoing("MeterValues", MeterValuesReq(connector_id=connector.connector_id, meter_value=meter_value), due_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from fleetsim.ocpp.base import Payload
 
@@ -22,9 +23,16 @@ Builder = Callable[[], Payload | None]
 
 
 class Outgoing:
-    """One CALL of ours, queued or in flight."""
+    """One CALL of ours, queued or in flight.
 
-    __slots__ = ("action", "payload", "build", "due_s", "is_transaction", "attempts", "on_answer", "unique_id", "sent_s")
+    ``on_answer(confirmation, now_s)`` gets the typed confirmation;
+    ``on_failure(now_s)`` runs when the CALL ends without one (a CALLERROR, no
+    answer in time, an invalid answer) and will not be tried again.
+    ``before_accept`` marks what OCPP allows before the boot was accepted: the
+    BootNotification itself and messages the CSMS triggered (§4.2.1)."""
+
+    __slots__ = ("action", "payload", "build", "due_s", "is_transaction", "attempts", "on_answer", "on_failure",
+                 "before_accept", "unique_id", "sent_s")
 
     def __init__(
         self,
@@ -34,7 +42,9 @@ class Outgoing:
         *,
         build: Builder | None = None,
         is_transaction: bool = False,
-        on_answer: Callable[..., None] | None = None,
+        on_answer: Callable[[Any, float], None] | None = None,
+        on_failure: Callable[[float], None] | None = None,
+        before_accept: bool = False,
     ) -> None:
         self.action = action
         self.payload = payload
@@ -43,6 +53,8 @@ class Outgoing:
         self.is_transaction = is_transaction
         self.attempts = 0
         self.on_answer = on_answer
+        self.on_failure = on_failure
+        self.before_accept = before_accept
         self.unique_id = ""
         self.sent_s = 0.0
 
@@ -76,6 +88,10 @@ class OutgoingQueue:
 
     def push_front(self, call: Outgoing) -> None:
         self._queue.appendleft(call)
+
+    def discard(self, action: str) -> None:
+        """Drop the queued (not in-flight) CALLs of one action."""
+        self._queue = deque(call for call in self._queue if call.action != action)
 
     def pending_transaction_messages(self) -> int:
         count = sum(1 for call in self._queue if call.is_transaction)
@@ -116,6 +132,7 @@ class OutgoingQueue:
         call, self.in_flight = self.in_flight, None
         if call is not None:
             if call.is_transaction:
+                call.attempts -= 1  # a lost connection is not the CSMS refusing it
                 self._queue.appendleft(call)
             else:
                 lost.append(call)

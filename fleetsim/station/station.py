@@ -22,27 +22,33 @@ from fleetsim.metrics.recorder import ModelStats
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason, RegistrationStatus
 from fleetsim.ocpp.errors import Malformed
-from fleetsim.ocpp.frames import Call, CallError, CallResult, decode_confirmation, decode_frame, encode_call, encode_error, encode_result
+from fleetsim.ocpp.frames import (
+    Call,
+    CallError,
+    CallResult,
+    decode_confirmation,
+    decode_frame,
+    encode_call,
+    encode_error,
+    encode_result,
+)
 from fleetsim.ocpp.payloads.core import (
-    AuthorizeConf,
-    AuthorizeReq,
     BootNotificationConf,
     BootNotificationReq,
     HeartbeatReq,
     StartTransactionConf,
     StartTransactionReq,
-    StatusNotificationReq,
     StopTransactionConf,
     StopTransactionReq,
 )
-from fleetsim.station import features, metering
+from fleetsim.station import authorization, features, metering, status
 from fleetsim.station.config import Configuration
-from fleetsim.station.handlers import apply_scheduled_availability, handle, trigger_feature_message
 from fleetsim.station.connector import Connector, Transaction
+from fleetsim.station.handlers import apply_scheduled_availability, handle, trigger_feature_message
 from fleetsim.station.model import StationModel
 from fleetsim.station.outgoing import Outgoing, OutgoingQueue
-from fleetsim.station.replies import CallFailure
 from fleetsim.station.power import Ev
+from fleetsim.station.replies import CallFailure
 from fleetsim.station.timebase import Timebase
 
 INF = float("inf")
@@ -53,9 +59,10 @@ REBOOT_S = 10.0  # how long a station is down for a reset (engine seconds)
 class Station:
     __slots__ = (
         "charge_point_id", "model", "stats", "rng", "timebase", "config", "connectors", "serial_number",
-        "online", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
+        "online", "online_since_s", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
         "outbox", "wake_at_s", "want_disconnect", "offline_until_s", "_timers", "_timer_seq",
         "local_list", "local_list_version", "auth_cache", "features", "reaction_delays", "closing",
+        "reported_station_status", "reply_at_s",
     )
 
     def __init__(
@@ -74,9 +81,10 @@ class Station:
         self.rng = rng
         self.timebase = timebase
         self.config = Configuration(model.configuration)
-        self.connectors = [Connector(i + 1, rating, 0.0) for i, rating in enumerate(model.ratings)]
+        self.connectors = [Connector(i + 1, rating, 0.0, timebase.speed) for i, rating in enumerate(model.ratings)]
         self.serial_number = charge_point_id[-25:]
         self.online = False
+        self.online_since_s = -INF
         self.registration: RegistrationStatus | None = None  # None: not booted since power-on
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
@@ -94,16 +102,20 @@ class Station:
         self.features: dict[str, Any] = {}  # per-feature state (charging profiles, firmware ...)
         self.reaction_delays = reaction_delays
         self.closing = False  # the run is ending: no new sessions
+        self.reported_station_status: ChargePointStatus | None = None  # connector 0
+        self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
 
     # ------------------------------------------------------------ engine side
 
     def on_connected(self, now_s: float) -> None:
         self.online = True
+        self.online_since_s = now_s
         self.want_disconnect = False
         if self.registration != RegistrationStatus.ACCEPTED:
             self.boot_due_s = now_s
         else:
-            self._report_changed_statuses(now_s)
+            status.report_changed(self, now_s)
+            self.reset_heartbeat(now_s)  # one may have fallen due while offline
         self._settle(now_s)
 
     def on_disconnected(self, now_s: float) -> None:
@@ -162,6 +174,9 @@ class Station:
 
     def _settle(self, now_s: float) -> None:
         """After every event: send what may go, and compute the next wake-up."""
+        for connector in self.connectors:
+            if connector.power_w > 0:
+                metering.schedule_physics(self, connector, now_s)
         self._pump(now_s)
         wake = min(self.boot_due_s, self.heartbeat_due_s, self.aligned_due_s, metering.next_due(self))
         if self._timers:
@@ -177,8 +192,13 @@ class Station:
         if not self.online or self.want_disconnect:
             return
         accepted = self.registration == RegistrationStatus.ACCEPTED
-        if not accepted and not self._boot_at_head():
-            return
+        if not accepted:
+            # §4.2.1: before Accepted, only the boot, and (while Pending) what the CSMS triggered.
+            head = self.queue.peek()
+            if head is None or not head.before_accept:
+                return
+            if head.action != "BootNotification" and self.registration != RegistrationStatus.PENDING:
+                return
         call = self.queue.take_next(now_s)
         if call is None:
             return
@@ -187,15 +207,13 @@ class Station:
             self.queue.answered(call.unique_id)
             self._pump(now_s)
             return
+        # Time a call spent queued while we were offline is not the CSMS's doing.
+        call.due_s = max(call.due_s, self.online_since_s)
         self.outbox.append(encode_call(call.unique_id, payload))
         if accepted:
-            self._reset_heartbeat(now_s)
+            self.reset_heartbeat(now_s)
 
-    def _boot_at_head(self) -> bool:
-        head = self.queue.peek()
-        return head is not None and head.action == "BootNotification"
-
-    def _reset_heartbeat(self, now_s: float) -> None:
+    def reset_heartbeat(self, now_s: float) -> None:
         # OCPP 1.6 §4.6: the heartbeat shows the CSMS the station is alive; any
         # message we send does that too, so the interval restarts with it.
         interval = self.config.get_int("HeartbeatInterval", 0)
@@ -207,21 +225,21 @@ class Station:
             return
         self.queue.answered(call.unique_id)
         self.stats.exchange(call.action).record_timeout()
-        self._retry_or_drop(call, now_s)
+        self._retry_or_fail(call, now_s)
 
-    def _retry_or_drop(self, call: Outgoing, now_s: float) -> None:
+    def _retry_or_fail(self, call: Outgoing, now_s: float) -> None:
         """OCPP 1.6 §4.10: a transaction message the CSMS failed to take is tried
-        TransactionMessageAttempts times, the n-th retry after n × the retry interval."""
-        if not call.is_transaction:
-            return
-        attempts = self.config.get_int("TransactionMessageAttempts", 3)
-        if call.attempts >= max(1, attempts):
+        TransactionMessageAttempts times, the n-th retry after n × the retry
+        interval.  Any other CALL, or one out of attempts, has failed."""
+        if call.is_transaction:
+            attempts = self.config.get_int("TransactionMessageAttempts", 3)
+            if call.attempts < max(1, attempts):
+                interval = self.config.get_int("TransactionMessageRetryInterval", 60)
+                self.queue.retry(call, now_s + self.sim_s(interval * call.attempts))
+                return
             self.stats.count(f"abandoned.{call.action}")
-            if call.action == "StartTransaction" and call.on_answer is not None:
-                call.on_answer(None, now_s)  # the transaction will never get its id
-            return
-        interval = self.config.get_int("TransactionMessageRetryInterval", 60)
-        self.queue.retry(call, now_s + self.sim_s(interval * call.attempts))
+        if call.on_failure is not None:
+            call.on_failure(now_s)
 
     # ------------------------------------------------------------ answers to our calls
 
@@ -235,7 +253,7 @@ class Station:
         confirmation = decode_confirmation(call.action, result)
         if isinstance(confirmation, Malformed):
             exchange.record_error(f"invalid.{confirmation.code}")
-            self._retry_or_drop(call, now_s)
+            self._retry_or_fail(call, now_s)
             return
         if call.on_answer is not None:
             call.on_answer(confirmation, now_s)
@@ -248,11 +266,7 @@ class Station:
         exchange = self.stats.exchange(call.action)
         exchange.record_answer(call.due_s, call.sent_s, now_s)
         exchange.record_error(str(error.code))
-        if call.action == "BootNotification":
-            self.boot_due_s = now_s + self.sim_s(DEFAULT_BOOT_RETRY_S)
-        elif call.action == "Authorize" and call.on_answer is not None:
-            call.on_answer(None, now_s)
-        self._retry_or_drop(call, now_s)
+        self._retry_or_fail(call, now_s)
 
     def _on_malformed(self, malformed: Malformed, now_s: float) -> None:
         self.stats.count(f"csms.malformed.{malformed.code}")
@@ -263,12 +277,20 @@ class Station:
             if call is not None:
                 self.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
                 self.stats.exchange(call.action).record_error(f"invalid.{malformed.code}")
-                self._retry_or_drop(call, now_s)
+                self._retry_or_fail(call, now_s)
 
     # ------------------------------------------------------------ CSMS calls
 
     def _on_call(self, call: Call, now_s: float) -> None:
+        # The answer's reaction delay is drawn first, so that handlers schedule
+        # the call's effects no earlier than the answer (see effect_at).
+        delay = self.reaction(self.model.response_delay)
+        self.reply_at_s = now_s + delay
         reply = handle(self, call, now_s)
+        if reply is None:
+            # §4.2.1: a station not (yet) accepted sends nothing, answers included.
+            self.stats.count(f"csms_call.{call.action}.unanswered")
+            return
         if isinstance(reply, CallFailure):
             self.stats.count(f"csms_call.{call.action}.{reply.code}")
             frame = encode_error(call.unique_id, reply.code, reply.description)
@@ -276,7 +298,6 @@ class Station:
             # The answer's status (Accepted, Rejected, NotSupported ...) where it has one.
             self.stats.count(f"csms_call.{call.action}.{getattr(reply, 'status', 'answered')}")
             frame = encode_result(call.unique_id, reply)
-        delay = self.reaction(self.model.response_delay)
         if delay <= 0:
             self.outbox.append(frame)
         else:
@@ -285,6 +306,11 @@ class Station:
     def _send_now(self, frame: bytes) -> None:
         if self.online:
             self.outbox.append(frame)
+
+    def effect_at(self, now_s: float, delay_s: float) -> float:
+        """When an effect of the CSMS call being handled may happen: after its
+        own reaction delay, and never before the call's answer (§5.17, §5.11)."""
+        return max(now_s + delay_s, self.reply_at_s + 1e-6)
 
     # ------------------------------------------------------------ boot and heartbeat
 
@@ -296,7 +322,13 @@ class Station:
             charge_point_serial_number=self.serial_number,
             firmware_version=model.firmware_version[:50] if model.firmware_version else None,
         )
-        self.queue.push_front(Outgoing("BootNotification", request, now_s, on_answer=self._on_boot_answer))
+        self.queue.discard("BootNotification")
+        self.queue.push_front(Outgoing("BootNotification", request, now_s, on_answer=self._on_boot_answer,
+                                       on_failure=self._on_boot_failed, before_accept=True))
+
+    def _on_boot_failed(self, now_s: float) -> None:
+        # No usable answer (a CALLERROR, a timeout, an invalid conf): try again later.
+        self.boot_due_s = now_s + self.sim_s(DEFAULT_BOOT_RETRY_S)
 
     def _on_boot_answer(self, conf: BootNotificationConf, now_s: float) -> None:
         self.registration = conf.status
@@ -304,9 +336,9 @@ class Station:
         if conf.status == RegistrationStatus.ACCEPTED:
             if conf.interval > 0:
                 self.config.set("HeartbeatInterval", str(conf.interval))
-            self._reset_heartbeat(now_s)
+            self.reset_heartbeat(now_s)
             metering.on_boot(self, now_s)
-            self._report_all_statuses(now_s)
+            status.report_all(self, now_s)
             features.on_boot_accepted(self, now_s)
         else:
             retry_s = conf.interval if conf.interval > 0 else DEFAULT_BOOT_RETRY_S
@@ -319,11 +351,9 @@ class Station:
             case "BootNotification":
                 self._send_boot(now_s)
             case "Heartbeat":
-                self.queue.push_front(Outgoing("Heartbeat", HeartbeatReq(), now_s))
+                self.queue.push_front(Outgoing("Heartbeat", HeartbeatReq(), now_s, before_accept=True))
             case "StatusNotification":
-                targets = [connector_id] if connector_id is not None else [0, *range(1, len(self.connectors) + 1)]
-                for target in targets:
-                    self._send_status(target, now_s, front=True)
+                status.trigger(self, connector_id, now_s)
             case "MeterValues":
                 metering.trigger(self, connector_id, now_s)
             case _:
@@ -336,46 +366,8 @@ class Station:
             return self.connectors[connector_id - 1]
         return None
 
-    def set_status(self, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
-        if connector.status == status:
-            return
-        connector.status = status
-        connector.status_since_s = now_s
-        minimum_s = self.config.get_int("MinimumStatusDuration", 0)
-        if minimum_s > 0:
-            # OCPP 1.6 §9.1: report a status only once it has lasted this long.
-            self.at(now_s + self.sim_s(minimum_s), lambda now, c=connector, s=status: self._report_if_stable(c, s, now))
-        else:
-            self._report_if_stable(connector, status, now_s)
-
-    def _report_if_stable(self, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
-        if connector.status == status and connector.reported_status != status:
-            self._send_status(connector.connector_id, now_s)
-
-    def _send_status(self, connector_id: int, now_s: float, front: bool = False) -> None:
-        if connector_id == 0:
-            status = ChargePointStatus.UNAVAILABLE if all(c.inoperative for c in self.connectors) else ChargePointStatus.AVAILABLE
-            error_code = "NoError"
-        else:
-            connector = self.connectors[connector_id - 1]
-            status, error_code = connector.status, connector.error_code
-            connector.reported_status = status
-        if not self.online:
-            return
-        request = StatusNotificationReq(
-            connector_id=connector_id, error_code=error_code, status=status, timestamp=self.timebase.wall(now_s)
-        )
-        call = Outgoing("StatusNotification", request, now_s)
-        self.queue.push_front(call) if front else self.enqueue(call)
-
-    def _report_all_statuses(self, now_s: float) -> None:
-        for connector_id in range(0, len(self.connectors) + 1):
-            self._send_status(connector_id, now_s)
-
-    def _report_changed_statuses(self, now_s: float) -> None:
-        for connector in self.connectors:
-            if connector.reported_status != connector.status:
-                self._send_status(connector.connector_id, now_s)
+    def set_status(self, connector: Connector, new_status: ChargePointStatus, now_s: float) -> None:
+        status.set_status(self, connector, new_status, now_s)
 
     # ------------------------------------------------------------ the people at the charger
 
@@ -393,6 +385,13 @@ class Station:
             self.stats.count("session.plug_in_refused")
             return
         connector.advance(now_s)
+        transaction = connector.transaction
+        if transaction is not None and not transaction.stopping:
+            # The EV is back to a transaction kept through its unplugging (C-06.1).
+            connector.plugged, connector.ev = True, ev
+            self.update_power(connector, now_s)
+            self._settle(now_s)
+            return
         connector.plugged, connector.ev, connector.soc, connector.delivered_wh = True, ev, ev.soc_start, 0.0
         tag = connector.authorized_id_tag
         if tag is not None:
@@ -404,19 +403,20 @@ class Station:
 
     def present_id_tag(self, connector_id: int, id_tag: str, now_s: float) -> None:
         """An RFID card at the reader: starts a transaction, or stops the one it started."""
-        if self.closing:
-            return
         connector = self.connectors[connector_id - 1]
+        if self.closing or connector.inoperative:
+            return  # an Unavailable connector takes no sessions (§4.9)
         transaction = connector.transaction
         if transaction is not None:
             if transaction.id_tag == id_tag and not transaction.stopping:
                 self.stop_transaction(connector, Reason.LOCAL, now_s, id_tag=id_tag)
             self._settle(now_s)
             return
-        self.authorize(connector, id_tag, now_s, lambda now, ok: self._on_local_authorization(connector, id_tag, ok, now))
+        authorization.authorize(self, id_tag, now_s, lambda now, ok: self.authorized(connector, id_tag, ok, now))
         self._settle(now_s)
 
-    def _on_local_authorization(self, connector: Connector, id_tag: str, accepted: bool, now_s: float) -> None:
+    def authorized(self, connector: Connector, id_tag: str, accepted: bool, now_s: float) -> None:
+        """The verdict on a tag presented at (or remotely started on) ``connector``."""
         if not accepted:
             self.stats.count("session.authorization_refused")
             return
@@ -435,7 +435,7 @@ class Station:
         # OCPP 1.6 §9.1.9 ConnectionTimeOut: authorized but never plugged in.
         if connector.authorized_id_tag == id_tag and not connector.plugged:
             connector.authorized_id_tag = None
-            self.set_status(connector, self._idle_status(connector), now_s)
+            self.set_status(connector, status.idle_status(connector), now_s)
 
     def unplug(self, connector_id: int, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
@@ -453,48 +453,8 @@ class Station:
                 self.set_status(connector, ChargePointStatus.SUSPENDED_EV, now_s)
         else:
             connector.advance(now_s)
-            self.set_status(connector, self._idle_status(connector), now_s)
+            self.set_status(connector, status.idle_status(connector), now_s)
         self._settle(now_s)
-
-    def _idle_status(self, connector: Connector) -> ChargePointStatus:
-        if connector.inoperative:
-            return ChargePointStatus.UNAVAILABLE
-        if connector.reservation_id is not None:
-            return ChargePointStatus.RESERVED
-        return ChargePointStatus.AVAILABLE
-
-    # ------------------------------------------------------------ authorization
-
-    def authorize(self, connector: Connector, id_tag: str, now_s: float, done: Callable[[float, bool], None]) -> None:
-        """Decide on an idTag: the local list and cache first where the model
-        has them (LocalPreAuthorize), then the CSMS, or offline rules."""
-        listed = self.local_list.get(id_tag) if self.config.get_bool("LocalAuthListEnabled", True) else None  # §9.3.3
-        known = listed or (self.auth_cache.get(id_tag) if self._cache_enabled() else None)
-        if known is not None and known.status == AuthorizationStatus.ACCEPTED:
-            if not self.online or self.config.get_bool("LocalPreAuthorize", False):
-                done(now_s, True)
-                return
-        if not self.online or self.registration != RegistrationStatus.ACCEPTED:
-            offline_ok = known is not None and known.status == AuthorizationStatus.ACCEPTED
-            offline_ok = offline_ok and self.config.get_bool("LocalAuthorizeOffline", False)
-            if known is None and self.config.get_bool("AllowOfflineTxForUnknownId", False):
-                offline_ok = True
-            done(now_s, offline_ok)
-            return
-
-        def on_answer(conf: AuthorizeConf | None, now: float) -> None:
-            if conf is None:
-                done(now, False)
-                return
-            self.stats.count(f"authorize.{conf.id_tag_info.status}")
-            if self._cache_enabled():
-                self.auth_cache[id_tag] = conf.id_tag_info
-            done(now, conf.id_tag_info.status == AuthorizationStatus.ACCEPTED)
-
-        self.enqueue(Outgoing("Authorize", AuthorizeReq(id_tag=id_tag), now_s, on_answer=on_answer))
-
-    def _cache_enabled(self) -> bool:
-        return self.config.has("AuthorizationCacheEnabled") and self.config.get_bool("AuthorizationCacheEnabled", False)
 
     # ------------------------------------------------------------ transactions
 
@@ -508,8 +468,6 @@ class Station:
         transaction = Transaction(id_tag, connector.meter_wh(), self.timebase.wall(now_s), now_s, reservation_id, remote)
         connector.transaction = transaction
         features.on_transaction_started(self, connector, now_s)
-        connector.advance(now_s)
-        self.set_status(connector, connector.charging_status(), now_s)
         request = StartTransactionReq(
             connector_id=connector.connector_id,
             id_tag=id_tag,
@@ -517,24 +475,26 @@ class Station:
             reservation_id=reservation_id,
             timestamp=transaction.started_at,
         )
+        # StartTransaction first, then the Charging status: the transaction is
+        # what the CSMS waits for (the order is free, OCTT TC_003).
         self.enqueue(Outgoing(
             "StartTransaction", request, now_s, is_transaction=True,
             on_answer=lambda conf, now: self._on_start_answer(connector, transaction, conf, now),
+            on_failure=lambda now: self.stats.count("transaction.never_started"),
         ))
+        self.update_power(connector, now_s)
         metering.on_transaction_started(self, connector, now_s)
         return transaction
 
     def _on_start_answer(self, connector: Connector, transaction: Transaction, conf: StartTransactionConf | None,
                          now_s: float) -> None:
-        if conf is None:
-            self.stats.count("transaction.never_started")
-            return
         transaction.transaction_id = conf.transaction_id
-        status = conf.id_tag_info.status
-        if status == AuthorizationStatus.ACCEPTED or connector.transaction is not transaction:
+        authorization.remember(self, transaction.id_tag, conf.id_tag_info)  # §4.8
+        verdict = conf.id_tag_info.status
+        if verdict == AuthorizationStatus.ACCEPTED or connector.transaction is not transaction:
             return
         # OCPP 1.6 §5.16 / §9.1.22 StopTransactionOnInvalidId.
-        self.stats.count(f"transaction.rejected.{status}")
+        self.stats.count(f"transaction.rejected.{verdict}")
         if self.config.get_bool("StopTransactionOnInvalidId", True):
             self.stop_transaction(connector, Reason.DE_AUTHORIZED, now_s)
         else:
@@ -562,18 +522,19 @@ class Station:
             )
 
         self.enqueue(Outgoing("StopTransaction", None, now_s, build=build, is_transaction=True,
-                              on_answer=self._on_stop_answer))
+                              on_answer=lambda conf, now: self._on_stop_answer(transaction, conf)))
         connector.transaction = None
         features.on_transaction_stopped(self, connector, now_s)
         connector.advance(now_s)
         metering.on_transaction_stopped(self, connector)
-        self.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else self._idle_status(connector), now_s)
+        self.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else status.idle_status(connector), now_s)
         if connector.inoperative_scheduled is not None:
             apply_scheduled_availability(self, connector, now_s)
 
-    def _on_stop_answer(self, conf: StopTransactionConf, now_s: float) -> None:
+    def _on_stop_answer(self, transaction: Transaction, conf: StopTransactionConf) -> None:
         if conf.id_tag_info is not None:
             self.stats.count(f"stop.{conf.id_tag_info.status}")
+            authorization.remember(self, transaction.id_tag, conf.id_tag_info)  # §4.10
 
     def update_power(self, connector: Connector, now_s: float) -> None:
         """Something changed what may flow (a limit, a suspension): integrate up
@@ -590,7 +551,8 @@ class Station:
         features.on_reboot(self, reason, now_s)
         for connector in self.connectors:
             self.stop_transaction(connector, reason, now_s)
-        self.at(now_s + 1.0, self._go_down)
+        # Down a moment after the Reset.conf went out (§5.14: answer, then reset).
+        self.at(self.effect_at(now_s, 1.0), self._go_down)
 
     def _go_down(self, now_s: float) -> None:
         self.want_disconnect = True

@@ -138,7 +138,6 @@ def test_remote_start_on_a_busy_or_unknown_connector_is_rejected(connector_id: i
     assert len(calls(bench, "StartTransaction")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a Core-only model rejects a RemoteStart that carries a charging profile")
 def test_a_model_without_smart_charging_ignores_the_charging_profile_of_a_remote_start() -> None:
     # §5.11: "If a Charge Point without support for Smart Charging receives a
     # RemoteStartTransaction.req with a Charging Profile, this parameter SHOULD be ignored."
@@ -239,7 +238,6 @@ def test_get_configuration_without_keys_lists_every_readable_key(model_id: str) 
     assert "AuthorizationKey" not in reported, "write-only (security whitepaper)"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: GetConfiguration without keys lists AuthorizationKey as an unknownKey")
 def test_get_configuration_without_keys_reports_no_unknown_key() -> None:
     # §5.8: unknownKey holds the *requested* keys the station does not know;
     # none were requested.  (It also tells the CSMS the write-only key exists.)
@@ -389,7 +387,6 @@ def test_inoperative_makes_an_idle_connector_unavailable_and_operative_brings_it
     assert bench.statuses(2) == ["Available"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an idTag at an unavailable connector makes it Preparing, then Available")
 def test_an_id_tag_presented_at_an_unavailable_connector_changes_nothing() -> None:
     # §4.9: Unavailable -> Preparing only once "set Available after a user had
     # interacted" (H2); an inoperative connector "does not allow any charging" (§5.2).
@@ -426,10 +423,6 @@ def test_change_availability_of_connector_0_applies_to_every_connector() -> None
     assert bench.statuses(2)[-1] == "Unavailable"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ChangeAvailability of connector 0 sends no StatusNotification for connector 0",
-)
 def test_change_availability_of_connector_0_reports_the_charge_point_unavailable() -> None:
     # §5.2: "the status change applies to the Charge Point and all Connectors"
     # and the station "SHALL inform Central System of its new availability
@@ -677,10 +670,6 @@ def test_remote_stop_leads_to_stop_transaction_within_the_measured_time() -> Non
     assert all(measured.min_s - 1e-6 <= r <= measured.max_s + 1e-6 for r in reactions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with reaction delays a triggered message can precede the TriggerMessage.conf",
-)
 def test_a_triggered_message_never_precedes_the_trigger_message_conf() -> None:
     # §5.17: "The Charge Point SHALL first send the TriggerMessage response,
     # before sending the requested message."  bescore: response 0.27-22.22 s,
@@ -698,10 +687,6 @@ def test_a_triggered_message_never_precedes_the_trigger_message_conf() -> None:
     assert early == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with reaction delays StartTransaction can precede RemoteStartTransaction.conf",
-)
 def test_remote_start_is_answered_before_its_transaction_starts() -> None:
     # bionever: response time 1.0 s, RemoteStart authorization time 0.0 s.
     bench = booted(CORE_ONLY, reaction_delays=True, settle_s=60)

@@ -170,7 +170,6 @@ def test_clock_aligned_values_during_a_transaction_carry_its_id_and_the_aligned_
     assert {p.transaction_id for _, p in clock_aligned(bench, 1)} == {None}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: StopTxnAlignedData is only sampled when MeterValuesAlignedData is set too")
 def test_stop_txn_aligned_data_does_not_depend_on_meter_values_aligned_data() -> None:
     # §9.1.27 StopTxnAlignedData: "Clock-aligned periodic measurand(s) to be
     # included in the TransactionData element of StopTransaction.req"; an
@@ -238,10 +237,6 @@ def test_the_soc_rises_by_the_energy_over_the_battery() -> None:
     assert max(number(v.sampled_value, POWER) for v in values) == 100_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: energy is integrated per sample interval; a 900 s step overfills the battery",
-)
 def test_an_ev_never_takes_more_energy_than_its_battery_holds() -> None:
     # 58 kWh from 20 % can take 46.4 kWh at most; with MeterValueSampleInterval
     # 900 s the station integrates 100 kW flat over each step and delivers 50 kWh.

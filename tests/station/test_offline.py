@@ -31,7 +31,7 @@ from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus
 from fleetsim.ocpp.errors import ErrorCode
 from fleetsim.ocpp.frames import Call
-from fleetsim.ocpp.payloads.core import AuthorizeConf
+from fleetsim.ocpp.payloads.core import AuthorizeConf, StartTransactionConf
 
 REGISTER = "Energy.Active.Import.Register"
 TRANSACTION_MESSAGES = {"StartTransaction", "StopTransaction", "MeterValues"}
@@ -286,10 +286,6 @@ def test_a_cached_tag_starts_a_transaction_offline() -> None:
     assert bench.statuses(2) == ["Available"], "nothing reported while offline"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cached tag starts a transaction offline even with LocalAuthorizeOffline false",
-)
 def test_with_local_authorize_offline_false_a_cached_tag_starts_nothing_offline() -> None:
     # §9.1 LocalAuthorizeOffline: "whether the Charge Point, when offline, will
     # start a transaction for locally-authorized identifiers".
@@ -303,17 +299,22 @@ def test_with_local_authorize_offline_false_a_cached_tag_starts_nothing_offline(
     assert bench.station.connectors[1].transaction is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the cache's expiryDate is ignored; an expired tag starts a transaction offline",
-)
 def test_a_cached_tag_past_its_expiry_date_starts_nothing_offline() -> None:
     # §3.5: "Identifiers that were valid but are apparently expired due to
     # passage of time MUST also be rejected."
     bench = booted(AC_3PHASE)
-    bench.answer_override = lambda call: AuthorizeConf(
-        id_tag_info=IdTagInfo(status=AuthorizationStatus.ACCEPTED, expiry_date=bench.timebase.wall(bench.now_s + 60))
-    ) if call.action == "Authorize" else None
+    expiring = IdTagInfo(status=AuthorizationStatus.ACCEPTED, expiry_date=bench.timebase.wall(bench.now_s + 60))
+    transaction_ids = iter(range(1, 100))
+
+    def answer(call):  # type: ignore[no-untyped-def]
+        # The cache keeps the latest IdTagInfo (Authorize.conf, then StartTransaction.conf, §4.8).
+        if call.action == "Authorize":
+            return AuthorizeConf(id_tag_info=expiring)
+        if call.action == "StartTransaction":
+            return StartTransactionConf(id_tag_info=expiring, transaction_id=next(transaction_ids))
+        return None
+
+    bench.answer_override = answer
     start_charging(bench, 1, "TAG-1")
     unplug(bench, 1)
     bench.run_for(600)

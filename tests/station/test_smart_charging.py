@@ -414,7 +414,6 @@ def test_a_remote_start_with_a_tx_profile_limits_the_transaction_it_starts() -> 
     [
         (AC_3PHASE, charging_profile(Purpose.TX_DEFAULT_PROFILE, (0, 8.0))),  # §5.11: must be a TxProfile
         (AC_3PHASE, charging_profile(Purpose.TX_PROFILE, (0, 8.0), transaction_id=5)),  # no transactionId yet
-        (CORE_ONLY, charging_profile(Purpose.TX_PROFILE, (0, 8.0))),  # no Smart Charging to honour it
     ],
 )
 def test_a_remote_start_with_a_profile_it_cannot_use_is_rejected(model_id: str, profile: ChargingProfile) -> None:

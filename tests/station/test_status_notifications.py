@@ -160,7 +160,6 @@ def test_ev_side_disconnect_without_stopping_reports_suspended_ev_and_keeps_the_
     assert bench.station.connectors[0].transaction is not None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: re-plugging during a running transaction reports Preparing (D→B)")
 def test_reconnecting_the_ev_resumes_the_same_transaction_without_preparing() -> None:
     # §4.10: "If the EV is reconnected, energy transfer is allowed again";
     # SuspendedEV → Preparing is not a transition of the §4.9 table.
@@ -177,7 +176,6 @@ def test_reconnecting_the_ev_resumes_the_same_transaction_without_preparing() ->
     assert len(calls(bench, "StartTransaction")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a status change while offline is never reported after the reconnect")
 def test_after_a_reconnect_the_current_status_is_reported_if_it_changed_offline() -> None:
     # §4.9: "The Charge Point SHOULD send a StatusNotification.req PDU with its
     # current status if the status changed while the Charge Point was offline."

@@ -238,7 +238,6 @@ def test_a_plugged_in_connector_without_a_badge_starts_nothing() -> None:
     assert bench.station.connectors[0].register_wh == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: StartTransaction.conf's idTagInfo does not update the authorization cache")
 def test_start_transaction_conf_updates_the_authorization_cache() -> None:
     # §4.8: "If Charge Point has implemented an Authorization Cache, then upon
     # receipt of a StartTransaction.conf PDU the Charge Point SHALL update the

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from fleetsim.ocpp.enums import CancelReservationStatus, ChargePointStatus, ReservationStatus
+from fleetsim.station.status import idle_status
 from fleetsim.ocpp.payloads.reservation import (
     CancelReservationConf,
     CancelReservationReq,
@@ -126,7 +127,7 @@ def _release(station: Station, connector: Connector, now_s: float, *, restore: b
     if state is not None and reservation_id is not None:
         state.parents.pop(reservation_id, None)
     if restore and connector.status == ChargePointStatus.RESERVED:
-        station.set_status(connector, station._idle_status(connector), now_s)
+        station.set_status(connector, idle_status(connector), now_s)
 
 
 def _expire(station: Station, connector: Connector, reservation_id: int, expires_s: float, now_s: float) -> None:

@@ -310,7 +310,7 @@ def extended_trigger_message(station: Station, request: ExtendedTriggerMessageRe
         send(station, connector_id, now)
         station.stats.record_reaction("TriggerMessage→message", now - received_s)
 
-    station.at(now_s + station.reaction(station.model.triggered_delay), fire)
+    station.at(station.effect_at(now_s, station.reaction(station.model.triggered_delay)), fire)
     return ExtendedTriggerMessageConf(status=ExtendedTriggerMessageStatus.ACCEPTED)
 
 
