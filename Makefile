@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 .PHONY: run test bench container clean
 
 run: $(VENV)/.installed
-	$(BIN)/fleetsim profiles list
+	$(BIN)/fleetsim run
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
@@ -18,7 +18,7 @@ bench: $(VENV)/.installed
 # Builds the Dockerfile with podman on a locally made Debian base and runs it
 # (needs root and ../shared/tools/container-proof.sh; used by CI).
 container:
-	bash ../shared/tools/container-proof.sh . -- profiles list
+	bash ../shared/tools/container-proof.sh . -- run --stations 20 --duration 5s
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
