@@ -169,7 +169,7 @@ async def _storm(params: dict) -> dict:
 
 
 def worker(mode: str, params: dict) -> None:
-    raise_open_files_limit()
+    raise_open_files_limit(params["stations"] + 1024)
     job = {"idle": _idle, "throughput": _throughput, "storm": _storm}[mode]
     print(json.dumps(trio.run(job, params)))
 

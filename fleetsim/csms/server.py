@@ -140,7 +140,7 @@ async def serve_csms(
 ) -> None:
     """Serve until cancelled.  ``await nursery.start(serve_csms, config)``
     returns a :class:`RunningCsms` once the port is bound and listening."""
-    raise_open_files_limit()  # each station is a socket
+    raise_open_files_limit(1 << 20)  # each station is a socket; as many as the system allows
     server = _Server(config)
     infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]

@@ -17,11 +17,19 @@ class LimitProblem(msgspec.Struct, frozen=True):
     advice: str
 
 
-def raise_open_files_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
+def raise_open_files_limit(wanted: int = 0) -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit, and the hard limit too
+    where ``wanted`` needs it and the process may (root may, up to
+    fs.nr_open); return the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         hard = 1_048_576
+    if wanted > hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return wanted
+        except (ValueError, OSError):
+            pass  # not permitted: stay within the hard limit
     if soft == resource.RLIM_INFINITY or soft >= hard:
         return soft if soft != resource.RLIM_INFINITY else hard
     try:
@@ -42,9 +50,9 @@ def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range"))
 def check(stations: int, source_addresses: int, *, embedded_csms: bool) -> list[LimitProblem]:
     """What would stop ``stations`` connections before they are opened."""
     problems = []
-    files = raise_open_files_limit()
     # An embedded CSMS holds the other end of every connection in this process.
     needed = stations * (2 if embedded_csms else 1) + FD_MARGIN
+    files = raise_open_files_limit(needed)
     if needed > files:
         problems.append(LimitProblem(
             f"{stations} stations need about {needed} open files, the limit is {files}",

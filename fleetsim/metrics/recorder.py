@@ -25,8 +25,41 @@ SIGNIFICANT_DIGITS: Final = 3
 PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
 
 
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+class Histogram(HdrHistogram):
+    """An HdrHistogram whose ``record_value`` is computed inline.
+
+    Recording is on the hot path of every exchange (twice: corrected and
+    service time).  The library's method spends about 1 µs in five method
+    calls and a ``bin()`` string; this one does the same arithmetic (bucket
+    by the value's bit length, sub-bucket by shifting) in one, and fills the
+    very same counts array, so encoding, adding and percentiles are the
+    library's.  A property test checks it against the library value by value.
+    """
+
+    def __init__(self, lowest: int, highest: int, significant_digits: int) -> None:
+        super().__init__(lowest, highest, significant_digits)
+        self._bucket_shift = self.unit_magnitude + self.sub_bucket_half_count_magnitude + 1
+
+    def record_value(self, value: int, count: int = 1) -> bool:
+        if value < 0:
+            return False
+        bucket = (value | self.sub_bucket_mask).bit_length() - self._bucket_shift
+        index = ((bucket + 1) << self.sub_bucket_half_count_magnitude) + (
+            (value >> (bucket + self.unit_magnitude)) - self.sub_bucket_half_count
+        )
+        if index >= self.counts_len:
+            return False
+        self.counts[index] += count
+        self.total_count += count
+        if value < self.min_value:
+            self.min_value = value
+        if value > self.max_value:
+            self.max_value = value
+        return True
+
+
+def new_histogram() -> Histogram:
+    return Histogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
 def _us(seconds: float) -> int:

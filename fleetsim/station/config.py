@@ -13,10 +13,30 @@ from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.profiles.configuration import ConfigurationKey, StationConfiguration
 
 
-class ModelConfiguration:
-    """The keys of one station model, in GetConfiguration order; shared."""
+_MISSING = object()
 
-    __slots__ = ("keys", "_by_folded_name", "max_keys")
+
+def _parse_int(value: str) -> object:
+    try:
+        return int(value)
+    except ValueError:
+        return _MISSING
+
+
+def _parse_bool(value: str) -> object:
+    return value.strip().lower() == "true"
+
+
+def _parse_list(value: str) -> object:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+class ModelConfiguration:
+    """The keys of one station model, in GetConfiguration order; shared, with
+    the parsed form of each default cached (stations read keys on every
+    message: parsing them each time was a measurable share of the CPU)."""
+
+    __slots__ = ("keys", "_by_folded_name", "max_keys", "parsed")
 
     def __init__(self, configuration: StationConfiguration) -> None:
         self.keys: dict[str, ConfigurationKey] = {key.key: key for key in configuration.keys}
@@ -24,6 +44,7 @@ class ModelConfiguration:
         self._by_folded_name = {key.key.casefold(): key for key in configuration.keys}
         max_keys = self.keys.get("GetConfigurationMaxKeys")
         self.max_keys = int(max_keys.value) if max_keys is not None and max_keys.value else len(self.keys)
+        self.parsed: dict[tuple[object, str], object] = {}
 
     def lookup(self, name: str) -> ConfigurationKey | None:
         return self.keys.get(name) or self._by_folded_name.get(name.casefold())
@@ -32,11 +53,12 @@ class ModelConfiguration:
 class Configuration:
     """One station's view: the model's keys plus its own changes."""
 
-    __slots__ = ("model", "changed")
+    __slots__ = ("model", "changed", "_parsed")
 
     def __init__(self, model: ModelConfiguration) -> None:
         self.model = model
         self.changed: dict[str, str] = {}
+        self._parsed: dict[tuple[object, str], object] | None = None  # of changed keys only
 
     def get(self, name: str) -> str | None:
         value = self.changed.get(name)
@@ -45,20 +67,27 @@ class Configuration:
         key = self.model.keys.get(name)
         return None if key is None else key.value
 
+    def _typed(self, parse, name: str) -> object:  # type: ignore[no-untyped-def]
+        cache = self._parsed if name in self.changed else self.model.parsed
+        if cache is None:
+            cache = self._parsed = {}
+        found = cache.get((parse, name), _MISSING)
+        if found is _MISSING:
+            raw = self.get(name)
+            found = cache[(parse, name)] = _MISSING if raw is None else parse(raw)
+        return found
+
     def get_int(self, name: str, default: int) -> int:
-        value = self.get(name)
-        try:
-            return int(value) if value is not None else default
-        except ValueError:
-            return default
+        value = self._typed(_parse_int, name)
+        return default if value is _MISSING else value  # type: ignore[return-value]
 
     def get_bool(self, name: str, default: bool) -> bool:
-        value = self.get(name)
-        return default if value is None else value.strip().lower() == "true"
+        value = self._typed(_parse_bool, name)
+        return default if value is _MISSING else value  # type: ignore[return-value]
 
-    def get_list(self, name: str) -> list[str]:
-        value = self.get(name)
-        return [item.strip() for item in value.split(",") if item.strip()] if value else []
+    def get_list(self, name: str) -> tuple[str, ...]:
+        value = self._typed(_parse_list, name)
+        return () if value is _MISSING else value  # type: ignore[return-value]
 
     def has(self, name: str) -> bool:
         return name in self.model.keys
@@ -67,6 +96,7 @@ class Configuration:
         """Set a value the station itself decided (e.g. the heartbeat interval
         BootNotification.conf gave)."""
         self.changed[name] = value
+        self._parsed = None
 
     def change(self, name: str, value: str) -> tuple[ConfigurationStatus, str | None]:
         """ChangeConfiguration (OCPP 1.6 §5.3): the status, and the key's spec
@@ -78,6 +108,7 @@ class Configuration:
         if verdict != "Accepted":
             return ConfigurationStatus(verdict), None
         self.changed[key.key] = key.canonical(value)
+        self._parsed = None
         return ConfigurationStatus.ACCEPTED, key.key
 
     def report(self, names: list[str] | None) -> tuple[list[KeyValue], list[str]]:
