@@ -200,6 +200,11 @@ class Fleet:
                         self._nursery.start_soon(link.flush)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
+        if station.want_ping:
+            station.want_ping = False
+            if link is not None:
+                link.send_ping()
+                station.stats.count("websocket.ping")
         if station.want_disconnect and link is not None and not link.closed:
             link.close(framing.CLOSE_NORMAL, "reboot")  # wakes the station's reader task
         wake_s = station.wake_at_s

@@ -132,6 +132,9 @@ def change_configuration(station: Station, request: ChangeConfigurationReq, now_
         match key:
             case "HeartbeatInterval":
                 station.reset_heartbeat(now_s)
+            case "WebSocketPingInterval":
+                station.ping_due_s = INF
+                station.schedule_ping(now_s)
             case "ClockAlignedDataInterval":
                 metering.schedule_aligned(station, now_s)
             case "MeterValueSampleInterval":

@@ -62,7 +62,7 @@ class Station:
         "online", "online_since_s", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
         "outbox", "wake_at_s", "want_disconnect", "offline_until_s", "_timers", "_timer_seq",
         "local_list", "local_list_version", "auth_cache", "features", "reaction_delays", "closing",
-        "reported_station_status", "reply_at_s",
+        "reported_station_status", "reply_at_s", "ping_due_s", "want_ping",
     )
 
     def __init__(
@@ -104,6 +104,8 @@ class Station:
         self.closing = False  # the run is ending: no new sessions
         self.reported_station_status: ChargePointStatus | None = None  # connector 0
         self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
+        self.ping_due_s = INF  # WebSocketPingInterval (§9.1): the engine sends the ping
+        self.want_ping = False
 
     # ------------------------------------------------------------ engine side
 
@@ -111,6 +113,7 @@ class Station:
         self.online = True
         self.online_since_s = now_s
         self.want_disconnect = False
+        self.schedule_ping(now_s)
         if self.registration != RegistrationStatus.ACCEPTED:
             self.boot_due_s = now_s
         else:
@@ -120,6 +123,7 @@ class Station:
 
     def on_disconnected(self, now_s: float) -> None:
         self.online = False
+        self.ping_due_s, self.want_ping = INF, False
         for lost in self.queue.on_disconnect():
             self.stats.count(f"lost.{lost.action}")
         self.boot_due_s = INF
@@ -149,9 +153,16 @@ class Station:
             self.heartbeat_due_s = INF
             if self.registration == RegistrationStatus.ACCEPTED and self.online:
                 self.enqueue(Outgoing("Heartbeat", HeartbeatReq(), now_s))
+        if self.ping_due_s <= now_s:
+            self.want_ping = True
+            self.schedule_ping(now_s)
         metering.on_timer(self, now_s)
         self._check_call_timeout(now_s)
         self._settle(now_s)
+
+    def schedule_ping(self, now_s: float) -> None:
+        interval = self.config.get_int("WebSocketPingInterval", 0)  # 0: no ping (§9.1)
+        self.ping_due_s = now_s + self.sim_s(interval) if interval > 0 and self.online else INF
 
     # ------------------------------------------------------------ timers
 
@@ -178,7 +189,7 @@ class Station:
             if connector.power_w > 0:
                 metering.schedule_physics(self, connector, now_s)
         self._pump(now_s)
-        wake = min(self.boot_due_s, self.heartbeat_due_s, self.aligned_due_s, metering.next_due(self))
+        wake = min(self.boot_due_s, self.heartbeat_due_s, self.aligned_due_s, self.ping_due_s, metering.next_due(self))
         if self._timers:
             wake = min(wake, self._timers[0][0])
         in_flight = self.queue.in_flight

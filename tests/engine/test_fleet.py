@@ -118,3 +118,18 @@ async def test_run_ends_transactions_cleanly_and_reports_every_exchange() -> Non
     assert starts > 0
     assert stops == starts  # every transaction was ended and its StopTransaction delivered
     assert exchanges["MeterValues"].answered > 0
+
+
+async def test_websocket_pings_go_out_at_the_certified_interval() -> None:
+    # bescore: WebSocketPingInterval 120 s (ORS-11); at 100x a ping every 1.2 s.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bescore-bsc-s12bcc"], 2), duration_s=0, speed=100.0, reaction_delays=False,
+                   sessions=None)
+    async with trio.open_nursery() as nursery:
+        csms = await nursery.start(serve_csms, CsmsConfig())
+        stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC), 100.0))
+        fleet = Fleet(stations, ConnectOptions(Target.parse(csms.url)), recorder, random.Random(1))
+        nursery.start_soon(fleet.run, 0.0)
+        await wait_for(lambda: recorder.counters()["websocket.ping"] >= 4, timeout_s=10)
+        assert fleet.progress.connected == 2 and fleet.progress.disconnects == 0
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,46 @@
+"""WebSocketPingInterval (OCPP 1.6 §9.1): the station asks its link for a
+WebSocket ping at the interval its model is configured with; 0 means none."""
+
+from __future__ import annotations
+
+from harness import Bench
+
+from fleetsim.ocpp.payloads.core import ChangeConfigurationReq
+from fleetsim.profiles.builtin import load_builtin
+from fleetsim.station.build import build_model
+
+PROFILES = load_builtin()
+
+
+def test_a_ping_falls_due_every_web_socket_ping_interval() -> None:
+    # bescore certifies ORS-11 WebSocketPingInterval 120.
+    bench = Bench(build_model(PROFILES["bescore-bsc-s12bcc"]))
+    bench.connect()
+    pings = []
+    for _ in range(3):
+        bench.run_until(bench.station.ping_due_s)
+        assert bench.station.want_ping
+        bench.station.want_ping = False  # the engine sends it
+        pings.append(bench.now_s)
+    assert pings == [120.0, 240.0, 360.0]
+
+
+def test_interval_zero_means_no_ping_and_a_change_takes_effect() -> None:
+    # evsis certifies ORS-11 WebSocketPingInterval 0.
+    bench = Bench(build_model(PROFILES["evsis-jc-9932-100-cu07"]))
+    bench.connect()
+    bench.run_for(3600)
+    assert bench.station.ping_due_s == float("inf") and not bench.station.want_ping
+
+    uid = bench.send_call(ChangeConfigurationReq(key="WebSocketPingInterval", value="30"))
+    bench.run_for(1)
+    assert str(bench.reply(uid).status) == "Accepted"
+    bench.run_for(30)
+    assert bench.station.want_ping
+
+
+def test_no_ping_is_due_while_disconnected() -> None:
+    bench = Bench(build_model(PROFILES["bescore-bsc-s12bcc"]))
+    bench.connect()
+    bench.disconnect()
+    assert bench.station.ping_due_s == float("inf")
