@@ -38,14 +38,14 @@ def _row(label: str, action: str, stats: ExchangeStats) -> str:
     else:
         figures = f"{corrected['p50']:9.2f} {corrected['p99']:9.2f} {corrected['max']:9.2f}"
         breached = "  ✗ late" if stats.late or stats.timeouts else ""
-    return (f"{label:<32} {action:<26} {stats.answered + stats.timeouts:>8} {errors:>6} {stats.timeouts:>8} "
+    return (f"{label:<32} {action:<33} {stats.answered + stats.timeouts:>8} {errors:>6} {stats.timeouts:>8} "
             f"{figures} {declared_ms / 1000:>8.0f}s{breached}")
 
 
 def summary_table(recorder: Recorder) -> str:
     """Per model and action: count, errors, timeouts, latency (corrected for
     coordinated omission) against the model's declared response timeout."""
-    header = (f"{'model':<32} {'action':<26} {'count':>8} {'errors':>6} {'timeouts':>8} "
+    header = (f"{'model':<32} {'action':<33} {'count':>8} {'errors':>6} {'timeouts':>8} "
               f"{'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'declared':>9}")
     lines = [header, "-" * len(header)]
     for model_id, model in sorted(recorder.models.items()):
