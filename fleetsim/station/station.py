@@ -255,40 +255,44 @@ class Station:
     # ------------------------------------------------------------ answers to our calls
 
     def _on_result(self, result: CallResult, now_s: float) -> None:
-        call = self.queue.answered(result.unique_id)
+        call = self._answered(result.unique_id, "result", now_s)
         if call is None:
-            self.stats.count("csms.unexpected_result")
             return
-        exchange = self.stats.exchange(call.action)
-        exchange.record_answer(call.due_s, call.sent_s, now_s)
         confirmation = decode_confirmation(call.action, result)
         if isinstance(confirmation, Malformed):
-            exchange.record_error(f"invalid.{confirmation.code}")
-            self._retry_or_fail(call, now_s)
-            return
-        if call.on_answer is not None:
+            self._failed(call, f"invalid.{confirmation.code}", now_s)
+        elif call.on_answer is not None:
             call.on_answer(confirmation, now_s)
 
     def _on_call_error(self, error: CallError, now_s: float) -> None:
-        call = self.queue.answered(error.unique_id)
+        call = self._answered(error.unique_id, "error", now_s)
+        if call is not None:
+            self._failed(call, str(error.code), now_s)
+
+    def _answered(self, unique_id: str, kind: str, now_s: float) -> Outgoing | None:
+        """The in-flight CALL an answer is for, its latency recorded; a CSMS
+        answering something else is counted."""
+        call = self.queue.answered(unique_id)
         if call is None:
-            self.stats.count("csms.unexpected_error")
-            return
-        exchange = self.stats.exchange(call.action)
-        exchange.record_answer(call.due_s, call.sent_s, now_s)
-        exchange.record_error(str(error.code))
+            self.stats.count(f"csms.unexpected_{kind}")
+            return None
+        self.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
+        return call
+
+    def _failed(self, call: Outgoing, code: str, now_s: float) -> None:
+        self.stats.exchange(call.action).record_error(code)
         self._retry_or_fail(call, now_s)
 
     def _on_malformed(self, malformed: Malformed, now_s: float) -> None:
         self.stats.count(f"csms.malformed.{malformed.code}")
-        if malformed.message_type == 2 and malformed.unique_id is not None:
+        if malformed.unique_id is None:
+            return
+        if malformed.message_type == 2:
             self.outbox.append(encode_error(malformed.unique_id, malformed.code, malformed.description[:255]))
-        elif malformed.message_type == 3 and malformed.unique_id is not None:
-            call = self.queue.answered(malformed.unique_id)
+        elif malformed.message_type == 3:
+            call = self._answered(malformed.unique_id, "result", now_s)
             if call is not None:
-                self.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
-                self.stats.exchange(call.action).record_error(f"invalid.{malformed.code}")
-                self._retry_or_fail(call, now_s)
+                self._failed(call, f"invalid.{malformed.code}", now_s)
 
     # ------------------------------------------------------------ CSMS calls
 
