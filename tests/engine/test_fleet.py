@@ -133,3 +133,19 @@ async def test_websocket_pings_go_out_at_the_certified_interval() -> None:
         await wait_for(lambda: recorder.counters()["websocket.ping"] >= 4, timeout_s=10)
         assert fleet.progress.connected == 2 and fleet.progress.disconnects == 0
         nursery.cancel_scope.cancel()
+
+
+async def test_stations_spread_over_several_source_addresses() -> None:
+    # Each source address has its own ~28,000 ephemeral ports towards one CSMS.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 4), duration_s=0, reaction_delays=False, sessions=None)
+    async with trio.open_nursery() as nursery:
+        csms = await nursery.start(serve_csms, CsmsConfig())
+        stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC)))
+        options = ConnectOptions(Target.parse(csms.url), source_addresses=("127.0.0.2", "127.0.0.3"))
+        fleet = Fleet(stations, options, recorder, random.Random(1))
+        nursery.start_soon(fleet.run, 0.0)
+        await wait_for(lambda: fleet.progress.connected == 4)
+        sources = sorted(runner.link.sock.getsockname()[0] for runner in fleet.runners if runner.link is not None)
+        nursery.cancel_scope.cancel()
+    assert sources == ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
