@@ -12,8 +12,9 @@ import click
 import msgspec
 import trio
 
-from fleetsim.csms.config import BasicAuth, CsmsConfig, ResponseDelay, TrafficRule
+from fleetsim.csms.config import BasicAuth, CsmsConfig, ResponseDelay, TlsFiles, TrafficRule
 from fleetsim.csms.server import CsmsStats, RunningCsms, serve_csms
+from fleetsim.csms.tls import server_context
 from fleetsim.ocpp.enums import AuthorizationStatus, RegistrationStatus
 
 
@@ -60,6 +61,25 @@ def build_config(
         raise click.UsageError(str(error)) from None
 
 
+def tls_files(cert: Path | None, key: Path | None, client_ca: Path | None) -> TlsFiles | None:
+    """``--tls-cert``/``--tls-key``/``--tls-client-ca`` as a TlsFiles, None when
+    no option is given."""
+    if cert is None:
+        if key is not None or client_ca is not None:
+            raise click.UsageError("--tls-key and --tls-client-ca need --tls-cert")
+        return None
+    return TlsFiles(str(cert), str(key) if key else None, str(client_ca) if client_ca else None)
+
+
+def check_tls(tls: TlsFiles) -> None:
+    """Load the TLS files now: a wrong one is then a usage error, not a
+    failure inside the running server."""
+    try:
+        server_context(tls)
+    except ValueError as error:
+        raise click.BadParameter(f"cannot use the TLS files: {error}", param_hint="--tls-*") from None
+
+
 def _parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) -> ResponseDelay | None:
     if value is None:
         return None
@@ -98,6 +118,18 @@ def csms() -> None:
     help="Require HTTP Basic auth (security profile 1) with the password in environment variable VAR.",
 )
 @click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve wss:// (security profile 2) with this PEM certificate chain (it may hold the key too).",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of --tls-cert.",
+)
+@click.option(
+    "--tls-client-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Require a client certificate issued under this PEM CA (security profile 3).",
+)
+@click.option(
     "--call", "calls", multiple=True, metavar="ACTION=RATE",
     help="CSMS-initiated calls per station, e.g. RemoteStartTransaction=2/h or TriggerMessage=0.1/s. Repeatable.",
 )
@@ -119,14 +151,19 @@ def serve(
     unknown_id_tag: str | None,
     delay: ResponseDelay | None,
     password_env: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
     calls: tuple[str, ...],
     traffic_file: Path | None,
     seed: int | None,
     status_interval: float,
     stats_out: Path | None,
 ) -> None:
-    """Serve OCPP 1.6-J at ws://HOST:PORT/<chargePointId> until Ctrl-C."""
+    """Serve OCPP 1.6-J at ws://HOST:PORT/<chargePointId> (wss:// with
+    --tls-cert) until Ctrl-C."""
     overrides: dict[str, object] = {
+        "tls": tls_files(tls_cert, tls_key, tls_client_ca),
         "heartbeat_interval_s": heartbeat_interval,
         "boot_status": RegistrationStatus(boot_status) if boot_status else None,
         "unknown_id_tag": AuthorizationStatus(unknown_id_tag) if unknown_id_tag else None,
@@ -134,6 +171,8 @@ def serve(
         "seed": seed,
     }
     config = build_config(config_file, overrides, calls, traffic_file, password_env)
+    if config.tls is not None:
+        check_tls(config.tls)
     try:
         stats = trio.run(run_until_interrupted, config, host, port, status_interval, click.echo)
     except* OSError as group:  # binding failed (trio's nurseries group what they raise)

@@ -2,7 +2,7 @@
 decide (charge point id, Basic auth, subprotocol), answer.
 
 :func:`decide` is pure; :func:`read_request` and :func:`send_all` do the IO on
-a plain non-blocking socket, like :mod:`fleetsim.engine.link`.
+a non-blocking socket, plain or TLS, like :mod:`fleetsim.engine.link`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 import binascii
 import hmac
 import socket
+import ssl
 from typing import Final
 from urllib.parse import unquote
 
@@ -103,10 +104,15 @@ async def read_request(sock: socket.socket) -> tuple[framing.HttpHead, bytes] | 
     while True:
         try:
             data = sock.recv(_RECV_BYTES)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
+            # On TLS a record may be incomplete although the kernel had bytes;
+            # SSLWantReadError is an OSError but not a BlockingIOError.
             await trio.lowlevel.wait_readable(sock)
             continue
-        except OSError:
+        except ssl.SSLWantWriteError:  # TLS wants to write (RFC 8446 §4.6.3 KeyUpdate) before it reads
+            await trio.lowlevel.wait_writable(sock)
+            continue
+        except OSError:  # gone, or a TLS alert from the client
             return None
         if not data:
             return None
@@ -122,8 +128,11 @@ async def send_all(sock: socket.socket, data: bytes) -> bool:
     while view:
         try:
             sent = sock.send(view)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError):
             await trio.lowlevel.wait_writable(sock)
+            continue
+        except ssl.SSLWantReadError:
+            await trio.lowlevel.wait_readable(sock)
             continue
         except OSError:
             return False

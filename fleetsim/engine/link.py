@@ -70,8 +70,16 @@ class Link:
     and expects unmasked frames; a server (the embedded CSMS) the reverse."""
 
     __slots__ = (
-        "sock", "_masked", "_parser", "_pending", "_maybe_more", "_unsent", "_closed", "_flushing",
-        "bytes_out", "bytes_in",
+        "_closed",
+        "_flushing",
+        "_masked",
+        "_maybe_more",
+        "_parser",
+        "_pending",
+        "_unsent",
+        "bytes_in",
+        "bytes_out",
+        "sock",
     )
 
     def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True) -> None:
@@ -83,9 +91,10 @@ class Link:
         self._flushing = False
         self.bytes_out = 0
         self.bytes_in = 0
-        # Frames the server sent right behind its handshake response.
+        # Frames the peer sent right behind its handshake.
         self._pending: list[framing.Event] = self._parser.feed(leftover) if leftover else []
-        self._maybe_more = False
+        # Decrypted bytes TLS already holds would never be announced by readiness.
+        self._maybe_more = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     @property
     def closed(self) -> bool:
@@ -190,8 +199,10 @@ class Link:
         self._write(framing.encode_frame(framing.OP_PING, data, masked=self._masked))
 
     def close(self, code: int | None = None, reason: str = "") -> None:
-        if self._closed:
+        if self.sock.fileno() == -1:
             return
+        # Not `if self._closed: return`: a link that found its peer gone is
+        # closed for IO but still holds its descriptor until this call.
         if code is not None:
             self._write(framing.encode_close(code, reason, masked=self._masked))
         self._closed = True
@@ -266,17 +277,45 @@ async def _tcp_connect(target: Target, local_address: str | None) -> socket.sock
 
 
 async def _tls_handshake(sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
+    # wrap_socket detaches ``sock``: the TLS socket owns the descriptor, so it
+    # is the one to close when the handshake fails or is cancelled.
     wrapped = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-    while True:
-        try:
-            wrapped.do_handshake()
-            return wrapped
-        except ssl.SSLWantReadError:
-            await trio.lowlevel.wait_readable(wrapped)
-        except ssl.SSLWantWriteError:
-            await trio.lowlevel.wait_writable(wrapped)
-        except (ssl.SSLError, OSError) as error:
-            raise LinkError(f"TLS handshake failed: {error}") from error
+    try:
+        while True:
+            try:
+                wrapped.do_handshake()
+                return wrapped
+            except ssl.SSLWantReadError:
+                await trio.lowlevel.wait_readable(wrapped)
+            except ssl.SSLWantWriteError:
+                await trio.lowlevel.wait_writable(wrapped)
+    except ssl.SSLError as error:
+        wrapped.close()
+        raise _tls_failure(error) from error
+    except OSError as error:
+        wrapped.close()
+        raise LinkError(f"connection lost during the TLS handshake: {error.strerror or error}") from error
+    except BaseException:
+        wrapped.close()
+        raise
+
+
+def _tls_failure(error: ssl.SSLError) -> LinkError:
+    """Say which side's certificate was the problem, where TLS tells."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        # Security profiles 2 and 3: the station verifies the CSMS (RFC 5280 path validation).
+        return LinkError(f"TLS verification of the CSMS certificate failed: {error.verify_message}")
+    if error.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+        # Profile 3 without a client certificate.  Under TLS 1.3 the client's
+        # side of the handshake is over before the server checks the client's
+        # certificate (RFC 8446 §4.4.2.4), so this alert comes at the first read.
+        return LinkError("TLS failed: the CSMS requires a client certificate (security profile 3); give one")
+    if error.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
+        # TLS 1.2 has no alert of its own for a missing client certificate
+        # (RFC 5246 §7.4.6): OpenSSL answers handshake_failure.
+        return LinkError(f"TLS failed: the CSMS sent alert {error.reason}; it may require a client "
+                         "certificate (security profile 3), or share no cipher suite with us")
+    return LinkError(f"TLS failed: {error.reason or error}")
 
 
 async def _send_all(sock: socket.socket, data: bytes) -> None:
@@ -287,6 +326,11 @@ async def _send_all(sock: socket.socket, data: bytes) -> None:
         except (BlockingIOError, ssl.SSLWantWriteError):
             await trio.lowlevel.wait_writable(sock)
             continue
+        except ssl.SSLWantReadError:
+            await trio.lowlevel.wait_readable(sock)
+            continue
+        except ssl.SSLError as error:  # an alert from the CSMS: see _tls_failure
+            raise _tls_failure(error) from error
         except OSError as error:
             raise LinkError(f"connection lost during the handshake: {error}") from error
         view = view[sent:]
@@ -300,6 +344,11 @@ async def _read_head(sock: socket.socket) -> tuple[framing.HttpHead, bytes]:
         except (BlockingIOError, ssl.SSLWantReadError):
             await trio.lowlevel.wait_readable(sock)
             continue
+        except ssl.SSLWantWriteError:
+            await trio.lowlevel.wait_writable(sock)
+            continue
+        except ssl.SSLError as error:  # an alert from the CSMS: see _tls_failure
+            raise _tls_failure(error) from error
         except OSError as error:
             raise LinkError(f"connection lost during the handshake: {error}") from error
         if not data:
