@@ -9,6 +9,13 @@ action, in two views (as wrk2 does):
   CSMS's doing and belongs in its latency (coordinated omission).
 * **service**: from the time the CALL was written to the socket to the answer.
 
+Every histogram comes in two: the hot path records into the *interval*
+histogram only (one cheap record per view), and at each interval tick the
+interval writer logs it (``.hlog``) and :meth:`Recorder.fold` adds it into the
+cumulative one and zeroes it in place.  The cumulative histograms therefore
+hold everything up to the last fold; without an interval writer, call
+:meth:`Recorder.fold` before reading them.
+
 Pure: callers pass the times (seconds, from the engine's clock).
 """
 
@@ -17,75 +24,65 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final
 
-from hdrh.histogram import HdrHistogram
+from fleetsim.metrics.histogram import (
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    Histogram,
+    new_histogram,
+    us,
+)
+from fleetsim.metrics.hlog import tag_part
+from fleetsim.metrics.summary import PERCENTILES, exchange_summary, recorder_summary
 
-LOWEST_US: Final = 1
-HIGHEST_US: Final = 3_600_000_000  # an hour: anything longer is clamped to it
-SIGNIFICANT_DIGITS: Final = 3
-PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
+__all__ = [
+    "HIGHEST_US", "LOWEST_US", "PERCENTILES", "SIGNIFICANT_DIGITS", "SIMULATOR_SERIES", "ExchangeStats", "Histogram",
+    "ModelStats", "Recorder", "fold_into", "new_histogram",
+]
 
-
-class Histogram(HdrHistogram):
-    """An HdrHistogram whose ``record_value`` is computed inline.
-
-    Recording is on the hot path of every exchange (twice: corrected and
-    service time).  The library's method spends about 1 µs in five method
-    calls and a ``bin()`` string; this one does the same arithmetic (bucket
-    by the value's bit length, sub-bucket by shifting) in one, and fills the
-    very same counts array, so encoding, adding and percentiles are the
-    library's.  A property test checks it against the library value by value.
-    """
-
-    def __init__(self, lowest: int, highest: int, significant_digits: int) -> None:
-        super().__init__(lowest, highest, significant_digits)
-        self._bucket_shift = self.unit_magnitude + self.sub_bucket_half_count_magnitude + 1
-
-    def record_value(self, value: int, count: int = 1) -> bool:
-        if value < 0:
-            return False
-        bucket = (value | self.sub_bucket_mask).bit_length() - self._bucket_shift
-        index = ((bucket + 1) << self.sub_bucket_half_count_magnitude) + (
-            (value >> (bucket + self.unit_magnitude)) - self.sub_bucket_half_count
-        )
-        if index >= self.counts_len:
-            return False
-        self.counts[index] += count
-        self.total_count += count
-        if value < self.min_value:
-            self.min_value = value
-        if value > self.max_value:
-            self.max_value = value
-        return True
+# The simulator's own lag (see fleetsim.engine.watch): the event loop's, the
+# fleet timers', and the garbage collector's pauses.
+SIMULATOR_SERIES: Final = ("loop_lag", "timer_lag", "gc_pause")
 
 
-def new_histogram() -> Histogram:
-    return Histogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-
-
-def _us(seconds: float) -> int:
-    value = round(seconds * 1_000_000)
-    return LOWEST_US if value < LOWEST_US else HIGHEST_US if value > HIGHEST_US else value
+def fold_into(total: Histogram, interval: Histogram) -> None:
+    """Add an interval histogram into its cumulative one and zero it in place."""
+    if interval.total_count:
+        total.add(interval)
+        interval.zero()
 
 
 class ExchangeStats:
     """What one station model saw of one action it initiated."""
 
-    __slots__ = ("corrected", "service", "answered", "errors", "timeouts", "late", "declared_timeout_us")
+    __slots__ = (
+        "answered",
+        "corrected",
+        "corrected_interval",
+        "declared_timeout_us",
+        "errors",
+        "late",
+        "service",
+        "service_interval",
+        "timeouts",
+    )
 
     def __init__(self, declared_timeout_s: float) -> None:
-        self.corrected = new_histogram()
+        self.corrected = new_histogram()  # cumulative, up to the last fold
         self.service = new_histogram()
+        self.corrected_interval = new_histogram()  # since the last fold: the hot path records here
+        self.service_interval = new_histogram()
         self.answered = 0
         self.errors: Counter[str] = Counter()
         self.timeouts = 0
         self.late = 0
-        self.declared_timeout_us = _us(declared_timeout_s)
+        self.declared_timeout_us = us(declared_timeout_s)
 
     def record_answer(self, due_s: float, sent_s: float, answered_s: float) -> None:
         """A CALLRESULT or CALLERROR arrived (both are answers, both have latency)."""
-        service_us = _us(answered_s - sent_s)
-        self.corrected.record_value(_us(answered_s - due_s))
-        self.service.record_value(service_us)
+        service_us = us(answered_s - sent_s)
+        self.corrected_interval.record_value(us(answered_s - due_s))
+        self.service_interval.record_value(service_us)
         self.answered += 1
         if service_us > self.declared_timeout_us:
             self.late += 1
@@ -97,7 +94,12 @@ class ExchangeStats:
         """No answer within the model's declared response timeout."""
         self.timeouts += 1
 
+    def fold(self) -> None:
+        fold_into(self.corrected, self.corrected_interval)
+        fold_into(self.service, self.service_interval)
+
     def merge(self, other: ExchangeStats) -> None:
+        """Add ``other``'s cumulative figures (what it folded) to ours."""
         self.corrected.add(other.corrected)
         self.service.add(other.service)
         self.answered += other.answered
@@ -106,38 +108,33 @@ class ExchangeStats:
         self.late += other.late
 
     def summary(self) -> dict[str, object]:
-        return {
-            "count": self.answered + self.timeouts,
-            "answered": self.answered,
-            "errors": dict(sorted(self.errors.items())),
-            "timeouts": self.timeouts,
-            "late": self.late,
-            "declared_timeout_ms": self.declared_timeout_us / 1000,
-            "corrected_ms": _percentiles_ms(self.corrected),
-            "service_ms": _percentiles_ms(self.service),
-        }
-
-
-def _percentiles_ms(histogram: HdrHistogram) -> dict[str, float] | None:
-    if histogram.get_total_count() == 0:
-        return None
-    figures = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
-    figures["max"] = histogram.get_max_value() / 1000
-    return figures
+        """The figures of ``summary.json`` (cumulative: up to the last fold)."""
+        return exchange_summary(self)
 
 
 class ModelStats:
     """Everything recorded for one station model.  Stations of the model hold a
     reference to it, so the hot path is one dict lookup by action."""
 
-    __slots__ = ("model_id", "declared_timeout_s", "exchanges", "counters", "reactions")
+    __slots__ = (
+        "counters",
+        "declared_reaction_max_s",
+        "declared_timeout_s",
+        "exchanges",
+        "model_id",
+        "reactions",
+        "reactions_interval",
+    )
 
     def __init__(self, model_id: str, declared_timeout_s: float) -> None:
         self.model_id = model_id
         self.declared_timeout_s = declared_timeout_s
+        # Reaction name -> the model's declared maximum (certificate performance table).
+        self.declared_reaction_max_s: dict[str, float] = {}
         self.exchanges: dict[str, ExchangeStats] = {}
         self.counters: Counter[str] = Counter()
-        self.reactions: dict[str, HdrHistogram] = {}
+        self.reactions: dict[str, Histogram] = {}  # cumulative, up to the last fold
+        self.reactions_interval: dict[str, Histogram] = {}
 
     def exchange(self, action: str) -> ExchangeStats:
         stats = self.exchanges.get(action)
@@ -149,22 +146,64 @@ class ModelStats:
         self.counters[name] += n
 
     def record_reaction(self, name: str, seconds: float) -> None:
-        """A station's own reaction time (e.g. RemoteStart → StartTransaction)."""
-        histogram = self.reactions.get(name)
+        """A station's own reaction time (e.g. RemoteStart → StartTransaction),
+        or a setup time (``connect``, ``boot``)."""
+        histogram = self.reactions_interval.get(name)
         if histogram is None:
-            histogram = self.reactions[name] = new_histogram()
-        histogram.record_value(_us(seconds))
+            histogram = self.reactions_interval[name] = new_histogram()
+            self.reactions[name] = new_histogram()
+        histogram.record_value(us(seconds))
+
+    def fold(self) -> None:
+        for stats in self.exchanges.values():
+            stats.fold()
+        for name, interval in self.reactions_interval.items():
+            fold_into(self.reactions[name], interval)
 
 
 class Recorder:
     def __init__(self) -> None:
         self.models: dict[str, ModelStats] = {}
+        # The simulator's own lag (SIMULATOR_SERIES), µs, cumulative and per interval.
+        self.simulator: dict[str, Histogram] = {name: new_histogram() for name in SIMULATOR_SERIES}
+        self.simulator_interval: dict[str, Histogram] = {name: new_histogram() for name in SIMULATOR_SERIES}
+        self.simulator_counters: Counter[str] = Counter()  # e.g. gc.collections.<generation>
 
     def model(self, model_id: str, declared_timeout_s: float) -> ModelStats:
         stats = self.models.get(model_id)
         if stats is None:
             stats = self.models[model_id] = ModelStats(model_id, declared_timeout_s)
         return stats
+
+    def simulator_histogram(self, name: str) -> Histogram:
+        """The histogram to record the simulator's ``name`` series into (the
+        interval one; zeroed in place at each fold, so a reference stays valid)."""
+        return self.simulator_interval[name]
+
+    def fold(self) -> None:
+        """Add every interval histogram into its cumulative one and zero it."""
+        for model in self.models.values():
+            model.fold()
+        for name, interval in self.simulator_interval.items():
+            fold_into(self.simulator[name], interval)
+
+    def series(self) -> list[tuple[str, Histogram, Histogram]]:
+        """(tag, interval histogram, cumulative histogram) of every series, the
+        tag as in ``latency.hlog`` (results/README.md):
+        ``corrected|service|reaction.<model_id>.<name>``, ``simulator.<name>``.
+        A list, not a generator: the interval writer works through it while
+        stations go on recording (and may add actions)."""
+        found = []
+        for model_id, model in list(self.models.items()):
+            model_tag = tag_part(model_id)
+            for action, stats in list(model.exchanges.items()):
+                found.append((f"corrected.{model_tag}.{action}", stats.corrected_interval, stats.corrected))
+                found.append((f"service.{model_tag}.{action}", stats.service_interval, stats.service))
+            for name, interval in list(model.reactions_interval.items()):
+                found.append((f"reaction.{model_tag}.{tag_part(name)}", interval, model.reactions[name]))
+        for name, interval in self.simulator_interval.items():
+            found.append((f"simulator.{name}", interval, self.simulator[name]))
+        return found
 
     def fleet_exchanges(self) -> dict[str, ExchangeStats]:
         """Per action over all models, merged by adding histograms (never by
@@ -189,18 +228,6 @@ class Recorder:
         return total
 
     def summary(self) -> dict[str, object]:
-        return {
-            "models": {
-                model_id: {
-                    "declared_timeout_s": model.declared_timeout_s,
-                    "exchanges": {a: s.summary() for a, s in sorted(model.exchanges.items())},
-                    "counters": dict(sorted(model.counters.items())),
-                    "reactions_ms": {n: _percentiles_ms(h) for n, h in sorted(model.reactions.items())},
-                }
-                for model_id, model in sorted(self.models.items())
-            },
-            "fleet": {
-                "exchanges": {a: s.summary() for a, s in sorted(self.fleet_exchanges().items())},
-                "counters": dict(sorted(self.counters().items())),
-            },
-        }
+        """``models``, ``fleet`` and ``simulator`` of ``summary.json`` (cumulative:
+        up to the last fold)."""
+        return recorder_summary(self)

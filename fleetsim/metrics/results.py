@@ -1,5 +1,7 @@
-"""The results folder of a run: ``summary.json`` (versioned), the scenario and
-the profiles used, so a run can be judged later and repeated."""
+"""The results folder of a run: ``summary.json`` (versioned; layout in
+results/README.md), the scenario and the profiles used, so a run can be judged
+later and repeated.  The interval logs are written as the run goes
+(fleetsim.metrics.intervals)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ SCHEMA_VERSION = 1
 
 
 def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_id: str, host: str) -> dict[str, Any]:
+    """The whole of ``summary.json``.  Folds the recorder first: whatever an
+    interval writer has not folded yet (or everything, in a run without one)
+    belongs in the totals too."""
+    recorder.fold()
     run: dict[str, Any] = {
         "id": run_id,
         "fleetsim_version": __version__,
@@ -25,6 +31,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
         "fleet": {share.profile_id: share.stations for share in spec.fleet},
         "duration_s": spec.duration_s,
         "speed": spec.speed,
+        "interval_s": spec.interval_s,
         "completed": outcome is not None,
     }
     if outcome is not None:
@@ -40,11 +47,14 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
     return {"schema_version": SCHEMA_VERSION, "run": run, **recorder.summary()}
 
 
+def write_summary(out_dir: Path, document: dict[str, Any]) -> None:
+    (out_dir / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
+
+
 def write_results(out_dir: Path, recorder: Recorder, spec: Any, profiles: dict[str, StationProfile],
                   outcome: Any | None, *, run_id: str, host: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    document = summary_document(recorder, spec, outcome, run_id=run_id, host=host)
-    (out_dir / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
+    write_summary(out_dir, summary_document(recorder, spec, outcome, run_id=run_id, host=host))
     (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
     profile_dir = out_dir / "profiles"
     profile_dir.mkdir(exist_ok=True)

@@ -1,5 +1,6 @@
-"""The inline-recording histogram fills exactly the counts the HdrHistogram
-library would."""
+"""The fast histogram fills exactly the counts the HdrHistogram library would,
+and its fast operations (percentiles, zeroing, adding) give the library's
+answers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from hdrh.histogram import HdrHistogram
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleetsim.metrics.histogram import from_encoded
 from fleetsim.metrics.recorder import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, new_histogram
 
 values = st.lists(st.integers(min_value=0, max_value=HIGHEST_US * 2), min_size=1, max_size=200)
@@ -33,3 +35,68 @@ def test_edges_of_every_bucket_land_where_the_library_puts_them() -> None:
     assert list(ours.counts) == list(theirs.counts)
     # The encoded form (what .hlog files hold) is the library's, byte for byte.
     assert ours.encode() == theirs.encode()
+
+
+# ---------------------------------------------------------------- the fast operations, against the library
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, st.lists(st.floats(min_value=0.0, max_value=100.0), min_size=1, max_size=8))
+def test_percentiles_in_one_pass_are_the_librarys(recorded: list[int], percentiles: list[float]) -> None:
+    ours = new_histogram()
+    for value in recorded:
+        ours.record_value(value)
+    found = ours.values_at_percentiles(percentiles)
+    for percentile in percentiles:
+        assert found[percentile] == HdrHistogram.get_value_at_percentile(ours, percentile)
+        assert ours.get_value_at_percentile(percentile) == found[percentile]
+
+
+def test_percentiles_of_an_empty_histogram_are_zero_like_the_librarys() -> None:
+    assert new_histogram().values_at_percentiles((50.0, 99.0)) == {50.0: 0, 99.0: 0}
+    assert HdrHistogram.get_value_at_percentile(new_histogram(), 99.0) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(values, st.integers(min_value=0, max_value=HIGHEST_US))
+def test_count_above_counts_what_lies_above_the_values_bucket(recorded: list[int], limit: int) -> None:
+    ours = new_histogram()
+    kept = [value for value in recorded if ours.record_value(value)]
+    above = sum(1 for v in kept if v > limit and not ours.values_are_equivalent(v, limit))
+    assert ours.count_above(limit) == above
+
+
+def test_zero_clears_in_place_like_a_new_histogram() -> None:
+    histogram = new_histogram()
+    counts = histogram.counts
+    for value in (1, 500, 70_000, 3_000_000_000):
+        histogram.record_value(value)
+    histogram.zero()
+    assert histogram.counts is counts  # the engine holds references: cleared, not replaced
+    assert not any(histogram.counts)
+    assert (histogram.total_count, histogram.get_max_value(), histogram.get_min_value()) == (0, 0, 0)
+    assert histogram.encode() == new_histogram().encode()
+    histogram.record_value(42)
+    library = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    library.record_value(42)
+    assert (histogram.get_min_value(), histogram.get_max_value()) == (library.get_min_value(), library.get_max_value())
+    assert histogram.encode() == library.encode()
+
+
+def test_adding_into_an_empty_histogram_keeps_the_minimum() -> None:
+    # The library's add takes an empty histogram's minimum as 0.
+    source, total = new_histogram(), new_histogram()
+    source.record_value(2_000_000)
+    total.add(source)
+    total.add(new_histogram())  # an empty interval changes nothing
+    assert total.get_min_value() == source.get_min_value() > 0
+    assert total.total_count == 1 and total.get_max_value() == source.get_max_value()
+
+
+def test_a_decoded_log_payload_is_the_same_histogram() -> None:
+    histogram = new_histogram()
+    for value in (3, 3, 900, 1_234_567):
+        histogram.record_value(value)
+    decoded = from_encoded(histogram.encode())
+    assert list(decoded.counts) == list(histogram.counts)
+    assert decoded.total_count == 4 and decoded.get_max_value() == histogram.get_max_value()

@@ -1,0 +1,31 @@
+"""``fleetsim merge``: results of several shards of one test as one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fleetsim.metrics.merge import MergeError, merge_results
+
+
+@click.command("merge")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the merged results (created).")
+def merge_command(dirs: tuple[Path, ...], out: Path) -> None:
+    """Merge run folders DIRS (e.g. shards of one test on several machines) into one.
+
+    Histograms are added from each folder's latency.hlog and counters from its
+    summary.json; percentiles are computed from the sums, never averaged.
+    Intervals are aligned by wall-clock time. Writes summary.json, latency.hlog,
+    timeseries.csv and timeseries_p99.csv (see results/README.md).
+    """
+    if out.resolve() in {d.resolve() for d in dirs}:
+        raise click.BadParameter("the output folder must not be one of the inputs", param_hint="--out")
+    try:
+        document = merge_results(list(dirs), out)
+    except MergeError as error:
+        raise click.ClickException(str(error)) from error
+    answered = sum(e["answered"] for e in document["fleet"]["exchanges"].values())
+    click.echo(f"merged {len(dirs)} runs ({answered} answers) into {out}/")

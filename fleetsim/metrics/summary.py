@@ -1,0 +1,207 @@
+"""The figures of ``summary.json`` (layout: results/README.md), computed from a
+recorder's cumulative histograms and counters.
+
+Figures over several models always come from added histograms; counts judged
+against a declared limit (timeouts, late answers, slow reactions) are judged
+per model, against that model's own declaration, then summed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Final
+
+from fleetsim.metrics.histogram import Histogram, new_histogram, us
+
+if TYPE_CHECKING:
+    from fleetsim.metrics.recorder import ExchangeStats, ModelStats, Recorder
+
+PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
+# Reaction-time histograms that are setup times, reported in their own sections.
+CONNECT: Final = "connect"
+BOOT: Final = "boot"
+
+# The simulator's lag distorts a latency by up to the lag itself.  It is worth a
+# loud warning once it could move a reported figure by more than the accuracy
+# fleetsim promises (and its fidelity tests prove): max(1 ms, 1 % of the
+# figure), taken for the fleet's median corrected latency.  The lag probes wake
+# from sleeps, and epoll waits in whole milliseconds, so an idle loop already
+# shows up to 1 ms: that resolution is added to the threshold for the p99 of
+# loop and timer lag.  A single GC pause touches only the answers that arrive
+# during it, so only pauses above 10 ms (or the threshold, if higher) count.
+LAG_FLOOR_MS: Final = 1.0
+LAG_SHARE_OF_MEDIAN: Final = 0.01
+PROBE_RESOLUTION_MS: Final = 1.0
+GC_PAUSE_FLOOR_MS: Final = 10.0
+
+
+def percentiles_ms(histogram: Histogram) -> dict[str, float] | None:
+    if histogram.total_count == 0:
+        return None
+    values = histogram.values_at_percentiles(PERCENTILES)
+    figures = {f"p{p:g}": values[p] / 1000 for p in PERCENTILES}
+    figures["max"] = histogram.get_max_value() / 1000
+    return figures
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _corrected_over_declared(stats: ExchangeStats) -> int:
+    return stats.corrected.count_above(stats.declared_timeout_us) + stats.timeouts
+
+
+def exchange_summary(stats: ExchangeStats, *, corrected_over_declared: int | None = None) -> dict[str, Any]:
+    """One action of one model (or of the fleet, given its per-model sum of
+    ``corrected_over_declared``)."""
+    count = stats.answered + stats.timeouts
+    over = stats.late + stats.timeouts
+    if corrected_over_declared is None:
+        corrected_over_declared = _corrected_over_declared(stats)
+    return {
+        "count": count,
+        "answered": stats.answered,
+        "errors": dict(sorted(stats.errors.items())),
+        "errors_total": sum(stats.errors.values()),
+        "timeouts": stats.timeouts,
+        "late": stats.late,
+        "declared_timeout_ms": stats.declared_timeout_us / 1000,
+        "over_declared": over,
+        "over_declared_share": _share(over, count),
+        "corrected_over_declared_share": _share(corrected_over_declared, count),
+        "corrected_ms": percentiles_ms(stats.corrected),
+        "service_ms": percentiles_ms(stats.service),
+    }
+
+
+def _by_prefix(counters: Counter[str], prefix: str) -> dict[str, int]:
+    return {name[len(prefix):]: n for name, n in sorted(counters.items()) if name.startswith(prefix)}
+
+
+def _csms_calls(counters: Counter[str]) -> dict[str, dict[str, int]]:
+    calls: dict[str, dict[str, int]] = {}
+    for name, n in sorted(counters.items()):
+        if name.startswith("csms_call."):
+            _, action, answer = name.split(".", 2)
+            calls.setdefault(action, {})[answer] = n
+    return calls
+
+
+def _sections(counters: Counter[str], reactions: dict[str, Histogram],
+              reaction_figures: dict[str, Any]) -> dict[str, Any]:
+    """The sections models and the fleet share, from counters and histograms."""
+    empty = new_histogram()
+    return {
+        "connection": {
+            "connects": counters["connect.ok"],
+            "reconnects": counters["connect.reconnect"],
+            "failures": _by_prefix(counters, "connect.failed."),
+            "disconnects": _by_prefix(counters, "disconnect."),
+            "connect_ms": percentiles_ms(reactions.get(CONNECT, empty)),
+        },
+        "boot": {"answers": _by_prefix(counters, "boot."), "boot_ms": percentiles_ms(reactions.get(BOOT, empty))},
+        "csms_calls": _csms_calls(counters),
+        "reactions": reaction_figures,
+        "counters": dict(sorted(counters.items())),
+    }
+
+
+def _reaction_over_declared(model: ModelStats, name: str) -> int:
+    declared_s = model.declared_reaction_max_s.get(name)
+    return 0 if declared_s is None else model.reactions[name].count_above(us(declared_s))
+
+
+def model_summary(model: ModelStats) -> dict[str, Any]:
+    reactions = {
+        name: {
+            "count": histogram.total_count,
+            "declared_max_ms": (None if (declared_s := model.declared_reaction_max_s.get(name)) is None
+                                else declared_s * 1000),
+            "over_declared": _reaction_over_declared(model, name),
+            "ms": percentiles_ms(histogram),
+        }
+        for name, histogram in sorted(model.reactions.items()) if name not in (CONNECT, BOOT)
+    }
+    return {
+        "declared_timeout_s": model.declared_timeout_s,
+        "exchanges": {action: exchange_summary(stats) for action, stats in sorted(model.exchanges.items())},
+        **_sections(model.counters, model.reactions, reactions),
+    }
+
+
+def fleet_summary(recorder: Recorder) -> dict[str, Any]:
+    models = list(recorder.models.values())
+    exchanges = {
+        action: exchange_summary(stats, corrected_over_declared=sum(
+            _corrected_over_declared(m.exchanges[action]) for m in models if action in m.exchanges))
+        for action, stats in sorted(recorder.fleet_exchanges().items())
+    }
+    merged: dict[str, Histogram] = {}
+    for model in models:
+        for name, histogram in model.reactions.items():
+            merged.setdefault(name, new_histogram()).add(histogram)
+    reactions = {
+        name: {
+            "count": histogram.total_count,
+            "declared_max_ms": None,
+            "over_declared": sum(_reaction_over_declared(m, name) for m in models if name in m.reactions),
+            "ms": percentiles_ms(histogram),
+        }
+        for name, histogram in sorted(merged.items()) if name not in (CONNECT, BOOT)
+    }
+    return {"exchanges": exchanges, **_sections(recorder.counters(), merged, reactions)}
+
+
+def _simulator_figures(histogram: Histogram) -> dict[str, Any] | None:
+    figures = percentiles_ms(histogram)
+    return None if figures is None else {"count": histogram.total_count, **figures}
+
+
+def simulator_summary(recorder: Recorder) -> dict[str, Any]:
+    section: dict[str, Any] = {f"{name}_ms": _simulator_figures(h) for name, h in recorder.simulator.items()}
+    section["gc_collections"] = _by_prefix(recorder.simulator_counters, "gc.collections.")
+    section["warning"] = lag_warning(recorder)
+    return section
+
+
+def fleet_median_ms(recorder: Recorder) -> float | None:
+    """The median corrected latency over every action of every model."""
+    everything = new_histogram()
+    for model in recorder.models.values():
+        for stats in model.exchanges.values():
+            everything.add(stats.corrected)
+    return everything.get_value_at_percentile(50.0) / 1000 if everything.total_count else None
+
+
+def lag_threshold_ms(recorder: Recorder) -> float:
+    """max(1 ms, 1 % of the fleet's median corrected latency)."""
+    return max(LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN * (fleet_median_ms(recorder) or 0.0))
+
+
+def lag_warning(recorder: Recorder) -> str | None:
+    """Why the simulator's own lag could distort the figures, or None."""
+    threshold_ms = lag_threshold_ms(recorder)
+    problems = []
+    for name, what in (("loop_lag", "event-loop lag"), ("timer_lag", "timer lag")):
+        histogram = recorder.simulator[name]
+        p99_ms = histogram.get_value_at_percentile(99.0) / 1000 if histogram.total_count else 0.0
+        if p99_ms > threshold_ms + PROBE_RESOLUTION_MS:
+            problems.append(f"{what} p99 {p99_ms:.1f} ms (over {threshold_ms + PROBE_RESOLUTION_MS:.1f} ms)")
+    gc_pause = recorder.simulator["gc_pause"]
+    if (max_ms := gc_pause.get_max_value() / 1000) > max(GC_PAUSE_FLOOR_MS, threshold_ms):
+        problems.append(f"GC pause max {max_ms:.1f} ms (over {max(GC_PAUSE_FLOOR_MS, threshold_ms):.1f} ms)")
+    if not problems:
+        return None
+    return (f"the simulator's own lag could distort the latency figures: {'; '.join(problems)}. Latencies include "
+            f"up to that much of the simulator's own delay; fleetsim promises max(1 ms, 1 %) "
+            f"({threshold_ms:.1f} ms here). Run fewer stations per process (more processes or machines, then "
+            f"`fleetsim merge`), or a lighter load.")
+
+
+def recorder_summary(recorder: Recorder) -> dict[str, Any]:
+    return {
+        "models": {model_id: model_summary(model) for model_id, model in sorted(recorder.models.items())},
+        "fleet": fleet_summary(recorder),
+        "simulator": simulator_summary(recorder),
+    }
