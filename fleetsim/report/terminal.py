@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from fleetsim.metrics.recorder import ExchangeStats, Recorder
+from fleetsim.metrics.summary import lag_warning
 
 
 class ProgressLike(Protocol):
@@ -18,9 +19,11 @@ class ProgressLike(Protocol):
 
 
 def progress_line(progress: ProgressLike, recorder: Recorder, elapsed_s: float) -> str:
-    errors = sum(sum(s.errors.values()) + s.timeouts for s in recorder.fleet_exchanges().values())
-    worst_ms = max((s.corrected.get_max_value() / 1000 for s in recorder.fleet_exchanges().values()
-                    if s.corrected.get_total_count()), default=0.0)
+    # Straight from the models' figures: merging histograms every second would
+    # cost the event loop milliseconds (and the worst of the maxima is the max).
+    exchanges = [stats for model in recorder.models.values() for stats in model.exchanges.values()]
+    errors = sum(sum(s.errors.values()) + s.timeouts for s in exchanges)
+    worst_ms = max((s.corrected.get_max_value() / 1000 for s in exchanges if s.corrected.total_count), default=0.0)
     rate = progress.messages_out / elapsed_s if elapsed_s > 0 else 0.0
     return (f"{elapsed_s:6.0f}s  stations {progress.started}  connected {progress.connected}  booted {progress.booted}  "
             f"charging {progress.charging}  "
@@ -77,3 +80,22 @@ def csms_calls_table(recorder: Recorder) -> str:
             answers = ", ".join(f"{answer} {count}" for answer, count in sorted(rows[action][model_id].items()))
             lines.append(f"{action:<30} {model_id[:32]:<32} {answers}")
     return "\n".join(lines)
+
+
+def simulator_lines(recorder: Recorder) -> tuple[str, str | None]:
+    """The simulator's own lag in one line, and the loud warning (or None) when
+    that lag could distort the figures (fleetsim.metrics.summary.lag_warning).
+    Reads the cumulative histograms: fold the recorder first."""
+    parts = []
+    for name, label in (("loop_lag", "event-loop lag"), ("timer_lag", "timer lag")):
+        histogram = recorder.simulator[name]
+        if histogram.total_count:
+            parts.append(f"{label} p50 {histogram.get_value_at_percentile(50.0) / 1000:.1f} ms, "
+                         f"p99 {histogram.get_value_at_percentile(99.0) / 1000:.1f} ms, "
+                         f"max {histogram.get_max_value() / 1000:.1f} ms")
+    pauses = recorder.simulator["gc_pause"]
+    if pauses.total_count:
+        parts.append(f"{pauses.total_count} GC pauses, max {pauses.get_max_value() / 1000:.1f} ms")
+    line = "simulator: " + ("; ".join(parts) if parts else "not measured")
+    warning = lag_warning(recorder)
+    return line, None if warning is None else f"WARNING: {warning}"

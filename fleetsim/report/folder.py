@@ -1,0 +1,298 @@
+"""A run's results folder read back for the reports (layout: results/README.md):
+``summary.json``, the interval log ``latency.hlog`` and ``timeseries.csv``.
+
+Long runs have thousands of intervals; a chart shows a few hundred points.
+Intervals are merged into buckets by *adding* their histograms (a bucket's p99
+is the p99 of its calls, never an average of interval p99s).  The log is in
+time order, so only the current bucket's histograms are held.
+
+Plain file IO; no clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from hdrh.log import HistogramLogReader
+
+from fleetsim.metrics.histogram import Histogram, new_histogram
+
+SUMMARY_FILE: Final = "summary.json"
+HLOG_FILE: Final = "latency.hlog"
+TIMESERIES_FILE: Final = "timeseries.csv"
+P99_FILE: Final = "timeseries_p99.csv"
+SCHEMA_VERSION: Final = 1
+MAX_POINTS: Final = 240  # per chart line
+FLEET: Final = "all models"
+# HdrHistogram's percentile plot: each step halves what is left (and more).
+DISTRIBUTION_PERCENTILES: Final = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 87.5, 90.0,
+                                   92.5, 95.0, 96.25, 97.5, 98.125, 98.75, 99.0, 99.375, 99.5, 99.75, 99.8, 99.9,
+                                   99.95, 99.975, 99.99, 99.995, 99.999)
+OVER_TIME_PERCENTILES: Final = (50.0, 99.0)
+
+
+class ResultsError(Exception):
+    """The folder has no readable ``summary.json`` of a version we know."""
+
+
+class Point(msgspec.Struct, frozen=True):
+    """One bucket of intervals: its end (seconds since the run's start), the
+    calls in it, and their latency (ms)."""
+
+    t_s: float
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class Distribution(msgspec.Struct, frozen=True):
+    """A whole-run histogram as a percentile curve: (percent, ms)."""
+
+    count: int
+    points: list[tuple[float, float]]
+    max_ms: float
+
+
+class Row(msgspec.Struct, frozen=True):
+    """``timeseries.csv`` rows of a bucket: stations at its end, message rates
+    over it, calls answered / failed in it."""
+
+    t_s: float
+    length_s: float
+    connected: int
+    booted: int
+    charging: int
+    out_per_s: float
+    in_per_s: float
+    answered: int
+    errors: int
+    timeouts: int
+
+
+class RunFolder(msgspec.Struct):
+    path: Path
+    summary: dict[str, Any]
+    bucket_s: float = 1.0
+    length_s: float = 0.0  # the run's length: its duration, or the last interval's end if later
+    # action -> view ("corrected" / "service") -> points, fleet-wide
+    latency: dict[str, dict[str, list[Point]]] = msgspec.field(default_factory=dict)
+    # "loop_lag" / "timer_lag" / "gc_pause" -> points
+    simulator: dict[str, list[Point]] = msgspec.field(default_factory=dict)
+    # action -> model id, FLEET or "service" -> whole-run distribution
+    distributions: dict[str, dict[str, Distribution]] = msgspec.field(default_factory=dict)
+    fleet_median_ms: float | None = None
+    rows: list[Row] = msgspec.field(default_factory=list)
+    problems: list[str] = msgspec.field(default_factory=list)  # files missing or unreadable
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """``summary.json`` of a results folder (or the file itself)."""
+    file = path / SUMMARY_FILE if path.is_dir() else path
+    try:
+        document = msgspec.json.decode(file.read_bytes())
+    except FileNotFoundError as error:
+        raise ResultsError(f"{file} does not exist: is {path} a results folder of fleetsim run?") from error
+    except (OSError, msgspec.DecodeError) as error:
+        raise ResultsError(f"cannot read {file}: {error}") from error
+    if not isinstance(document, dict) or not isinstance(document.get("run"), dict):
+        raise ResultsError(f"{file} is not a fleetsim summary (no 'run' section)")
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsError(f"{file} has schema version {document.get('schema_version')!r}; "
+                           f"this fleetsim reads version {SCHEMA_VERSION}")
+    return document
+
+
+def run_length_s(summary: dict[str, Any]) -> float:
+    run = summary["run"]
+    length = float(run.get("duration_s") or 0.0)
+    if run.get("started_at") and run.get("ended_at"):
+        started = datetime.fromisoformat(run["started_at"])
+        length = max(length, (datetime.fromisoformat(run["ended_at"]) - started).total_seconds())
+    return length
+
+
+def read_folder(path: Path, *, max_points: int = MAX_POINTS) -> RunFolder:
+    summary = read_summary(path)
+    folder = RunFolder(path=path, summary=summary)
+    interval_s = float(summary["run"].get("interval_s") or 1.0)
+    raw_rows = _read_timeseries(path / TIMESERIES_FILE, folder.problems)
+    length = max([run_length_s(summary), *(row["elapsed_s"] for row in raw_rows)])
+    folder.length_s = length
+    folder.bucket_s = interval_s * max(1, math.ceil(length / interval_s / max_points))
+    folder.rows = _bucket_rows(raw_rows, folder.bucket_s)
+    _read_hlog(path / HLOG_FILE, folder)
+    return folder
+
+
+# ---------------------------------------------------------------- timeseries.csv
+
+
+def _read_timeseries(file: Path, problems: list[str]) -> list[dict[str, float]]:
+    if not file.exists():
+        problems.append(f"{file.name} is missing: no stations or throughput over time")
+        return []
+    rows = []
+    try:
+        with file.open(encoding="utf-8", newline="") as text:
+            for row in csv.DictReader(text):
+                rows.append({name: float(value) for name, value in row.items() if name != "wall_time"})
+    except (OSError, ValueError, TypeError) as error:
+        problems.append(f"{file.name} could not be read past row {len(rows)}: {error}")
+    return rows
+
+
+def _rate(group: list[dict[str, float]], name: str) -> float:
+    """A per-second rate over several intervals: weighted by their lengths."""
+    length = sum(row["interval_s"] for row in group)
+    return sum(row[name] * row["interval_s"] for row in group) / length if length else 0.0
+
+
+def _bucket_rows(rows: list[dict[str, float]], bucket_s: float) -> list[Row]:
+    buckets: dict[int, list[dict[str, float]]] = {}
+    for row in rows:
+        start_s = row["elapsed_s"] - row["interval_s"]
+        buckets.setdefault(int(start_s / bucket_s + 1e-6), []).append(row)
+    merged = []
+    for _, group in sorted(buckets.items()):
+        last = group[-1]
+        length = sum(row["interval_s"] for row in group)
+        merged.append(Row(
+            t_s=last["elapsed_s"], length_s=length, connected=int(last["connected"]), booted=int(last["booted"]),
+            charging=int(last["charging"]), out_per_s=_rate(group, "messages_out_per_s"),
+            in_per_s=_rate(group, "messages_in_per_s"),
+            answered=int(sum(row["answered"] for row in group)), errors=int(sum(row["errors"] for row in group)),
+            timeouts=int(sum(row["timeouts"] for row in group)),
+        ))
+    return merged
+
+
+# ---------------------------------------------------------------- latency.hlog
+
+
+def split_tag(tag: str) -> tuple[str, str, str]:
+    """``corrected.<model_id>.<Action>`` → (view, model id, action).  Model ids
+    may hold dots, actions do not: split at the first and the last dot."""
+    view, _, rest = tag.partition(".")
+    model_id, _, name = rest.rpartition(".")
+    return view, model_id, name
+
+
+def _intervals(file: Path) -> Iterator[tuple[str, float, float, Any]]:
+    """(tag, start and end in seconds since the log's StartTime, histogram)."""
+    start_s = None
+    with file.open(encoding="utf-8") as text:
+        for line in text:
+            if line.startswith("#[StartTime:"):
+                start_s = float(line.split()[1])
+                break
+            if not line.startswith("#"):
+                break
+    reader = HistogramLogReader(str(file), new_histogram())
+    try:
+        while (histogram := reader.get_next_interval_histogram()) is not None:
+            begin = histogram.get_start_time_stamp() / 1000.0
+            end = histogram.get_end_time_stamp() / 1000.0
+            origin = start_s if start_s is not None else 0.0
+            yield histogram.get_tag() or "", begin - origin, end - origin, histogram
+    finally:
+        reader.close()
+
+
+class _Buckets:
+    """The current bucket's histograms per series key, turned into points
+    when the log moves on to the next bucket."""
+
+    def __init__(self, bucket_s: float) -> None:
+        self.bucket_s = bucket_s
+        self.index = -1
+        self.end_s = 0.0
+        self.current: dict[tuple[str, str], Histogram] = {}
+        self.points: dict[tuple[str, str], list[Point]] = {}
+
+    def add(self, key: tuple[str, str], start_s: float, end_s: float, histogram: Any) -> None:
+        index = int(max(0.0, start_s) / self.bucket_s + 1e-6)
+        if index != self.index:
+            self.flush()
+            self.index = index
+        self.end_s = max(self.end_s, end_s)
+        bucket = self.current.get(key)
+        if bucket is None:
+            bucket = self.current[key] = new_histogram()
+        bucket.add(histogram)
+
+    def flush(self) -> None:
+        for key, histogram in self.current.items():
+            if histogram.total_count:
+                values = histogram.values_at_percentiles(OVER_TIME_PERCENTILES)
+                self.points.setdefault(key, []).append(Point(
+                    round(self.end_s, 3), histogram.total_count, values[50.0] / 1000, values[99.0] / 1000,
+                    histogram.get_max_value() / 1000))
+                histogram.zero()
+
+
+def _read_hlog(file: Path, folder: RunFolder) -> None:
+    if not file.exists():
+        folder.problems.append(f"{file.name} is missing: no latency over time or distributions")
+        return
+    buckets = _Buckets(folder.bucket_s)
+    totals: dict[tuple[str, str, str], Histogram] = {}
+    lines = 0
+    try:
+        for tag, start_s, end_s, histogram in _intervals(file):
+            lines += 1
+            view, model_id, name = split_tag(tag)
+            if view == "simulator":
+                buckets.add(("simulator", name), start_s, end_s, histogram)
+            elif view in ("corrected", "service") and model_id:
+                buckets.add((view, name), start_s, end_s, histogram)
+                key = (view, model_id if view == "corrected" else FLEET, name)
+                total = totals.get(key)
+                if total is None:
+                    total = totals[key] = new_histogram()
+                total.add(histogram)
+    except Exception as error:  # a torn last line of a killed run, or a damaged file
+        folder.problems.append(f"{file.name} could not be read past interval line {lines}: {error!r}")
+    buckets.flush()
+    for (view, name), points in buckets.points.items():
+        if view == "simulator":
+            folder.simulator[name] = points
+        else:
+            folder.latency.setdefault(name, {})[view] = points
+    _distributions(totals, folder)
+
+
+def distribution(histogram: Histogram) -> Distribution:
+    """Percentiles up to where the count still tells them apart, then the max."""
+    count = histogram.total_count
+    wanted = [p for p in DISTRIBUTION_PERCENTILES if 100 / (100 - p) <= max(count, 2)]
+    values = histogram.values_at_percentiles(wanted)
+    max_ms = histogram.get_max_value() / 1000
+    points = [(p, values[p] / 1000) for p in wanted]
+    last_percent = min(100 - 100 / max(count, 2), 99.999)
+    if not points or points[-1][0] < last_percent:
+        points.append((last_percent, max_ms))
+    return Distribution(count, points, max_ms)
+
+
+def _distributions(totals: dict[tuple[str, str, str], Histogram], folder: RunFolder) -> None:
+    fleet: dict[str, Histogram] = {}
+    everything = new_histogram()
+    for (view, model_id, action), histogram in sorted(totals.items()):
+        section = folder.distributions.setdefault(action, {})
+        if view == "service":
+            section["service"] = distribution(histogram)
+            continue
+        section[model_id] = distribution(histogram)
+        fleet.setdefault(action, new_histogram()).add(histogram)
+        everything.add(histogram)
+    for action, histogram in fleet.items():
+        folder.distributions[action][FLEET] = distribution(histogram)
+    if everything.total_count:
+        folder.fleet_median_ms = everything.get_value_at_percentile(50.0) / 1000

@@ -1,0 +1,249 @@
+"""The HTML report of a run (``fleetsim report``): one self-contained file that
+opens offline — inline CSS and inline SVG charts, no script, no CDN, no other
+file — for a capacity planner who should not have to read JSON.
+
+Sections: the run and its fleet; per action the latency (corrected for
+coordinated omission) against each model's declared response timeout, at a
+glance, over time and as a percentile distribution; stations and messages over
+time; errors and timeouts; the CSMS's calls and how each model answered;
+connections; the simulator's own lag.
+
+Pure: :func:`render` turns a :class:`~fleetsim.report.folder.RunFolder` (read
+with plain file IO by :func:`~fleetsim.report.folder.read_folder`) into text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fleetsim.metrics.summary import GC_PAUSE_FLOOR_MS, LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN, PROBE_RESOLUTION_MS
+from fleetsim.report import html_parts as parts
+from fleetsim.report.folder import FLEET, RunFolder
+from fleetsim.report.html_parts import e, note, section
+from fleetsim.report.svg import INK, Axis, Rule, Series, line_chart, ms_label, percentile_x, seconds_label
+
+REPORT_FILE: Final = "report.html"
+_LATENCY_AXIS: Final = Axis("latency (log scale)", "log", ms_label)
+_SIMULATOR: Final = (("loop_lag", "event-loop lag", "#0072B2"), ("timer_lag", "station timer lag", "#009E73"),
+                     ("gc_pause", "GC pause", "#D55E00"))
+
+CSS: Final = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: #222; margin: 0; background: #f6f6f4; }
+main { max-width: 1220px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 36px 0 6px; border-bottom: 2px solid #222; }
+h3 { font-size: 15px; margin: 22px 0 6px; } .sub { color: #555; margin: 0 0 14px; }
+nav { font-size: 13px; margin: 8px 0 12px; } nav a { margin-right: 12px; color: #0a5db5; text-decoration: none; }
+p.intro { color: #444; max-width: 900px; margin: 4px 0 10px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px; margin: 10px 0; }
+dl.facts dt { color: #666; } dl.facts dd { margin: 0; }
+table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e6e6e6; text-align: left; vertical-align: top; }
+th { background: #f1f1ef; font-weight: 600; white-space: nowrap; } td.num, th.num { text-align: right; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.bad td { background: #fdecea; } tr.bad td:first-child { box-shadow: inset 3px 0 #c62828; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.dist { display: flex; flex-wrap: wrap; gap: 6px 16px; align-items: flex-start; margin-bottom: 12px; }
+.dist table { font-size: 12px; margin-top: 26px; } .dist th, .dist td { padding: 3px 6px; }
+.charts { display: flex; flex-wrap: wrap; gap: 10px 18px; }
+.chart { background: #fff; max-width: 100%; height: auto; }
+.verdict { padding: 10px 14px; border-radius: 4px; font-size: 15px; max-width: 1100px; }
+.verdict.good { background: #e8f5e9; border-left: 5px solid #2e7d32; }
+.verdict.bad { background: #fdecea; border-left: 5px solid #c62828; }
+.warning { padding: 10px 14px; background: #fff3e0; border-left: 5px solid #e65100; font-weight: 600; }
+.note { color: #444; } .dim { color: #aaa; }
+.answer { display: inline-block; padding: 0 6px; margin: 1px 2px; border-radius: 3px; font-size: 12px;
+          white-space: nowrap; }
+.answer.ok { background: #e3f2e5; } .answer.refused { background: #fff1cc; }
+.answer.error { background: #fbd9d6; } .answer.none { background: #e8e8e8; }
+table.calls td { white-space: normal; } code { font-size: 12px; }
+footer { margin-top: 40px; color: #777; font-size: 12px; }
+"""
+
+
+def render(folder: RunFolder) -> str:
+    summary = folder.summary
+    run = summary["run"]
+    colors = parts.model_colors(summary)
+    simulator = summary.get("simulator") or {}
+    warning = simulator.get("warning")
+    sections = [
+        parts.run_section(summary, colors),
+        section("glance", "Latency per action at a glance",
+                "Latency is <b>corrected for coordinated omission</b>: it counts from when the station meant to "
+                "send the call, so time spent queued behind a slow earlier call (OCPP-J allows one call in flight) "
+                "is the CSMS's. <i>Service</i> time counts from when the call was written to the socket. Headroom "
+                "is the tightest declared response timeout (of the models that sent the action) divided by the p99.9; "
+                "<i>over declared</i> is the share of calls whose corrected latency passed their model's timeout.",
+                parts.glance_table(summary) or note("No calls were answered.")),
+        _over_time_section(folder),
+        _latency_over_time_section(folder, colors),
+        _distribution_section(folder, colors),
+        parts.errors_section(summary, colors),
+        parts.csms_calls_section(summary, colors),
+        parts.connections_section(summary, colors),
+        _simulator_section(folder, warning),
+    ]
+    problems = "".join(note(e(problem), "warning") for problem in folder.problems)
+    lag = note("WARNING: " + e(warning), "warning") if warning else ""
+    nav = "".join(f"<a href='#{anchor}'>{e(label)}</a>" for anchor, label in (
+        ("run", "the run"), ("glance", "at a glance"), ("over-time", "stations & throughput"),
+        ("latency-over-time", "latency over time"), ("distribution", "distributions"), ("errors", "errors"),
+        ("csms-calls", "CSMS calls"), ("connections", "connections"), ("simulator", "simulator")))
+    title = f"fleetsim run {run.get('id', '')}"
+    stations = sum((run.get("fleet") or {}).values())
+    subtitle = (f"{stations} stations of {len(run.get('fleet') or {})} certified models against "
+                f"{run.get('csms', 'a CSMS')}, {run.get('duration_s', 0):g} s")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p><nav>{nav}</nav>"
+        f"{parts.headline(summary)}{lag}{problems}{''.join(sections)}"
+        f"<footer>Made by fleetsim {e(run.get('fleetsim_version', ''))} from {e(folder.path.name)}/ "
+        "(summary.json, latency.hlog, timeseries.csv; layouts in results/README.md). Percentiles over models, "
+        "intervals and shards come from added HdrHistograms, never from averaged percentiles.</footer>"
+        "</main></body></html>\n"
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def _time_axis(folder: RunFolder) -> Axis:
+    """Every chart over time spans the whole run, so they line up."""
+    return Axis("time since the start", "linear", seconds_label, minimum=0.0, maximum=folder.length_s)
+
+
+def _bucket_note(folder: RunFolder) -> str:
+    interval = folder.summary["run"].get("interval_s") or 1.0
+    if folder.bucket_s > interval:
+        return (f" Each point covers {folder.bucket_s:g} s ({folder.bucket_s / interval:g} intervals, their "
+                "histograms added).")
+    return f" Each point is one interval of {folder.bucket_s:g} s."
+
+
+def _over_time_section(folder: RunFolder) -> str:
+    rows = folder.rows
+    if not rows:
+        return section("over-time", "Stations and throughput over time", "",
+                       note("No time series (timeseries.csv) in this folder."))
+    stations = sum((folder.summary["run"].get("fleet") or {}).values())
+    charts = [
+        line_chart([Series("connected", [(r.t_s, r.connected) for r in rows], "#0072B2", 2),
+                    Series("booted (Accepted)", [(r.t_s, r.booted) for r in rows], "#009E73", 1.5, "5 3"),
+                    Series("charging connectors", [(r.t_s, r.charging) for r in rows], "#E69F00", 1.5)],
+                   title="Stations connected and charging", x=_time_axis(folder), y=Axis("stations", minimum=0.0),
+                   rules=[Rule(stations, f"fleet size {stations}", "#999", "2 3")] if stations else [],
+                   time_axis=True, chart_id="chart-stations"),
+        line_chart([Series("sent by stations", [(r.t_s, r.out_per_s) for r in rows], "#0072B2", 2),
+                    Series("received by stations", [(r.t_s, r.in_per_s) for r in rows], "#CC79A7", 1.5, "5 3")],
+                   title="Throughput: OCPP messages per second", x=_time_axis(folder),
+                   y=Axis("messages / s", minimum=0.0), time_axis=True, chart_id="chart-throughput"),
+    ]
+    if any(r.errors or r.timeouts for r in rows):
+        charts.append(line_chart(
+            [Series("CALLERRORs", [(r.t_s, r.errors) for r in rows], "#D55E00", 2),
+             Series("timeouts", [(r.t_s, r.timeouts) for r in rows], INK, 1.5, "5 3"),
+             Series("answered", [(r.t_s, r.answered) for r in rows], "#009E73", 1)],
+            title="Errors and timeouts per point", x=_time_axis(folder), y=Axis("calls", minimum=0.0),
+            time_axis=True, chart_id="chart-errors"))
+    else:
+        charts.append(note("No CALLERROR and no timeout at any time of the run.", "verdict good"))
+    return section("over-time", "Stations and throughput over time",
+                   "Stations at the end of each point; message rates over it." + _bucket_note(folder),
+                   f"<div class='charts'>{''.join(charts)}</div>")
+
+
+def _declared_rules(summary: Mapping[str, Any], action: str, colors: Mapping[str, str]) -> list[Rule]:
+    """A line per declared response timeout of the models that sent ``action``
+    (models that share a timeout share a line)."""
+    by_value: dict[float, list[str]] = {}
+    for model_id, model in sorted((summary.get("models") or {}).items()):
+        exchange = (model.get("exchanges") or {}).get(action)
+        if exchange is not None and exchange.get("declared_timeout_ms"):
+            by_value.setdefault(float(exchange["declared_timeout_ms"]), []).append(model_id)
+    rules = []
+    for value, model_ids in sorted(by_value.items()):
+        shown = ", ".join(model_ids) if len(model_ids) <= 2 else f"{model_ids[0]} and {len(model_ids) - 1} more"
+        rules.append(Rule(value, f"declared timeout {ms_label(value)}: {shown}", colors.get(model_ids[0], "#c00")))
+    return rules
+
+
+def _latency_over_time_section(folder: RunFolder, colors: Mapping[str, str]) -> str:
+    charts = []
+    for action, views in sorted(folder.latency.items()):
+        corrected, service = views.get("corrected", []), views.get("service", [])
+        series = [Series("max", [(p.t_s, p.max_ms) for p in corrected], "#b0b0b0", 1, "2 2"),
+                  Series("p99", [(p.t_s, p.p99_ms) for p in corrected], INK, 2),
+                  Series("p50", [(p.t_s, p.p50_ms) for p in corrected], "#8c8c8c", 1.5),
+                  Series("service p99", [(p.t_s, p.p99_ms) for p in service], "#7b4fb8", 1.2, "4 3")]
+        charts.append(line_chart(series, title=f"{action}: latency over time (all models)", x=_time_axis(folder),
+                                 y=_LATENCY_AXIS, rules=_declared_rules(folder.summary, action, colors),
+                                 time_axis=True, chart_id=f"chart-latency-{_slug(action)}"))
+    body = f"<div class='charts'>{''.join(charts)}</div>" if charts else note("No latency over time (latency.hlog).")
+    return section("latency-over-time", "Latency over time, per action",
+                   "Corrected latency of every model's calls together (p50, p99, max) and the service-time p99, on a "
+                   "log scale, with each model's declared response timeout as a dashed line in the model's colour. "
+                   "A line that climbs towards a timeout is a CSMS running out of headroom." + _bucket_note(folder),
+                   body)
+
+
+def _distribution_section(folder: RunFolder, colors: Mapping[str, str]) -> str:
+    blocks = []
+    for action, distributions in sorted(folder.distributions.items()):
+        series = [Series(f"{model_id} ({d.count:,})", [(percentile_x(p), v) for p, v in d.points], colors[model_id],
+                         1.4)
+                  for model_id, d in sorted(distributions.items()) if model_id in colors]
+        fleet, service = distributions.get(FLEET), distributions.get("service")
+        if fleet is not None:
+            series.append(Series(f"all models ({fleet.count:,})", [(percentile_x(p), v) for p, v in fleet.points],
+                                 INK, 2.4))
+        if service is not None:
+            series.append(Series("all models, service time", [(percentile_x(p), v) for p, v in service.points],
+                                 INK, 1.2, "4 3"))
+        chart = line_chart(series, title=f"{action}: latency by percentile", x=Axis("percentile", "percentile"),
+                           y=_LATENCY_AXIS, rules=_declared_rules(folder.summary, action, colors),
+                           width=500, chart_id=f"chart-distribution-{_slug(action)}")
+        blocks.append(f"<div class='dist'>{chart}{parts.percentiles_table(folder.summary, action, colors)}</div>")
+    body = "".join(blocks) or note("No latency histograms (latency.hlog).")
+    return section("distribution", "Latency distribution per action",
+                   "The whole run's latency at each percentile (HdrHistogram's percentile plot: 90 %, 99 %, 99.9 % "
+                   "equally spaced), per model and for all models together, against the declared timeouts. The "
+                   "tables give the figures of summary.json; rows in red had calls over the declared timeout.", body)
+
+
+def _simulator_section(folder: RunFolder, warning: str | None) -> str:
+    body = parts.simulator_table(folder.summary)
+    series = []
+    for name, label, color in _SIMULATOR:
+        points = folder.simulator.get(name) or []
+        if not points:
+            continue
+        if name == "gc_pause":
+            series.append(Series(f"{label} max", [(p.t_s, p.max_ms) for p in points], color, 1.5))
+        else:
+            series.append(Series(f"{label} p99", [(p.t_s, p.p99_ms) for p in points], color, 2))
+            series.append(Series(f"{label} max", [(p.t_s, p.max_ms) for p in points], color, 1, "2 2"))
+    if series:
+        # The limits of fleetsim.metrics.summary.lag_warning: max(1 ms, 1 % of the
+        # median corrected latency), plus the probes' 1 ms resolution for the p99s.
+        threshold = max(LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN * (folder.fleet_median_ms or 0.0))
+        p99_limit, pause_limit = threshold + PROBE_RESOLUTION_MS, max(GC_PAUSE_FLOOR_MS, threshold)
+        rules = [Rule(p99_limit, f"warning threshold for the lag p99s {ms_label(p99_limit)}", "#c00"),
+                 Rule(pause_limit, f"warning threshold for a GC pause {ms_label(pause_limit)}", "#D55E00", "2 4")]
+        body += ("<div class='charts'>" + line_chart(
+            series, title="The simulator's own lag over time", x=_time_axis(folder), y=_LATENCY_AXIS,
+            rules=rules, time_axis=True, chart_id="chart-simulator") + "</div>")
+    verdict = (note("WARNING: " + e(warning), "warning") if warning else
+               note("The simulator kept up: its own lag stayed below the threshold at which it could distort the "
+                    "latency figures.", "verdict good"))
+    return section("simulator", "The simulator's own lag",
+                   "Time the simulator itself lost (a late event loop, late station timers, garbage-collector "
+                   "pauses) lands in the measured latencies. fleetsim warns when it is large enough to distort "
+                   "them by more than the accuracy it promises, max(1 ms, 1 % of the median corrected latency); "
+                   "the dashed lines are the limits.", verdict + body)

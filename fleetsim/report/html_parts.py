@@ -1,0 +1,298 @@
+"""Building blocks of the HTML report: escaping, figures, tables, and the
+sections that are tables (the run, errors, CSMS calls, connections, the
+simulator's own lag).  Pure: dicts of ``summary.json`` in, HTML text out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any, Final
+
+from fleetsim.report.svg import PALETTE
+from fleetsim.report.thresholds import format_ms
+
+FLEET: Final = "all models"
+_BAD: Final = "<!--bad-->"
+EXCHANGE_PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")
+# How a station answered a CSMS call: the answer's class picks the colour.
+_GOOD: Final = frozenset({"Accepted", "answered", "Unlocked", "Scheduled"})
+_REFUSED: Final = frozenset({"Rejected", "NotSupported", "Occupied", "Unavailable", "Faulted", "Unknown",
+                             "UnknownVendorId", "UnknownMessageId", "Failed", "NotFound", "UnlockFailed",
+                             "VersionMismatch"})
+
+
+def model_colors(summary: Mapping[str, Any]) -> dict[str, str]:
+    return {model_id: PALETTE[i % len(PALETTE)] for i, model_id in enumerate(sorted(summary.get("models") or {}))}
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else format_ms(value)
+
+
+def share(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "0" if value == 0 else f"{value * 100:.3g}%"
+
+
+def number(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "", numeric_from: int = 1) -> str:
+    """Cells are HTML already (escape text with :func:`e`); columns from
+    ``numeric_from`` on are right-aligned."""
+    head = "".join(f"<th{' class=num' if i >= numeric_from else ''}>{e(h)}</th>" for i, h in enumerate(headers))
+    body = []
+    for row in rows:
+        row_cls = ""
+        if row and row[0].startswith(_BAD):
+            row_cls = " class='bad'"
+            row = [row[0].removeprefix(_BAD), *row[1:]]
+        cells = "".join(f"<td{' class=num' if i >= numeric_from else ''}>{cell}</td>" for i, cell in enumerate(row))
+        body.append(f"<tr{row_cls}>{cells}</tr>")
+    if not body:
+        return ""
+    return (f"<div class='scroll'><table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table></div>")
+
+
+def bad(cell: str) -> str:
+    """Mark the row that starts with this cell (a breach of a declared limit)."""
+    return _BAD + cell
+
+
+def swatch(color: str) -> str:
+    return f"<span class='swatch' style='background:{color}'></span>"
+
+
+def model_cell(model_id: str, colors: Mapping[str, str]) -> str:
+    return swatch(colors.get(model_id, "#222")) + e(model_id)
+
+
+def section(anchor: str, title: str, intro: str, body: str) -> str:
+    return (f"<section id='{e(anchor)}'><h2>{e(title)}</h2>"
+            f"{f'<p class=intro>{intro}</p>' if intro else ''}{body}</section>")
+
+
+def note(text: str, cls: str = "note") -> str:
+    return f"<p class='{cls}'>{text}</p>"
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
+    run = summary["run"]
+    models = summary.get("models") or {}
+    length = (f"{run.get('duration_s', 0):g} s requested" +
+              (f", {run['started_at'][:19].replace('T', ' ')} → {run['ended_at'][11:19]} UTC"
+               if run.get("started_at") and run.get("ended_at") else ""))
+    facts = [
+        ("CSMS", e(run.get("csms", "not recorded (the run broke before it ended)"))),
+        ("stations", number(sum((run.get("fleet") or {}).values()))),
+        ("run", e(length)),
+        ("time acceleration", f"{run.get('speed', 1):g}× (OCPP intervals and sessions)"),
+        ("messages", f"{number(run.get('messages_sent'))} sent, {number(run.get('messages_received'))} received"),
+        ("failed connection attempts", number(run.get("connect_failures"))),
+        ("seed", e(run.get("seed"))),
+        ("fleetsim", f"{e(run.get('fleetsim_version', '?'))} on {e(run.get('host', '?'))}, "
+                     f"intervals of {run.get('interval_s', 1):g} s"),
+    ]
+    facts_html = "<dl class='facts'>" + "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
+    rows = []
+    for model_id, stations in sorted((run.get("fleet") or {}).items()):
+        model = models.get(model_id) or {}
+        exchanges = (model.get("exchanges") or {}).values()
+        boot = (model.get("boot") or {}).get("answers") or {}
+        calls = sum(x.get("count", 0) for x in exchanges)
+        errors = sum(x.get("errors_total", 0) for x in exchanges)
+        timeouts = sum(x.get("timeouts", 0) for x in exchanges)
+        late = sum(x.get("late", 0) for x in exchanges)
+        first = model_cell(model_id, colors)
+        rows.append([bad(first) if timeouts or late else first, number(stations),
+                     ms((model.get("declared_timeout_s") or 0) * 1000), number(calls), number(errors),
+                     number(timeouts), number(late),
+                     ", ".join(f"{e(status)} {n}" for status, n in sorted(boot.items())) or "–"])
+    mix = table(["model", "stations", "declared response timeout", "calls", "errors", "timeouts", "late answers",
+                 "BootNotification answers"], rows)
+    flags = []
+    if not run.get("completed", True):
+        flags.append(note("The run itself broke: these are the figures measured until then.", "warning"))
+    if run.get("interrupted"):
+        flags.append(note("The run was stopped early (Ctrl-C or SIGTERM).", "warning"))
+    return section("run", "The run", "", facts_html + "".join(flags) + "<h3>Fleet mix</h3>" + mix)
+
+
+def headline(summary: Mapping[str, Any]) -> str:
+    """The sentence a capacity planner reads first."""
+    fleet = (summary.get("fleet") or {}).get("exchanges") or {}
+    count = sum(x.get("count", 0) for x in fleet.values())
+    errors = sum(x.get("errors_total", 0) for x in fleet.values())
+    timeouts = sum(x.get("timeouts", 0) for x in fleet.values())
+    late = sum(x.get("late", 0) for x in fleet.values())
+    corrected_over = sum(round((x.get("corrected_over_declared_share") or 0) * x.get("count", 0))
+                         for x in fleet.values())
+    if not count:
+        return note("The stations' calls were never answered or never sent: no latency to report.", "verdict bad")
+    parts = [f"{number(count)} calls from the stations; {number(errors)} answered with a CALLERROR "
+             f"({share(errors / count)}), {number(timeouts)} not answered within the model's declared response "
+             f"timeout, {number(late)} answered after it."]
+    if timeouts or late or corrected_over:
+        parts.append(f"{number(corrected_over)} calls waited longer than their model's declared timeout, counting "
+                     "from when the station meant to send them.")
+        return note(" ".join(parts), "verdict bad")
+    parts.append("Every answer came within every model's declared response timeout.")
+    return note(" ".join(parts), "verdict good")
+
+
+def glance_table(summary: Mapping[str, Any]) -> str:
+    """Per action, fleet-wide: counts, latency, and the headroom to the
+    tightest declared timeout."""
+    rows = []
+    for action, x in sorted(((summary.get("fleet") or {}).get("exchanges") or {}).items()):
+        corrected = x.get("corrected_ms") or {}
+        service = x.get("service_ms") or {}
+        declared = x.get("declared_timeout_ms")
+        worst = corrected.get("p99.9")
+        headroom = f"{declared / worst:,.0f}×" if declared and worst else "–"
+        over = (x.get("corrected_over_declared_share") or 0) > 0 or x.get("over_declared", 0) > 0
+        rows.append([bad(e(action)) if over else e(action), number(x.get("count")), number(x.get("errors_total")),
+                     number(x.get("timeouts")), number(x.get("late")), ms(corrected.get("p50")),
+                     ms(corrected.get("p99")), ms(corrected.get("p99.9")), ms(corrected.get("max")),
+                     ms(service.get("p99")), ms(declared), headroom, share(x.get("corrected_over_declared_share"))])
+    return table(["action", "calls", "errors", "timeouts", "late", "p50", "p99", "p99.9", "max", "service p99",
+                  "declared", "headroom", "over declared"], rows, cls="glance")
+
+
+def percentiles_table(summary: Mapping[str, Any], action: str, colors: Mapping[str, str]) -> str:
+    rows = []
+    models = sorted((summary.get("models") or {}).items())
+    scopes = [(model_id, (model.get("exchanges") or {}).get(action)) for model_id, model in models]
+    scopes.append((FLEET, ((summary.get("fleet") or {}).get("exchanges") or {}).get(action)))
+    for scope, x in scopes:
+        if x is None:
+            continue
+        corrected = x.get("corrected_ms") or {}
+        over = x.get("over_declared", 0) > 0 or (x.get("corrected_over_declared_share") or 0) > 0
+        first = model_cell(scope, colors) if scope != FLEET else "<b>all models</b>"
+        rows.append([bad(first) if over else first, number(x.get("count")),
+                     *(ms(corrected.get(p)) for p in EXCHANGE_PERCENTILES),
+                     share(x.get("corrected_over_declared_share"))])
+    return table(["model", "calls", *EXCHANGE_PERCENTILES, "over declared"], rows, cls="compact")
+
+
+# ---------------------------------------------------------------- errors, CSMS calls, connections
+
+
+def errors_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
+    rows = []
+    for model_id, model in sorted((summary.get("models") or {}).items()):
+        for action, x in sorted((model.get("exchanges") or {}).items()):
+            if not (x.get("errors_total") or x.get("timeouts") or x.get("late")):
+                continue
+            codes = ", ".join(f"{e(code)} {n}" for code, n in sorted((x.get("errors") or {}).items())) or "–"
+            failed = (x.get("errors_total", 0) + x.get("timeouts", 0)) / x["count"] if x.get("count") else None
+            rows.append([bad(e(action)) if x.get("timeouts") or x.get("late") else e(action),
+                         model_cell(model_id, colors), number(x.get("count")), codes, number(x.get("timeouts")),
+                         number(x.get("late")), share(failed)])
+    body = table(["action", "model", "calls", "CALLERRORs by code", "timeouts", "late answers", "failed share"], rows,
+                 numeric_from=2)
+    if not body:
+        body = note("No CALLERROR, no timeout, no late answer: every call the stations sent was answered in time.",
+                    "verdict good")
+    problems = []
+    for name, n in sorted(((summary.get("fleet") or {}).get("counters") or {}).items()):
+        if name.startswith(("csms.", "lost.", "abandoned.", "transaction.never_started", "end.undelivered")) and n:
+            problems.append(f"<li><code>{e(name)}</code> {number(n)}</li>")
+    if problems:
+        body += ("<h3>Protocol and delivery problems</h3><p class=intro>Answers the CSMS got wrong, and calls lost to "
+                 "disconnects or given up (counters of summary.json).</p>"
+                 f"<ul class='counters'>{''.join(problems)}</ul>")
+    return section("errors", "Errors and timeouts per action",
+                   "A timeout is a call left unanswered for longer than the sending model's declared response "
+                   "timeout; a late answer came, but after that timeout (a real station would have given up).", body)
+
+
+def _answer_class(answer: str) -> str:
+    if answer in _GOOD:
+        return "ok"
+    if answer in _REFUSED:
+        return "refused"
+    if answer == "unanswered":
+        return "none"
+    return "error"  # a CALLERROR code (NotImplemented, ...)
+
+
+def csms_calls_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
+    models = sorted(summary.get("models") or {})
+    actions = sorted({action for m in (summary.get("models") or {}).values() for action in (m.get("csms_calls") or {})})
+    rows = []
+    for action in actions:
+        cells = [e(action)]
+        for model_id in models:
+            answers = ((summary["models"][model_id].get("csms_calls") or {}).get(action)) or {}
+            cells.append(" ".join(f"<span class='answer {_answer_class(answer)}'>{e(answer)} {n}</span>"
+                                  for answer, n in sorted(answers.items())) or "<span class='dim'>–</span>")
+        rows.append(cells)
+    headers = ["CSMS call", *models]
+    body = table(headers, rows, cls="calls", numeric_from=len(headers))
+    if not body:
+        body = note("The CSMS sent no calls to the stations.")
+    else:
+        body += ("<p class='legend'><span class='answer ok'>accepted / answered</span> "
+                "<span class='answer refused'>refused or not supported by the model</span> "
+                "<span class='answer error'>CALLERROR code</span> <span class='answer none'>unanswered</span></p>")
+    return section("csms-calls", "CSMS calls and how each model answered",
+                   "Calls the CSMS sent to the stations, by the answer each model gave: a model answers what its "
+                   "certificate says it supports, and NotSupported or NotImplemented for the rest.", body)
+
+
+def connections_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
+    rows, reactions = [], []
+    for model_id, model in sorted((summary.get("models") or {}).items()):
+        connection = model.get("connection") or {}
+        boot = model.get("boot") or {}
+        failures = ", ".join(f"{e(k)} {n}" for k, n in sorted((connection.get("failures") or {}).items())) or "–"
+        lost = ", ".join(f"{e(k)} {n}" for k, n in sorted((connection.get("disconnects") or {}).items())) or "–"
+        connect_ms, boot_ms = connection.get("connect_ms") or {}, boot.get("boot_ms") or {}
+        rows.append([model_cell(model_id, colors), number(connection.get("connects")),
+                     number(connection.get("reconnects")), failures, lost, ms(connect_ms.get("p50")),
+                     ms(connect_ms.get("p99")), ms(boot_ms.get("p50")), ms(boot_ms.get("p99"))])
+        for name, reaction in sorted((model.get("reactions") or {}).items()):
+            figures = reaction.get("ms") or {}
+            first = model_cell(model_id, colors)
+            reactions.append([bad(first) if reaction.get("over_declared") else first, e(name),
+                              number(reaction.get("count")), ms(figures.get("p50")),
+                              ms(figures.get("p99")), ms(figures.get("max")), ms(reaction.get("declared_max_ms")),
+                              number(reaction.get("over_declared"))])
+    body = table(["model", "connects", "reconnects", "failed attempts", "disconnects", "setup p50", "setup p99",
+                  "boot p50", "boot p99"], rows, numeric_from=1)
+    if reactions:
+        body += ("<h3>The stations' own reaction times</h3><p class=intro>How fast the simulated stations reacted to "
+                 "CSMS calls, against the maxima declared in their certificates (the stations' side, not the "
+                 "CSMS's).</p>" + table(["model", "reaction", "count", "p50", "p99", "max", "declared max",
+                                         "over declared"], reactions, numeric_from=2))
+    return section("connections", "Connections and boot",
+                   "Setup is TCP + TLS + WebSocket handshake; boot is from the open connection to BootNotification "
+                   "Accepted.", body)
+
+
+def simulator_table(summary: Mapping[str, Any]) -> str:
+    simulator = summary.get("simulator") or {}
+    rows = []
+    for name, label in (("loop_lag_ms", "event-loop lag"), ("timer_lag_ms", "station timer lag"),
+                        ("gc_pause_ms", "garbage-collector pauses")):
+        figures = simulator.get(name)
+        if figures:
+            rows.append([e(label), number(figures.get("count")), *(ms(figures.get(p)) for p in EXCHANGE_PERCENTILES)])
+    body = table(["series", "count", *EXCHANGE_PERCENTILES], rows)
+    collections = simulator.get("gc_collections") or {}
+    if collections:
+        body += note("Garbage collections by generation: " +
+                     ", ".join(f"gen {e(g)}: {number(n)}" for g, n in sorted(collections.items())) + ".")
+    return body or note("The simulator's own lag was not measured in this run.")

@@ -1,0 +1,256 @@
+"""Line charts as inline SVG, for a report that opens offline: no script, no
+library, no external file.  Axes are linear, logarithmic (latencies span
+microseconds to the declared timeouts of tens of seconds), or HdrHistogram's
+percentile axis (90 %, 99 %, 99.9 %... equally spaced).
+
+Pure: data in, SVG text out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import Final, Literal
+
+import msgspec
+
+# Okabe–Ito: told apart by colour-blind readers too; models take them in order.
+PALETTE: Final = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7F7F7F", "#B8A100")
+INK: Final = "#222"
+GRID: Final = "#e4e4e4"
+FONT: Final = "font-family='system-ui, sans-serif' font-size='11'"
+
+Scale = Literal["linear", "log", "percentile"]
+
+
+class Series(msgspec.Struct, frozen=True):
+    name: str
+    points: list[tuple[float, float]]  # (x, y) in data units; percentile axis: x in percent
+    color: str = INK
+    width: float = 1.5
+    dash: str = ""  # SVG stroke-dasharray, e.g. "4 3"
+
+
+class Rule(msgspec.Struct, frozen=True):
+    """A horizontal line across the plot: a declared timeout, a threshold."""
+
+    y: float
+    label: str
+    color: str = "#c00"
+    dash: str = "6 4"
+
+
+class Axis(msgspec.Struct, frozen=True):
+    label: str
+    scale: Scale = "linear"
+    format: Callable[[float], str] | None = None  # tick labels
+    minimum: float | None = None  # linear: the axis reaches down to at least this
+    maximum: float | None = None  # linear: and up to at least this (a run's length, so time axes line up)
+
+
+def seconds_label(seconds: float) -> str:
+    """An elapsed time: 45s, 2m, 1h30m."""
+    seconds = round(seconds)
+    if seconds < 60 or seconds % 60:
+        return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
+    minutes = seconds // 60
+    if minutes < 60 or minutes % 60:
+        return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes // 60}h"
+
+
+def ms_label(ms: float) -> str:
+    """A latency tick: 100µs, 2ms, 10s."""
+    if ms < 1:
+        return f"{ms * 1000:g}µs"
+    if ms < 1000:
+        return f"{ms:g}ms"
+    return f"{ms / 1000:g}s"
+
+
+def percentile_label(x: float) -> str:
+    """A position on the percentile axis (x = log10(1 / (1 - p)))."""
+    if x == 0:
+        return "0%"
+    return f"{100 - 100 / 10 ** x:.{max(0, round(x) - 2)}f}%"
+
+
+def percentile_x(percent: float) -> float:
+    """The percentile axis position of ``percent`` (0 → 0, 90 → 1, 99 → 2, ...)."""
+    return math.log10(100 / (100 - min(percent, 99.9999)))
+
+
+def nice_step(span: float, ticks: int) -> float:
+    raw = span / max(1, ticks)
+    if raw <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def time_step(span_s: float, ticks: int = 6) -> float:
+    """Tick spacing of an elapsed-time axis: whole seconds, minutes or hours."""
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400):
+        if span_s / step <= ticks:
+            return step
+    return nice_step(span_s, ticks)
+
+
+class _Scale:
+    """Data → pixels along one axis, with its ticks."""
+
+    def __init__(self, axis: Axis, low: float, high: float, pixels: tuple[float, float], *,
+                 elapsed: bool = False) -> None:
+        self.axis = axis
+        self.pixels = pixels
+        if axis.scale == "log":
+            low = 10 ** math.floor(math.log10(low))
+            high = 10 ** math.ceil(math.log10(high))
+            if high <= low:
+                high = low * 10
+            self.low, self.high = math.log10(low), math.log10(high)
+        elif axis.scale == "percentile":
+            self.low, self.high = 0.0, max(2.0, math.ceil(high))
+        else:
+            if axis.minimum is not None:
+                low = min(low, axis.minimum)
+            if axis.maximum is not None:
+                high = max(high, axis.maximum)
+            if high <= low:
+                high = low + 1
+            step = time_step(high - low) if elapsed else nice_step(high - low, 5)
+            self.step = step
+            self.low = math.floor(low / step) * step
+            self.high = math.ceil(high / step - 1e-9) * step
+            if self.high <= self.low:
+                self.high = self.low + step
+
+    def position(self, value: float) -> float:
+        if self.axis.scale == "log":
+            value = math.log10(max(value, 10 ** self.low))
+        start, end = self.pixels
+        return start + (value - self.low) / (self.high - self.low) * (end - start)
+
+    def ticks(self) -> list[tuple[float, str]]:
+        label = self.axis.format or (lambda v: f"{v:g}")
+        if self.axis.scale == "log":
+            decades = range(round(self.low), round(self.high) + 1)
+            multiples = (1, 2, 5) if self.high - self.low <= 3 else (1,)
+            return [(m * 10.0 ** d, label(m * 10.0 ** d)) for d in decades for m in multiples
+                    if m * 10.0 ** d <= 10 ** self.high * 1.0001]
+        if self.axis.scale == "percentile":
+            return [(float(x), percentile_label(x)) for x in range(0, round(self.high) + 1)]
+        count = round((self.high - self.low) / self.step)
+        return [(self.low + i * self.step, label(self.low + i * self.step)) for i in range(count + 1)]
+
+    def tick_position(self, value: float) -> float:
+        return self.position(value)
+
+
+def _bounds(values: Sequence[float], scale: Scale) -> tuple[float, float]:
+    if scale == "log":
+        values = [v for v in values if v > 0]
+        if not values:
+            return 0.1, 1.0
+    if not values:
+        return 0.0, 1.0
+    return min(values), max(values)
+
+
+def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules: Sequence[Rule] = (),
+               width: int = 560, height: int = 250, time_axis: bool = False, chart_id: str = "") -> str:
+    """An SVG line chart (class ``chart``) with a legend below it."""
+    left, right, top, bottom = 62, 30, 26, 36
+    legend_items = ([(s.name, s.color, s.dash, s.width) for s in series] +
+                    [(r.label, r.color, r.dash, 1.2) for r in rules])
+    fits = int((width - left - right - 44) / 6.4)  # characters a legend row holds; longer names are cut
+    legend_items = [(name if len(name) <= fits else name[:fits - 1] + "…", *rest) for name, *rest in legend_items]
+    legend_rows = _legend_rows(legend_items, width - left - right)
+    total_height = height + 16 * len(legend_rows) + 4
+    plot_x, plot_y = (left, width - right), (height - bottom, top)
+    xs = [px for s in series for px, _ in s.points]
+    ys = [py for s in series for _, py in s.points] + [r.y for r in rules]
+    x_scale = _Scale(x, *_bounds(xs, x.scale), plot_x, elapsed=time_axis)
+    y_scale = _Scale(y, *_bounds(ys, y.scale), plot_y)
+    parts = [f"<svg class='chart' xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {total_height}' "
+             f"width='{width}' height='{total_height}' role='img' aria-label='{escape(title, quote=True)}'"
+             f"{f' id={chr(39)}{escape(chart_id)}{chr(39)}' if chart_id else ''} {FONT}>",
+             f"<title>{escape(title)}</title>",
+             f"<text x='{left}' y='16' font-size='13' font-weight='600' fill='{INK}'>{escape(title)}</text>"]
+    bottom_px = plot_y[0]
+    for value, label in y_scale.ticks():
+        py = y_scale.tick_position(value)
+        parts.append(f"<line x1='{left}' x2='{plot_x[1]}' y1='{py:.1f}' y2='{py:.1f}' stroke='{GRID}'/>")
+        parts.append(f"<text x='{left - 5}' y='{py + 3.5:.1f}' text-anchor='end' fill='#555'>{escape(label)}</text>")
+    for value, label in x_scale.ticks():
+        px = x_scale.tick_position(value)
+        parts.append(f"<line x1='{px:.1f}' x2='{px:.1f}' y1='{top}' y2='{bottom_px}' stroke='{GRID}'/>")
+        parts.append(f"<text x='{px:.1f}' y='{bottom_px + 14}' text-anchor='middle' fill='#555'>{escape(label)}</text>")
+    parts.append(f"<rect x='{left}' y='{top}' width='{plot_x[1] - left}' height='{bottom_px - top}' fill='none' "
+                 f"stroke='#bbb'/>")
+    parts.append(f"<text x='{(left + plot_x[1]) / 2:.0f}' y='{bottom_px + 29}' text-anchor='middle' fill='#555'>"
+                 f"{escape(x.label)}</text>")
+    parts.append(f"<text transform='translate(12 {(top + bottom_px) / 2:.0f}) rotate(-90)' text-anchor='middle' "
+                 f"fill='#555'>{escape(y.label)}</text>")
+    for rule in rules:
+        py = y_scale.position(rule.y)
+        parts.append(f"<line class='rule' x1='{left}' x2='{plot_x[1]}' y1='{py:.1f}' y2='{py:.1f}' "
+                     f"stroke='{rule.color}' stroke-width='1.2' stroke-dasharray='{rule.dash}'>"
+                     f"<title>{escape(rule.label)}</title></line>")
+    for item in series:
+        parts.append(_series_svg(item, x_scale, y_scale))
+    y0 = height + 2
+    for row in legend_rows:
+        parts.append(_legend_svg(row, left, y0))
+        y0 += 16
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _series_svg(series: Series, x_scale: _Scale, y_scale: _Scale) -> str:
+    points = [(x_scale.position(px), y_scale.position(py)) for px, py in series.points
+              if not (y_scale.axis.scale == "log" and py <= 0)]
+    if not points:
+        return ""
+    dash = f" stroke-dasharray='{series.dash}'" if series.dash else ""
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+    out = [f"<g class='series'><title>{escape(series.name)}</title>",
+           f"<polyline points='{path}' fill='none' stroke='{series.color}' stroke-width='{series.width}' "
+           f"stroke-linejoin='round'{dash}/>"]
+    if len(points) <= 40:  # markers, so a series of one point shows at all
+        out.extend(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{max(1.8, series.width)}' fill='{series.color}'/>"
+                   for px, py in points)
+    out.append("</g>")
+    return "".join(out)
+
+
+def _legend_rows(items: list[tuple[str, str, str, float]], width: float) -> list[list[tuple[str, str, str, float]]]:
+    rows: list[list[tuple[str, str, str, float]]] = [[]]
+    used = 0.0
+    for item in items:
+        needed = _legend_width(item[0])
+        if rows[-1] and used + needed > width:
+            rows.append([])
+            used = 0.0
+        rows[-1].append(item)
+        used += needed
+    return [row for row in rows if row]
+
+
+def _legend_width(name: str) -> float:
+    return 44 + 6.4 * len(name)
+
+
+def _legend_svg(row: list[tuple[str, str, str, float]], x0: float, y0: float) -> str:
+    parts, x = [], x0
+    for name, color, dash, stroke in row:
+        dash_attr = f" stroke-dasharray='{dash}'" if dash else ""
+        parts.append(f"<line x1='{x:.0f}' x2='{x + 20:.0f}' y1='{y0 + 8}' y2='{y0 + 8}' stroke='{color}' "
+                     f"stroke-width='{max(stroke, 1.5)}'{dash_attr}/>")
+        parts.append(f"<text x='{x + 24:.0f}' y='{y0 + 12}' fill='#333'>{escape(name)}</text>")
+        x += _legend_width(name)
+    return "".join(parts)
