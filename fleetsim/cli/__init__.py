@@ -4,6 +4,7 @@ and chooses exit codes:
     0   success
     2   usage error or unreadable input (click's own convention)
     3   the run itself broke (what it measured is still written)
+    99  a threshold failed, or a regression went past its limit (as k6)
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import click
 
 from fleetsim import __version__
 from fleetsim.cli.csms import csms
+from fleetsim.cli.merge import merge_command
 from fleetsim.cli.profiles import profiles
+from fleetsim.cli.report import compare_command, gate_command, report_command
 from fleetsim.cli.run import run_command
 
 
@@ -30,3 +33,7 @@ def main() -> None:
 main.add_command(profiles)
 main.add_command(run_command)
 main.add_command(csms)
+main.add_command(merge_command)
+main.add_command(report_command)
+main.add_command(gate_command)
+main.add_command(compare_command)

@@ -14,16 +14,18 @@ import click
 import trio
 
 from fleetsim import __version__
+from fleetsim.cli.gates import ThresholdType, judge
 from fleetsim.csms.config import TrafficRule
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import write_results
+from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin, load_profile_file
 from fleetsim.profiles.profile import StationProfile
-from fleetsim.report.terminal import csms_calls_table, progress_line, summary_table
+from fleetsim.report.terminal import csms_calls_table, progress_line, simulator_lines, summary_table
 
 EXIT_RUN_BROKE = 3
+EXIT_THRESHOLD_FAILED = 99  # as k6: a threshold failed (fleetsim.report.thresholds)
 # The quickstart (no --csms): a minute of a few hundred stations against the
 # embedded CSMS, at 20x so that it holds sessions, meter values and heartbeats.
 QUICKSTART_SPEED = 20.0
@@ -81,7 +83,8 @@ DEFAULT_CSMS_CALLS = (
     "SetChargingProfile=4/h", "GetCompositeSchedule=2/h", "ClearChargingProfile=2/h", "ReserveNow=2/h",
     "CancelReservation=2/h", "SendLocalList=2/h", "GetLocalListVersion=2/h", "GetDiagnostics=1/h",
     "UpdateFirmware=1/h", "Reset=1/h", "ExtendedTriggerMessage=1/h", "GetInstalledCertificateIds=1/h",
-    "GetLog=1/h",
+    "GetLog=1/h", "CertificateSigned=1/h", "InstallCertificate=1/h", "DeleteCertificate=1/h",
+    "SignedUpdateFirmware=1/h",
 )
 
 
@@ -145,21 +148,33 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
               help="Embedded CSMS only: send this CSMS-initiated call to every station at RATE per hour "
                    "(e.g. RemoteStartTransaction=6/h, or /s). Default: every CSMS-initiated action at a low rate.")
 @click.option("--no-csms-calls", is_flag=True, help="Embedded CSMS only: send no CSMS-initiated calls.")
+@click.option("--interval", "interval_s", type=Duration(), default="1s", show_default=True,
+              help="Interval of the HdrHistogram log (latency.hlog) and the time series (timeseries*.csv).")
+@click.option("--threshold", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
+              help="Pass/fail criterion judged on summary.json after the run (repeatable), e.g. "
+                   "'BootNotification.p99 < 2s', 'errors.rate < 0.1%', 'StartTransaction.p99.9 < declared'. "
+                   "Any failure exits with 99.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
 def run_command(csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
                 mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert, client_key,
-                insecure, source_addresses, csms_calls, no_csms_calls, quiet) -> None:  # type: ignore[no-untyped-def]
+                insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
+                junit_file) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
-    needs nothing else. Results go to results/<run-id>/ (summary.json and the
-    profiles used); a summary per action and model is printed at the end.
+    needs nothing else. Results go to results/<run-id>/: latency.hlog and the
+    time series as the run goes, summary.json and the profiles used at the end
+    (see results/README.md); a summary per action and model is printed at the end.
     """
     from fleetsim.sessions.simple import SimpleSessions
 
     rate = _RATE.match(ramp)
     if rate is None:
         raise click.BadParameter(f"{ramp!r} is not a rate like 200/s", param_hint="--ramp")
+    if interval_s <= 0:
+        raise click.BadParameter("the interval must be positive", param_hint="--interval")
     if speed is None:
         speed = 1.0 if csms_url else QUICKSTART_SPEED
     profiles = _profiles(profile_file)
@@ -169,7 +184,7 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
         id_prefix=id_prefix, speed=speed, reaction_delays=not no_reaction_delays,
         sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
-        embedded_traffic=() if no_csms_calls else _traffic(csms_calls),
+        embedded_traffic=() if no_csms_calls else _traffic(csms_calls), interval_s=interval_s,
     )
     if csms_url is not None:
         try:
@@ -203,7 +218,7 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
                f"for {duration:g}s against {csms_url or 'the embedded CSMS'}", err=True)
     try:
         outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
-                                       on_progress=show, handle_signals=True))
+                                       on_progress=show, handle_signals=True, results_dir=out_dir))
     except Exception as error:  # the run itself broke: still write what was measured
         click.echo(f"\nerror: the run failed: {error!r}", err=True)
         write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname())
@@ -215,7 +230,22 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
     calls = csms_calls_table(recorder)
     if calls:
         click.echo("\n" + calls)
+    _print_simulator(recorder)
     _print_footer(outcome, out_dir)
+    if thresholds or junit_file:  # CI gates, judged on the figures of summary.json (as `fleetsim gate` would)
+        document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
+        if not judge(thresholds, document, junit_file):
+            sys.exit(EXIT_THRESHOLD_FAILED)
+
+
+def _print_simulator(recorder: Recorder) -> None:
+    line, warning = simulator_lines(recorder)
+    click.echo("\n" + line)
+    if warning is not None:
+        # Loud, and on stderr too, so it is seen even when stdout goes to a file.
+        click.secho(warning, fg="red", bold=True)
+        if not sys.stdout.isatty():
+            click.secho(warning, fg="red", bold=True, err=True)
 
 
 def _show_progress(progress, recorder, elapsed_s) -> None:  # type: ignore[no-untyped-def]

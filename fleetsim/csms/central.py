@@ -76,8 +76,14 @@ class CentralSystem:
     """OCPP 1.6-J Central System logic for any number of charge points."""
 
     __slots__ = (
-        "config", "charge_points", "_next_transaction_id", "_running_by_tag", "_id_tags",
-        "_id_tag_info", "_handlers", "_confirmation_handlers",
+        "_confirmation_handlers",
+        "_handlers",
+        "_id_tag_info",
+        "_id_tags",
+        "_next_transaction_id",
+        "_running_by_tag",
+        "charge_points",
+        "config",
     )
 
     def __init__(self, config: CsmsConfig) -> None:

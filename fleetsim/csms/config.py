@@ -158,6 +158,19 @@ class BasicAuth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return f"BasicAuth(<{count} password(s) redacted>)"
 
 
+class TlsFiles(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """TLS of the CSMS (OCPP 1.6 security whitepaper §2, security profiles 2
+    and 3): PEM file paths, read when the server starts.  ``cert_file`` holds
+    the server certificate and its chain, ``key_file`` the private key (or
+    None when it is in ``cert_file``).  With ``client_ca_file`` every station
+    must show a certificate issued under it (profile 3); without, the CSMS
+    asks for none (profile 2, stations prove themselves with Basic auth)."""
+
+    cert_file: str
+    key_file: str | None = None
+    client_ca_file: str | None = None
+
+
 _CSMS_INITIATED: Final = frozenset(
     action for action, spec in ACTIONS.items() if spec.initiator in (Initiator.CENTRAL_SYSTEM, Initiator.EITHER)
 )
@@ -228,16 +241,23 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     seed: int = 0
     faults: Faults = Faults()
     basic_auth: BasicAuth | None = None
+    tls: TlsFiles | None = None  # None: plain ws:// (security profile 1 at most)
     traffic: tuple[TrafficRule, ...] = ()
     csms_call_timeout_s: float = 30.0
     csms_call_queue: int = 8  # CSMS calls waiting behind the one in flight, per connection
     max_message_bytes: int = DEFAULT_MAX_FRAME_BYTES
-    handshake_timeout_s: float = 10.0
+    handshake_timeout_s: float = 10.0  # the opening handshake, TLS and HTTP upgrade together
+    # The simulated clock's speed: the times the CSMS writes (currentTime,
+    # reservation expiry, schedule starts) run this many times faster than
+    # real time, like those of the stations of an accelerated run.
+    speed: float = 1.0
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s < 0 or self.boot_retry_interval_s < 0:
             raise ValueError("intervals cannot be negative")
         if self.csms_call_timeout_s <= 0 or self.handshake_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if self.speed <= 0:
+            raise ValueError("speed must be positive")
         if self.csms_call_queue < 0 or self.max_message_bytes < 1:
             raise ValueError("csms_call_queue and max_message_bytes out of range")

@@ -8,6 +8,10 @@ one synchronous ``send`` from the connection's task, and delayed answers, the
 CSMS's own CALLs and their timeouts share one timer heap
 (:mod:`fleetsim.csms.timers`) instead of a sleeping task each.
 
+With TLS configured (security profiles 2 and 3), each accepted socket goes
+through a non-blocking TLS handshake first (:mod:`fleetsim.csms.tls`) and the
+Link then runs over the TLS socket.
+
 A connection failing, by the peer's fault or ours, ends that connection only.
 """
 
@@ -17,6 +21,7 @@ import errno
 import logging
 import random
 import socket
+import ssl
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -30,6 +35,7 @@ from fleetsim.csms.config import CsmsConfig, DelayKind, MalformedKind
 from fleetsim.csms.handshake import Refuse, Upgrade, decide, read_request, send_all
 from fleetsim.csms.outbound import OutboundContext, check_rule, generate
 from fleetsim.csms.timers import TimerHeap
+from fleetsim.csms.tls import accept_tls, server_context
 from fleetsim.engine import framing
 from fleetsim.engine.limits import raise_open_files_limit
 from fleetsim.engine.link import Link, LinkError
@@ -67,6 +73,7 @@ class CsmsStats(msgspec.Struct):
     connections_total: int = 0
     connections_dropped: int = 0  # by the drop_after_messages fault
     handshakes_refused: dict[str, int] = {}  # by HTTP status
+    tls_handshakes_failed: dict[str, int] = {}  # by OpenSSL reason, or "timeout" / "connection lost"
     messages_received: int = 0  # WebSocket messages, of every kind
     calls_received: dict[str, int] = {}  # well-formed CALLs by action
     malformed_received: dict[str, int] = {}  # by OCPP-J error code
@@ -85,13 +92,14 @@ class CsmsStats(msgspec.Struct):
 class RunningCsms:
     """What ``await nursery.start(serve_csms, config)`` returns."""
 
-    __slots__ = ("host", "port", "stats", "central", "_cancel_scope")
+    __slots__ = ("_cancel_scope", "central", "host", "port", "stats", "tls")
 
     def __init__(
-        self, host: str, port: int, stats: CsmsStats, central: CentralSystem, cancel_scope: trio.CancelScope
+        self, host: str, port: int, tls: bool, stats: CsmsStats, central: CentralSystem, cancel_scope: trio.CancelScope
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.stats = stats
         self.central = central
         self._cancel_scope = cancel_scope
@@ -100,7 +108,7 @@ class RunningCsms:
     def url(self) -> str:
         """Stations connect to ``<url>/<chargePointId>`` (OCPP-J 1.6 §3.1.1)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}"
 
     def stop(self) -> None:
         self._cancel_scope.cancel()
@@ -114,7 +122,15 @@ class _PendingCall(msgspec.Struct, gc=False):
 
 class _Connection:
     __slots__ = (
-        "charge_point_id", "link", "nursery", "messages", "calls", "pending", "outbox", "closed", "dropping",
+        "calls",
+        "charge_point_id",
+        "closed",
+        "dropping",
+        "link",
+        "messages",
+        "nursery",
+        "outbox",
+        "pending",
     )
 
     def __init__(self, charge_point_id: str, link: Link, nursery: trio.Nursery) -> None:
@@ -151,7 +167,8 @@ async def serve_csms(
         bound_port = listener.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)
-            task_status.started(RunningCsms(host, bound_port, server.stats, server.central, nursery.cancel_scope))
+            tls = server.tls_context is not None
+            task_status.started(RunningCsms(host, bound_port, tls, server.stats, server.central, nursery.cancel_scope))
             await server.accept_loop(listener, nursery)
 
 
@@ -161,13 +178,18 @@ class _Server:
         self.central = CentralSystem(config)
         self.stats = CsmsStats()
         self.timers = TimerHeap()
+        # Read once, at start: a missing or wrong certificate file fails here,
+        # not at the first station.
+        self.tls_context = server_context(config.tls) if config.tls is not None else None
         self._context = OutboundContext.from_config(config)
         self._delay_rng = random.Random(config.seed)
         self._traffic_rng = random.Random(config.seed + 1)
         self._delayed = config.delay.kind is not DelayKind.NONE
         self._call_sequence = 0
-        # currentTime follows trio's clock, so a MockClock moves it too.
-        self._epoch_offset_s = time.time() - trio.current_time()
+        # currentTime follows trio's clock, so a MockClock moves it too, and
+        # runs ``config.speed`` times faster, as the accelerated stations' does.
+        self._origin_s = trio.current_time()
+        self._origin_epoch_s = time.time()
         for rule in config.traffic:
             check_rule(rule, self._context, self.now(trio.current_time()))
         faults = config.faults
@@ -178,7 +200,7 @@ class _Server:
             self.timers.pause_from_s, self.timers.pause_until_s = self._stall
 
     def now(self, now_s: float) -> datetime:
-        return datetime.fromtimestamp(self._epoch_offset_s + now_s, UTC)
+        return datetime.fromtimestamp(self._origin_epoch_s + (now_s - self._origin_s) * self.config.speed, UTC)
 
     async def accept_loop(self, listener: trio.socket.SocketType, nursery: trio.Nursery) -> None:
         while True:
@@ -202,7 +224,15 @@ class _Server:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            opened = await self._handshake(sock)
+            # One deadline for the whole opening handshake, TLS and HTTP: a
+            # client that stalls in either holds a socket and nothing more.
+            deadline_s = trio.current_time() + self.config.handshake_timeout_s
+            if self.tls_context is not None:
+                secured = await self._tls_handshake(sock, self.tls_context, deadline_s)
+                if secured is None:
+                    return
+                sock = secured  # the TLS socket owns the descriptor now; the finally closes it
+            opened = await self._handshake(sock, deadline_s)
             if opened is not None:
                 await self._run_connection(*opened)
         except Exception:  # our bug: count it, keep serving everyone else
@@ -211,9 +241,24 @@ class _Server:
         finally:
             sock.close()
 
-    async def _handshake(self, sock: socket.socket) -> tuple[socket.socket, str, bytes] | None:
+    async def _tls_handshake(
+        self, sock: socket.socket, context: ssl.SSLContext, deadline_s: float
+    ) -> ssl.SSLSocket | None:
+        """Security profiles 2 and 3 (security whitepaper §2).  A failure,
+        a station without a valid certificate under profile 3 among them, ends
+        this connection only and is counted by its reason."""
+        outcome: ssl.SSLSocket | str = "timeout"
+        with trio.move_on_at(deadline_s):
+            outcome = await accept_tls(sock, context)
+        if isinstance(outcome, str):
+            _bump(self.stats.tls_handshakes_failed, outcome)
+            log.debug("TLS handshake failed: %s", outcome)
+            return None
+        return outcome
+
+    async def _handshake(self, sock: socket.socket, deadline_s: float) -> tuple[socket.socket, str, bytes] | None:
         parsed: tuple[framing.HttpHead, bytes] | str | None = None
-        with trio.move_on_after(self.config.handshake_timeout_s):
+        with trio.move_on_at(deadline_s):
             parsed = await read_request(sock)
         if parsed is None:
             return None  # timed out or went away

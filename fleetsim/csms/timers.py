@@ -26,7 +26,7 @@ Callback = Callable[[Any, Any, float], None]
 
 
 class TimerHeap:
-    __slots__ = ("_heap", "_sequence", "_scope", "pause_from_s", "pause_until_s", "failures")
+    __slots__ = ("_heap", "_scope", "_sequence", "failures", "pause_from_s", "pause_until_s")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Callback, Any, Any]] = []

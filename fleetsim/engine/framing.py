@@ -104,7 +104,7 @@ class FrameParser:
     arrive; it returns the complete events they finish.
     """
 
-    __slots__ = ("_buffer", "_expect_masked", "_fragments", "_fragment_opcode", "_max_message_bytes", "_failed")
+    __slots__ = ("_buffer", "_expect_masked", "_failed", "_fragment_opcode", "_fragments", "_max_message_bytes")
 
     def __init__(self, expect_masked: bool, max_message_bytes: int) -> None:
         self._buffer = b""
@@ -261,7 +261,7 @@ class HttpHead(msgspec.Struct):
     headers: dict[str, str]  # names in lower case
 
 
-def split_head(buffer: bytes, limit: int = 16384) -> tuple[HttpHead, bytes] | None | str:
+def split_head(buffer: bytes, limit: int = 16384) -> tuple[HttpHead, bytes] | str | None:
     """Parse an HTTP head from the start of ``buffer``: the head and the bytes
     after it, ``None`` if incomplete, or a string saying what is wrong."""
     end = buffer.find(b"\r\n\r\n")

@@ -27,8 +27,6 @@ from fleetsim.ocpp.enums import (
 )
 
 
-
-
 class IdTagInfo(Payload):
     """OCPP 1.6 §7.27."""
 

@@ -12,7 +12,6 @@ from fleetsim.ocpp.datatypes import KeyValue
 from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.profiles.configuration import ConfigurationKey, StationConfiguration
 
-
 _MISSING = object()
 
 
@@ -36,7 +35,7 @@ class ModelConfiguration:
     the parsed form of each default cached (stations read keys on every
     message: parsing them each time was a measurable share of the CPU)."""
 
-    __slots__ = ("keys", "_by_folded_name", "max_keys", "parsed")
+    __slots__ = ("_by_folded_name", "keys", "max_keys", "parsed")
 
     def __init__(self, configuration: StationConfiguration) -> None:
         self.keys: dict[str, ConfigurationKey] = {key.key: key for key in configuration.keys}
@@ -53,7 +52,7 @@ class ModelConfiguration:
 class Configuration:
     """One station's view: the model's keys plus its own changes."""
 
-    __slots__ = ("model", "changed", "_parsed")
+    __slots__ = ("_parsed", "changed", "model")
 
     def __init__(self, model: ModelConfiguration) -> None:
         self.model = model

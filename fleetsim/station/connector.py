@@ -16,8 +16,16 @@ class Transaction:
     when the transaction started offline)."""
 
     __slots__ = (
-        "id_tag", "meter_start_wh", "started_at", "started_s", "reservation_id", "transaction_id",
-        "remote", "samples", "stopping", "invalid",
+        "id_tag",
+        "invalid",
+        "meter_start_wh",
+        "remote",
+        "reservation_id",
+        "samples",
+        "started_at",
+        "started_s",
+        "stopping",
+        "transaction_id",
     )
 
     def __init__(self, id_tag: str, meter_start_wh: int, started_at: datetime, started_s: float,
@@ -38,10 +46,31 @@ class Connector:
     """Status, meter and session of one connector (ids from 1)."""
 
     __slots__ = (
-        "connector_id", "rating", "status", "error_code", "reported_status", "status_since_s",
-        "inoperative", "inoperative_scheduled", "ev", "plugged", "soc", "delivered_wh", "register_wh",
-        "power_w", "limit_w", "last_update_s", "transaction", "authorized_id_tag", "reservation_id",
-        "reserved_id_tag", "reservation_expires_s", "sample_due_s", "physics_due_s", "last_sample_wh", "speed",
+        "authorized_id_tag",
+        "connector_id",
+        "delivered_wh",
+        "error_code",
+        "ev",
+        "inoperative",
+        "inoperative_scheduled",
+        "last_sample_wh",
+        "last_update_s",
+        "limit_w",
+        "physics_due_s",
+        "plugged",
+        "power_w",
+        "rating",
+        "register_wh",
+        "reported_status",
+        "reservation_expires_s",
+        "reservation_id",
+        "reserved_id_tag",
+        "sample_due_s",
+        "soc",
+        "speed",
+        "status",
+        "status_since_s",
+        "transaction",
     )
 
     def __init__(self, connector_id: int, rating: ConnectorRating, register_wh: float, speed: float = 1.0) -> None:

@@ -24,11 +24,26 @@ class StationModel:
     """Shared, read-only description of a station model."""
 
     __slots__ = (
-        "model_id", "vendor", "model", "firmware_version", "ratings", "fixed_cable", "supported",
-        "security_profiles", "configuration", "response_timeout_s", "response_delay", "triggered_delay",
-        "remote_start_delay", "remote_stop_delay", "stop_transaction_before_power_down",
-        "reserve_connector_zero", "firmware_download_during_transaction", "last_root_certificate_removable",
-        "last_charge_point_certificate_removable", "dc",
+        "configuration",
+        "dc",
+        "firmware_download_during_transaction",
+        "firmware_version",
+        "fixed_cable",
+        "last_charge_point_certificate_removable",
+        "last_root_certificate_removable",
+        "model",
+        "model_id",
+        "ratings",
+        "remote_start_delay",
+        "remote_stop_delay",
+        "reserve_connector_zero",
+        "response_delay",
+        "response_timeout_s",
+        "security_profiles",
+        "stop_transaction_before_power_down",
+        "supported",
+        "triggered_delay",
+        "vendor",
     )
 
     def __init__(

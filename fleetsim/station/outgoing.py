@@ -31,8 +31,19 @@ class Outgoing:
     ``before_accept`` marks what OCPP allows before the boot was accepted: the
     BootNotification itself and messages the CSMS triggered (§4.2.1)."""
 
-    __slots__ = ("action", "payload", "build", "due_s", "is_transaction", "attempts", "on_answer", "on_failure",
-                 "before_accept", "unique_id", "sent_s")
+    __slots__ = (
+        "action",
+        "attempts",
+        "before_accept",
+        "build",
+        "due_s",
+        "is_transaction",
+        "on_answer",
+        "on_failure",
+        "payload",
+        "sent_s",
+        "unique_id",
+    )
 
     def __init__(
         self,
@@ -69,7 +80,7 @@ class Outgoing:
 class OutgoingQueue:
     """FIFO of CALLs waiting for the one in flight to be answered."""
 
-    __slots__ = ("_queue", "in_flight", "_next_id", "retry_at_s")
+    __slots__ = ("_next_id", "_queue", "in_flight", "retry_at_s")
 
     def __init__(self) -> None:
         self._queue: deque[Outgoing] = deque()

@@ -17,7 +17,6 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-
 from fleetsim.metrics.recorder import ModelStats
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason, RegistrationStatus
@@ -58,11 +57,37 @@ REBOOT_S = 10.0  # how long a station is down for a reset (engine seconds)
 
 class Station:
     __slots__ = (
-        "charge_point_id", "model", "stats", "rng", "timebase", "config", "connectors", "serial_number",
-        "online", "online_since_s", "registration", "boot_due_s", "heartbeat_due_s", "aligned_due_s", "queue",
-        "outbox", "wake_at_s", "want_disconnect", "offline_until_s", "_timers", "_timer_seq",
-        "local_list", "local_list_version", "auth_cache", "features", "reaction_delays", "closing",
-        "reported_station_status", "reply_at_s", "ping_due_s", "want_ping",
+        "_timer_seq",
+        "_timers",
+        "aligned_due_s",
+        "auth_cache",
+        "boot_due_s",
+        "charge_point_id",
+        "closing",
+        "config",
+        "connectors",
+        "features",
+        "heartbeat_due_s",
+        "local_list",
+        "local_list_version",
+        "model",
+        "offline_until_s",
+        "online",
+        "online_since_s",
+        "outbox",
+        "ping_due_s",
+        "queue",
+        "reaction_delays",
+        "registration",
+        "reply_at_s",
+        "reported_station_status",
+        "rng",
+        "serial_number",
+        "stats",
+        "timebase",
+        "wake_at_s",
+        "want_disconnect",
+        "want_ping",
     )
 
     def __init__(
@@ -349,6 +374,7 @@ class Station:
         self.registration = conf.status
         self.stats.count(f"boot.{conf.status}")
         if conf.status == RegistrationStatus.ACCEPTED:
+            self.stats.record_reaction("boot", now_s - self.online_since_s)  # connected → accepted
             if conf.interval > 0:
                 self.config.set("HeartbeatInterval", str(conf.interval))
             self.reset_heartbeat(now_s)

@@ -34,8 +34,8 @@ from fleetsim.ocpp.enums import (
     DiagnosticsStatus,
     FirmwareStatus,
 )
-from fleetsim.ocpp.frames import Call, CallError, CallResult, Frame, decode_frame, encode_call, encode_result
 from fleetsim.ocpp.errors import Malformed
+from fleetsim.ocpp.frames import Call, CallError, CallResult, Frame, decode_frame, encode_call, encode_result
 from fleetsim.ocpp.payloads import core, firmware, security
 
 SCHEMA_DIR = os.path.dirname(ocpp.__file__) + "/v16/schemas"

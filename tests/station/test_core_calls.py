@@ -643,6 +643,7 @@ def test_remote_start_leads_to_start_transaction_within_the_measured_time(model_
     bench.send_call(RemoteStartTransactionReq(connector_id=1, id_tag="APP-1"))
     bench.run_for(measured.max_s + 5)
 
+    bench.station.stats.fold()  # the interval's histograms into the totals, as an interval tick does
     (name,) = [n for n in bench.station.stats.reactions if n.startswith("RemoteStartTransaction")]
     recorded_s = bench.station.stats.reactions[name].get_max_value() / 1e6
     precision = 1e-3  # HdrHistogram, 3 significant digits

@@ -39,14 +39,26 @@ from fleetsim.ocpp.payloads.security import (
     SignedUpdateFirmwareReq,
 )
 from fleetsim.station.features import security
-from fleetsim.station.features.certificates import pem
+from fleetsim.station.features.certificates import der_blocks, pem
 
 CS_ROOT = "CentralSystemRootCertificate"
 MF_ROOT = "ManufacturerRootCertificate"
 
 
 def certificate(name: str) -> str:
-    return pem("CERTIFICATE", f"certificate of {name}".encode())
+    """A PEM block whose body is shaped as DER (one SEQUENCE of the right
+    length), as far as a station checks; its content names it."""
+    content = b"\x0c" + bytes([len(name) + 15]) + f"certificate of {name}".encode()
+    return pem("CERTIFICATE", b"\x30" + bytes([len(content)]) + content)
+
+
+def test_text_that_is_no_der_sequence_is_no_certificate() -> None:
+    assert der_blocks(certificate("CP-1"))
+    assert der_blocks(certificate("CP-1") + certificate("sub-CA")) and len(der_blocks(certificate("a") * 2)) == 2
+    not_der = pem("CERTIFICATE", b"fleetsim: this is not an X.509 certificate")
+    assert der_blocks(not_der) == []
+    long_form = b"\x30\x81\x80" + bytes(128)
+    assert der_blocks(pem("CERTIFICATE", long_form)) and not der_blocks(pem("CERTIFICATE", long_form + b"\x00"))
 
 
 def secured(model_id: str = DC_ALL) -> Bench:

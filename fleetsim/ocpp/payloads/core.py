@@ -43,8 +43,6 @@ from fleetsim.ocpp.enums import (
 )
 
 
-
-
 class AuthorizeReq(Payload):
     """OCPP 1.6 §6.1."""
 

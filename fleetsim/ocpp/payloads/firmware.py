@@ -6,8 +6,6 @@ from fleetsim.ocpp.base import ActionSpec, CiString255, DateTime, FeatureProfile
 from fleetsim.ocpp.enums import DiagnosticsStatus, FirmwareStatus
 
 
-
-
 class DiagnosticsStatusNotificationReq(Payload):
     """OCPP 1.6 §6.17."""
 

@@ -7,8 +7,6 @@ from fleetsim.ocpp.datatypes import AuthorizationData
 from fleetsim.ocpp.enums import UpdateStatus, UpdateType
 
 
-
-
 class GetLocalListVersionReq(Payload):
     """OCPP 1.6 §6.27: no fields."""
 

@@ -6,8 +6,6 @@ from fleetsim.ocpp.base import ActionSpec, FeatureProfile, Initiator, Payload, s
 from fleetsim.ocpp.enums import MessageTrigger, TriggerMessageStatus
 
 
-
-
 class TriggerMessageReq(Payload):
     """OCPP 1.6 §6.51.  ``connector_id`` is set only when the request concerns
     one connector."""

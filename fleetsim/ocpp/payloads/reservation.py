@@ -6,8 +6,6 @@ from fleetsim.ocpp.base import ActionSpec, DateTime, FeatureProfile, IdToken, In
 from fleetsim.ocpp.enums import CancelReservationStatus, ReservationStatus
 
 
-
-
 class CancelReservationReq(Payload):
     """OCPP 1.6 §6.5."""
 

@@ -13,8 +13,6 @@ from fleetsim.ocpp.enums import (
 )
 
 
-
-
 class ClearChargingProfileReq(Payload):
     """OCPP 1.6 §6.13.  Every field narrows the selection; none clears all
     profiles.  ``id`` is a chargingProfileId."""

@@ -49,10 +49,25 @@ def der_blocks(pem: str) -> list[bytes]:
             der = base64.b64decode("".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
             return []
-        if not der:
+        if not _is_der_sequence(der):
             return []
         blocks.append(der)
     return blocks
+
+
+def _is_der_sequence(der: bytes) -> bool:
+    """An X.509 certificate is one DER SEQUENCE (tag 0x30) whose length covers
+    the block exactly: as far as a station checks without an ASN.1 parser, and
+    enough to refuse text that merely looks like base64 (whitepaper A02/M05)."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    first = der[1]
+    if first < 0x80:
+        return 2 + first == len(der)
+    size = first & 0x7F
+    if size == 0 or size > 4 or len(der) < 2 + size:
+        return False
+    return 2 + size + int.from_bytes(der[2:2 + size], "big") == len(der)
 
 
 def hash_data(der: bytes) -> CertificateHashData:

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from fleetsim.ocpp.enums import CancelReservationStatus, ChargePointStatus, ReservationStatus
-from fleetsim.station.status import idle_status
 from fleetsim.ocpp.payloads.reservation import (
     CancelReservationConf,
     CancelReservationReq,
     ReserveNowConf,
     ReserveNowReq,
 )
+from fleetsim.station.status import idle_status
 
 if TYPE_CHECKING:
     from fleetsim.station.connector import Connector
