@@ -8,7 +8,9 @@ import random
 import signal
 import ssl
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import trio
@@ -17,9 +19,13 @@ from fleetsim.csms.config import CsmsConfig, TrafficRule
 from fleetsim.csms.server import RunningCsms, serve_csms
 from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.engine.watch import watch_gc, watch_loop_lag
+from fleetsim.metrics.intervals import Census, IntervalWriter
+from fleetsim.metrics.recorder import ModelStats, Recorder
 from fleetsim.ocpp.enums import Reason
 from fleetsim.profiles.profile import StationProfile
+from fleetsim.sessions.config import SessionConfig
+from fleetsim.sessions.faults import FaultPlan
 from fleetsim.sessions.simple import SimpleSessions, drive
 from fleetsim.station.build import build_model
 from fleetsim.station.model import StationModel
@@ -30,6 +36,11 @@ from fleetsim.station.timebase import Timebase
 class FleetShare(msgspec.Struct, frozen=True):
     profile_id: str
     stations: int
+    # The share's own sessions (a scenario group's); None: RunSpec.sessions.
+    sessions: SessionConfig | None = None
+    # Its charge point ids: a str.format pattern of ``n`` (1, 2, ...) and
+    # ``model``; None: ``<id_prefix>-<model>-<n:05d>``.
+    id_pattern: str | None = None
 
 
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,6 +60,11 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     source_addresses: tuple[str, ...] = ()
     embedded_traffic: tuple[TrafficRule, ...] = ()
     connect_timeout_s: float = 10.0
+    interval_s: float = 1.0  # of latency.hlog and the time series
+    faults: FaultPlan = FaultPlan()
+    wall_timestamps: bool = False  # see Timebase.wall_timestamps
+    sim_start: datetime | None = None  # see Timebase.sim_origin
+    embedded_csms: CsmsConfig | None = None  # the embedded CSMS's settings (traffic and speed are set by the run)
 
 
 class RunOutcome(msgspec.Struct):
@@ -80,52 +96,110 @@ def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
 def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
                    ) -> list[Station]:
     models: dict[str, StationModel] = {pid: build_model(profiles[pid]) for pid in {s.profile_id for s in spec.fleet}}
+    stats: dict[str, ModelStats] = {}
+    for profile_id, model in models.items():
+        stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
+        stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
     stations = []
-    for index, (charge_point_id, profile_id) in enumerate(station_ids(spec)):
+    for charge_point_id, profile_id in station_ids(spec):
         model = models[profile_id]
         rng = random.Random(f"{spec.seed}/{charge_point_id}")
-        station = Station(charge_point_id, model, recorder.model(model.model_id, model.response_timeout_s), rng,
-                          timebase, reaction_delays=spec.reaction_delays)
+        station = Station(charge_point_id, model, stats[profile_id], rng, timebase,
+                          reaction_delays=spec.reaction_delays)
         if spec.sessions is not None:
             drive(station, spec.sessions, rng, timebase.origin_s)
         stations.append(station)
     return stations
 
 
+def declared_reactions(profile: StationProfile) -> dict[str, float]:
+    """The reaction times the station records (fleetsim.station.handlers), by
+    name, against the certificate's declared maxima."""
+    performance = profile.performance
+    named = {
+        "RemoteStartTransaction→StartTransaction": performance.remote_start,
+        "RemoteStopTransaction→StopTransaction": performance.remote_stop,
+        "TriggerMessage→message": performance.triggered,
+    }
+    return {name: timing.declared_max_s for name, timing in named.items() if timing.declared_max_s is not None}
+
+
 async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, *,
               ssl_context: ssl.SSLContext | None = None, passwords: Callable[[str], bytes | None] | None = None,
               on_progress: ProgressCallback | None = None, progress_every_s: float = 1.0,
-              handle_signals: bool = False) -> RunOutcome:
+              handle_signals: bool = False, results_dir: Path | None = None) -> RunOutcome:
     """Run the load test.  With ``handle_signals``, a first Ctrl-C (or SIGTERM)
     ends the run early but cleanly, like reaching the duration; a second one
-    closes everything at once.  Either way the caller gets what was recorded."""
+    closes everything at once.  Either way the caller gets what was recorded.
+    With ``results_dir``, the interval logs (``latency.hlog``, the time series)
+    are written there every ``spec.interval_s`` as the run goes, and closed
+    with the last interval however the run ends."""
     started_at = datetime.now(UTC)
+    start_s = trio.current_time()
+    writer = IntervalWriter(results_dir, recorder, started_at) if results_dir is not None else None
     stop = trio.Event()
-    interrupted = False
-    async with trio.open_nursery() as nursery:
-        csms: RunningCsms | None = None
-        url = spec.csms_url
-        if url is None:
-            # The embedded CSMS's call rates are per simulated hour, like the sessions.
-            traffic = tuple(msgspec.structs.replace(rule, per_station_per_hour=rule.per_station_per_hour * spec.speed,
-                                                    per_station_per_s=rule.per_station_per_s * spec.speed)
-                            for rule in spec.embedded_traffic)
-            csms = await nursery.start(serve_csms, CsmsConfig(traffic=traffic, seed=spec.seed))
-            url = csms.url
-        timebase = Timebase(trio.current_time(), started_at, spec.speed)
-        stations = build_stations(spec, profiles, recorder, timebase)
-        options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
-                                 source_addresses=spec.source_addresses, connect_timeout_s=spec.connect_timeout_s)
-        fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
-        if handle_signals:
-            nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
-        if on_progress is not None:
-            nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
-        await _drive_fleet(fleet, spec, stop)
-        interrupted = stop.is_set()
-        nursery.cancel_scope.cancel()
+    fleet: Fleet | None = None
+    try:
+        with watch_gc(recorder):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_loop_lag, recorder)
+                csms, url = await _start_csms(nursery, spec)
+                timebase = Timebase(trio.current_time(), started_at, spec.speed)
+                stations = build_stations(spec, profiles, recorder, timebase)
+                options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
+                                         source_addresses=spec.source_addresses,
+                                         connect_timeout_s=spec.connect_timeout_s)
+                fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
+                if handle_signals:
+                    nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
+                if on_progress is not None:
+                    nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
+                if writer is not None:
+                    nursery.start_soon(_write_intervals, fleet, writer, spec.interval_s, start_s)
+                await _drive_fleet(fleet, spec, stop)
+                nursery.cancel_scope.cancel()
+    finally:
+        if writer is not None:
+            writer.close(trio.current_time() - start_s, _census_now(fleet))
     return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
-                      interrupted)
+                      stop.is_set())
+
+
+async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms | None, str]:
+    """The target: the given URL, or the embedded CSMS, started in ``nursery``."""
+    if spec.csms_url is not None:
+        return None, spec.csms_url
+    # The embedded CSMS's call rates are per simulated hour, like the sessions.
+    traffic = tuple(msgspec.structs.replace(rule, per_station_per_hour=rule.per_station_per_hour * spec.speed,
+                                            per_station_per_s=rule.per_station_per_s * spec.speed)
+                    for rule in spec.embedded_traffic)
+    csms = await nursery.start(serve_csms, CsmsConfig(traffic=traffic, seed=spec.seed, speed=spec.speed))
+    return csms, csms.url
+
+
+async def _write_intervals(fleet: Fleet, writer: IntervalWriter, interval_s: float, start_s: float) -> None:
+    """Tick the interval writer every ``interval_s``, on a fixed grid (a late
+    tick does not push the later ones back), letting the loop's other tasks
+    run between the writer's steps."""
+    tick_s = start_s
+    while True:
+        tick_s += interval_s
+        await trio.sleep_until(tick_s)
+        elapsed_s = trio.current_time() - start_s
+        census = await fleet.take_census()
+        # closing(): a cancelled tick still writes what it folded, at once.
+        with closing(writer.tick_steps(elapsed_s, census)) as steps:
+            for _ in steps:
+                await trio.lowlevel.checkpoint()
+        tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
+
+
+def _census_now(fleet: Fleet | None) -> Census:
+    if fleet is None:
+        return Census()
+    booted, charging = fleet.census()
+    progress = fleet.progress
+    return Census(progress.connected, booted, charging, progress.messages_out, progress.messages_in)
 
 
 async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None:
@@ -170,7 +244,7 @@ async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressC
     start = trio.current_time()
     while True:
         await trio.sleep(every_s)
-        fleet.progress.booted, fleet.progress.charging = fleet.census()
+        await fleet.take_census()  # sets progress.booted and .charging
         callback(fleet.progress, recorder, trio.current_time() - start)
 
 

@@ -18,13 +18,33 @@ class Timebase(msgspec.Struct, frozen=True):
     origin_s: float  # engine time at the start of the run
     origin_wall: datetime  # wall-clock (UTC) time at the start of the run
     speed: float = 1.0
+    # What OCPP timestamps show under acceleration: simulated time (False: an
+    # hour of fleet life spans an hour of timestamps) or the real wall clock
+    # (True: the CSMS sees real time, and power computed from meter deltas
+    # looks ``speed`` times higher).
+    wall_timestamps: bool = False
+    # Where simulated time starts (the session models' time of day, in the
+    # scenario's time zone); None: at ``origin_wall``.
+    sim_origin: datetime | None = None
 
     def wall(self, now_s: float) -> datetime:
-        return self.origin_wall + timedelta(seconds=(now_s - self.origin_s) * self.speed)
+        """The timestamp OCPP messages carry at engine time ``now_s``."""
+        if self.wall_timestamps:
+            return self.origin_wall + timedelta(seconds=now_s - self.origin_s)
+        return self.simulated(now_s)
 
-    def engine_s(self, wall: datetime) -> float:
-        """The engine time at which simulated wall time reaches ``wall``."""
-        return self.origin_s + (wall - self.origin_wall).total_seconds() / self.speed
+    def simulated(self, now_s: float) -> datetime:
+        """Simulated time at engine time ``now_s``: what sessions follow."""
+        origin = self.sim_origin if self.sim_origin is not None else self.origin_wall
+        return origin + timedelta(seconds=(now_s - self.origin_s) * self.speed)
+
+    def engine_s(self, stamp: datetime) -> float:
+        """The engine time at which :meth:`wall` reaches ``stamp`` (a date the
+        CSMS sent: it lives in the frame of our timestamps)."""
+        if self.wall_timestamps:
+            return self.origin_s + (stamp - self.origin_wall).total_seconds()
+        origin = self.sim_origin if self.sim_origin is not None else self.origin_wall
+        return self.origin_s + (stamp - origin).total_seconds() / self.speed
 
     def sim_seconds(self, engine_seconds: float) -> float:
         """Simulated seconds in ``engine_seconds`` of engine time."""
