@@ -10,9 +10,8 @@ from __future__ import annotations
 import socket
 import ssl
 
-import trio
-
 from fleetsim.csms.config import TlsFiles
+from fleetsim.engine.link import tls_handshake
 
 
 def server_context(tls: TlsFiles) -> ssl.SSLContext:
@@ -58,14 +57,8 @@ async def accept_tls(sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSoc
     owns the timeout."""
     wrapped = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
     try:
-        while True:
-            try:
-                wrapped.do_handshake()
-                return wrapped
-            except ssl.SSLWantReadError:
-                await trio.lowlevel.wait_readable(wrapped)
-            except ssl.SSLWantWriteError:
-                await trio.lowlevel.wait_writable(wrapped)
+        await tls_handshake(wrapped)
+        return wrapped
     except ssl.SSLError as error:
         wrapped.close()
         return error.reason or type(error).__name__

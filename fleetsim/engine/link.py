@@ -276,19 +276,26 @@ async def _tcp_connect(target: Target, local_address: str | None) -> socket.sock
         raise
 
 
+async def tls_handshake(wrapped: ssl.SSLSocket) -> None:
+    """Run the TLS handshake of a non-blocking socket, either side, waiting
+    for the socket as OpenSSL asks.  The caller owns the timeout."""
+    while True:
+        try:
+            wrapped.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            await trio.lowlevel.wait_readable(wrapped)
+        except ssl.SSLWantWriteError:
+            await trio.lowlevel.wait_writable(wrapped)
+
+
 async def _tls_handshake(sock: socket.socket, context: ssl.SSLContext, host: str) -> socket.socket:
     # wrap_socket detaches ``sock``: the TLS socket owns the descriptor, so it
     # is the one to close when the handshake fails or is cancelled.
     wrapped = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
     try:
-        while True:
-            try:
-                wrapped.do_handshake()
-                return wrapped
-            except ssl.SSLWantReadError:
-                await trio.lowlevel.wait_readable(wrapped)
-            except ssl.SSLWantWriteError:
-                await trio.lowlevel.wait_writable(wrapped)
+        await tls_handshake(wrapped)
+        return wrapped
     except ssl.SSLError as error:
         wrapped.close()
         raise _tls_failure(error) from error
