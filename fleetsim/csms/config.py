@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -251,6 +252,9 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     # reservation expiry, schedule starts) run this many times faster than
     # real time, like those of the stations of an accelerated run.
     speed: float = 1.0
+    # Where that clock starts (a run's simulated start); None: the real time
+    # at which the CSMS starts.
+    clock_origin: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s < 0 or self.boot_retry_interval_s < 0:

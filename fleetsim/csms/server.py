@@ -54,6 +54,7 @@ from fleetsim.ocpp.frames import (
     encode_frame,
     encode_result,
 )
+from fleetsim.ocpp.payloads import core
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,11 @@ class CsmsStats(msgspec.Struct):
 class RunningCsms:
     """What ``await nursery.start(serve_csms, config)`` returns."""
 
-    __slots__ = ("_cancel_scope", "central", "host", "port", "stats", "tls")
+    __slots__ = ("_cancel_scope", "_server", "central", "host", "port", "stats", "tls")
 
     def __init__(
-        self, host: str, port: int, tls: bool, stats: CsmsStats, central: CentralSystem, cancel_scope: trio.CancelScope
+        self, host: str, port: int, tls: bool, stats: CsmsStats, central: CentralSystem, cancel_scope: trio.CancelScope,
+        server: _Server | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -103,6 +105,14 @@ class RunningCsms:
         self.stats = stats
         self.central = central
         self._cancel_scope = cancel_scope
+        self._server = server
+
+    def request_remote_start(self, charge_point_id: str, connector_id: int, id_tag: str) -> bool:
+        """A driver's app asks to start connector ``connector_id`` of
+        ``charge_point_id`` with ``id_tag``: the CSMS sends it a
+        RemoteStartTransaction (OCPP 1.6 §5.11).  False when it cannot: the
+        station is not connected and accepted, or its call queue is full."""
+        return self._server is not None and self._server.remote_start(charge_point_id, connector_id, id_tag)
 
     @property
     def url(self) -> str:
@@ -142,7 +152,7 @@ class _Connection:
         # OCPP-J 1.6 §4.1.1: one CALL of the CSMS in flight per connection; the
         # rules of later ones wait here and are generated when they go out.
         self.pending: _PendingCall | None = None
-        self.outbox: deque[int] = deque()
+        self.outbox: deque[int | Payload] = deque()  # a traffic rule's index, or a request asked from outside
         self.closed = False
         self.dropping = False
 
@@ -168,7 +178,8 @@ async def serve_csms(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)
             tls = server.tls_context is not None
-            task_status.started(RunningCsms(host, bound_port, tls, server.stats, server.central, nursery.cancel_scope))
+            task_status.started(RunningCsms(host, bound_port, tls, server.stats, server.central, nursery.cancel_scope,
+                                            server))
             await server.accept_loop(listener, nursery)
 
 
@@ -186,10 +197,11 @@ class _Server:
         self._traffic_rng = random.Random(config.seed + 1)
         self._delayed = config.delay.kind is not DelayKind.NONE
         self._call_sequence = 0
+        self.connections: dict[str, _Connection] = {}  # by charge point id, for calls asked from outside
         # currentTime follows trio's clock, so a MockClock moves it too, and
         # runs ``config.speed`` times faster, as the accelerated stations' does.
         self._origin_s = trio.current_time()
-        self._origin_epoch_s = time.time()
+        self._origin_epoch_s = config.clock_origin.timestamp() if config.clock_origin is not None else time.time()
         for rule in config.traffic:
             check_rule(rule, self._context, self.now(trio.current_time()))
         faults = config.faults
@@ -285,11 +297,14 @@ class _Server:
         try:
             async with trio.open_nursery() as nursery:
                 connection = _Connection(charge_point_id, link, nursery)
+                self.connections[charge_point_id] = connection
                 try:
                     self._schedule_traffic(connection, trio.current_time())
                     await self._receive_loop(connection)
                 finally:
                     connection.closed = True
+                    if self.connections.get(charge_point_id) is connection:
+                        del self.connections[charge_point_id]
                     nursery.cancel_scope.cancel()  # a flusher of a connection that is gone
         finally:
             stats.connections_open -= 1
@@ -416,11 +431,15 @@ class _Server:
     def _send_next_call(self, connection: _Connection, now_s: float) -> None:
         state = self.central.state(connection.charge_point_id)
         while connection.outbox:
-            rule = self.config.traffic[connection.outbox.popleft()]
-            payload = generate(rule, state, self._context, self._traffic_rng, self.now(now_s))
-            if payload is None:
-                _bump(self.stats.csms_calls_skipped, rule.action)
-                continue
+            item = connection.outbox.popleft()
+            if isinstance(item, int):
+                rule = self.config.traffic[item]
+                payload = generate(rule, state, self._context, self._traffic_rng, self.now(now_s))
+                if payload is None:
+                    _bump(self.stats.csms_calls_skipped, rule.action)
+                    continue
+            else:
+                payload = item
             self._call_sequence += 1
             unique_id = f"csms-{self._call_sequence}"
             action = ACTION_OF_REQUEST[type(payload)]
@@ -430,6 +449,21 @@ class _Server:
             self.timers.schedule(timeout_s, self._on_call_timeout, connection, unique_id)
             self._send(connection, encode_call(unique_id, payload))
             return
+
+    def remote_start(self, charge_point_id: str, connector_id: int, id_tag: str) -> bool:
+        connection = self.connections.get(charge_point_id)
+        # OCPP 1.6 §4.2.1: the Central System talks to a charge point it has accepted.
+        if connection is None or connection.closed or (
+            self.central.state(charge_point_id).registration is not RegistrationStatus.ACCEPTED
+        ):
+            return False
+        if connection.pending is not None and len(connection.outbox) >= self.config.csms_call_queue:
+            _bump(self.stats.csms_calls_skipped, "RemoteStartTransaction")
+            return False
+        connection.outbox.append(core.RemoteStartTransactionReq(connector_id=connector_id, id_tag=id_tag))
+        if connection.pending is None:
+            self._send_next_call(connection, trio.current_time())
+        return True
 
     def _on_call_timeout(self, connection: _Connection, unique_id: str, due_s: float) -> None:
         pending = connection.pending

@@ -33,7 +33,8 @@ def drive(station: Station, plan: SimpleSessions, rng: random.Random, now_s: flo
         _schedule_arrival(station, connector.connector_id, plan, rng, now_s)
 
 
-def _schedule_arrival(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, now_s: float) -> None:
+def _schedule_arrival(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random,
+                      now_s: float) -> None:
     arrive_s = now_s + station.sim_s(rng.expovariate(1.0 / plan.mean_idle_s))
     station.at(arrive_s, lambda now: _arrive(station, connector_id, plan, rng, now))
 

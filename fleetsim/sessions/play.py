@@ -1,0 +1,96 @@
+"""One charging session played on a station, as the driver does it: arrive,
+plug in (Preparing), badge an RFID tag after a moment or wait for the CSMS to
+start the transaction remotely (the driver's app asked it), charge until the
+EV is full or has what it wanted (SuspendedEV), stay plugged until departure,
+unplug (StopTransaction reason EVDisconnected, Finishing, Available).
+
+What the station does with the tag (Authorize, local list, cache, offline
+rules, StopTransactionOnInvalidId) is the station model's business: the
+driver only presents it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from fleetsim.station.power import Ev
+
+if TYPE_CHECKING:
+    from fleetsim.station.station import Station
+
+# (charge point id, connector id, id tag) -> whether a CSMS took the request.
+# Wired to the embedded CSMS by the engine; against another CSMS nothing can ask.
+RemoteStart = Callable[[str, int, str], bool]
+
+DEFAULT_CONNECTION_TIMEOUT_S = 60  # ConnectionTimeOut when the model has none
+
+
+class PlannedSession(msgspec.Struct, frozen=True, gc=False):
+    """A session as it will be played (durations in simulated seconds)."""
+
+    connected_s: float  # plug-in to unplug
+    ev: Ev
+    id_tag: str
+    remote: bool = False  # started by RemoteStartTransaction, not by RFID
+    badge_delay_s: float = 10.0  # plug-in to the RFID badge (or to the app's request)
+
+
+def connector_free(station: Station, connector_id: int) -> bool:
+    connector = station.connectors[connector_id - 1]
+    return not (connector.plugged or connector.transaction is not None or connector.inoperative
+                or connector.authorized_id_tag is not None or station.closing)
+
+
+def play(station: Station, connector_id: int, session: PlannedSession, now_s: float,
+         remote_start: RemoteStart | None) -> bool:
+    """Plug the session's EV into ``connector_id`` now and schedule the rest;
+    False if the station refused the plug."""
+    connector = station.connectors[connector_id - 1]
+    ev = session.ev
+    station.plug_in(connector_id, ev, now_s)
+    if connector.ev is not ev:
+        return False
+    station.stats.count("session.arrived")
+    badge_s = now_s + station.sim_s(min(session.badge_delay_s, session.connected_s / 2))
+    if session.remote:
+        station.at(badge_s, lambda now: _ask_remote_start(station, connector_id, session, remote_start, now))
+    else:
+        station.at(badge_s, lambda now: _badge(station, connector_id, session, now))
+    station.at(now_s + station.sim_s(session.connected_s), lambda now: _depart(station, connector_id, ev, now))
+    return True
+
+
+def _still_here(station: Station, connector_id: int, ev: Ev) -> bool:
+    return station.connectors[connector_id - 1].ev is ev
+
+
+def _badge(station: Station, connector_id: int, session: PlannedSession, now_s: float) -> None:
+    if _still_here(station, connector_id, session.ev):
+        station.present_id_tag(connector_id, session.id_tag, now_s)
+
+
+def _ask_remote_start(station: Station, connector_id: int, session: PlannedSession,
+                      remote_start: RemoteStart | None, now_s: float) -> None:
+    if not _still_here(station, connector_id, session.ev):
+        return
+    station.stats.count("session.remote_start_asked")
+    if remote_start is not None and not remote_start(station.charge_point_id, connector_id, session.id_tag):
+        station.stats.count("session.remote_start_not_sent")
+    # OCPP 1.6 §9.1.9 ConnectionTimeOut: how long the station waits between
+    # plug-in and authorization; the driver gives the app as long.
+    timeout_s = station.config.get_int("ConnectionTimeOut", DEFAULT_CONNECTION_TIMEOUT_S)
+    station.at(now_s + station.sim_s(timeout_s), lambda now: _check_remote_start(station, connector_id, session))
+
+
+def _check_remote_start(station: Station, connector_id: int, session: PlannedSession) -> None:
+    connector = station.connectors[connector_id - 1]
+    if connector.ev is session.ev and connector.transaction is None:
+        station.stats.count("session.remote_start_missing")  # the EV stays until its departure
+
+
+def _depart(station: Station, connector_id: int, ev: Ev, now_s: float) -> None:
+    if _still_here(station, connector_id, ev):
+        station.unplug(connector_id, now_s)
+        station.stats.count("session.departed")

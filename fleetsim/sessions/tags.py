@@ -1,0 +1,76 @@
+"""The id tags drivers present: names, the share of each kind, and the verdicts
+a CSMS should give them (fleetsim.sessions.config.IdTags)."""
+
+from __future__ import annotations
+
+import random
+from typing import Final
+
+from fleetsim.ocpp.enums import AuthorizationStatus
+from fleetsim.sessions.config import IdTags
+
+ID_TOKEN_MAX: Final = 20  # IdToken is a CiString20Type (OCPP 1.6 §7.28)
+
+
+
+def _kinds(tags: IdTags) -> tuple[tuple[str, str, int, float, AuthorizationStatus], ...]:
+    """(tag letter, field name, count, share of sessions, the CSMS's verdict)
+    of the refused kinds."""
+    return (
+        ("B", "blocked", tags.blocked, tags.blocked_share, AuthorizationStatus.BLOCKED),
+        ("E", "expired", tags.expired, tags.expired_share, AuthorizationStatus.EXPIRED),
+        ("I", "invalid", tags.invalid, tags.invalid_share, AuthorizationStatus.INVALID),
+    )
+
+
+def tag_name(tags: IdTags, kind: str, n: int) -> str:
+    """``<prefix>-<kind>-<n>``, n from 1, five digits."""
+    return f"{tags.prefix}-{kind}-{n:05d}"
+
+
+def check_id_tags(tags: IdTags) -> list[str]:
+    """What is wrong with an ``[id_tags]`` table, one sentence each (empty: fine)."""
+    problems = []
+    longest = max(tags.valid, tags.blocked, tags.expired, tags.invalid, 1)
+    if len(tag_name(tags, "V", longest)) > ID_TOKEN_MAX:
+        problems.append(f"id_tags.prefix {tags.prefix!r} is too long: tags must fit in {ID_TOKEN_MAX} characters")
+    counts = {"valid": tags.valid, "blocked": tags.blocked, "expired": tags.expired, "invalid": tags.invalid}
+    for name, count in counts.items():
+        if count < 0:
+            problems.append(f"id_tags.{name} cannot be negative")
+    shares = {"blocked_share": tags.blocked_share, "expired_share": tags.expired_share,
+              "invalid_share": tags.invalid_share, "unknown_share": tags.unknown_share,
+              "remote_start_share": tags.remote_start_share}
+    for name, share in shares.items():
+        if not 0.0 <= share <= 1.0:
+            problems.append(f"id_tags.{name} must be between 0 and 1, not {share}")
+    if sum(shares.values()) - tags.remote_start_share > 1.0:
+        problems.append("id_tags: blocked, expired, invalid and unknown shares add up to more than 1")
+    for _, name, count, share, _ in _kinds(tags):
+        if share > 0 and count <= 0:
+            problems.append(f"id_tags.{name}_share is above 0 but id_tags.{name} is 0: there is no such tag to present")
+    if tags.valid <= 0 and sum(shares.values()) - tags.remote_start_share < 1.0:
+        problems.append("id_tags.valid is 0 but some sessions need a valid tag")
+    return problems
+
+
+def id_tag_verdicts(tags: IdTags) -> dict[str, AuthorizationStatus]:
+    """Every tag the sessions present with the verdict the CSMS should give it;
+    tags not listed (the ``unknown`` ones) should be Invalid."""
+    verdicts = {tag_name(tags, "V", n): AuthorizationStatus.ACCEPTED for n in range(1, tags.valid + 1)}
+    for kind, _, count, _, verdict in _kinds(tags):
+        verdicts.update({tag_name(tags, kind, n): verdict for n in range(1, count + 1)})
+    return verdicts
+
+
+def draw_tag(tags: IdTags, rng: random.Random) -> str:
+    """The tag of one session: blocked, expired, invalid or unknown by their
+    shares, valid otherwise."""
+    u = rng.random()
+    for kind, _, count, share, _ in _kinds(tags):
+        if u < share:
+            return tag_name(tags, kind, rng.randint(1, count))
+        u -= share
+    if u < tags.unknown_share:
+        return tag_name(tags, "U", rng.randint(1, 99999))
+    return tag_name(tags, "V", rng.randint(1, max(1, tags.valid)))
