@@ -61,11 +61,12 @@ class Progress(msgspec.Struct):
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("index", "link", "scheduled_s", "station")
+    __slots__ = ("cut_by", "index", "link", "scheduled_s", "station")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
         self.link: Link | None = None
+        self.cut_by: str | None = None  # the fault that cut the link (fleetsim.engine.faults)
         self.scheduled_s = INF
         self.index = index
 
@@ -77,10 +78,13 @@ class Fleet:
         self.recorder = recorder
         self.rng = rng
         self.progress = Progress()
-        self._heap: list[tuple[float, int, _Runner]] = []
+        self._heap: list[tuple[float, int, _Runner, float]] = []
         self._seq = 0
         self._timer_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
+        # Until then the CSMS is unreachable (an outage fault): every
+        # connection attempt fails, counted as connect.failed.outage.
+        self.outage_until_s = -INF
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's (recorded per interval).
         self.timer_lag = recorder.simulator_histogram("timer_lag")
@@ -145,6 +149,11 @@ class Fleet:
                 continue
             backoff_s = options.backoff_initial_s
             await self._serve_link(runner, link)
+            if not station.want_disconnect:
+                # A lost connection is retried after a random wait too (OCPP 1.6
+                # leaves it to the vendor; 2.0.1 has RetryBackOffRandomRange), so
+                # a fleet cut at once does not come back in the same instant.
+                await trio.sleep(self.rng.uniform(0, options.backoff_initial_s))
 
     async def _connect(self, runner: _Runner) -> Link | None:
         options = self.options
@@ -153,6 +162,9 @@ class Fleet:
         authorization = framing.basic_authorization(station.charge_point_id, password) if password else None
         source = options.source_addresses[runner.index % len(options.source_addresses)] if options.source_addresses else None
         started_s = trio.current_time()
+        if started_s < self.outage_until_s:
+            self._connect_failed(station, "outage")
+            return None
         try:
             with trio.fail_after(options.connect_timeout_s):
                 link = await connect(
@@ -164,6 +176,10 @@ class Fleet:
             return None
         except (LinkError, OSError) as error:
             self._connect_failed(station, _reason(error))
+            return None
+        if trio.current_time() < self.outage_until_s:  # the outage began while connecting
+            link.close()
+            self._connect_failed(station, "outage")
             return None
         station.stats.record_reaction("connect", trio.current_time() - started_s)
         station.stats.count("connect.ok")
@@ -193,17 +209,30 @@ class Fleet:
                     else:
                         link.answer(event)
                 self.after(runner)
-            station.stats.count("disconnect.reboot")  # only a Reset makes us close a link ourselves
+            # Only a Reset or a fault makes us close a link ourselves.
+            station.stats.count(f"disconnect.{runner.cut_by or 'reboot'}")
         except LinkError as error:
-            # Closing the link for a Reset wakes the reader with a LinkError too.
-            station.stats.count(f"disconnect.{'reboot' if station.want_disconnect else _reason(error)}")
+            # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
+            cause = runner.cut_by or ('reboot' if station.want_disconnect else _reason(error))
+            station.stats.count(f"disconnect.{cause}")
         finally:
+            runner.cut_by = None
             progress.connected -= 1
             progress.disconnects += 1
             runner.link = None
             link.close()
             station.on_disconnected(trio.current_time())
             self.after(runner)
+
+    def cut(self, runner: _Runner, cause: str) -> bool:
+        """Cut a station's connection as a failing network does (no close
+        frame); it reconnects with back-off.  False: it had none."""
+        link = runner.link
+        if link is None or link.closed:
+            return False
+        runner.cut_by = cause
+        link.close()  # wakes the station's reader task, which cleans up
+        return True
 
     # ------------------------------------------------------------ sending and timers
 
@@ -234,7 +263,9 @@ class Fleet:
             # on_timer), which keeps the heap from filling with stale entries.
             runner.scheduled_s = wake_s
             self._seq += 1
-            heapq.heappush(self._heap, (wake_s, self._seq, runner))
+            # With the time it was armed: a wake-up already due then (a station
+            # that just started, after its timers fell due) is no lag of ours.
+            heapq.heappush(self._heap, (wake_s, self._seq, runner, trio.current_time()))
             scope = self._timer_scope
             if scope is not None and wake_s < scope.deadline:
                 scope.deadline = wake_s
@@ -249,11 +280,11 @@ class Fleet:
             now = trio.current_time()
             lag = self.timer_lag
             while heap and heap[0][0] <= now:
-                when_s, _, runner = heapq.heappop(heap)
+                when_s, _, runner, armed_s = heapq.heappop(heap)
                 if when_s != runner.scheduled_s:
                     continue  # superseded by an earlier entry that already fired
                 now = trio.current_time()  # a long batch makes later timers later still
-                lag.record_value(max(1, round((now - when_s) * 1_000_000)))
+                lag.record_value(max(1, round((now - max(when_s, armed_s)) * 1_000_000)))
                 runner.scheduled_s = INF
                 runner.station.on_timer(now)
                 self.after(runner)

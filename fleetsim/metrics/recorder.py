@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final
 
+import msgspec
+
 from fleetsim.metrics.histogram import (
     HIGHEST_US,
     LOWEST_US,
@@ -37,7 +39,7 @@ from fleetsim.metrics.summary import PERCENTILES, exchange_summary, recorder_sum
 
 __all__ = [
     "HIGHEST_US", "LOWEST_US", "PERCENTILES", "SIGNIFICANT_DIGITS", "SIMULATOR_SERIES", "ExchangeStats", "Histogram",
-    "ModelStats", "Recorder", "fold_into", "new_histogram",
+    "ModelStats", "OutageRecovery", "Recorder", "fold_into", "new_histogram",
 ]
 
 # The simulator's own lag (see fleetsim.engine.watch): the event loop's, the
@@ -50,6 +52,21 @@ def fold_into(total: Histogram, interval: Histogram) -> None:
     if interval.total_count:
         total.add(interval)
         interval.zero()
+
+
+class OutageRecovery(msgspec.Struct, kw_only=True):
+    """How the fleet came back from one CSMS outage (fleetsim.engine.faults),
+    updated as it recovers.  Recovery times are seconds of real time from the
+    outage's end; None: not reached by the end of the run."""
+
+    at_s: float  # simulated seconds from the start of the run
+    for_s: float  # simulated
+    stations: int
+    queued_transaction_messages: int = 0  # waiting in the stations' queues when the outage ended
+    booted_after_s: float | None = None  # until every station was connected and booted again
+    delivered_after_s: float | None = None  # until every transaction message queued by then was delivered
+    not_booted: int = 0  # stations not (yet) connected and booted again
+    undelivered: int = 0  # stations with transaction messages from then still queued
 
 
 class ExchangeStats:
@@ -168,6 +185,7 @@ class Recorder:
         self.simulator: dict[str, Histogram] = {name: new_histogram() for name in SIMULATOR_SERIES}
         self.simulator_interval: dict[str, Histogram] = {name: new_histogram() for name in SIMULATOR_SERIES}
         self.simulator_counters: Counter[str] = Counter()  # e.g. gc.collections.<generation>
+        self.outages: list[OutageRecovery] = []  # one per CSMS outage fault, in order
 
     def model(self, model_id: str, declared_timeout_s: float) -> ModelStats:
         stats = self.models.get(model_id)

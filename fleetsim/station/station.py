@@ -422,7 +422,7 @@ class Station:
 
     def plug_in(self, connector_id: int, ev: Ev, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
-        if connector.plugged or connector.inoperative or self.closing:
+        if connector.plugged or connector.inoperative or self.closing or not self._usable(connector, now_s):
             self.stats.count("session.plug_in_refused")
             return
         connector.advance(now_s)
@@ -445,8 +445,8 @@ class Station:
     def present_id_tag(self, connector_id: int, id_tag: str, now_s: float) -> None:
         """An RFID card at the reader: starts a transaction, or stops the one it started."""
         connector = self.connectors[connector_id - 1]
-        if self.closing or connector.inoperative:
-            return  # an Unavailable connector takes no sessions (§4.9)
+        if self.closing or connector.inoperative or not self._usable(connector, now_s):
+            return  # an Unavailable or Faulted connector takes no sessions (§4.9)
         transaction = connector.transaction
         if transaction is not None:
             if transaction.id_tag == id_tag and not transaction.stopping:
@@ -478,6 +478,10 @@ class Station:
             connector.authorized_id_tag = None
             self.set_status(connector, status.idle_status(connector), now_s)
 
+    def _usable(self, connector: Connector, now_s: float) -> bool:
+        """Neither Faulted nor the whole station down (rebooting, without power)."""
+        return connector.status is not ChargePointStatus.FAULTED and now_s >= self.offline_until_s
+
     def unplug(self, connector_id: int, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
         if not connector.plugged:
@@ -492,7 +496,7 @@ class Station:
                 # C-06.1: the transaction stays, suspended, until the EV returns.
                 connector.advance(now_s)
                 self.set_status(connector, ChargePointStatus.SUSPENDED_EV, now_s)
-        else:
+        elif connector.status is not ChargePointStatus.FAULTED:  # a fault outlasts the plug (§4.9)
             connector.advance(now_s)
             self.set_status(connector, status.idle_status(connector), now_s)
         self._settle(now_s)
@@ -568,7 +572,9 @@ class Station:
         features.on_transaction_stopped(self, connector, now_s)
         connector.advance(now_s)
         metering.on_transaction_stopped(self, connector)
-        self.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else status.idle_status(connector), now_s)
+        if connector.status is not ChargePointStatus.FAULTED:  # a fault outlasts its transaction (§4.9)
+            after = ChargePointStatus.FINISHING if connector.plugged else status.idle_status(connector)
+            self.set_status(connector, after, now_s)
         if connector.inoperative_scheduled is not None:
             apply_scheduled_availability(self, connector, now_s)
 

@@ -1,0 +1,116 @@
+"""The fault injector: applies a :class:`FaultSchedule` to a running fleet.
+
+Station faults (connector faults, power loss, reboots) are steps of the pure
+station (:mod:`fleetsim.station.faults`); what concerns connections is done
+here, fleet-side, so it works against any CSMS: a drop or a storm cuts links
+as a failing network does, and a CSMS outage cuts every link and fails every
+connection attempt for its duration, then watches how long the fleet takes to
+recover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from fleetsim.engine.fleet import Fleet
+from fleetsim.metrics.recorder import OutageRecovery, Recorder
+from fleetsim.ocpp.enums import Reason, RegistrationStatus
+from fleetsim.sessions.faults import FaultKind, FaultSchedule, Outage, StationFault
+from fleetsim.station import faults as station_faults
+from fleetsim.station.station import Station
+from fleetsim.station.timebase import Timebase
+
+if TYPE_CHECKING:
+    from fleetsim.engine.fleet import _Runner
+
+# How often recovery after an outage is checked (real seconds): the
+# resolution of the recovery times in summary.json.
+RECOVERY_POLL_S: Final = 0.05
+
+
+def apply_clock_skew(stations: Sequence[Station], schedule: FaultSchedule) -> None:
+    """Give the stations the schedule picked their wrong clocks (before the run)."""
+    for index, station in enumerate(stations):
+        skew_s = schedule.skew_s(index)
+        if skew_s:
+            station_faults.skew_clock(station, skew_s)
+
+
+async def inject_faults(fleet: Fleet, schedule: FaultSchedule, timebase: Timebase, recorder: Recorder) -> None:
+    """Apply every fault of ``schedule`` at its time, until cancelled (the
+    run's end).  Outages run as child tasks: they last, and may overlap."""
+    async with trio.open_nursery() as nursery:
+        for event in schedule.events():
+            await trio.sleep_until(timebase.origin_s + timebase.engine_seconds(event.at_s))
+            match event:
+                case Outage():
+                    nursery.start_soon(_outage, fleet, event, timebase, recorder)
+                case StationFault():
+                    _apply(fleet, fleet.runners[event.station], event)
+        # A finite schedule: its outages and the recovery they watch finish on their own.
+
+
+def _apply(fleet: Fleet, runner: _Runner, fault: StationFault) -> None:
+    station = runner.station
+    now_s = trio.current_time()
+    match fault.kind:
+        case FaultKind.DROP | FaultKind.STORM:
+            station.stats.count(f"fault.{fault.kind}")
+            fleet.cut(runner, str(fault.kind))
+            return
+        case FaultKind.REBOOT:
+            station.stats.count("fault.reboot")
+            # As after a hard Reset (OCPP 1.6 §5.14), which the station models.
+            step: Callable[[float], None] = partial(station.reboot, Reason.HARD_RESET)
+        case FaultKind.CONNECTOR:
+            step = partial(station_faults.connector_fault, station, fault.connector_id, fault.error_code,
+                           recover_after_s=fault.for_s)
+        case FaultKind.POWER_LOSS:
+            step = partial(station_faults.power_loss, station, for_s=fault.for_s)
+    station_faults.inject(station, step, now_s)
+    fleet.after(runner)  # sends what the fault made it send, closes its link if it went down
+
+
+async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Recorder) -> None:
+    """The CSMS unreachable for ``for_s``: every link cut, every connection
+    attempt failed (fleet-side, so against any CSMS).  The stations keep
+    charging and keep their transaction messages queued (OCPP 1.6 §4.10)."""
+    end_s = timebase.origin_s + timebase.engine_seconds(outage.at_s + outage.for_s)
+    fleet.outage_until_s = max(fleet.outage_until_s, end_s)
+    for runner in fleet.runners:
+        if fleet.cut(runner, "outage"):
+            runner.station.stats.count("fault.outage")
+    await trio.sleep_until(end_s)
+    recovery = OutageRecovery(at_s=outage.at_s, for_s=outage.for_s, stations=len(fleet.runners))
+    recorder.outages.append(recovery)
+    await watch_recovery(fleet.runners, recovery, end_s)
+
+
+def _booted(runner: _Runner) -> bool:
+    return runner.link is not None and runner.station.registration == RegistrationStatus.ACCEPTED
+
+
+async def watch_recovery(runners: Sequence[_Runner], recovery: OutageRecovery, end_s: float) -> None:
+    """Fill in ``recovery`` as the fleet comes back: when every station is
+    connected and booted again, and when every transaction message queued at
+    ``end_s`` has been delivered.  A queue is first-in first-out, so a station
+    has delivered all of them the first time it has none pending."""
+    recovery.queued_transaction_messages = sum(r.station.queue.pending_transaction_messages() for r in runners)
+    not_booted = list(runners)
+    undelivered = [r for r in runners if r.station.queue.pending_transaction_messages()]
+    while True:
+        now_s = trio.current_time()
+        not_booted = [r for r in not_booted if not _booted(r)]
+        undelivered = [r for r in undelivered if r.station.queue.pending_transaction_messages()]
+        recovery.not_booted, recovery.undelivered = len(not_booted), len(undelivered)
+        if not not_booted and recovery.booted_after_s is None:
+            recovery.booted_after_s = now_s - end_s
+        if not undelivered and recovery.delivered_after_s is None:
+            recovery.delivered_after_s = now_s - end_s
+        if not not_booted and not undelivered:
+            return
+        await trio.sleep(RECOVERY_POLL_S)
