@@ -14,6 +14,8 @@ FROM ${BASE}
 COPY --from=build /opt/fleetsim /opt/fleetsim
 RUN useradd --create-home --uid 10001 fleetsim \
  && mkdir -p /home/fleetsim/results && chown fleetsim /home/fleetsim/results
+# The shipped scenarios and their data: `docker run IMAGE run scenarios/quickstart.toml`.
+COPY scenarios /home/fleetsim/scenarios
 USER fleetsim
 WORKDIR /home/fleetsim
 ENV PATH=/opt/fleetsim/bin:$PATH PYTHONUNBUFFERED=1

@@ -17,6 +17,7 @@ from fleetsim.cli.merge import merge_command
 from fleetsim.cli.profiles import profiles
 from fleetsim.cli.report import compare_command, gate_command, report_command
 from fleetsim.cli.run import run_command
+from fleetsim.cli.scenario import scenario
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,3 +38,4 @@ main.add_command(merge_command)
 main.add_command(report_command)
 main.add_command(gate_command)
 main.add_command(compare_command)
+main.add_command(scenario)

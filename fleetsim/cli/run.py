@@ -107,6 +107,8 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
 
 
 @click.command("run")
+@click.argument("scenario_path", required=False, metavar="[SCENARIO]",
+                type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--csms", "csms_url", metavar="URL",
               help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
                    "Default: an embedded CSMS on loopback.")
@@ -157,7 +159,7 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
-def run_command(csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
+def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
                 mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert, client_key,
                 insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
                 junit_file) -> None:  # type: ignore[no-untyped-def]
@@ -167,8 +169,21 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
     needs nothing else. Results go to results/<run-id>/: latency.hlog and the
     time series as the run goes, summary.json and the profiles used at the end
     (see results/README.md); a summary per action and model is printed at the end.
+
+    With SCENARIO (a scenario file, see scenarios/README.md) the file gives
+    everything; options given explicitly override it (--duration, --speed,
+    --seed, --csms, --ramp, --interval, --stop, ...) and --threshold adds to its
+    thresholds.
     """
     from fleetsim.sessions.simple import SimpleSessions
+
+    if scenario_path is not None:
+        from fleetsim.cli.scenario import prepare_run
+
+        prepared = prepare_run(click.get_current_context(), scenario_path, _ramp_per_s)
+        _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, quiet,
+                 prepared.thresholds, junit_file, scenario_file=prepared.loaded.path)
+        return
 
     rate = _RATE.match(ramp)
     if rate is None:
@@ -210,22 +225,37 @@ def run_command(csms_url, stations, profile_choices, profile_file, duration, ram
     if csms_url is not None and target.tls:
         ssl_context = _ssl_context(ca_file, client_cert, client_key, insecure)
 
+    _execute(spec, profiles, ssl_context, passwords, out, quiet, thresholds, junit_file)
+
+
+def _ramp_per_s(text: str) -> float:
+    rate = _RATE.match(text)
+    if rate is None:
+        raise click.BadParameter(f"{text!r} is not a rate like 200/s", param_hint="--ramp")
+    return float(rate.group(1))
+
+
+def _execute(spec, profiles, ssl_context, passwords, out, quiet, thresholds, junit_file,  # type: ignore[no-untyped-def]
+             scenario_file: Path | None = None) -> None:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / run_id
     recorder = Recorder()
     show = None if quiet else _show_progress
-    click.echo(f"fleetsim {__version__}: {stations} stations ({', '.join(f'{s.stations} {s.profile_id}' for s in fleet)}) "
-               f"for {duration:g}s against {csms_url or 'the embedded CSMS'}", err=True)
+    stations = sum(share.stations for share in spec.fleet)
+    click.echo(f"fleetsim {__version__}: {stations} stations ({', '.join(f'{s.stations} {s.profile_id}' for s in spec.fleet)}) "
+               f"for {spec.duration_s:g}s against {spec.csms_url or 'the embedded CSMS'}", err=True)
     try:
         outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
                                        on_progress=show, handle_signals=True, results_dir=out_dir))
     except Exception as error:  # the run itself broke: still write what was measured
         click.echo(f"\nerror: the run failed: {error!r}", err=True)
-        write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname())
+        write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname(),
+                      scenario_file=scenario_file)
         sys.exit(EXIT_RUN_BROKE)
     if not quiet and sys.stderr.isatty():
         click.echo("", err=True)
-    write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname())
+    write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname(),
+                  scenario_file=scenario_file)
     click.echo(summary_table(recorder))
     calls = csms_calls_table(recorder)
     if calls:

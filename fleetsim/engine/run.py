@@ -17,17 +17,21 @@ import trio
 
 from fleetsim.csms.config import CsmsConfig, TrafficRule
 from fleetsim.csms.server import RunningCsms, serve_csms
+from fleetsim.engine.faults import apply_clock_skew, inject_faults
 from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import ModelStats, Recorder
-from fleetsim.ocpp.enums import Reason
+from fleetsim.ocpp.enums import AuthorizationStatus, Reason
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.sessions.config import SessionConfig
-from fleetsim.sessions.faults import FaultPlan
+from fleetsim.sessions.faults import FaultPlan, FaultSchedule
+from fleetsim.sessions.play import RemoteStart
 from fleetsim.sessions.simple import SimpleSessions, drive
-from fleetsim.station.build import build_model
+from fleetsim.sessions.start import start_sessions
+from fleetsim.sessions.tags import id_tag_verdicts
+from fleetsim.station.build import build_model, charge_point_id
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import Timebase
@@ -83,8 +87,7 @@ ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, reco
 def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
     """(charge point id, profile id) of every station, in ramp order: the
     models interleaved, so a partial ramp is a fair sample of the mix."""
-    queues = [[(f"{spec.id_prefix}-{share.profile_id}-{n:05d}"[:48], share.profile_id) for n in range(1, share.stations + 1)]
-              for share in spec.fleet]
+    queues = [[(cp_id, share.profile_id) for cp_id in share_ids(spec, share)] for share in spec.fleet]
     ordered: list[tuple[str, str]] = []
     while any(queues):
         for queue in queues:
@@ -93,23 +96,59 @@ def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
     return ordered
 
 
+def share_ids(spec: RunSpec, share: FleetShare) -> list[str]:
+    """The charge point ids of one share, in order."""
+    return [charge_point_id(share.id_pattern, spec.id_prefix, share.profile_id, n) for n in range(1, share.stations + 1)]
+
+
 def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
-                   ) -> list[Station]:
+                   remote_start: RemoteStart | None = None) -> list[Station]:
+    """The fleet's stations, their sessions scheduled: a share's own
+    ``sessions`` (segment model or replay; ``remote_start`` is how its
+    app-started sessions reach the CSMS), else ``spec.sessions``."""
     models: dict[str, StationModel] = {pid: build_model(profiles[pid]) for pid in {s.profile_id for s in spec.fleet}}
     stats: dict[str, ModelStats] = {}
     for profile_id, model in models.items():
         stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
         stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
     stations = []
+    own_sessions = {cp_id for share in spec.fleet if share.sessions is not None for cp_id in share_ids(spec, share)}
     for charge_point_id, profile_id in station_ids(spec):
         model = models[profile_id]
         rng = random.Random(f"{spec.seed}/{charge_point_id}")
         station = Station(charge_point_id, model, stats[profile_id], rng, timebase,
                           reaction_delays=spec.reaction_delays)
-        if spec.sessions is not None:
+        if spec.sessions is not None and charge_point_id not in own_sessions:
             drive(station, spec.sessions, rng, timebase.origin_s)
         stations.append(station)
+    by_id = {station.charge_point_id: station for station in stations}
+    for share in spec.fleet:
+        if share.sessions is not None:
+            group = [by_id[cp_id] for cp_id in share_ids(spec, share)]
+            start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start)
     return stations
+
+
+def session_id_tags(spec: RunSpec) -> dict[str, AuthorizationStatus]:
+    """The verdicts the fleet's sessions expect of the CSMS, for its tags."""
+    verdicts: dict[str, AuthorizationStatus] = {}
+    for share in spec.fleet:
+        if share.sessions is not None:
+            verdicts.update(id_tag_verdicts(share.sessions.id_tags))
+    return verdicts
+
+
+class _RemoteStartDesk:
+    """Where the sessions' app requests go: the embedded CSMS once it runs;
+    against another CSMS nothing can ask (the sessions count it)."""
+
+    __slots__ = ("csms",)
+
+    def __init__(self) -> None:
+        self.csms: RunningCsms | None = None
+
+    def __call__(self, charge_point_id: str, connector_id: int, id_tag: str) -> bool:
+        return self.csms is not None and self.csms.request_remote_start(charge_point_id, connector_id, id_tag)
 
 
 def declared_reactions(profile: StationProfile) -> dict[str, float]:
@@ -139,25 +178,36 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     writer = IntervalWriter(results_dir, recorder, started_at) if results_dir is not None else None
     stop = trio.Event()
     fleet: Fleet | None = None
+    # The stations are built before the collector is watched: its pauses then
+    # (thousands of stations allocated) delay no message, as none is in flight.
+    timebase = Timebase(trio.current_time(), started_at, spec.speed, wall_timestamps=spec.wall_timestamps,
+                        sim_origin=spec.sim_start)
+    desk = _RemoteStartDesk()
+    stations = build_stations(spec, profiles, recorder, timebase, desk)
     try:
-        with watch_gc(recorder):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch_loop_lag, recorder)
-                csms, url = await _start_csms(nursery, spec)
-                timebase = Timebase(trio.current_time(), started_at, spec.speed)
-                stations = build_stations(spec, profiles, recorder, timebase)
-                options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
-                                         source_addresses=spec.source_addresses,
-                                         connect_timeout_s=spec.connect_timeout_s)
-                fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
-                if handle_signals:
-                    nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
-                if on_progress is not None:
-                    nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
-                if writer is not None:
-                    nursery.start_soon(_write_intervals, fleet, writer, spec.interval_s, start_s)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_loop_lag, recorder)
+            csms, url = await _start_csms(nursery, spec)
+            desk.csms = csms
+            options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
+                                     source_addresses=spec.source_addresses,
+                                     connect_timeout_s=spec.connect_timeout_s)
+            fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
+            schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
+            apply_clock_skew(stations, schedule)
+            if not schedule.empty:
+                nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder)
+            if handle_signals:
+                nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
+            if on_progress is not None:
+                nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
+            if writer is not None:
+                nursery.start_soon(_write_intervals, fleet, writer, spec.interval_s, start_s)
+            # The collector's pauses count while stations send; those of the
+            # shutdown after (the heap unfrozen) delay no measured message.
+            with watch_gc(recorder):
                 await _drive_fleet(fleet, spec, stop)
-                nursery.cancel_scope.cancel()
+            nursery.cancel_scope.cancel()
     finally:
         if writer is not None:
             writer.close(trio.current_time() - start_s, _census_now(fleet))
@@ -173,7 +223,22 @@ async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms
     traffic = tuple(msgspec.structs.replace(rule, per_station_per_hour=rule.per_station_per_hour * spec.speed,
                                             per_station_per_s=rule.per_station_per_s * spec.speed)
                     for rule in spec.embedded_traffic)
-    csms = await nursery.start(serve_csms, CsmsConfig(traffic=traffic, seed=spec.seed, speed=spec.speed))
+    # Its clock follows the stations' timestamps: accelerated, or the real
+    # one when they carry the wall clock.
+    simulated_clock = not spec.wall_timestamps
+    config = msgspec.structs.replace(spec.embedded_csms or CsmsConfig(), traffic=traffic, seed=spec.seed,
+                                     speed=spec.speed if simulated_clock else 1.0,
+                                     clock_origin=spec.sim_start if simulated_clock else None)
+    verdicts = session_id_tags(spec)
+    if verdicts:
+        # The sessions' tags get the verdicts they were drawn for; a tag of
+        # the "unknown" share is one no CSMS knows (§7.2 Invalid).  The simple
+        # sessions' tags of shares without their own stay Accepted.
+        if spec.sessions is not None and any(share.sessions is None for share in spec.fleet):
+            verdicts.update(dict.fromkeys(spec.sessions.id_tags, AuthorizationStatus.ACCEPTED))
+        config = msgspec.structs.replace(config, id_tags={**config.id_tags, **verdicts},
+                                         unknown_id_tag=AuthorizationStatus.INVALID)
+    csms = await nursery.start(serve_csms, config)
     return csms, csms.url
 
 

@@ -76,3 +76,16 @@ def _sampler(timing: Timing) -> DelaySampler:
     if timing.measured is None:
         return no_delay
     return ReactionTime.fit(timing.measured).sample
+
+
+# The identity a station connects with is the last segment of its URL; 48
+# characters like chargeBoxIdentity in OCPP 1.6 SOAP (CiString48), which
+# CSMSs commonly keep for 1.6-J too.
+MAX_ID_LENGTH = 48
+
+
+def charge_point_id(pattern: str | None, id_prefix: str, model: str, n: int) -> str:
+    """The id of the ``n``-th station (from 1) of a fleet group: ``pattern``
+    formatted with ``n`` and ``model``, or ``<id_prefix>-<model>-<n:05d>``."""
+    text = f"{id_prefix}-{model}-{n:05d}" if pattern is None else pattern.format(n=n, model=model)
+    return text[:MAX_ID_LENGTH]

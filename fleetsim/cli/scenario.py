@@ -1,0 +1,318 @@
+"""``fleetsim scenario check`` and the scenario side of ``fleetsim run
+SCENARIO``: a scenario file turned into a RunSpec (with the command line's
+explicit options winning), the embedded CSMS's settings, and the secrets and
+TLS context, which are resolved here at run time and never stored."""
+
+from __future__ import annotations
+
+import csv
+import os
+import ssl
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from fleetsim.csms.config import CsmsConfig
+from fleetsim.engine.run import FleetShare, RunSpec
+from fleetsim.ocpp.enums import AuthorizationStatus
+from fleetsim.report.thresholds import Threshold
+from fleetsim.scenario.errors import ScenarioError
+from fleetsim.scenario.load import LoadedScenario, load_scenario
+from fleetsim.scenario.plan import GroupInput, Plan, plan_run
+from fleetsim.scenario.schema import StopMode, Timestamps
+from fleetsim.sessions.config import IdTags
+from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.sessions.tags import id_tag_verdicts
+
+EXIT_SCENARIO_ERROR = 2
+# `fleetsim run` options a scenario's [[groups]] decide: given with a scenario,
+# they are a usage error rather than silently ignored.
+FLEET_OPTIONS = ("stations", "profile_choices", "profile_file", "mean_idle", "mean_session", "csms_calls",
+                 "no_csms_calls")
+
+
+def load_or_exit(path: Path) -> LoadedScenario:
+    """The scenario, or its error on stderr and exit 2 (no traceback)."""
+    try:
+        return load_scenario(path)
+    except ScenarioError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_SCENARIO_ERROR)
+
+
+def _default_traffic() -> tuple[Any, ...]:
+    from fleetsim.cli.run import _traffic
+
+    return _traffic(())  # the command line's default mix (DEFAULT_CSMS_CALLS)
+
+
+def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) -> RunSpec:
+    """The RunSpec of a scenario; ``overrides`` (RunSpec field names) win."""
+    scenario, settings = loaded.scenario, loaded.scenario.run
+    overrides = dict(overrides or {})
+    csms_url = overrides.get("csms_url", scenario.target.csms)
+    traffic = loaded.traffic if loaded.traffic is not None else _default_traffic()
+    fields: dict[str, Any] = {
+        "fleet": tuple(FleetShare(g.model, g.stations, sessions=g.sessions, id_pattern=g.id_pattern)
+                       for g in scenario.groups),
+        "duration_s": settings.duration_s, "ramp_per_s": settings.ramp_per_s, "seed": settings.seed,
+        "csms_url": csms_url, "id_prefix": settings.id_prefix, "speed": settings.speed,
+        "reaction_delays": settings.reaction_delays,
+        "sessions": SimpleSessions(mean_idle_s=settings.mean_idle_s, mean_connected_s=settings.mean_session_s),
+        "stop_grace_s": settings.stop_grace_s, "end_transactions": settings.stop is StopMode.CLEAN,
+        "source_addresses": scenario.target.source_addresses,
+        "embedded_traffic": traffic if csms_url is None else (),
+        "connect_timeout_s": settings.connect_timeout_s, "interval_s": settings.interval_s,
+        "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
+        "sim_start": settings.start,
+    }
+    fields.update(overrides)
+    fields["embedded_csms"] = embedded_csms(loaded) if fields["csms_url"] is None else None
+    return RunSpec(**fields)
+
+
+def embedded_csms(loaded: LoadedScenario) -> CsmsConfig | None:
+    """The embedded CSMS's settings from the [csms] table; None without one.
+    The run sets its traffic, seed and speed, and gives it the verdicts of the
+    sessions' id tags (fleetsim.engine.run)."""
+    settings = loaded.scenario.csms
+    if settings is None:
+        return None
+    return CsmsConfig(
+        heartbeat_interval_s=settings.heartbeat_interval_s, boot_status=settings.boot_status,
+        boot_retry_interval_s=settings.boot_retry_interval_s, require_boot=settings.require_boot,
+        unknown_id_tag=settings.unknown_id_tag or AuthorizationStatus.ACCEPTED, concurrent_tx=settings.concurrent_tx,
+        data_transfer_status=settings.data_transfer_status, delay=loaded.delay,
+        csms_call_timeout_s=settings.csms_call_timeout_s, faults=settings.faults)
+
+
+def group_inputs(loaded: LoadedScenario) -> list[GroupInput]:
+    return [GroupInput(group.label, group.connectors) for group in loaded.scenario.groups]
+
+
+def scenario_plan(loaded: LoadedScenario, spec: RunSpec) -> Plan:
+    return plan_run(spec, loaded.profiles, group_inputs(loaded))
+
+
+def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Callable[[str], bytes | None] | None:
+    """The Basic-auth password, read now from where the scenario (or
+    --password-env) points; held only by the callback."""
+    target = loaded.scenario.target
+    variable = password_env or target.password_env
+    if variable is not None:
+        secret = os.environ.get(variable)
+        if not secret:
+            raise ScenarioError(str(loaded.path), f"environment variable {variable} is empty or unset",
+                                field="target.password_env")
+        password = secret.encode()
+    elif target.password_file is not None:
+        try:
+            password = Path(target.password_file).read_bytes().rstrip(b"\r\n")
+        except OSError as error:
+            raise ScenarioError(str(loaded.path), f"cannot read the password file: {error.strerror}",
+                                field="target.password_file") from None
+        if not password:
+            raise ScenarioError(str(loaded.path), "the password file is empty", field="target.password_file")
+    else:
+        return None
+    return lambda _charge_point_id: password
+
+
+def tls_context(loaded: LoadedScenario, options: dict[str, Any]) -> ssl.SSLContext:
+    from fleetsim.cli.run import _ssl_context
+
+    target = loaded.scenario.target
+
+    def pick(option: str, value: str | None) -> Path | None:
+        given = options.get(option)
+        return given if given is not None else (Path(value) if value is not None else None)
+
+    return _ssl_context(pick("ca_file", target.ca_file), pick("client_cert", target.client_cert),
+                        pick("client_key", target.client_key), bool(options.get("insecure")) or target.insecure)
+
+
+def explicit_options(ctx: click.Context) -> dict[str, Any]:
+    """The ``fleetsim run`` options given on the command line (or by
+    environment), not left at their defaults."""
+    given = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return {name: value for name, value in ctx.params.items() if ctx.get_parameter_source(name) in given}
+
+
+def spec_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """``fleetsim run`` options as RunSpec fields.  The ramp is parsed by the
+    caller (``ramp_per_s``)."""
+    names = {"duration": "duration_s", "speed": "speed", "seed": "seed", "csms_url": "csms_url",
+             "id_prefix": "id_prefix", "interval_s": "interval_s", "ramp_per_s": "ramp_per_s"}
+    overrides = {field: options[name] for name, field in names.items() if name in options}
+    if "stop_mode" in options:
+        overrides["end_transactions"] = options["stop_mode"] == "clean"
+    if options.get("no_reaction_delays"):
+        overrides["reaction_delays"] = False
+    if options.get("source_addresses"):
+        overrides["source_addresses"] = tuple(options["source_addresses"])
+    return overrides
+
+
+def check_fleet_options(options: dict[str, Any]) -> None:
+    for name in FLEET_OPTIONS:
+        if name in options:
+            flag = "--" + {"profile_choices": "profile", "csms_calls": "csms-call"}.get(name, name).replace("_", "-")
+            raise click.UsageError(f"{flag} cannot be given with a scenario: its [[groups]] and [csms] table decide "
+                                   "the fleet and its traffic; edit the scenario instead")
+
+
+class ScenarioRun(msgspec.Struct, frozen=True):
+    """What ``fleetsim run SCENARIO`` runs: the secrets live in ``passwords``
+    and ``ssl_context`` only, never in ``spec``."""
+
+    loaded: LoadedScenario
+    spec: RunSpec
+    ssl_context: ssl.SSLContext | None
+    passwords: Callable[[str], bytes | None] | None
+    thresholds: tuple[Threshold, ...]  # the scenario's, then the command line's
+
+
+def prepare_run(ctx: click.Context, path: Path, parse_ramp: Callable[[str], float]) -> ScenarioRun:
+    """The scenario at ``path`` with the options given explicitly to ``fleetsim
+    run`` winning; a broken file or a usage error exits 2."""
+    from fleetsim.engine import limits
+    from fleetsim.engine.link import Target as LinkTarget
+
+    options = explicit_options(ctx)
+    check_fleet_options(options)
+    loaded = load_or_exit(path)
+    if "ramp" in options:
+        options["ramp_per_s"] = parse_ramp(options["ramp"])
+    spec = run_spec(loaded, spec_overrides(options))
+    if spec.csms_url is not None and loaded.scenario.csms is not None:
+        click.echo("warning: --csms given: the scenario's [csms] table (embedded CSMS only) is not used", err=True)
+    try:
+        target = LinkTarget.parse(spec.csms_url) if spec.csms_url is not None else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--csms") from error
+    problems = limits.check(sum(s.stations for s in spec.fleet), len(spec.source_addresses),
+                            embedded_csms=spec.csms_url is None)
+    for problem in problems:
+        click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
+    if problems:
+        sys.exit(EXIT_SCENARIO_ERROR)
+    echo_warnings(scenario_plan(loaded, spec))
+    try:
+        passwords = passwords_callback(loaded, options.get("password_env"))
+    except ScenarioError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_SCENARIO_ERROR)
+    context = tls_context(loaded, options) if target is not None and target.tls else None
+    return ScenarioRun(loaded, spec, context, passwords, loaded.thresholds + tuple(options.get("thresholds", ())))
+
+
+# ---------------------------------------------------------------- printing
+
+
+def plan_text(loaded: LoadedScenario, spec: RunSpec, plan: Plan) -> list[str]:
+    scenario = loaded.scenario
+    lines = [f"scenario {scenario.name or loaded.path.stem}: {loaded.path}"]
+    if scenario.description:
+        lines.append(f"  {scenario.description.strip()}")
+    target = spec.csms_url or "the embedded CSMS on loopback"
+    lines.append(f"target: {target} (security profile {scenario.target.security_profile})")
+    timestamps = "wall-clock" if spec.wall_timestamps else "simulated"
+    start = spec.sim_start.isoformat() if spec.sim_start is not None else "the real start of the run"
+    lines.append(f"run: {spec.duration_s:g}s at speed {spec.speed:g} ({spec.duration_s * spec.speed / 3600:.2f} h "
+                 f"simulated from {start}; {timestamps} timestamps), seed {spec.seed}, ramp {spec.ramp_per_s:g}/s "
+                 f"({plan.ramp_s:.1f}s)")
+    lines.append(f"stations: {plan.stations}")
+    for model, count in plan.models.items():
+        lines.append(f"  {count:>7} {model}")
+    lines.append("groups:")
+    for group in plan.groups:
+        peak = f" (peak at {group.peak_hour:02d}:00)" if group.peak_hour is not None else ""
+        lines.append(f"  {group.label}: {group.stations} × {group.model}, connectors "
+                     f"{', '.join(map(str, group.connectors))}; sessions {group.sessions}")
+        lines.append(f"    sessions: {group.sessions_peak_per_h:,.1f} in the peak hour{peak}, "
+                     f"{group.sessions_per_day:,.0f} a simulated day, {group.sessions_in_run:,.0f} in this run")
+    lines += _rates_text(plan)
+    lines += _tags_text(loaded, spec)
+    lines.append("faults:" if plan.faults else "faults: none")
+    lines += [f"  {line}" for line in plan.faults]
+    if loaded.thresholds:
+        lines.append("thresholds: " + "; ".join(scenario.thresholds))
+    return lines
+
+
+def _rates_text(plan: Plan) -> list[str]:
+    rates = plan.rates
+    rows = [("boot storm (during the ramp)", rates.boot_storm), ("heartbeats (at most)", rates.heartbeats),
+            ("Authorize, Start/StopTransaction", rates.transactions),
+            ("StatusNotification (sessions)", rates.status_notifications), ("MeterValues", rates.meter_values),
+            ("CSMS-initiated calls", rates.csms_calls)]
+    lines = [f"expected calls per second at speed {plan.speed:g}:"]
+    lines += [f"  {name:<34} {value:>10,.1f}" for name, value in rows]
+    lines.append(f"  {'peak':<34} {rates.peak:>10,.1f}")
+    return lines
+
+
+def _tags_text(loaded: LoadedScenario, spec: RunSpec) -> list[str]:
+    tag_sets = [(g.label, g.sessions.id_tags) for g in loaded.scenario.groups if g.sessions is not None]
+    if not tag_sets:
+        return []
+    where = "given to the embedded CSMS" if spec.csms_url is None else "to provision on the CSMS"
+    lines = [f"id tags ({where}; `--id-tags FILE` writes them all):"]
+    for label, tags in tag_sets:
+        lines.append(f"  {label}: {_tag_ranges(tags)}")
+    return lines
+
+
+def _tag_ranges(tags: IdTags) -> str:
+    parts = []
+    for kind, count, verdict in (("V", tags.valid, "Accepted"), ("B", tags.blocked, "Blocked"),
+                                 ("E", tags.expired, "Expired"), ("I", tags.invalid, "Invalid")):
+        if count > 0:
+            parts.append(f"{tags.prefix}-{kind}-00001..{tags.prefix}-{kind}-{count:05d} {verdict}")
+    if tags.unknown_share > 0:
+        parts.append(f"{tags.unknown_share:.0%} of sessions present unknown {tags.prefix}-U-* tags (should be Invalid)")
+    return "; ".join(parts) or "none"
+
+
+def write_id_tags(loaded: LoadedScenario, file: Path) -> int:
+    verdicts: dict[str, AuthorizationStatus] = {}
+    for group in loaded.scenario.groups:
+        if group.sessions is not None:
+            verdicts.update(id_tag_verdicts(group.sessions.id_tags))
+    with file.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["idTag", "status"])
+        writer.writerows(sorted(verdicts.items()))
+    return len(verdicts)
+
+
+def echo_warnings(plan: Plan) -> None:
+    for warning in plan.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", bold=True, err=True)
+
+
+@click.group("scenario")
+def scenario() -> None:
+    """Scenario files: one load test described in TOML (scenarios/README.md)."""
+
+
+@scenario.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--id-tags", "id_tags_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every id tag the sessions present, with the verdict a CSMS should give it (CSV).")
+def check_command(path: Path, id_tags_file: Path | None) -> None:
+    """Validate a scenario and print its plan: stations, sessions, expected
+    messages per second, id tags, faults.  Exits 2 on a broken file."""
+    loaded = load_or_exit(path)
+    spec = run_spec(loaded)
+    plan = scenario_plan(loaded, spec)
+    for line in plan_text(loaded, spec, plan):
+        click.echo(line)
+    echo_warnings(plan)
+    if id_tags_file is not None:
+        count = write_id_tags(loaded, id_tags_file)
+        click.echo(f"{count} id tags written to {id_tags_file}")

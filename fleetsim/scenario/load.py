@@ -1,0 +1,227 @@
+"""Reading a scenario file: TOML, then the schema, then the rules that span
+fields (a model that exists, a password given by reference, files that are
+there).  Relative paths are resolved against the scenario's folder, so a
+scenario runs the same from any working directory."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from fleetsim.csms.config import ResponseDelay, TrafficRule
+from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
+from fleetsim.profiles.profile import StationProfile
+from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshold
+from fleetsim.scenario.errors import ScenarioError, from_validation
+from fleetsim.scenario.schema import Group, Scenario, Target
+from fleetsim.sessions.config import ReplaySessions
+from fleetsim.station.build import charge_point_id
+
+_PASSWORD_ADVICE = (
+    "a password never goes in a scenario file (it would be copied into the results and into version control); "
+    'give password_env = "VARIABLE" or password_file = "path" instead'
+)
+# Charge point ids are CiString... on the wire only by way of the URL path and
+# BootNotification; the engine cuts them at 48 characters.
+
+
+class LoadedScenario(msgspec.Struct, frozen=True):
+    path: Path
+    scenario: Scenario  # with every relative path resolved
+    profiles: dict[str, StationProfile]  # the built-in ones and the scenario's profile_files
+    thresholds: tuple[Threshold, ...]
+    traffic: tuple[TrafficRule, ...] | None  # [csms] calls and traffic; None: the default mix
+    delay: ResponseDelay
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """The scenario at ``path``, checked; raises :class:`ScenarioError`."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ScenarioError(name, f"cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ScenarioError(name, f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    raw = _parse_toml(name, text)
+    if isinstance(raw.get("target"), dict) and "password" in raw["target"]:
+        raise ScenarioError(name, _PASSWORD_ADVICE, field="target.password", line=_line_of(text, "password"))
+    try:
+        scenario = msgspec.convert(raw, Scenario)
+    except msgspec.ValidationError as error:
+        raise from_validation(name, error) from None
+    scenario = _resolve_paths(scenario, path.resolve().parent)
+    profiles = _profiles(name, scenario)
+    _check_target(name, scenario)
+    _check_groups(name, scenario, profiles)
+    return LoadedScenario(path, scenario, profiles, _thresholds(name, scenario), *_csms(name, scenario))
+
+
+def _parse_toml(name: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        line = None
+        if "(at line " in message:
+            message, _, where = message.rpartition(" (at line ")
+            line = int(where.split(",")[0])
+        raise ScenarioError(name, f"TOML syntax error: {message}", line=line) from None
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(key) and line.split("=")[0].strip() == key:
+            return number
+    return None
+
+
+def _resolve_paths(scenario: Scenario, folder: Path) -> Scenario:
+    def resolve(value: str | None) -> str | None:
+        return None if value is None else str((folder / Path(value).expanduser()).resolve())
+
+    target = scenario.target
+    target = msgspec.structs.replace(
+        target, password_file=resolve(target.password_file), ca_file=resolve(target.ca_file),
+        client_cert=resolve(target.client_cert), client_key=resolve(target.client_key))
+    def resolve_group(group: Group) -> Group:
+        if not isinstance(group.sessions, ReplaySessions):
+            return group
+        return msgspec.structs.replace(group, sessions=msgspec.structs.replace(
+            group.sessions, file=resolve(group.sessions.file)))
+
+    groups = tuple(resolve_group(group) for group in scenario.groups)
+    profile_files = tuple(str(resolve(file)) for file in scenario.profile_files)
+    return msgspec.structs.replace(scenario, target=target, groups=groups, profile_files=profile_files)
+
+
+def _need_file(name: str, field: str, value: str | None) -> None:
+    if value is not None and not Path(value).is_file():
+        raise ScenarioError(name, f"no such file: {value}", field=field)
+
+
+def _profiles(name: str, scenario: Scenario) -> dict[str, StationProfile]:
+    profiles = dict(load_builtin())
+    for index, file in enumerate(scenario.profile_files):
+        _need_file(name, f"profile_files[{index}]", file)
+        try:
+            profile = load_profile_file(file)
+        except ProfileError as error:
+            raise ScenarioError(name, str(error), field=f"profile_files[{index}]") from None
+        profiles[profile.id] = profile
+    return profiles
+
+
+def _check_target(name: str, scenario: Scenario) -> None:
+    target = scenario.target
+    for field in ("password_file", "ca_file", "client_cert", "client_key"):
+        _need_file(name, f"target.{field}", getattr(target, field))
+    if target.password_env is not None and target.password_file is not None:
+        raise ScenarioError(name, "give the password by one reference: password_env or password_file, not both",
+                            field="target.password_env")
+    if target.csms is None:
+        _check_embedded(name, scenario)
+        return
+    if scenario.csms is not None:
+        raise ScenarioError(name, "[csms] sets up the embedded CSMS; with target.csms the CSMS under test decides "
+                                  "its answers and calls", field="csms")
+    scheme = target.csms.partition("://")[0]
+    if scheme not in ("ws", "wss"):
+        raise ScenarioError(name, f"{target.csms!r} must start with ws:// or wss://", field="target.csms")
+    _check_security_profile(name, target, tls=scheme == "wss")
+
+
+def _check_embedded(name: str, scenario: Scenario) -> None:
+    target = scenario.target
+    given = [field for field in ("password_env", "password_file", "ca_file", "client_cert", "client_key")
+             if getattr(target, field) is not None]
+    if target.security_profile != 0 or given:
+        field = f"target.{given[0]}" if given else "target.security_profile"
+        raise ScenarioError(name, "the embedded CSMS (no target.csms) runs security profile 0; give target.csms "
+                                  "to test security profiles 1-3", field=field)
+
+
+def _check_security_profile(name: str, target: Target, *, tls: bool) -> None:
+    """OCPP 1.6 security whitepaper §2: 1 is Basic auth over ws://, 2 Basic
+    auth over TLS, 3 TLS with a client certificate."""
+    profile = target.security_profile
+    has_password = target.password_env is not None or target.password_file is not None
+    if profile in (1, 2) and not has_password:
+        raise ScenarioError(name, f"security profile {profile} authenticates with a Basic-auth password: "
+                                  "give password_env or password_file", field="target.security_profile")
+    if profile >= 2 and not tls:
+        raise ScenarioError(name, f"security profile {profile} runs over TLS: the URL must start with wss://",
+                            field="target.csms")
+    if profile <= 1 and tls:
+        raise ScenarioError(name, f"a wss:// URL is TLS, security profile 2 or 3, not {profile}",
+                            field="target.security_profile")
+    if profile == 3 and target.client_cert is None:
+        raise ScenarioError(name, "security profile 3 needs client_cert (the station's certificate)",
+                            field="target.client_cert")
+
+
+def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProfile]) -> None:
+    if not scenario.groups:
+        raise ScenarioError(name, "a scenario needs at least one [[groups]] of stations", field="groups")
+    seen: dict[str, str] = {}
+    for index, group in enumerate(scenario.groups):
+        where = f"groups[{index}]"
+        profile = profiles.get(group.model)
+        if profile is None:
+            raise ScenarioError(name, f"unknown model {group.model!r}; `fleetsim profiles list` shows the built-in "
+                                      "ones, profile_files adds others", field=f"{where}.model")
+        for connector_id in group.connectors or ():
+            if connector_id > profile.connector_count:
+                raise ScenarioError(name, f"{group.model} has {profile.connector_count} connector(s), "
+                                          f"no connector {connector_id}", field=f"{where}.connectors")
+        if isinstance(group.sessions, ReplaySessions):
+            _need_file(name, f"{where}.sessions.file", group.sessions.file)
+        for charge_point_id in group_ids(group, scenario.run.id_prefix, name=name, where=where):
+            if charge_point_id in seen:
+                other = seen[charge_point_id]
+                advice = ("the pattern gives several stations that id: use {n}" if other == where
+                          else f"{other} makes it too: give the groups different id_pattern")
+                raise ScenarioError(name, f"charge point id {charge_point_id!r}: {advice}", field=f"{where}.id_pattern")
+            seen[charge_point_id] = where
+
+
+def group_ids(group: Group, id_prefix: str, *, name: str = "scenario", where: str = "groups") -> list[str]:
+    try:
+        return [charge_point_id(group.id_pattern, id_prefix, group.model, n) for n in range(1, group.stations + 1)]
+    except (KeyError, IndexError, ValueError) as error:
+        raise ScenarioError(name, f"{group.id_pattern!r} is not a pattern of n and model, like "
+                                  f"'AMS-{{n:04d}}' ({error!r})", field=f"{where}.id_pattern") from None
+
+
+def _thresholds(name: str, scenario: Scenario) -> tuple[Threshold, ...]:
+    parsed = []
+    for index, text in enumerate(scenario.thresholds):
+        try:
+            parsed.append(parse_threshold(text))
+        except ThresholdError as error:
+            raise ScenarioError(name, f"{text!r}: {error.message} (column {error.column + 1})",
+                                field=f"thresholds[{index}]") from None
+    return tuple(parsed)
+
+
+def _csms(name: str, scenario: Scenario) -> tuple[tuple[TrafficRule, ...] | None, ResponseDelay]:
+    settings = scenario.csms
+    if settings is None:
+        return None, ResponseDelay()
+    try:
+        delay = ResponseDelay.parse(settings.delay)
+    except ValueError as error:
+        raise ScenarioError(name, str(error), field="csms.delay") from None
+    if settings.calls is None and not settings.traffic:
+        return None, delay
+    rules = list(settings.traffic)
+    for index, text in enumerate(settings.calls or ()):
+        try:
+            rules.append(TrafficRule.parse(text))
+        except ValueError as error:
+            raise ScenarioError(name, str(error), field=f"csms.calls[{index}]") from None
+    return tuple(rules), delay

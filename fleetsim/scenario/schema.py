@@ -1,0 +1,145 @@
+"""The scenario file's schema: one msgspec Struct per TOML table, decoded
+straight from ``tomllib``'s output.  Field names are the names users write;
+units are in the names (``_s``, ``_per_s``).  The ``sessions`` and ``faults``
+tables are the session models' and fault plan's own Structs
+(fleetsim.sessions), so each is defined once.
+
+Every Struct forbids unknown fields: a typo is an error naming the field, not
+a default silently used.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+from fleetsim.csms.config import Faults as CsmsFaults
+from fleetsim.csms.config import TrafficRule
+from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
+from fleetsim.sessions.config import ReplaySessions, SegmentSessions
+from fleetsim.sessions.faults import FaultPlan
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class _Table(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class Target(_Table):
+    """``[target]``: the CSMS under test.  Secrets are given by reference
+    only (an environment variable or a file), so a scenario can be committed,
+    copied into results and shared without leaking one."""
+
+    csms: str | None = None  # ws:// or wss:// URL; None: the embedded CSMS on loopback
+    # OCPP 1.6 security whitepaper §2: 0 none, 1 Basic auth on ws://, 2 TLS and
+    # Basic auth, 3 TLS with client certificates.
+    security_profile: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
+    password_env: str | None = None  # environment variable holding the AuthorizationKey
+    password_file: str | None = None  # file holding it (relative to the scenario's folder)
+    ca_file: str | None = None  # CA bundle the CSMS certificate is checked against
+    client_cert: str | None = None  # security profile 3: PEM, may include the key
+    client_key: str | None = None
+    insecure: bool = False  # do not verify the CSMS certificate (test setups only)
+    source_addresses: tuple[str, ...] = ()  # local addresses, for more connections than one has ports
+
+
+class Group(_Table):
+    """``[[groups]]``: stations of one certified model, and what their
+    drivers do."""
+
+    model: str  # a profile id (`fleetsim profiles list`) or one from profile_files
+    stations: Annotated[int, msgspec.Meta(ge=1)]
+    name: str | None = None  # for the plan; default: the model
+    # Charge point ids: a str.format pattern of ``n`` (1, 2, ...) and ``model``,
+    # e.g. "AMS-{n:04d}"; None: ``<run.id_prefix>-<model>-<n:05d>``.
+    id_pattern: str | None = None
+    # Connector ids drivers use (e.g. [1] on a twin station where only one
+    # bay has parking); None: every connector of the model.
+    connectors: tuple[Annotated[int, msgspec.Meta(ge=1)], ...] | None = None
+    # None: the simple idle/session cycle of [run] mean_idle_s / mean_session_s.
+    sessions: SegmentSessions | ReplaySessions | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+
+class StopMode(StrEnum):
+    CLEAN = "clean"  # stop transactions and deliver their StopTransactions
+    CLOSE = "close"  # just close the connections
+
+
+class Timestamps(StrEnum):
+    """What OCPP timestamps show under time acceleration."""
+
+    SIMULATED = "simulated"  # the fleet's simulated time: an hour of charging spans an hour of timestamps
+    WALL = "wall"  # the real clock: power computed from meter deltas then looks ``speed`` times higher
+
+
+class RunSettings(_Table):
+    """``[run]``: how long, how fast, from which seed."""
+
+    duration_s: Positive = 60.0  # of real (engine) time
+    ramp_per_s: Positive = 100.0  # stations started per second
+    speed: Positive = 1.0  # time acceleration: simulated seconds per real second
+    timestamps: Timestamps = Timestamps.SIMULATED
+    # Simulated start: the session models' time of day and date, in the time
+    # zone of its offset; None: the real start of the run.
+    start: AwareDateTime | None = None
+    seed: int = 1
+    stop: StopMode = StopMode.CLEAN
+    stop_grace_s: NonNegative = 10.0
+    interval_s: Positive = 1.0  # of latency.hlog and the time series
+    id_prefix: str = "FS"
+    reaction_delays: bool = True  # the certified models' measured reaction times
+    connect_timeout_s: Positive = 10.0
+    # The simple session cycle of groups without a [groups.sessions] table
+    # (simulated seconds): idle between sessions, plugged in per session.
+    mean_idle_s: Positive = 600.0
+    mean_session_s: Positive = 1800.0
+
+
+class CsmsSettings(_Table):
+    """``[csms]``: what the embedded CSMS answers and sends of its own accord.
+    Only with the embedded CSMS (no ``target.csms``)."""
+
+    heartbeat_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 300  # BootNotification.conf interval
+    boot_status: RegistrationStatus = RegistrationStatus.ACCEPTED
+    boot_retry_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 60
+    require_boot: bool = False
+    # The verdict for a tag it does not know (OCPP 1.6 §7.2); None: Accepted,
+    # or Invalid when the groups' sessions present id tags of their own.
+    unknown_id_tag: AuthorizationStatus | None = None
+    concurrent_tx: bool = False
+    data_transfer_status: DataTransferStatus = DataTransferStatus.ACCEPTED
+    delay: str = "none"  # response delay: none, fixed:5ms, uniform:1ms:20ms, lognormal:median=5ms,p99=50ms
+    # CSMS-initiated calls as on the command line ("RemoteStartTransaction=6/h");
+    # None: the same mix as `fleetsim run` without --csms-call.
+    calls: tuple[str, ...] | None = None
+    traffic: tuple[TrafficRule, ...] = ()  # the same, as tables (with a payload)
+    csms_call_timeout_s: Positive = 30.0
+    faults: CsmsFaults = CsmsFaults()  # the CSMS misbehaving on purpose
+
+
+class Scenario(_Table):
+    """A whole scenario file."""
+
+    groups: tuple[Group, ...]
+    name: str | None = None
+    description: str | None = None
+    profile_files: tuple[str, ...] = ()  # extra profiles (`fleetsim profiles import`), relative paths
+    thresholds: tuple[str, ...] = ()  # k6 syntax, judged like `fleetsim run --threshold`
+    target: Target = Target()
+    run: RunSettings = RunSettings()
+    csms: CsmsSettings | None = None
+    faults: FaultPlan = FaultPlan()
+
+    @property
+    def stations(self) -> int:
+        return sum(group.stations for group in self.groups)
