@@ -14,14 +14,13 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 import trio
 
 from fleetsim.metrics.histogram import us
 from fleetsim.metrics.recorder import Recorder
-
-LOOP_PROBE_PERIOD_S: Final = 0.010
+from fleetsim.metrics.summary import LOOP_PROBE_PERIOD_S
 
 
 async def watch_loop_lag(recorder: Recorder, period_s: float = LOOP_PROBE_PERIOD_S) -> None:

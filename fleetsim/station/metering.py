@@ -96,21 +96,19 @@ def on_timer(station: Station, now_s: float) -> None:
         if connector.sample_due_s <= now_s:
             _periodic_sample(station, connector, now_s)
     if station.aligned_due_s <= now_s:
-        due_s = station.aligned_due_s
         for connector in station.connectors:
             connector.advance(now_s)
-            _aligned_sample(station, connector, due_s, now_s)
+            _aligned_sample(station, connector, now_s)
         schedule_aligned(station, now_s + 1e-6)
 
 
 def _periodic_sample(station: Station, connector: Connector, now_s: float) -> None:
-    due_s = connector.sample_due_s
     station.update_power(connector, now_s)
     transaction = connector.transaction
     if transaction is None or transaction.stopping:
         connector.sample_due_s = INF
         return
-    _send_values(station, connector, "MeterValuesSampledData", ReadingContext.SAMPLE_PERIODIC, due_s, now_s)
+    _send_values(station, connector, "MeterValuesSampledData", ReadingContext.SAMPLE_PERIODIC, now_s)
     extra = _sample(station, connector, "StopTxnSampledData", ReadingContext.SAMPLE_PERIODIC)
     if extra:
         transaction.samples.append((station.timebase.wall(now_s), extra))
@@ -118,7 +116,7 @@ def _periodic_sample(station: Station, connector: Connector, now_s: float) -> No
     _schedule_sample(station, connector, now_s)
 
 
-def _aligned_sample(station: Station, connector: Connector, due_s: float, now_s: float) -> None:
+def _aligned_sample(station: Station, connector: Connector, now_s: float) -> None:
     """Clock-aligned values go out as MeterValues (MeterValuesAlignedData) and,
     independently, into the transaction's StopTxnAlignedData."""
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
@@ -126,7 +124,7 @@ def _aligned_sample(station: Station, connector: Connector, due_s: float, now_s:
         aligned = _sample(station, connector, "StopTxnAlignedData", ReadingContext.SAMPLE_CLOCK)
         if aligned:
             transaction.samples.append((station.timebase.wall(now_s), aligned))
-    _send_values(station, connector, "MeterValuesAlignedData", ReadingContext.SAMPLE_CLOCK, due_s, now_s)
+    _send_values(station, connector, "MeterValuesAlignedData", ReadingContext.SAMPLE_CLOCK, now_s)
 
 
 def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
@@ -134,20 +132,23 @@ def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
     targets = station.connectors if connector_id in (None, 0) else [c for c in station.connectors if c.connector_id == connector_id]
     for connector in targets:
         connector.advance(now_s)
-        _send_values(station, connector, "MeterValuesSampledData", ReadingContext.TRIGGER, now_s, now_s, front=True)
+        _send_values(station, connector, "MeterValuesSampledData", ReadingContext.TRIGGER, now_s, front=True)
 
 
-def _send_values(station: Station, connector: Connector, key: str, context: ReadingContext, due_s: float,
-                 now_s: float, front: bool = False) -> None:
+def _send_values(station: Station, connector: Connector, key: str, context: ReadingContext, now_s: float,
+                 front: bool = False) -> None:
+    # The call's intended send time is now, when the station's timer fired:
+    # how late that was (the simulator's own timer lag, as in a burst of
+    # clock-aligned samples) is measured apart, and not charged to the CSMS.
     values = _sample(station, connector, key, context)
     if not values:
         return
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
     meter_value = [MeterValue(timestamp=station.timebase.wall(now_s), sampled_value=values)]
     if transaction is None:
-        call = Outgoing("MeterValues", MeterValuesReq(connector_id=connector.connector_id, meter_value=meter_value), due_s)
+        call = Outgoing("MeterValues", MeterValuesReq(connector_id=connector.connector_id, meter_value=meter_value), now_s)
     else:
-        call = Outgoing("MeterValues", None, due_s, build=_transaction_builder(connector.connector_id, transaction, meter_value),
+        call = Outgoing("MeterValues", None, now_s, build=_transaction_builder(connector.connector_id, transaction, meter_value),
                         is_transaction=True)
     if not station.online and transaction is None:
         return  # only transaction-related meter values are kept for later (§4.7)
