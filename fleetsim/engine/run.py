@@ -45,6 +45,7 @@ class FleetShare(msgspec.Struct, frozen=True):
     # Its charge point ids: a str.format pattern of ``n`` (1, 2, ...) and
     # ``model``; None: ``<id_prefix>-<model>-<n:05d>``.
     id_pattern: str | None = None
+    connectors: tuple[int, ...] | None = None  # the connectors drivers use; None: all
 
 
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,20 +113,19 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
         stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
         stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
     stations = []
-    own_sessions = {cp_id for share in spec.fleet if share.sessions is not None for cp_id in share_ids(spec, share)}
     for charge_point_id, profile_id in station_ids(spec):
-        model = models[profile_id]
         rng = random.Random(f"{spec.seed}/{charge_point_id}")
-        station = Station(charge_point_id, model, stats[profile_id], rng, timebase,
-                          reaction_delays=spec.reaction_delays)
-        if spec.sessions is not None and charge_point_id not in own_sessions:
-            drive(station, spec.sessions, rng, timebase.origin_s)
-        stations.append(station)
+        stations.append(Station(charge_point_id, models[profile_id], stats[profile_id], rng, timebase,
+                                reaction_delays=spec.reaction_delays))
     by_id = {station.charge_point_id: station for station in stations}
     for share in spec.fleet:
+        group = [by_id[cp_id] for cp_id in share_ids(spec, share)]
         if share.sessions is not None:
-            group = [by_id[cp_id] for cp_id in share_ids(spec, share)]
-            start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start)
+            start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start,
+                           connector_ids=share.connectors)
+        elif spec.sessions is not None:
+            for station in group:
+                drive(station, spec.sessions, station.rng, timebase.origin_s, share.connectors)
     return stations
 
 

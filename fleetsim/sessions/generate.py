@@ -101,14 +101,17 @@ def draw_session(plan: SegmentPlan, dc: bool, rng: random.Random) -> PlannedSess
 class StationSessions:
     """The sessions of one station: its seed and how many arrivals it has had."""
 
-    __slots__ = ("arrivals", "plan", "remote_start", "seed", "station")
+    __slots__ = ("arrivals", "connector_ids", "plan", "remote_start", "seed", "station")
 
-    def __init__(self, station: Station, plan: SegmentPlan, seed: int, remote_start: RemoteStart | None) -> None:
+    def __init__(self, station: Station, plan: SegmentPlan, seed: int, remote_start: RemoteStart | None,
+                 connector_ids: tuple[int, ...] | None = None) -> None:
         self.station = station
         self.plan = plan
         self.seed = station_seed(seed, station.charge_point_id)
         self.arrivals = 0
         self.remote_start = remote_start
+        # The connectors drivers use (a scenario group's); None: all of them.
+        self.connector_ids = connector_ids or tuple(c.connector_id for c in station.connectors)
 
     def _rng(self, purpose: int) -> random.Random:
         return random.Random((self.seed << 32) + 2 * self.arrivals + purpose)
@@ -118,7 +121,7 @@ class StationSessions:
 
     def _schedule_next(self, now_s: float) -> None:
         station = self.station
-        gap_s = next_arrival_gap_s(self.plan, station.timebase.simulated(now_s), len(station.connectors), self._rng(0))
+        gap_s = next_arrival_gap_s(self.plan, station.timebase.simulated(now_s), len(self.connector_ids), self._rng(0))
         if gap_s is not None:
             station.at(now_s + station.sim_s(gap_s), self._arrive)
 
@@ -128,7 +131,7 @@ class StationSessions:
             return
         rng = self._rng(1)
         self.arrivals += 1
-        free = [c.connector_id for c in station.connectors if connector_free(station, c.connector_id)]
+        free = [connector_id for connector_id in self.connector_ids if connector_free(station, connector_id)]
         if free:
             connector_id = rng.choice(free)
             dc = station.connectors[connector_id - 1].rating.dc

@@ -139,9 +139,11 @@ def _unfit_reason(session: ReplayedSession, slot: ConnectorSlot, busy_until_s: f
     return None
 
 
-def slots_of(stations: Sequence[Station]) -> list[ConnectorSlot]:
+def slots_of(stations: Sequence[Station], connector_ids: tuple[int, ...] | None = None) -> list[ConnectorSlot]:
+    """The connectors sessions are replayed onto: ``connector_ids`` of each
+    station (a scenario group's), or all of them."""
     return [ConnectorSlot(s.charge_point_id, c.connector_id, c.rating.max_power_w / 1000.0)
-            for s in stations for c in s.connectors]
+            for s in stations for c in s.connectors if connector_ids is None or c.connector_id in connector_ids]
 
 
 def replay_ev(energy_kwh: float, max_power_kw: float) -> Ev:

@@ -27,10 +27,12 @@ class SimpleSessions(msgspec.Struct, frozen=True):
     dc_ev: Ev = Ev(battery_kwh=58.0, soc_start=0.2, max_dc_kw=100.0)
 
 
-def drive(station: Station, plan: SimpleSessions, rng: random.Random, now_s: float) -> None:
-    """Start the session cycle of every connector of ``station``."""
+def drive(station: Station, plan: SimpleSessions, rng: random.Random, now_s: float,
+          connector_ids: tuple[int, ...] | None = None) -> None:
+    """Start the session cycle of ``connector_ids`` of ``station`` (all: None)."""
     for connector in station.connectors:
-        _schedule_arrival(station, connector.connector_id, plan, rng, now_s)
+        if connector_ids is None or connector.connector_id in connector_ids:
+            _schedule_arrival(station, connector.connector_id, plan, rng, now_s)
 
 
 def _schedule_arrival(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random,

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 
 def start_sessions(stations: Sequence[Station], config: SessionConfig, seed: int, now_s: float, *,
-                   remote_start: RemoteStart | None = None, base_dir: Path | None = None) -> ReplayReport | None:
-    """Schedule the sessions of one fleet group on its stations from engine
-    time ``now_s`` (the run's start).  A bad configuration raises ValueError
+                   remote_start: RemoteStart | None = None, base_dir: Path | None = None,
+                   connector_ids: tuple[int, ...] | None = None) -> ReplayReport | None:
+    """Schedule the sessions of one fleet group on its stations (on
+    ``connector_ids`` of each, or all) from engine time ``now_s`` (the run's start).  A bad configuration raises ValueError
     saying what is wrong; for replay, the report of what fits (the unfit
     sessions are also counted on the stations, ``replay.unfit.<reason>``)."""
     problems = check_id_tags(config.id_tags)
@@ -30,16 +31,17 @@ def start_sessions(stations: Sequence[Station], config: SessionConfig, seed: int
         case SegmentSessions():
             plan = SegmentPlan.of(config)
             for station in stations:
-                StationSessions(station, plan, seed, remote_start).start(now_s)
+                StationSessions(station, plan, seed, remote_start, connector_ids).start(now_s)
             return None
         case ReplaySessions():
-            return _start_replay(stations, config, seed, now_s, remote_start, base_dir)
+            return _start_replay(stations, config, seed, now_s, remote_start, base_dir, connector_ids)
     raise AssertionError(f"unreachable: {config!r}")
 
 
 def _start_replay(stations: Sequence[Station], config: ReplaySessions, seed: int, now_s: float,
-                  remote_start: RemoteStart | None, base_dir: Path | None) -> ReplayReport:
-    slots = slots_of(stations)
+                  remote_start: RemoteStart | None, base_dir: Path | None,
+                  connector_ids: tuple[int, ...] | None) -> ReplayReport:
+    slots = slots_of(stations, connector_ids)
     sim_start = stations[0].timebase.simulated(now_s) if stations else None
     report = check_replay(config, slots, sim_start, base_dir=base_dir)
     by_id = {station.charge_point_id: station for station in stations}
