@@ -4,8 +4,10 @@ whole fleet.
 
 Histograms are added (from the shards' ``latency.hlog``), counters are added
 (from their ``summary.json``), and every percentile is computed afresh from the
-sums: percentiles are never averaged.  Intervals are aligned by wall-clock
-time: a shard's interval goes into the merged interval in which it began.
+sums: percentiles are never averaged.  The shards' CSMS outages (``faults`` in
+``summary.json``) merge per outage: the fleet recovered when its slowest shard
+did.  Intervals are aligned by wall-clock time: a shard's interval goes into
+the merged interval in which it began.
 
 A shard without ``summary.json`` (a killed run) still gives its histograms;
 its counts other than the answers (errors, timeouts, counters) are then
@@ -25,11 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 from fleetsim import __version__
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
 from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER, TIMESERIES_FILE, TIMESERIES_HEADER
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCHEMA_VERSION, write_summary
 from fleetsim.metrics.summary import recorder_summary
 
@@ -67,6 +71,7 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
     recorder = Recorder()
     for shard in shards:
         _add_counts(recorder, shard.summary)
+    recorder.outages = merge_outages(_outages(shard) for shard in shards)
     _merge_hlogs(shards, out, recorder, start_s, interval_s)
     _merge_timeseries(shards, out, start_s, interval_s)
     _copy_profiles(shards, out)
@@ -94,6 +99,14 @@ def _add_counts(recorder: Recorder, summary: dict[str, Any]) -> None:
             stats.late += exchange["late"]
     for generation, count in summary.get("simulator", {}).get("gc_collections", {}).items():
         recorder.simulator_counters[f"gc.collections.{generation}"] += count
+
+
+def _outages(shard: _Shard) -> list[OutageRecovery]:
+    outages = shard.summary.get("faults", {}).get("outages", [])
+    try:
+        return msgspec.convert(outages, list[OutageRecovery])
+    except msgspec.ValidationError as error:
+        raise MergeError(f"{shard.folder / SUMMARY_FILE}: faults.outages: {error}") from error
 
 
 def _total(recorder: Recorder, tag: str) -> Histogram:

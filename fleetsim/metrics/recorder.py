@@ -22,6 +22,7 @@ Pure: callers pass the times (seconds, from the engine's clock).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Final
 
 import msgspec
@@ -39,7 +40,7 @@ from fleetsim.metrics.summary import PERCENTILES, exchange_summary, recorder_sum
 
 __all__ = [
     "HIGHEST_US", "LOWEST_US", "PERCENTILES", "SIGNIFICANT_DIGITS", "SIMULATOR_SERIES", "ExchangeStats", "Histogram",
-    "ModelStats", "OutageRecovery", "Recorder", "fold_into", "new_histogram",
+    "ModelStats", "OutageRecovery", "Recorder", "fold_into", "merge_outages", "new_histogram",
 ]
 
 # The simulator's own lag (see fleetsim.engine.watch): the event loop's, the
@@ -67,6 +68,32 @@ class OutageRecovery(msgspec.Struct, kw_only=True):
     delivered_after_s: float | None = None  # until every transaction message queued by then was delivered
     not_booted: int = 0  # stations not (yet) connected and booted again
     undelivered: int = 0  # stations with transaction messages from then still queued
+
+
+def merge_outages(shards: Iterable[Iterable[OutageRecovery]]) -> list[OutageRecovery]:
+    """The outages of a test's shards as one fleet's: shards run the same
+    scenario, so an outage (same start) is in each; the fleet recovered when
+    its last shard did (the slowest time; None if a shard never did), and the
+    stations and messages of the shards add up."""
+    merged: dict[float, OutageRecovery] = {}
+    for outages in shards:
+        for outage in outages:
+            into = merged.get(outage.at_s)
+            if into is None:
+                merged[outage.at_s] = msgspec.structs.replace(outage)
+                continue
+            into.for_s = max(into.for_s, outage.for_s)
+            into.stations += outage.stations
+            into.queued_transaction_messages += outage.queued_transaction_messages
+            into.booted_after_s = _slowest(into.booted_after_s, outage.booted_after_s)
+            into.delivered_after_s = _slowest(into.delivered_after_s, outage.delivered_after_s)
+            into.not_booted += outage.not_booted
+            into.undelivered += outage.undelivered
+    return [merged[at_s] for at_s in sorted(merged)]
+
+
+def _slowest(a_s: float | None, b_s: float | None) -> float | None:
+    return None if a_s is None or b_s is None else max(a_s, b_s)
 
 
 class ExchangeStats:

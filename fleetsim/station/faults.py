@@ -16,6 +16,7 @@ import msgspec
 
 from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus, Reason
 from fleetsim.station import status
+from fleetsim.station.station import MIN_DOWN_S
 
 if TYPE_CHECKING:
     from fleetsim.station.station import Station
@@ -46,6 +47,9 @@ def connector_fault(station: Station, connector_id: int, error_code: ChargePoint
         return  # already down: the fault in force decides the recovery
     station.stats.count("fault.connector")
     connector.error_code = error_code
+    # A session waiting for its plug (a badge, an Accepted RemoteStart) ends
+    # with the fault: a Faulted connector takes none (§4.9), nor after it.
+    connector.authorized_id_tag = None
     station.set_status(connector, ChargePointStatus.FAULTED, now_s)
     # OCPP 1.6 §7.32 (Reason): none of the specific reasons (EmergencyStop is
     # "the Emergency Stop button was used", PowerLoss "complete loss of power")
@@ -97,11 +101,12 @@ def _stop_all(station: Station, now_s: float) -> None:
 
 
 def _power_down(station: Station, now_s: float, back_s: float) -> None:
-    # As after a hard reset (Station._go_down), for as long as the power is off;
-    # registration None: the station boots again when it is back (§4.2).
+    # As after a hard reset (Station._go_down), for as long as the power is off
+    # (simulated, as ``back_s``, and never less than the engine needs to close
+    # the link); registration None: the station boots again when it is back (§4.2).
     station.want_disconnect = True
     station.registration = None
-    station.offline_until_s = max(station.offline_until_s, back_s)
+    station.offline_until_s = max(station.offline_until_s, back_s, now_s + MIN_DOWN_S)
     station.heartbeat_due_s = INF
     for connector in station.connectors:
         connector.advance(now_s)

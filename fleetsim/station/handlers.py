@@ -114,6 +114,8 @@ def change_availability(station: Station, request: ChangeAvailabilityReq, now_s:
 
 def _set_availability(station: Station, connector: Connector, inoperative: bool, now_s: float) -> None:
     connector.inoperative = inoperative
+    if inoperative:
+        connector.authorized_id_tag = None  # an Unavailable connector takes no session (§5.2): the claim goes
     if connector.transaction is None:
         station.set_status(connector, status.idle_status(connector) if not connector.plugged or inoperative
                            else ChargePointStatus.PREPARING, now_s)
@@ -184,8 +186,11 @@ def remote_start(station: Station, request: RemoteStartTransactionReq, now_s: fl
 
     def start(now: float) -> None:
         if connector.authorized_id_tag != request.id_tag or connector.transaction is not None:
-            return
+            return  # the claim was dropped: a fault, ChangeAvailability, ConnectionTimeOut
         connector.authorized_id_tag = None
+        if not station.usable(connector, now):
+            station.stats.count("remote_start.connector_unavailable")
+            return
         if station.config.get_bool("AuthorizeRemoteTxRequests", False):
             authorization.authorize(station, request.id_tag, now,
                                     lambda t, ok: _remote_authorized(station, connector, request.id_tag, ok, received_s, t))
@@ -219,6 +224,11 @@ def _remote_authorized(station: Station, connector: Connector, id_tag: str, acce
                        now_s: float) -> None:
     if not accepted:
         station.stats.count("remote_start.authorization_refused")
+        return
+    if not station.usable(connector, now_s):
+        # §5.11: Accepted promised an attempt; a connector that went Faulted or
+        # Unavailable since (§7.7: inoperative) starts no transaction.
+        station.stats.count("remote_start.connector_unavailable")
         return
     if connector.plugged:
         station.start_transaction(connector, id_tag, now_s, remote=True)

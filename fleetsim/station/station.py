@@ -52,7 +52,13 @@ from fleetsim.station.timebase import Timebase
 
 INF = float("inf")
 DEFAULT_BOOT_RETRY_S = 60.0  # BootNotification.conf interval 0 on Pending/Rejected
-REBOOT_S = 10.0  # how long a station is down for a reset (engine seconds)
+REBOOT_S = 10.0  # how long a station is down for a reset or reboot (simulated seconds)
+# Engine seconds a station that goes down stays down at least, whatever the time
+# acceleration: its link is closed before it may connect again.
+MIN_DOWN_S = 0.005
+# Engine seconds from the Reset.conf to going down: the reset's StopTransactions
+# go out first (§5.14), one CSMS round trip each, at network speed, not simulated.
+RESET_SHUTDOWN_S = 1.0
 
 
 class Station:
@@ -422,7 +428,7 @@ class Station:
 
     def plug_in(self, connector_id: int, ev: Ev, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
-        if connector.plugged or connector.inoperative or self.closing or not self._usable(connector, now_s):
+        if connector.plugged or self.closing or not self.usable(connector, now_s):
             self.stats.count("session.plug_in_refused")
             return
         connector.advance(now_s)
@@ -445,7 +451,7 @@ class Station:
     def present_id_tag(self, connector_id: int, id_tag: str, now_s: float) -> None:
         """An RFID card at the reader: starts a transaction, or stops the one it started."""
         connector = self.connectors[connector_id - 1]
-        if self.closing or connector.inoperative or not self._usable(connector, now_s):
+        if self.closing or not self.usable(connector, now_s):
             return  # an Unavailable or Faulted connector takes no sessions (§4.9)
         transaction = connector.transaction
         if transaction is not None:
@@ -460,6 +466,9 @@ class Station:
         """The verdict on a tag presented at (or remotely started on) ``connector``."""
         if not accepted:
             self.stats.count("session.authorization_refused")
+            return
+        if not self.usable(connector, now_s):  # went Faulted or Unavailable while the tag was checked
+            self.stats.count("session.connector_unavailable")
             return
         if features.reserved_for_other(self, connector, id_tag):  # OCPP 1.6 §5.13
             self.stats.count("session.reserved_for_other")
@@ -478,9 +487,12 @@ class Station:
             connector.authorized_id_tag = None
             self.set_status(connector, status.idle_status(connector), now_s)
 
-    def _usable(self, connector: Connector, now_s: float) -> bool:
-        """Neither Faulted nor the whole station down (rebooting, without power)."""
-        return connector.status is not ChargePointStatus.FAULTED and now_s >= self.offline_until_s
+    def usable(self, connector: Connector, now_s: float) -> bool:
+        """Whether ``connector`` can start a transaction: neither Unavailable nor
+        Faulted (the inoperative statuses, OCPP 1.6 §7.7), the station not down
+        (rebooting, without power)."""
+        return (not connector.inoperative and connector.status is not ChargePointStatus.FAULTED
+                and now_s >= self.offline_until_s)
 
     def unplug(self, connector_id: int, now_s: float) -> None:
         connector = self.connectors[connector_id - 1]
@@ -599,11 +611,11 @@ class Station:
         for connector in self.connectors:
             self.stop_transaction(connector, reason, now_s)
         # Down a moment after the Reset.conf went out (§5.14: answer, then reset).
-        self.at(self.effect_at(now_s, 1.0), self._go_down)
+        self.at(self.effect_at(now_s, RESET_SHUTDOWN_S), self._go_down)
 
     def _go_down(self, now_s: float) -> None:
         self.want_disconnect = True
         self.registration = None
-        self.offline_until_s = now_s + REBOOT_S
+        self.offline_until_s = now_s + max(self.sim_s(REBOOT_S), MIN_DOWN_S)  # a reboot lasts simulated time
         self.heartbeat_due_s = INF
         self.stats.count("reboot")
