@@ -7,8 +7,14 @@
     *.p99 < 1s                              every action the run saw
     errors.rate < 0.1%                      over every action
     timeouts == 0
+    connect.p99 < 2s                        connection setup (TCP + TLS + WebSocket handshake)
+    boot.p99 < 5s                           connection open to BootNotification Accepted
+    connect.failures == 0                   failed connection attempts
+    outage.booted_after < 30s               the slowest recovery over the run's CSMS outages
 
-Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE``.
+Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE`` for the calls
+the stations send, ``[MODEL:]CONNECTION_METRIC OP VALUE`` for their connections
+and ``OUTAGE_METRIC OP VALUE`` for the recovery from CSMS outages.
 
 * METRIC: ``p50 p90 p99 p99.9 max`` (latency, ms in summary.json), ``count
   errors timeouts late`` (calls), ``errors.rate timeouts.rate late.rate``
@@ -20,9 +26,20 @@ Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE``.
 * OP: ``< <= > >= == !=``.  VALUE: a latency with its unit (``800us``,
   ``20ms``, ``2s``) or ``declared``; a share as ``0.1%`` or ``0.001``; a count
   as a plain number.
+* CONNECTION_METRIC, from the ``connection`` and ``boot`` sections: ``connect.p50
+  .. connect.max`` (setup time), ``boot.p50 .. boot.max`` (connection open to
+  BootNotification Accepted), ``connects reconnects disconnects
+  connect.failures`` (counts; failures and disconnects summed over reasons),
+  ``connect.failures.rate`` (share of attempts: ``connects`` plus failures).
+* OUTAGE_METRIC, fleet-wide from ``faults.outages``: ``outage.booted_after``
+  (until every station was connected and booted again) and
+  ``outage.delivered_after`` (until every queued transaction message was
+  delivered), real time, judged for every outage: the worst decides.  An
+  outage the fleet had not recovered from by the end of the run fails.
 
 What the run cannot answer fails, with the reason: an action it never saw, a
-model that was not in it, a percentile with no answers to read it from.  A
+model that was not in it, a percentile with no answers to read it from, an
+outage metric in a run without an outage.  A
 gate that passes because there was nothing to judge would hide a broken run.
 
 Pure: a threshold is parsed from text and judged against a decoded
@@ -40,10 +57,11 @@ from typing import Any, Final, Literal
 import msgspec
 
 from fleetsim.ocpp.actions import ACTIONS, Initiator
+from fleetsim.report import connection_figures as figures
 
 __all__ = [
-    "LATENCY_METRICS", "METRICS", "Threshold", "ThresholdError", "Verdict", "evaluate", "format_ms", "format_value",
-    "parse_threshold", "verdict_lines",
+    "LATENCY_METRICS", "METRICS", "NOT_PER_ACTION", "Threshold", "ThresholdError", "Verdict", "evaluate", "format_ms",
+    "format_value", "parse_threshold", "verdict_lines",
 ]
 
 LATENCY_METRICS: Final = ("p50", "p90", "p99", "p99.9", "max")
@@ -51,6 +69,10 @@ COUNT_METRICS: Final = ("count", "errors", "timeouts", "late")
 RATE_METRICS: Final = ("errors.rate", "timeouts.rate", "late.rate")
 METRICS: Final = LATENCY_METRICS + COUNT_METRICS + RATE_METRICS
 VIEWS: Final = ("corrected", "service")
+# Figures of the stations' connections (summary.json: connection, boot) and of
+# the fleet's recovery from CSMS outages (faults.outages): not per action.
+NOT_PER_ACTION: Final = figures.CONNECTION_METRICS + figures.OUTAGE_METRICS
+_FAMILIES: Final = frozenset(metric.partition(".")[0] for metric in NOT_PER_ACTION)
 # The calls a station sends, and so the ones summary.json has latencies for.
 STATION_ACTIONS: Final = frozenset(
     name for name, spec in ACTIONS.items() if spec.initiator in (Initiator.CHARGE_POINT, Initiator.EITHER)
@@ -66,7 +88,15 @@ _LATENCY_UNITS_MS: Final = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
 # summary.json field counted by each count metric (rates divide it by "count").
 _FIELD: Final = {"count": "count", "errors": "errors_total", "timeouts": "timeouts", "late": "late"}
 
-Unit = Literal["ms", "share", "calls"]
+Unit = Literal["ms", "share", "calls", "connections"]
+
+
+def _unit(metric: str) -> Unit:
+    if metric in LATENCY_METRICS or metric in figures.SETUP_LATENCIES or metric in figures.OUTAGE_METRICS:
+        return "ms"
+    if metric in RATE_METRICS or metric in figures.CONNECTION_RATES:
+        return "share"
+    return "connections" if metric in figures.CONNECTION_COUNTS else "calls"
 
 
 class ThresholdError(ValueError):
@@ -85,7 +115,7 @@ class ThresholdError(ValueError):
 
 class Threshold(msgspec.Struct, frozen=True):
     expression: str
-    metric: str  # one of METRICS
+    metric: str  # one of METRICS or NOT_PER_ACTION
     op: str  # one of OPERATORS
     limit: float | None  # ms, share (0..1) or calls; None when judged against the declared timeout
     model: str | None = None  # None: the fleet (all models)
@@ -94,7 +124,7 @@ class Threshold(msgspec.Struct, frozen=True):
 
     @property
     def unit(self) -> Unit:
-        return "ms" if self.metric in LATENCY_METRICS else "share" if self.metric in RATE_METRICS else "calls"
+        return _unit(self.metric)
 
     @property
     def declared(self) -> bool:
@@ -103,8 +133,8 @@ class Threshold(msgspec.Struct, frozen=True):
 
 class Verdict(msgspec.Struct, frozen=True):
     """A threshold judged.  ``observed`` and ``limit`` are in ``unit`` (ms, a
-    share 0..1, or calls); for ``*`` or ``declared`` they are those of the
-    worst case judged, which ``detail`` names."""
+    share 0..1, calls or connections); for ``*``, ``declared`` or outages they
+    are those of the worst case judged, which ``detail`` names."""
 
     expression: str
     passed: bool
@@ -159,6 +189,8 @@ def _parse_left(expression: str, end: int) -> tuple[str | None, str | None, str,
     if not left or any(c.isspace() for c in left):
         column = start + next((i for i, c in enumerate(left) if c.isspace()), len(left))
         raise ThresholdError(expression, column, "expected ACTION.METRIC with no spaces, as in 'Heartbeat.p99'")
+    if left.partition(".")[0] in _FAMILIES:
+        return model, None, "corrected", _not_per_action(expression, left, start, model)
     segments, position = [], start
     for segment in left.split("."):
         segments.append((segment, position))
@@ -177,6 +209,9 @@ def _parse_left(expression: str, end: int) -> tuple[str | None, str | None, str,
         raise ThresholdError(expression, position - 1,
                              f"expected a metric after {left!r}, one of: {', '.join(METRICS)}")
     metric = ".".join(segment for segment, _ in segments)
+    if metric in NOT_PER_ACTION:
+        raise ThresholdError(expression, segments[0][1] if action is None else first_at,
+                             f"{metric} is not per action: write '{metric}' alone (or 'MODEL:{metric}')")
     if metric not in METRICS:
         raise ThresholdError(expression, segments[0][1],
                              f"unknown metric {metric!r}{_suggest(metric, METRICS)}; metrics: {', '.join(METRICS)}")
@@ -186,6 +221,19 @@ def _parse_left(expression: str, end: int) -> tuple[str | None, str | None, str,
     return model, action, view, metric
 
 
+def _not_per_action(expression: str, left: str, start: int, model: str | None) -> str:
+    """A connection or outage metric, ``left`` (at column ``start``)."""
+    if left not in NOT_PER_ACTION:
+        dot = left.find(".")
+        raise ThresholdError(expression, start + dot + 1 if dot >= 0 else start,
+                             f"unknown metric {left!r}{_suggest(left, NOT_PER_ACTION)}; connection and outage "
+                             f"metrics: {', '.join(NOT_PER_ACTION)}")
+    if model is not None and left in figures.OUTAGE_METRICS:
+        raise ThresholdError(expression, _first_char(expression, 0),
+                             f"{left} is fleet-wide (summary.json's faults.outages): no 'MODEL:'")
+    return left
+
+
 def _check_action(expression: str, action: str, column: int) -> None:
     if action == EVERY_ACTION:
         return
@@ -193,8 +241,8 @@ def _check_action(expression: str, action: str, column: int) -> None:
         raise ThresholdError(expression, column, f"{action} is sent by the CSMS: thresholds judge the calls the "
                                                  "stations send (their answers are in csms_calls)")
     if action not in STATION_ACTIONS:
-        raise ThresholdError(expression, column, f"unknown action or metric {action!r}"
-                                                 f"{_suggest(action, sorted(STATION_ACTIONS) + list(METRICS))}")
+        choices = sorted(STATION_ACTIONS) + list(METRICS) + sorted(_FAMILIES)
+        raise ThresholdError(expression, column, f"unknown action or metric {action!r}{_suggest(action, choices)}")
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -205,10 +253,12 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 def _parse_limit(expression: str, start: int, metric: str) -> float | None:
     text = expression[start:]
     column = _first_char(expression, start)
+    unit_of_metric = _unit(metric)
     if text.strip() == "declared":
         if metric not in LATENCY_METRICS:
-            raise ThresholdError(expression, column, f"'declared' (the model's response timeout) is a latency; "
-                                                     f"{metric} needs a number")
+            needs = "a latency (2s, 500ms)" if unit_of_metric == "ms" else "a number"
+            raise ThresholdError(expression, column, f"'declared' (the model's response timeout) applies to the "
+                                                     f"latency of calls; {metric} needs {needs}")
         return None
     match = _NUMBER.match(text)
     if match is None:
@@ -216,13 +266,13 @@ def _parse_limit(expression: str, start: int, metric: str) -> float | None:
                                                  "a share (0.1%) or a count")
     value, unit = float(match.group(1)), match.group(2)
     unit_at = start + match.start(2)
-    if metric in LATENCY_METRICS:
+    if unit_of_metric == "ms":
         if unit not in _LATENCY_UNITS_MS:
             got = f", not {unit!r}" if unit else ""
             raise ThresholdError(expression, unit_at if unit else len(expression.rstrip()),
                                  f"a latency needs a unit: us, ms or s (as in 500ms){got}")
         return value * _LATENCY_UNITS_MS[unit]
-    if metric in RATE_METRICS:
+    if unit_of_metric == "share":
         if unit == "%":
             return value / 100
         if unit:
@@ -232,7 +282,8 @@ def _parse_limit(expression: str, start: int, metric: str) -> float | None:
                                  f"a share without % is a fraction from 0 to 1; did you mean {value:g}%?")
         return value
     if unit:
-        raise ThresholdError(expression, unit_at, f"{metric} is a number of calls: no unit")
+        noun = "calls" if unit_of_metric == "calls" else "connections or attempts"
+        raise ThresholdError(expression, unit_at, f"{metric} is a number of {noun}: no unit")
     return value
 
 
@@ -246,6 +297,7 @@ class _Case(msgspec.Struct, frozen=True):
     observed: float | None
     limit: float
     why_missing: str = ""
+    note: str = ""  # what the figure is made of
 
 
 def evaluate(thresholds: Sequence[Threshold], summary: Mapping[str, Any]) -> list[Verdict]:
@@ -268,7 +320,8 @@ def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
             detail = f"{what}: {case.why_missing}"
         else:
             detail = (f"{what}: {format_value(case.observed, threshold.unit)} "
-                      f"{'' if not failing else 'not '}{threshold.op} {format_value(case.limit, threshold.unit)}")
+                      f"{'' if not failing else 'not '}{threshold.op} {format_value(case.limit, threshold.unit)}"
+                      f"{f' ({case.note})' if case.note else ''}")
     else:
         judged_over = _noun(threshold)
         if failing:
@@ -281,6 +334,8 @@ def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
 
 
 def _noun(threshold: Threshold) -> str:
+    if threshold.metric in figures.OUTAGE_METRICS:
+        return "outages"
     per_model = threshold.declared and threshold.model is None
     if threshold.action == EVERY_ACTION:
         return "model/action pairs" if per_model else "actions"
@@ -290,7 +345,9 @@ def _noun(threshold: Threshold) -> str:
 def _case_text(case: _Case, threshold: Threshold) -> str:
     if case.observed is None:
         return f"{case.label} ({case.why_missing})"
-    return f"{case.label} {format_value(case.observed, threshold.unit)} vs {format_value(case.limit, threshold.unit)}"
+    note = f" ({case.note})" if case.note else ""
+    return (f"{case.label} {format_value(case.observed, threshold.unit)} vs "
+            f"{format_value(case.limit, threshold.unit)}{note}")
 
 
 def _worst(cases: Sequence[_Case], op: str) -> _Case:
@@ -310,6 +367,8 @@ def _worst(cases: Sequence[_Case], op: str) -> _Case:
 
 def _describe_metric(threshold: Threshold) -> str:
     scope = threshold.model or "all models"
+    if threshold.metric in NOT_PER_ACTION:
+        return figures.describe(threshold.metric, scope)
     action = {None: "all actions", EVERY_ACTION: "every action"}.get(threshold.action, threshold.action)
     view = ""
     if threshold.metric in LATENCY_METRICS:
@@ -320,18 +379,26 @@ def _describe_metric(threshold: Threshold) -> str:
 
 def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | str:
     """Every figure the threshold judges, or why the run cannot answer it."""
+    if threshold.metric in figures.OUTAGE_METRICS:
+        outages = figures.outage_figures(threshold.metric, summary)
+        return outages if isinstance(outages, str) else [_case(outage, threshold) for outage in outages]
     models: Mapping[str, Any] = summary.get("models") or {}
     if threshold.model is not None:
         if threshold.model not in models:
             return (f"model {threshold.model!r} was not in this run{_suggest(threshold.model, models)} "
                     f"(models: {', '.join(sorted(models)) or 'none'})")
         scopes = [(threshold.model, models[threshold.model])]
+    elif threshold.metric in figures.CONNECTION_METRICS:
+        scopes = [("all models", summary.get("fleet") or {})]
     elif threshold.declared:
         # The fleet's percentiles mix models of different timeouts: judge each
         # model's own figure against its own declaration.
         scopes = sorted(models.items())
     else:
         scopes = [("all models", summary.get("fleet") or {})]
+    if threshold.metric in figures.CONNECTION_METRICS:
+        return [_case(figures.connection_figure(threshold.metric, scope, section), threshold)
+                for scope, section in scopes]
     cases: list[_Case] = []
     seen: set[str] = set()
     for scope, section in scopes:
@@ -353,6 +420,11 @@ def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | st
     where = f" from {threshold.model}" if threshold.model else ""
     return (f"the run never saw {threshold.action}{where}, so it cannot be judged "
             f"(actions seen: {', '.join(sorted(seen))})")
+
+
+def _case(figure: figures.Figure, threshold: Threshold) -> _Case:
+    assert threshold.limit is not None  # 'declared' is refused by the parser but for call latencies
+    return _Case(figure.label, figure.observed, threshold.limit, figure.why_missing, figure.note)
 
 
 def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], section: Mapping[str, Any]) -> _Case:

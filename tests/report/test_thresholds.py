@@ -3,11 +3,16 @@ and how each is judged against a summary.json made by hand."""
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hand_made import SUMMARY
 
+from fleetsim.cli import main
 from fleetsim.report.thresholds import (
     Threshold,
     ThresholdError,
@@ -17,6 +22,7 @@ from fleetsim.report.thresholds import (
     parse_threshold,
     verdict_lines,
 )
+from fleetsim.scenario.load import load_scenario
 
 GOOD = [
     # expression, (model, action, view, metric, op, limit)
@@ -167,3 +173,179 @@ def test_values_read_as_people_write_them(value: float | None, unit: str, text: 
     assert format_value(value, unit) == text
     if unit == "ms" and value is not None:
         assert format_ms(value) == text
+
+
+# ---------------------------------------------------------------- connections, boot and outage recovery
+
+SETUP_GOOD = [
+    ("connect.p99 < 2s", (None, "connect.p99", "<", 2000.0, "ms")),
+    ("boot.p99.9 <= 500ms", (None, "boot.p99.9", "<=", 500.0, "ms")),
+    ("model-a:connect.max < 800us", ("model-a", "connect.max", "<", 0.8, "ms")),
+    ("vendor.model-2:boot.p50 < 1s", ("vendor.model-2", "boot.p50", "<", 1000.0, "ms")),
+    ("connect.failures == 0", (None, "connect.failures", "==", 0.0, "connections")),
+    ("connect.failures.rate < 0.5%", (None, "connect.failures.rate", "<", 0.005, "share")),
+    ("reconnects >= 2000", (None, "reconnects", ">=", 2000.0, "connections")),
+    ("model-a:disconnects <= 3", ("model-a", "disconnects", "<=", 3.0, "connections")),
+    ("connects > 0", (None, "connects", ">", 0.0, "connections")),
+    ("outage.booted_after < 30s", (None, "outage.booted_after", "<", 30_000.0, "ms")),
+    ("outage.delivered_after <= 1.5s", (None, "outage.delivered_after", "<=", 1500.0, "ms")),
+]
+
+
+@pytest.mark.parametrize(("expression", "parsed"), SETUP_GOOD, ids=[e for e, _ in SETUP_GOOD])
+def test_connection_and_outage_metrics_parse(expression: str, parsed: tuple[Any, ...]) -> None:
+    threshold = parse_threshold(expression)
+    assert (threshold.model, threshold.metric, threshold.op, threshold.limit, threshold.unit) == parsed
+    assert threshold.action is None
+
+
+SETUP_BAD = [
+    ("connect.p95 < 2s", 8, ("unknown metric 'connect.p95'", "did you mean 'connect.p99'")),
+    ("outage.booted < 30s", 7, ("unknown metric 'outage.booted'", "did you mean 'outage.booted_after'")),
+    ("conect.p99 < 2s", 0, ("unknown action or metric 'conect'", "did you mean 'connect'")),
+    ("Heartbeat.connect.p99 < 2s", 0, ("connect.p99 is not per action",)),
+    ("*.reconnects == 0", 0, ("reconnects is not per action",)),
+    ("model-a:outage.booted_after < 30s", 0, ("fleet-wide",)),
+    ("connect.p99 < 2", 15, ("needs a unit",)),
+    ("connect.p99 < declared", 14, ("latency of calls", "needs a latency")),
+    ("reconnects < declared", 13, ("latency of calls", "needs a number")),
+    ("connect.failures == 0ms", 21, ("number of connections",)),
+    ("connect.failures.rate < 5", 24, ("fraction", "5%")),
+    ("outage.delivered_after < 3", 26, ("needs a unit",)),
+]
+
+
+@pytest.mark.parametrize(("expression", "column", "words"), SETUP_BAD, ids=[e for e, _, _ in SETUP_BAD])
+def test_bad_connection_and_outage_metrics_say_what_and_where(expression: str, column: int,
+                                                              words: tuple[str, ...]) -> None:
+    with pytest.raises(ThresholdError) as raised:
+        parse_threshold(expression)
+    assert raised.value.column == column, str(raised.value)
+    for word in words:
+        assert word in raised.value.message, raised.value.message
+
+
+def _percentiles(*values: float) -> dict[str, float]:
+    return dict(zip(("p50", "p90", "p99", "p99.9", "max"), values, strict=True))
+
+
+def _connected(summary: dict[str, Any]) -> dict[str, Any]:
+    """SUMMARY with connection and boot sections (model.b never connected)
+    and two CSMS outages, the second not fully recovered from."""
+    summary = copy.deepcopy(summary)
+    summary["fleet"] |= {
+        "connection": {"connects": 4000, "reconnects": 2000, "failures": {"timeout": 3, "refused": 1},
+                       "disconnects": {"storm": 2000, "reset": 5}, "connect_ms": _percentiles(2, 5, 40, 900, 1500)},
+        "boot": {"answers": {"Accepted": 2000}, "boot_ms": _percentiles(3, 8, 120, 400, 700)},
+    }
+    summary["models"]["model-a"] |= {
+        "connection": {"connects": 4000, "reconnects": 2000, "failures": {"timeout": 3, "refused": 1},
+                       "disconnects": {"storm": 2000, "reset": 5}, "connect_ms": _percentiles(2, 5, 40, 900, 1500)},
+        "boot": {"answers": {"Accepted": 2000}, "boot_ms": _percentiles(3, 8, 120, 400, 700)},
+    }
+    summary["models"]["model.b"] |= {
+        "connection": {"connects": 0, "reconnects": 0, "failures": {"refused": 7}, "disconnects": {},
+                       "connect_ms": None},
+        "boot": {"answers": {}, "boot_ms": None},
+    }
+    summary["faults"] = {"injected": {"outage": 4000}, "outages": [
+        {"at_s": 300.0, "for_s": 60.0, "stations": 2000, "queued_transaction_messages": 40, "booted_after_s": 12.5,
+         "delivered_after_s": 14.0, "not_booted": 0, "undelivered": 0},
+        {"at_s": 900.0, "for_s": 120.0, "stations": 2000, "queued_transaction_messages": 80, "booted_after_s": 20.0,
+         "delivered_after_s": None, "not_booted": 0, "undelivered": 6},
+    ]}
+    return summary
+
+
+CONNECTED = _connected(SUMMARY)
+
+SETUP_JUDGED = [
+    # expression, passed, observed, limit, words in the detail
+    ("connect.p99 < 2s", True, 40.0, 2000.0, ("p99 of connection setup", "all models", "40 ms < 2 s")),
+    ("connect.p99.9 < 500ms", False, 900.0, 500.0, ("900 ms not < 500 ms",)),
+    ("connect.max <= 1.5s", True, 1500.0, 1500.0, ()),
+    ("boot.p99 < 100ms", False, 120.0, 100.0, ("BootNotification Accepted", "120 ms not < 100 ms")),
+    ("model-a:boot.p50 < 5ms", True, 3.0, 5.0, ("model-a",)),
+    ("connect.failures == 0", False, 4.0, 0.0, ("failed connection attempts", "4 not == 0", "refused 1, timeout 3")),
+    ("connect.failures <= 4", True, 4.0, 4.0, ()),
+    # 4 failures of 4,004 attempts.
+    ("connect.failures.rate < 0.1%", True, 4 / 4004, 0.001, ("4 of 4004 attempts",)),
+    ("connect.failures.rate < 0.05%", False, 4 / 4004, 0.0005, ("0.0999%",)),
+    ("reconnects >= 2000", True, 2000.0, 2000.0, ()),
+    ("reconnects > 2000", False, 2000.0, 2000.0, ()),
+    ("disconnects == 2005", True, 2005.0, 2005.0, ()),
+    ("connects == 4000", True, 4000.0, 4000.0, ()),
+    # A model that never connected: counts are judged, times cannot be.
+    ("model.b:connects == 0", True, 0.0, 0.0, ()),
+    ("model.b:connect.failures.rate < 100%", False, 1.0, 1.0, ("7 of 7 attempts: refused 7",)),
+    ("model.b:connect.p99 < 2s", False, None, 2000.0, ("no connection was opened", "7 failed attempts: refused 7")),
+    ("model.b:boot.p99 < 2s", False, None, 2000.0, ("no station was accepted", "answers: none")),
+    ("model-c:connect.p99 < 2s", False, None, 2000.0, ("model 'model-c' was not in this run",)),
+    # Outages: every one judged, the slowest decides.
+    ("outage.booted_after < 30s", True, 20_000.0, 30_000.0, ("all 2 outages pass", "outage 2 (at 900 s for 120 s")),
+    ("outage.booted_after < 15s", False, 20_000.0, 15_000.0, ("1 of 2 outages fail", "outage 2", "20 s vs 15 s")),
+    ("outage.booted_after > 15s", False, 12_500.0, 15_000.0, ("1 of 2 outages fail", "outage 1")),
+    # Not delivered by the end of the run: fails, saying how many stations still wait.
+    ("outage.delivered_after < 3600s", False, None, 3_600_000.0, ("outage 2", "6 stations still had transaction")),
+]
+
+
+@pytest.mark.parametrize(("expression", "passed", "observed", "limit", "words"), SETUP_JUDGED,
+                         ids=[j[0] for j in SETUP_JUDGED])
+def test_connection_and_outage_thresholds_are_judged(expression: str, passed: bool, observed: float | None,
+                                                     limit: float, words: tuple[str, ...]) -> None:
+    (verdict,) = evaluate([parse_threshold(expression)], CONNECTED)
+    assert verdict.passed is passed, verdict.detail
+    assert verdict.observed == pytest.approx(observed) if observed is not None else verdict.observed is None
+    assert verdict.limit == pytest.approx(limit)
+    for word in words:
+        assert word in verdict.detail, verdict.detail
+
+
+def test_one_outage_not_recovered_from_fails_with_the_stations_left() -> None:
+    summary = copy.deepcopy(CONNECTED)
+    summary["faults"]["outages"] = [summary["faults"]["outages"][0] | {"booted_after_s": None, "not_booted": 17}]
+    (verdict,) = evaluate([parse_threshold("outage.booted_after < 3600s")], summary)
+    assert not verdict.passed and verdict.observed is None
+    assert "17 of 2000 stations were not connected and booted again by the end of the run" in verdict.detail
+
+
+@pytest.mark.parametrize(("faults", "words"), [
+    (None, "no CSMS outage"),  # a summary.json from before faults were recorded
+    ({"injected": {"storm": 2000}, "outages": []}, "[[faults.outages]]"),
+])
+def test_an_outage_metric_without_an_outage_fails_with_the_reason(faults: dict[str, Any] | None, words: str) -> None:
+    summary = copy.deepcopy(SUMMARY)
+    if faults is not None:
+        summary["faults"] = faults
+    verdicts = evaluate([parse_threshold("outage.booted_after < 30s"),
+                         parse_threshold("outage.delivered_after < 30s")], summary)
+    assert [v.passed for v in verdicts] == [False, False]
+    assert all(words in v.detail and v.observed is None for v in verdicts)
+
+
+def test_a_summary_without_connection_figures_fails_them_with_the_reason() -> None:
+    (verdict,) = evaluate([parse_threshold("connect.failures == 0")], SUMMARY)  # hand-made: exchanges only
+    assert not verdict.passed and "no connection figures" in verdict.detail
+
+
+def test_fleetsim_gate_judges_connections_and_outages(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps(CONNECTED))
+    junit = tmp_path / "junit.xml"
+    result = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.p99 < 2s", "-t", "reconnects >= 2000",
+                                       "-t", "outage.delivered_after < 60s", "--junit", str(junit)],
+                                prog_name="fleetsim", catch_exceptions=False)
+    assert result.exit_code == 99, result.output
+    assert "✓ connect.p99 < 2s" in result.output and "✓ reconnects >= 2000" in result.output
+    assert "✗ outage.delivered_after < 60s" in result.output
+    assert "thresholds: 2 passed, 1 failed" in result.output
+    assert 'failures="1"' in junit.read_text()
+    bad = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.p95 < 2s"], prog_name="fleetsim")
+    assert bad.exit_code == 2 and "did you mean 'connect.p99'" in bad.output
+
+
+def test_the_reconnect_storm_gates_what_the_storm_stresses() -> None:
+    loaded = load_scenario(Path(__file__).parents[2] / "scenarios" / "reconnect-storm.toml")
+    metrics = {threshold.metric for threshold in loaded.thresholds}
+    assert {"connect.p99", "connect.failures", "reconnects"} <= metrics
+    assert any(t.action == "StatusNotification" for t in loaded.thresholds)

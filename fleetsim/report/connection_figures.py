@@ -1,0 +1,122 @@
+"""The figures of a run's connections and of its recovery from CSMS outages,
+read from a decoded ``summary.json`` (results/README.md) for thresholds
+(fleetsim.report.thresholds): connection setup and boot times, connection
+counts, and how long each outage took to recover from.
+
+A figure the summary cannot give comes back as the reason, never as zero: a
+gate that passes because there was nothing to judge would hide a broken run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+__all__ = [
+    "CONNECTION_COUNTS", "CONNECTION_METRICS", "CONNECTION_RATES", "OUTAGE_METRICS", "SETUP_LATENCIES", "Figure",
+    "connection_figure", "describe", "outage_figures",
+]
+
+_PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")  # a Percentiles block's keys
+SETUP_LATENCIES: Final = tuple(f"{stage}.{key}" for stage in ("connect", "boot") for key in _PERCENTILES)
+CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures")
+CONNECTION_RATES: Final = ("connect.failures.rate",)
+CONNECTION_METRICS: Final = SETUP_LATENCIES + CONNECTION_COUNTS + CONNECTION_RATES
+OUTAGE_METRICS: Final = ("outage.booted_after", "outage.delivered_after")
+
+_DESCRIPTIONS: Final = {
+    "connect": "connection setup (TCP + TLS + WebSocket handshake)",
+    "boot": "connection open to BootNotification Accepted",
+    "connects": "connections opened",
+    "reconnects": "connections reopened by stations that had been connected",
+    "disconnects": "connections lost before the end of the run",
+    "connect.failures": "failed connection attempts",
+    "connect.failures.rate": "share of connection attempts that failed",
+    "outage.booted_after": "time from a CSMS outage's end until every station was connected and booted again",
+    "outage.delivered_after": "time from a CSMS outage's end until every transaction message queued by then was "
+                              "delivered",
+}
+
+
+class Figure(msgspec.Struct, frozen=True):
+    """One figure to judge: in ms (times), a share 0..1, or a count; None
+    with ``why_missing`` when the run cannot give it.  ``note`` says what it
+    is made of (failures by reason)."""
+
+    label: str
+    observed: float | None
+    why_missing: str = ""
+    note: str = ""
+
+
+def describe(metric: str, scope: str) -> str:
+    """What a connection or outage metric measures, for a verdict's detail."""
+    stage, _, key = metric.partition(".")
+    if metric in SETUP_LATENCIES:
+        return f"{key} of {_DESCRIPTIONS[stage]} ({scope})"
+    if metric in OUTAGE_METRICS:
+        return f"{_DESCRIPTIONS[metric]} (real time, the slowest outage decides)"
+    return f"{_DESCRIPTIONS[metric]} ({scope})"
+
+
+def connection_figure(metric: str, scope: str, section: Mapping[str, Any]) -> Figure:
+    """A figure of ``connection``/``boot`` in a model's or the fleet's section."""
+    connection: Mapping[str, Any] | None = section.get("connection")
+    if connection is None:
+        return Figure(scope, None, "summary.json has no connection figures here (written before fleetsim "
+                                   "recorded them?)")
+    failures = sum((connection.get("failures") or {}).values())
+    connects = int(connection.get("connects", 0))
+    match metric:
+        case "connects" | "reconnects":
+            return Figure(scope, float(connection.get(metric, 0)))
+        case "disconnects":
+            return Figure(scope, float(sum((connection.get("disconnects") or {}).values())))
+        case "connect.failures":
+            return Figure(scope, float(failures), note=_reasons(connection.get("failures"), ""))
+        case "connect.failures.rate":
+            if not connects + failures:
+                return Figure(scope, None, "no connection attempts to take a share of")
+            attempts = connects + failures
+            return Figure(scope, failures / attempts,
+                          note=f"{failures} of {attempts} attempts{_reasons(connection.get('failures'), ': ')}")
+    stage, _, key = metric.partition(".")
+    if stage == "connect":
+        figures = connection.get("connect_ms")
+        why = f"no connection was opened ({failures} failed attempts{_reasons(connection.get('failures'), ': ')})"
+    else:
+        answers = (section.get("boot") or {}).get("answers") or {}
+        figures = (section.get("boot") or {}).get("boot_ms")
+        why = (f"no station was accepted (BootNotification answers: "
+               f"{', '.join(f'{status} {n}' for status, n in sorted(answers.items())) or 'none'})")
+    if figures is None:
+        return Figure(scope, None, why)
+    return Figure(scope, float(figures[key]))
+
+
+def _reasons(by_reason: Mapping[str, int] | None, before: str) -> str:
+    if not by_reason:
+        return ""
+    return before + ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items()))
+
+
+def outage_figures(metric: str, summary: Mapping[str, Any]) -> list[Figure] | str:
+    """One figure per CSMS outage (ms), or why the run has none."""
+    outages = (summary.get("faults") or {}).get("outages") or []
+    if not outages:
+        return "the run had no CSMS outage to recover from ([[faults.outages]] in the scenario)"
+    figures = []
+    for number, outage in enumerate(outages, 1):
+        label = f"outage {number} (at {outage.get('at_s', 0):g} s for {outage.get('for_s', 0):g} s simulated)"
+        if metric == "outage.booted_after":
+            seconds = outage.get("booted_after_s")
+            why = (f"{outage.get('not_booted', '?')} of {outage.get('stations', '?')} stations were not connected "
+                   "and booted again by the end of the run")
+        else:
+            seconds = outage.get("delivered_after_s")
+            why = (f"{outage.get('undelivered', '?')} stations still had transaction messages queued since the "
+                   "outage at the end of the run")
+        figures.append(Figure(label, None, why) if seconds is None else Figure(label, seconds * 1000))
+    return figures
