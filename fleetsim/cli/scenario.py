@@ -58,7 +58,8 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
     traffic = loaded.traffic if loaded.traffic is not None else _default_traffic()
     fields: dict[str, Any] = {
         "fleet": tuple(FleetShare(g.model, g.stations, sessions=g.sessions, id_pattern=g.id_pattern,
-                                  connectors=tuple(g.connectors) if g.connectors else None)
+                                  connectors=tuple(g.connectors) if g.connectors else None,
+                                  configuration=g.configuration_values())
                        for g in scenario.groups),
         "duration_s": settings.duration_s, "ramp_per_s": settings.ramp_per_s, "seed": settings.seed,
         "csms_url": csms_url, "id_prefix": settings.id_prefix, "speed": settings.speed,

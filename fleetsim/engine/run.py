@@ -46,6 +46,9 @@ class FleetShare(msgspec.Struct, frozen=True):
     # ``model``; None: ``<id_prefix>-<model>-<n:05d>``.
     id_pattern: str | None = None
     connectors: tuple[int, ...] | None = None  # the connectors drivers use; None: all
+    # Configuration keys as the CSMS set them before the run (applied as a
+    # ChangeConfiguration would be; the scenario checked each one).
+    configuration: tuple[tuple[str, str], ...] = ()
 
 
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,6 +123,9 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
     by_id = {station.charge_point_id: station for station in stations}
     for share in spec.fleet:
         group = [by_id[cp_id] for cp_id in share_ids(spec, share)]
+        for station in group:
+            for key, value in share.configuration:
+                station.config.change(key, value)
         if share.sessions is not None:
             start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start,
                            connector_ids=share.connectors)

@@ -18,7 +18,9 @@ from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshol
 from fleetsim.scenario.errors import ScenarioError, from_validation
 from fleetsim.scenario.schema import Group, Scenario, Target
 from fleetsim.sessions.config import ReplaySessions
-from fleetsim.station.build import charge_point_id
+from fleetsim.ocpp.enums import ConfigurationStatus
+from fleetsim.station.build import build_model, charge_point_id
+from fleetsim.station.config import Configuration
 
 _PASSWORD_ADVICE = (
     "a password never goes in a scenario file (it would be copied into the results and into version control); "
@@ -180,6 +182,7 @@ def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProf
                                           f"no connector {connector_id}", field=f"{where}.connectors")
         if isinstance(group.sessions, ReplaySessions):
             _need_file(name, f"{where}.sessions.file", group.sessions.file)
+        _check_configuration(name, f"{where}.configuration", group, profile)
         for charge_point_id in group_ids(group, scenario.run.id_prefix, name=name, where=where):
             if charge_point_id in seen:
                 other = seen[charge_point_id]
@@ -187,6 +190,34 @@ def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProf
                           else f"{other} makes it too: give the groups different id_pattern")
                 raise ScenarioError(name, f"charge point id {charge_point_id!r}: {advice}", field=f"{where}.id_pattern")
             seen[charge_point_id] = where
+
+
+def _check_configuration(name: str, where: str, group: Group, profile: StationProfile) -> None:
+    """Each key must be one the model has and the value one it takes, as a
+    ChangeConfiguration would find."""
+    configuration = Configuration(build_model(profile).configuration)
+    for key, value in group.configuration_values():
+        status, _ = configuration.change(key, value)
+        if status == ConfigurationStatus.NOT_SUPPORTED:
+            raise ScenarioError(name, f"{group.model} has no configuration key {key!r} "
+                                      f"(`fleetsim profiles show {group.model}` lists them)", field=f"{where}.{key}")
+        if status != ConfigurationStatus.ACCEPTED:
+            spec = configuration.model.lookup(key)
+            raise ScenarioError(name, f"{group.model} answers {status} to {key} = {value!r}{_rule(spec)}",
+                                field=f"{where}.{key}")
+
+
+def _rule(spec: Any) -> str:
+    """What a configuration key takes, in words."""
+    if spec is None:
+        return ""
+    if spec.readonly:
+        return " (read-only)"
+    if spec.choices is not None:
+        return f" (one of {', '.join(spec.choices)})"
+    if spec.min_value is not None or spec.max_value is not None:
+        return f" ({'' if spec.min_value is None else spec.min_value}..{'' if spec.max_value is None else spec.max_value})"
+    return ""
 
 
 def group_ids(group: Group, id_prefix: str, *, name: str = "scenario", where: str = "groups") -> list[str]:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from fleetsim.profiles.profile import StationProfile
-from fleetsim.station.build import charge_point_id
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.models import SEGMENTS, cdf, mean
 from fleetsim.sessions.replay import ConnectorSlot, check_replay
-from fleetsim.station.build import build_model
+from fleetsim.station.build import build_model, charge_point_id
+from fleetsim.station.config import Configuration
 
 if TYPE_CHECKING:
     from fleetsim.sessions.simple import SimpleSessions
@@ -220,9 +220,11 @@ def _segment_in_run(hourly: dict[tuple[int, bool], float], start: datetime | Non
 
 
 def _group_rates(spec: Any, share: Any, profile: StationProfile, group: GroupPlan, heartbeat_s: int) -> Rates:
-    keys = build_model(profile).configuration.keys
-    sample_s = int(keys["MeterValueSampleInterval"].value or 0) if "MeterValueSampleInterval" in keys else 0
-    aligned_s = int(keys["ClockAlignedDataInterval"].value or 0) if "ClockAlignedDataInterval" in keys else 0
+    configuration = Configuration(build_model(profile).configuration)
+    for key, value in getattr(share, "configuration", ()):
+        configuration.change(key, value)
+    sample_s = configuration.get_int("MeterValueSampleInterval", 0)
+    aligned_s = configuration.get_int("ClockAlignedDataInterval", 0)
     speed, stations = spec.speed, share.stations
     # The ramp starts the models interleaved: this group's share of it.
     ramp_share = stations / sum(s.stations for s in spec.fleet)

@@ -64,10 +64,23 @@ class Group(_Table):
     connectors: tuple[Annotated[int, msgspec.Meta(ge=1)], ...] | None = None
     # None: the simple idle/session cycle of [run] mean_idle_s / mean_session_s.
     sessions: SegmentSessions | ReplaySessions | None = None
+    # Configuration keys as the CSMS set them before the run (ChangeConfiguration),
+    # e.g. MeterValueSampleInterval = 300; each must be one the model accepts.
+    configuration: dict[str, str | int | bool] = {}
+
+    def configuration_values(self) -> tuple[tuple[str, str], ...]:
+        """The keys and values as ChangeConfiguration would carry them."""
+        return tuple((key, _config_text(value)) for key, value in self.configuration.items())
 
     @property
     def label(self) -> str:
         return self.name or self.model
+
+
+def _config_text(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class StopMode(StrEnum):

@@ -59,3 +59,10 @@ def test_a_group_id_pattern_names_its_stations() -> None:
     assert [s.charge_point_id for s in stations] == ["AMS-001", "AMS-002", "AMS-003"]
     default = _build(FleetShare(TWO_CONNECTORS, 1), sessions=None)
     assert default[0].charge_point_id == f"FS-{TWO_CONNECTORS}-00001"
+
+
+def test_a_group_configuration_is_what_its_stations_start_with() -> None:
+    share = FleetShare(TWO_CONNECTORS, 2, configuration=(("MeterValueSampleInterval", "300"),))
+    configured, plain = _build(share, sessions=None), _build(FleetShare(TWO_CONNECTORS, 1), sessions=None)
+    assert [s.config.get_int("MeterValueSampleInterval", 0) for s in configured] == [300, 300]
+    assert plain[0].config.get_int("MeterValueSampleInterval", 0) == 60

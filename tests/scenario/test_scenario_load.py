@@ -141,3 +141,17 @@ def test_the_scenario_holds_no_secret(tmp_path: Path) -> None:
     text = MINIMAL + '[target]\ncsms = "ws://csms/ocpp"\nsecurity_profile = 1\npassword_file = "secret"\n'
     loaded = load_scenario(write(tmp_path, text))
     assert b"s3cr3t-pw" not in msgspec.json.encode(loaded.scenario)
+
+
+def test_a_group_configuration_is_checked_against_the_model(tmp_path: Path) -> None:
+    taeseong = '[[groups]]\nmodel = "taeseongcontech-tsct-2007cp"\nstations = 1\n'
+    loaded = load_scenario(write(tmp_path, taeseong + "configuration = { MeterValueSampleInterval = 60, "
+                                                      "StopTransactionOnInvalidId = true }\n"))
+    assert loaded.scenario.groups[0].configuration_values() == (
+        ("MeterValueSampleInterval", "60"), ("StopTransactionOnInvalidId", "true"))
+    # ORS-5: this model takes at most 60 s.
+    refused = error_of(tmp_path, taeseong + "configuration = { MeterValueSampleInterval = 300 }\n")
+    assert refused.field == "groups[0].configuration.MeterValueSampleInterval"
+    assert "Rejected" in str(refused) and "10..60" in str(refused)
+    unknown = error_of(tmp_path, taeseong + "configuration = { NoSuchKey = 1 }\n")
+    assert unknown.field == "groups[0].configuration.NoSuchKey" and "has no configuration key" in str(unknown)
