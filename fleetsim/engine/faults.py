@@ -59,8 +59,8 @@ def _apply(fleet: Fleet, runner: _Runner, fault: StationFault) -> None:
     now_s = trio.current_time()
     match fault.kind:
         case FaultKind.DROP | FaultKind.STORM:
-            station.stats.count(f"fault.{fault.kind}")
-            fleet.cut(runner, str(fault.kind))
+            if fleet.cut(runner, str(fault.kind)):  # a station not connected then is not hit
+                station.stats.count(f"fault.{fault.kind}")
             return
         case FaultKind.REBOOT:
             station.stats.count("fault.reboot")
@@ -84,9 +84,12 @@ async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Re
     for runner in fleet.runners:
         if fleet.cut(runner, "outage"):
             runner.station.stats.count("fault.outage")
-    await trio.sleep_until(end_s)
-    recovery = OutageRecovery(at_s=outage.at_s, for_s=outage.for_s, stations=len(fleet.runners))
+    # Recorded from its start: a run that ends within it still reports it,
+    # with every station not yet back.
+    recovery = OutageRecovery(at_s=outage.at_s, for_s=outage.for_s, stations=len(fleet.runners),
+                              not_booted=len(fleet.runners))
     recorder.outages.append(recovery)
+    await trio.sleep_until(end_s)
     await watch_recovery(fleet.runners, recovery, end_s)
 
 
@@ -97,15 +100,16 @@ def _booted(runner: _Runner) -> bool:
 async def watch_recovery(runners: Sequence[_Runner], recovery: OutageRecovery, end_s: float) -> None:
     """Fill in ``recovery`` as the fleet comes back: when every station is
     connected and booted again, and when every transaction message queued at
-    ``end_s`` has been delivered.  A queue is first-in first-out, so a station
-    has delivered all of them the first time it has none pending."""
+    ``end_s`` has been delivered.  Transaction messages leave a station in
+    order, so it has delivered those once the last of them has left (those
+    queued after the outage do not count)."""
     recovery.queued_transaction_messages = sum(r.station.queue.pending_transaction_messages() for r in runners)
     not_booted = list(runners)
-    undelivered = [r for r in runners if r.station.queue.pending_transaction_messages()]
+    undelivered = [(r, last) for r in runners if (last := r.station.queue.last_transaction_message()) is not None]
     while True:
         now_s = trio.current_time()
         not_booted = [r for r in not_booted if not _booted(r)]
-        undelivered = [r for r in undelivered if r.station.queue.pending_transaction_messages()]
+        undelivered = [(r, last) for r, last in undelivered if r.station.queue.holds(last)]
         recovery.not_booted, recovery.undelivered = len(not_booted), len(undelivered)
         if not not_booted and recovery.booted_after_s is None:
             recovery.booted_after_s = now_s - end_s

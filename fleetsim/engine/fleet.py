@@ -198,6 +198,7 @@ class Fleet:
         progress.connected += 1
         station.on_connected(trio.current_time())
         self.after(runner)
+        closed_as = None  # the CSMS's close frame, or its breach of RFC 6455
         try:
             while not link.closed:
                 events = await link.receive()
@@ -207,10 +208,11 @@ class Fleet:
                         progress.messages_in += 1
                         station.on_message(event.data, now)
                     else:
+                        closed_as = _CLOSED_AS.get(type(event), closed_as)
                         link.answer(event)
                 self.after(runner)
-            # Only a Reset or a fault makes us close a link ourselves.
-            station.stats.count(f"disconnect.{runner.cut_by or 'reboot'}")
+            cause = runner.cut_by or closed_as or ("reboot" if station.want_disconnect else "closed")
+            station.stats.count(f"disconnect.{cause}")
         except LinkError as error:
             # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
             cause = runner.cut_by or ('reboot' if station.want_disconnect else _reason(error))
@@ -328,6 +330,9 @@ def _census(runners: Sequence[_Runner]) -> tuple[int, int]:
         charging += sum(1 for c in station.connectors if c.transaction is not None and c.power_w > 0)
     return booted, charging
 
+
+# How a link the CSMS ended is counted (disconnect.<cause>).
+_CLOSED_AS = {framing.Close: "closed_by_csms", framing.Violation: "protocol_violation"}
 
 # The counter a failed connection lands in: the first phrase its message holds
 # (most specific first, so a TLS or HTTP 401 failure is not counted as refused).

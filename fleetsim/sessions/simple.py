@@ -44,8 +44,10 @@ def _schedule_arrival(station: Station, connector_id: int, plan: SimpleSessions,
 def _arrive(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, now_s: float) -> None:
     connector = station.connector(connector_id)
     assert connector is not None
-    if connector.plugged or connector.transaction is not None or connector.inoperative:
-        _schedule_arrival(station, connector_id, plan, rng, now_s)  # occupied: come back later
+    if station.closing:
+        return  # the run is ending: nobody arrives any more
+    if connector.plugged or connector.transaction is not None or not station.usable(connector, now_s):
+        _schedule_arrival(station, connector_id, plan, rng, now_s)  # occupied or out of order: come back later
         return
     ev = plan.dc_ev if connector.rating.dc else plan.ac_ev
     soc = min(0.95, max(0.0, rng.gauss(ev.soc_start, 0.1)))

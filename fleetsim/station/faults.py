@@ -9,7 +9,6 @@ go and computes its next wake-up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -55,21 +54,26 @@ def connector_fault(station: Station, connector_id: int, error_code: ChargePoint
     # "the Emergency Stop button was used", PowerLoss "complete loss of power")
     # describes a fault the station detected itself, so it reports Other, "any
     # other reason".  The Faulted status above already told the CSMS why.
+    stopped = connector.transaction is not None
     station.stop_transaction(connector, Reason.OTHER, now_s)
     connector.advance(now_s)  # no power flows while Faulted
     station.at(now_s + station.sim_s(recover_after_s),
-               lambda now: connector_recovered(station, connector_id, now))
+               lambda now: connector_recovered(station, connector_id, now, stopped_transaction=stopped))
 
 
-def connector_recovered(station: Station, connector_id: int, now_s: float) -> None:
+def connector_recovered(station: Station, connector_id: int, now_s: float, *, stopped_transaction: bool = True) -> None:
     """The fault clears: NoError, and the status the connector now has (§4.9:
-    Finishing while the EV of the stopped session is still plugged in)."""
+    Finishing while the EV of the session the fault stopped is still plugged
+    in; Preparing for an EV plugged in with no transaction yet)."""
     connector = station.connector(connector_id)
     if connector is None or connector.status is not ChargePointStatus.FAULTED:
         return
     connector.error_code = ChargePointErrorCode.NO_ERROR
-    station.set_status(connector, ChargePointStatus.FINISHING if connector.plugged else status.idle_status(connector),
-                       now_s)
+    if connector.plugged:
+        recovered = ChargePointStatus.FINISHING if stopped_transaction else ChargePointStatus.PREPARING
+    else:
+        recovered = status.idle_status(connector)
+    station.set_status(connector, recovered, now_s)
     station.stats.count("fault.connector.recovered")
 
 
@@ -117,10 +121,7 @@ def _power_down(station: Station, now_s: float, back_s: float) -> None:
 
 def skew_clock(station: Station, skew_s: float) -> None:
     """The station's clock is off by ``skew_s``: every timestamp it sends, and
-    every date the CSMS sends it, is read on that clock.  Call before the run."""
-    timebase = station.timebase
-    offset = timedelta(seconds=skew_s)
-    sim_origin = timebase.sim_origin if timebase.sim_origin is not None else timebase.origin_wall
-    station.timebase = msgspec.structs.replace(timebase, origin_wall=timebase.origin_wall + offset,
-                                               sim_origin=sim_origin + offset)
+    every date the CSMS sends it, is read on that clock; the people at the
+    charger keep the true time of day.  Call before the run."""
+    station.timebase = msgspec.structs.replace(station.timebase, skew_s=station.timebase.skew_s + skew_s)
     station.stats.count("fault.clock_skew")

@@ -110,6 +110,19 @@ class OutgoingQueue:
             count += 1
         return count
 
+    def last_transaction_message(self) -> Outgoing | None:
+        """The transaction message that goes out last of those pending now:
+        they leave in order, so all of them are gone once it is."""
+        for call in reversed(self._queue):
+            if call.is_transaction:
+                return call
+        in_flight = self.in_flight
+        return in_flight if in_flight is not None and in_flight.is_transaction else None
+
+    def holds(self, call: Outgoing) -> bool:
+        """Whether ``call`` is still queued or in flight."""
+        return call is self.in_flight or any(queued is call for queued in self._queue)
+
     def take_next(self, now_s: float) -> Outgoing | None:
         """The next CALL to send, now marked in flight, or None."""
         if self.in_flight is not None or not self._queue or now_s < self.retry_at_s:

@@ -26,12 +26,15 @@ class Timebase(msgspec.Struct, frozen=True):
     # Where simulated time starts (the session models' time of day, in the
     # scenario's time zone); None: at ``origin_wall``.
     sim_origin: datetime | None = None
+    # A station's clock error (seconds): in its timestamps and in how it reads
+    # the CSMS's dates, not in simulated time (when drivers arrive).
+    skew_s: float = 0.0
 
     def wall(self, now_s: float) -> datetime:
         """The timestamp OCPP messages carry at engine time ``now_s``."""
         if self.wall_timestamps:
-            return self.origin_wall + timedelta(seconds=now_s - self.origin_s)
-        return self.simulated(now_s)
+            return self.origin_wall + timedelta(seconds=now_s - self.origin_s + self.skew_s)
+        return self.simulated(now_s) + timedelta(seconds=self.skew_s)
 
     def simulated(self, now_s: float) -> datetime:
         """Simulated time at engine time ``now_s``: what sessions follow."""
@@ -42,9 +45,9 @@ class Timebase(msgspec.Struct, frozen=True):
         """The engine time at which :meth:`wall` reaches ``stamp`` (a date the
         CSMS sent: it lives in the frame of our timestamps)."""
         if self.wall_timestamps:
-            return self.origin_s + (stamp - self.origin_wall).total_seconds()
+            return self.origin_s + (stamp - self.origin_wall).total_seconds() - self.skew_s
         origin = self.sim_origin if self.sim_origin is not None else self.origin_wall
-        return self.origin_s + (stamp - origin).total_seconds() / self.speed
+        return self.origin_s + ((stamp - origin).total_seconds() - self.skew_s) / self.speed
 
     def sim_seconds(self, engine_seconds: float) -> float:
         """Simulated seconds in ``engine_seconds`` of engine time."""

@@ -225,3 +225,19 @@ async def test_station_faults_in_a_run_reach_the_csms_as_the_spec_says(received:
     # Wrong clocks: some boots carry timestamps far from the simulated time.
     stamps = [p.timestamp for payloads in by_station.values() for p in payloads if isinstance(p, StatusNotificationReq)]
     assert max(abs((stamp - SIM_START).total_seconds()) for stamp in stamps) > 600
+
+
+async def test_an_outage_the_run_ends_in_is_reported_unrecovered(autojump_clock: trio.abc.Clock) -> None:
+    # Stations that never connected: the injector cuts nothing and counts nothing.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 3), duration_s=0, reaction_delays=False, sessions=None)
+    timebase = Timebase(trio.current_time(), datetime(2026, 1, 1, tzinfo=UTC))
+    fleet = Fleet(build_stations(spec, PROFILES, recorder, timebase), ConnectOptions(Target.parse("ws://127.0.0.1:9/")),
+                  recorder, random.Random(1))
+    plan = FaultPlan(outages=(Outage(at_s=10, for_s=60),), storms=(Storm(at_s=5),))
+    schedule = FaultSchedule(plan, 1, [(r.station.charge_point_id, 1) for r in fleet.runners])
+    with trio.move_on_after(30):  # the run ends 20 s into the outage
+        await inject_faults(fleet, schedule, timebase, recorder)
+    (outage,) = recorder.outages
+    assert (outage.at_s, outage.stations, outage.not_booted, outage.booted_after_s) == (10, 3, 3, None)
+    assert not any(name.startswith("fault.") for name in recorder.counters())

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import trio
+import trio_websocket
 
 from fleetsim.csms.config import CsmsConfig, Faults
 from fleetsim.csms.server import RunningCsms, serve_csms
@@ -149,3 +150,32 @@ async def test_stations_spread_over_several_source_addresses() -> None:
         sources = sorted(runner.link.sock.getsockname()[0] for runner in fleet.runners if runner.link is not None)
         nursery.cancel_scope.cancel()
     assert sources == ["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"]
+
+
+async def test_a_close_from_the_csms_is_counted_as_such_and_the_station_reconnects() -> None:
+    recorder = Recorder()
+    closed = 0
+
+    async def accept_boot_then_close(request: trio_websocket.WebSocketRequest) -> None:
+        nonlocal closed
+        socket = await request.accept(subprotocol="ocpp1.6")
+        if closed == 0:  # the first connection boots; a reconnect is no reboot
+            frame = await socket.get_message()
+            unique_id = frame.split('"')[1]
+            await socket.send_message(f'[3,"{unique_id}",{{"status":"Accepted",'
+                                      '"currentTime":"2026-01-01T00:00:00Z","interval":300}]')
+        closed += 1
+        await socket.aclose(code=1001, reason="going away")
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(trio_websocket.serve_websocket, accept_boot_then_close, "127.0.0.1", 0, None)
+        spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0, reaction_delays=False, sessions=None)
+        stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC)))
+        options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{server.port}/ocpp"), backoff_initial_s=0.05)
+        fleet = Fleet(stations, options, recorder, random.Random(1))
+        nursery.start_soon(fleet.run, 0.0)
+        await wait_for(lambda: closed >= 2)
+        nursery.cancel_scope.cancel()
+    counters = recorder.counters()
+    assert counters["disconnect.closed_by_csms"] >= 1
+    assert not any(name.startswith("disconnect.") and name != "disconnect.closed_by_csms" for name in counters)

@@ -64,6 +64,17 @@ def test_a_connector_fault_reports_faulted_stops_the_transaction_and_recovers() 
     assert bench.station.stats.counters["fault.connector.recovered"] == 1
 
 
+def test_an_ev_plugged_in_without_a_transaction_is_preparing_again_after_the_fault() -> None:
+    bench = booted(AC_3PHASE)
+    plug_in(bench, 1)
+    bench.run_for(5)
+    t0 = bench.now_s
+    fault(bench, 1, ChargePointErrorCode.GROUND_FAILURE, recover_after_s=120)
+    bench.run_for(180)
+    assert statuses_with_codes(bench, 1, t0) == [("Faulted", "GroundFailure"), ("Preparing", "NoError")]
+    assert not calls(bench, "StopTransaction", t0)
+
+
 def test_a_faulted_connector_takes_no_session_and_outlasts_an_unplug() -> None:
     bench = booted(AC_3PHASE)
     t0 = bench.now_s
@@ -201,3 +212,14 @@ def test_clock_skew_shifts_every_timestamp(skew_s: float) -> None:
     assert meter_ok and [b - a for a, b in zip(meter_ok, meter_off, strict=True)] == [timedelta(seconds=skew_s)] * len(
         meter_ok)
     assert skewed.station.stats.counters["fault.clock_skew"] == 1
+
+
+def test_clock_skew_leaves_simulated_time_alone() -> None:
+    """Drivers arrive by the true time of day; only the station's clock is off."""
+    bench = Bench(model(AC_3PHASE))
+    before = bench.station.timebase
+    skew_clock(bench.station, 90.0)
+    after = bench.station.timebase
+    assert after.simulated(123.0) == before.simulated(123.0)
+    assert after.wall(123.0) - before.wall(123.0) == timedelta(seconds=90)
+    assert after.engine_s(after.wall(50.0)) == pytest.approx(50.0)  # it reads the CSMS's dates on its own clock

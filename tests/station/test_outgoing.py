@@ -321,3 +321,22 @@ def test_an_answer_to_no_call_of_ours_is_counted_and_ignored() -> None:
     counters = bench.station.stats.counters
     assert (counters["csms.unexpected_result"], counters["csms.unexpected_error"]) == (1, 1)
     assert bench.replies == {}
+
+
+def test_the_last_transaction_message_pending_marks_when_all_of_them_are_gone() -> None:
+    queue = OutgoingQueue()
+    assert queue.last_transaction_message() is None
+    first, last = transaction_message("StartTransaction"), transaction_message("MeterValues")
+    for call in (first, heartbeat(), last, heartbeat()):
+        queue.push(call)
+    assert queue.last_transaction_message() is last
+    later = transaction_message("StopTransaction")
+    for _ in range(3):  # send and answer the first three: the marked one is gone, a later one is not
+        sent = queue.take_next(0.0)
+        assert sent is not None and queue.holds(sent)
+        queue.answered(sent.unique_id)
+    queue.push(later)
+    assert not queue.holds(last) and queue.holds(later) and not queue.holds(first)
+    in_flight = queue.take_next(0.0)
+    assert in_flight is not None and in_flight.action == "Heartbeat"
+    assert queue.last_transaction_message() is later
