@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import socket
 import ssl
 import sys
@@ -15,7 +13,15 @@ import trio
 
 from fleetsim import __version__
 from fleetsim.cli.gates import ThresholdType, judge
-from fleetsim.csms.config import TrafficRule
+from fleetsim.cli.options import (
+    Duration,
+    check_charge_point_ids,
+    csms_traffic,
+    one_password,
+    parse_ramp_per_s,
+    password_from_env,
+    ssl_context,
+)
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
@@ -29,25 +35,6 @@ EXIT_THRESHOLD_FAILED = 99  # as k6: a threshold failed (fleetsim.report.thresho
 # The quickstart (no --csms): a minute of a few hundred stations against the
 # embedded CSMS, at 20x so that it holds sessions, meter values and heartbeats.
 QUICKSTART_SPEED = 20.0
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/s)?\s*$")
-
-
-def parse_duration_s(text: str) -> float:
-    """``90s``, ``10m``, ``2h``, ``500ms`` or plain seconds."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 10m or 2h")
-    value, unit = float(match.group(1)), match.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-
-
-class Duration(click.ParamType):
-    name = "duration"
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        return value if isinstance(value, float) else parse_duration_s(str(value))
 
 
 def _profiles(profile_files: tuple[Path, ...]) -> dict[str, StationProfile]:
@@ -66,44 +53,14 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
     for choice in choices:
         profile_id, _, weight = choice.partition("=")
         if profile_id not in profiles:
-            raise click.BadParameter(f"unknown profile {profile_id!r}; `fleetsim profiles list` shows them", param_hint="--profile")
+            raise click.BadParameter(f"unknown profile {profile_id!r}; `fleetsim profiles list` shows them",
+                                     param_hint="--profile")
         try:
             weights.append(float(weight) if weight else 1.0)
         except ValueError as error:
             raise click.BadParameter(f"share of {profile_id} must be a number", param_hint="--profile") from error
         ids.append(profile_id)
     return shares(ids, stations, weights)
-
-
-# The embedded CSMS's default CSMS-initiated traffic: every action, so a first
-# run shows how each model answers each call (per station per hour).
-DEFAULT_CSMS_CALLS = (
-    "RemoteStartTransaction=6/h", "RemoteStopTransaction=4/h", "GetConfiguration=4/h", "ChangeConfiguration=4/h",
-    "TriggerMessage=4/h", "ChangeAvailability=2/h", "ClearCache=2/h", "DataTransfer=2/h", "UnlockConnector=2/h",
-    "SetChargingProfile=4/h", "GetCompositeSchedule=2/h", "ClearChargingProfile=2/h", "ReserveNow=2/h",
-    "CancelReservation=2/h", "SendLocalList=2/h", "GetLocalListVersion=2/h", "GetDiagnostics=1/h",
-    "UpdateFirmware=1/h", "Reset=1/h", "ExtendedTriggerMessage=1/h", "GetInstalledCertificateIds=1/h",
-    "GetLog=1/h", "CertificateSigned=1/h", "InstallCertificate=1/h", "DeleteCertificate=1/h",
-    "SignedUpdateFirmware=1/h",
-)
-
-
-def _traffic(choices: tuple[str, ...]) -> tuple[TrafficRule, ...]:
-    try:
-        return tuple(TrafficRule.parse(text) for text in (choices or DEFAULT_CSMS_CALLS))
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--csms-call") from error
-
-
-def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, insecure: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if cert is not None:
-        # Security profile 3: the station proves itself with a client certificate.
-        context.load_cert_chain(str(cert), str(key) if key else None)
-    return context
 
 
 @click.command("run")
@@ -118,7 +75,8 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
 @click.option("--profile-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Extra profile file (from `fleetsim profiles import`), usable with --profile.")
 @click.option("--duration", "-d", type=Duration(), default="60s", show_default=True, help="Run length: 90s, 10m, 2h.")
-@click.option("--ramp", default="100/s", show_default=True, help="Stations started per second (e.g. 200/s).")
+@click.option("--ramp", default="100/s", show_default=True,
+              help="Stations started per second (e.g. 200/s); 0/s starts them all at once.")
 @click.option("--speed", type=click.FloatRange(min=0.001),
               help="Time acceleration of OCPP intervals and sessions (60 = an hour a minute). "
                    "Default: 20 against the embedded CSMS (the quickstart), 1 (real time) against --csms.")
@@ -159,9 +117,9 @@ def _ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, inse
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
-def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out, id_prefix,
-                mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert, client_key,
-                insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
+def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
+                id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
+                client_key, insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
                 junit_file) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
@@ -180,82 +138,76 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
     if scenario_path is not None:
         from fleetsim.cli.scenario import prepare_run
 
-        prepared = prepare_run(click.get_current_context(), scenario_path, _ramp_per_s)
+        prepared = prepare_run(click.get_current_context(), scenario_path)
         _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, quiet,
-                 prepared.thresholds, junit_file, scenario_file=prepared.loaded.path)
+                 prepared.thresholds, junit_file, scenario_text=prepared.loaded.text)
         return
 
-    rate = _RATE.match(ramp)
-    if rate is None:
-        raise click.BadParameter(f"{ramp!r} is not a rate like 200/s", param_hint="--ramp")
-    if interval_s <= 0:
-        raise click.BadParameter("the interval must be positive", param_hint="--interval")
+    ramp_per_s = parse_ramp_per_s(ramp)
     if speed is None:
         speed = 1.0 if csms_url else QUICKSTART_SPEED
     profiles = _profiles(profile_file)
     fleet = _fleet(profile_choices, stations, profiles)
     spec = RunSpec(
-        fleet=fleet, duration_s=duration, ramp_per_s=float(rate.group(1)), seed=seed, csms_url=csms_url,
+        fleet=fleet, duration_s=duration, ramp_per_s=ramp_per_s, seed=seed, csms_url=csms_url,
         id_prefix=id_prefix, speed=speed, reaction_delays=not no_reaction_delays,
         sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
-        embedded_traffic=() if no_csms_calls else _traffic(csms_calls), interval_s=interval_s,
+        embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
     )
-    if csms_url is not None:
-        try:
-            from fleetsim.engine.link import Target
-
-            target = Target.parse(csms_url)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--csms") from error
+    check_charge_point_ids(fleet, id_prefix)
+    tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
     problems = limits.check(stations, len(source_addresses), embedded_csms=csms_url is None)
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:
         sys.exit(2)
-
     passwords = None
     if password_env:
-        secret = os.environ.get(password_env)
-        if not secret:
-            raise click.BadParameter(f"environment variable {password_env} is empty or unset", param_hint="--password-env")
-        password = secret.encode()
-        passwords = lambda _cp: password  # noqa: E731 - one password for the fleet
-    ssl_context = None
-    if csms_url is not None and target.tls:
-        ssl_context = _ssl_context(ca_file, client_cert, client_key, insecure)
-
-    _execute(spec, profiles, ssl_context, passwords, out, quiet, thresholds, junit_file)
+        try:
+            passwords = one_password(password_from_env(password_env))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--password-env") from error
+    _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file)
 
 
-def _ramp_per_s(text: str) -> float:
-    rate = _RATE.match(text)
-    if rate is None:
-        raise click.BadParameter(f"{text!r} is not a rate like 200/s", param_hint="--ramp")
-    return float(rate.group(1))
+def _tls(csms_url: str | None, ca_file: Path | None, client_cert: Path | None, client_key: Path | None,
+         insecure: bool) -> ssl.SSLContext | None:
+    """The TLS context of a wss:// --csms (None for ws:// and the embedded
+    CSMS); a URL that cannot be used is a usage error."""
+    if csms_url is None:
+        return None
+    from fleetsim.engine.link import Target
+
+    try:
+        target = Target.parse(csms_url)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--csms") from error
+    return ssl_context(ca_file, client_cert, client_key, insecure) if target.tls else None
 
 
-def _execute(spec, profiles, ssl_context, passwords, out, quiet, thresholds, junit_file,  # type: ignore[no-untyped-def]
-             scenario_file: Path | None = None) -> None:
+def _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file,  # type: ignore[no-untyped-def]
+             scenario_text: str | None = None) -> None:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / run_id
     recorder = Recorder()
     show = None if quiet else _show_progress
     stations = sum(share.stations for share in spec.fleet)
-    click.echo(f"fleetsim {__version__}: {stations} stations ({', '.join(f'{s.stations} {s.profile_id}' for s in spec.fleet)}) "
+    mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
+    click.echo(f"fleetsim {__version__}: {stations} stations ({mix}) "
                f"for {spec.duration_s:g}s against {spec.csms_url or 'the embedded CSMS'}", err=True)
     try:
-        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
+        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
                                        on_progress=show, handle_signals=True, results_dir=out_dir))
     except Exception as error:  # the run itself broke: still write what was measured
         click.echo(f"\nerror: the run failed: {error!r}", err=True)
         write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname(),
-                      scenario_file=scenario_file)
+                      scenario_text=scenario_text)
         sys.exit(EXIT_RUN_BROKE)
     if not quiet and sys.stderr.isatty():
         click.echo("", err=True)
     write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname(),
-                  scenario_file=scenario_file)
+                  scenario_text=scenario_text)
     click.echo(summary_table(recorder))
     calls = csms_calls_table(recorder)
     if calls:

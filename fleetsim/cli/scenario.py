@@ -6,16 +6,24 @@ TLS context, which are resolved here at run time and never stored."""
 from __future__ import annotations
 
 import csv
-import os
 import ssl
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
+from fleetsim.cli.options import (
+    check_charge_point_ids,
+    csms_traffic,
+    one_password,
+    parse_ramp_per_s,
+    password_from_env,
+    ssl_context,
+)
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.engine.run import FleetShare, RunSpec
 from fleetsim.ocpp.enums import AuthorizationStatus
@@ -26,7 +34,7 @@ from fleetsim.scenario.plan import GroupInput, Plan, plan_run
 from fleetsim.scenario.schema import StopMode, Timestamps
 from fleetsim.sessions.config import IdTags
 from fleetsim.sessions.simple import SimpleSessions
-from fleetsim.sessions.tags import id_tag_verdicts
+from fleetsim.sessions.tags import UNKNOWN, id_tag_verdicts, tag_kinds, tag_name
 
 EXIT_SCENARIO_ERROR = 2
 # `fleetsim run` options a scenario's [[groups]] decide: given with a scenario,
@@ -44,18 +52,12 @@ def load_or_exit(path: Path) -> LoadedScenario:
         sys.exit(EXIT_SCENARIO_ERROR)
 
 
-def _default_traffic() -> tuple[Any, ...]:
-    from fleetsim.cli.run import _traffic
-
-    return _traffic(())  # the command line's default mix (DEFAULT_CSMS_CALLS)
-
-
 def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) -> RunSpec:
     """The RunSpec of a scenario; ``overrides`` (RunSpec field names) win."""
     scenario, settings = loaded.scenario, loaded.scenario.run
     overrides = dict(overrides or {})
     csms_url = overrides.get("csms_url", scenario.target.csms)
-    traffic = loaded.traffic if loaded.traffic is not None else _default_traffic()
+    traffic = loaded.traffic if loaded.traffic is not None else csms_traffic(())  # the command line's default mix
     fields: dict[str, Any] = {
         "fleet": tuple(FleetShare(g.model, g.stations, sessions=g.sessions, id_pattern=g.id_pattern,
                                   connectors=tuple(g.connectors) if g.connectors else None,
@@ -73,21 +75,25 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "sim_start": settings.start,
     }
     fields.update(overrides)
-    fields["embedded_csms"] = embedded_csms(loaded) if fields["csms_url"] is None else None
+    embedded = fields["csms_url"] is None
+    fields["embedded_csms"] = embedded_csms(loaded) if embedded else None
+    # Unset stays None: the run defaults it, knowing which tags the sessions present.
+    fields["unknown_id_tag"] = scenario.csms.unknown_id_tag if embedded and scenario.csms is not None else None
     return RunSpec(**fields)
 
 
 def embedded_csms(loaded: LoadedScenario) -> CsmsConfig | None:
     """The embedded CSMS's settings from the [csms] table; None without one.
-    The run sets its traffic, seed and speed, and gives it the verdicts of the
-    sessions' id tags (fleetsim.engine.run)."""
+    The run sets its traffic, seed and speed, gives it the verdicts of the
+    sessions' id tags and its verdict for unknown tags (RunSpec.unknown_id_tag,
+    fleetsim.engine.run)."""
     settings = loaded.scenario.csms
     if settings is None:
         return None
     return CsmsConfig(
         heartbeat_interval_s=settings.heartbeat_interval_s, boot_status=settings.boot_status,
         boot_retry_interval_s=settings.boot_retry_interval_s, require_boot=settings.require_boot,
-        unknown_id_tag=settings.unknown_id_tag or AuthorizationStatus.ACCEPTED, concurrent_tx=settings.concurrent_tx,
+        concurrent_tx=settings.concurrent_tx,
         data_transfer_status=settings.data_transfer_status, delay=loaded.delay,
         csms_call_timeout_s=settings.csms_call_timeout_s, faults=settings.faults)
 
@@ -96,8 +102,12 @@ def group_inputs(loaded: LoadedScenario) -> list[GroupInput]:
     return [GroupInput(group.label, group.connectors) for group in loaded.scenario.groups]
 
 
-def scenario_plan(loaded: LoadedScenario, spec: RunSpec) -> Plan:
-    return plan_run(spec, loaded.profiles, group_inputs(loaded))
+def scenario_plan(loaded: LoadedScenario, spec: RunSpec, assumed_start: datetime | None = None) -> Plan:
+    """The plan; without [run] start the run's simulated time starts when it
+    does (the real time, UTC, as the engine's clock): assumed to be now unless
+    ``assumed_start`` says otherwise."""
+    return plan_run(spec, loaded.profiles, group_inputs(loaded),
+                    assumed_start=assumed_start if assumed_start is not None else datetime.now(UTC))
 
 
 def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Callable[[str], bytes | None] | None:
@@ -106,11 +116,11 @@ def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Call
     target = loaded.scenario.target
     variable = password_env or target.password_env
     if variable is not None:
-        secret = os.environ.get(variable)
-        if not secret:
-            raise ScenarioError(str(loaded.path), f"environment variable {variable} is empty or unset",
-                                field="target.password_env")
-        password = secret.encode()
+        try:
+            password = password_from_env(variable)
+        except ValueError as error:
+            raise ScenarioError(str(loaded.path), str(error),
+                                field="--password-env" if password_env else "target.password_env") from None
     elif target.password_file is not None:
         try:
             password = Path(target.password_file).read_bytes().rstrip(b"\r\n")
@@ -121,20 +131,18 @@ def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Call
             raise ScenarioError(str(loaded.path), "the password file is empty", field="target.password_file")
     else:
         return None
-    return lambda _charge_point_id: password
+    return one_password(password)
 
 
 def tls_context(loaded: LoadedScenario, options: dict[str, Any]) -> ssl.SSLContext:
-    from fleetsim.cli.run import _ssl_context
-
     target = loaded.scenario.target
 
     def pick(option: str, value: str | None) -> Path | None:
         given = options.get(option)
         return given if given is not None else (Path(value) if value is not None else None)
 
-    return _ssl_context(pick("ca_file", target.ca_file), pick("client_cert", target.client_cert),
-                        pick("client_key", target.client_key), bool(options.get("insecure")) or target.insecure)
+    return ssl_context(pick("ca_file", target.ca_file), pick("client_cert", target.client_cert),
+                       pick("client_key", target.client_key), bool(options.get("insecure")) or target.insecure)
 
 
 def explicit_options(ctx: click.Context) -> dict[str, Any]:
@@ -178,7 +186,7 @@ class ScenarioRun(msgspec.Struct, frozen=True):
     thresholds: tuple[Threshold, ...]  # the scenario's, then the command line's
 
 
-def prepare_run(ctx: click.Context, path: Path, parse_ramp: Callable[[str], float]) -> ScenarioRun:
+def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     """The scenario at ``path`` with the options given explicitly to ``fleetsim
     run`` winning; a broken file or a usage error exits 2."""
     from fleetsim.engine import limits
@@ -188,8 +196,9 @@ def prepare_run(ctx: click.Context, path: Path, parse_ramp: Callable[[str], floa
     check_fleet_options(options)
     loaded = load_or_exit(path)
     if "ramp" in options:
-        options["ramp_per_s"] = parse_ramp(options["ramp"])
+        options["ramp_per_s"] = parse_ramp_per_s(options["ramp"])
     spec = run_spec(loaded, spec_overrides(options))
+    check_charge_point_ids(spec.fleet, spec.id_prefix)  # the file's ids were checked; --id-prefix may change them
     if spec.csms_url is not None and loaded.scenario.csms is not None:
         click.echo("warning: --csms given: the scenario's [csms] table (embedded CSMS only) is not used", err=True)
     try:
@@ -223,10 +232,13 @@ def plan_text(loaded: LoadedScenario, spec: RunSpec, plan: Plan) -> list[str]:
     target = spec.csms_url or "the embedded CSMS on loopback"
     lines.append(f"target: {target} (security profile {scenario.target.security_profile})")
     timestamps = "wall-clock" if spec.wall_timestamps else "simulated"
-    start = spec.sim_start.isoformat() if spec.sim_start is not None else "the real start of the run"
+    start = plan.sim_start.isoformat(timespec="minutes") if plan.sim_start is not None else "the real start"
+    ramp = f"{spec.ramp_per_s:g}/s ({plan.ramp_s:.1f}s)" if spec.ramp_per_s > 0 else "0: all stations at once"
     lines.append(f"run: {spec.duration_s:g}s at speed {spec.speed:g} ({spec.duration_s * spec.speed / 3600:.2f} h "
-                 f"simulated from {start}; {timestamps} timestamps), seed {spec.seed}, ramp {spec.ramp_per_s:g}/s "
-                 f"({plan.ramp_s:.1f}s)")
+                 f"simulated from {start}; {timestamps} timestamps), seed {spec.seed}, ramp {ramp}")
+    if plan.start_assumed:
+        lines.append(f"  no [run] start: simulated time starts with the run, in UTC; this plan assumes it starts now "
+                     f"({plan.sim_start:%H:%M} UTC), so arrivals and replayed sessions follow that time of day")
     lines.append(f"stations: {plan.stations}")
     for model, count in plan.models.items():
         lines.append(f"  {count:>7} {model}")
@@ -270,13 +282,11 @@ def _tags_text(loaded: LoadedScenario, spec: RunSpec) -> list[str]:
 
 
 def _tag_ranges(tags: IdTags) -> str:
-    parts = []
-    for kind, count, verdict in (("V", tags.valid, "Accepted"), ("B", tags.blocked, "Blocked"),
-                                 ("E", tags.expired, "Expired"), ("I", tags.invalid, "Invalid")):
-        if count > 0:
-            parts.append(f"{tags.prefix}-{kind}-00001..{tags.prefix}-{kind}-{count:05d} {verdict}")
+    parts = [f"{tag_name(tags, kind.letter, 1)}..{tag_name(tags, kind.letter, kind.count)} {kind.verdict}"
+             for kind in tag_kinds(tags) if kind.count > 0]
     if tags.unknown_share > 0:
-        parts.append(f"{tags.unknown_share:.0%} of sessions present unknown {tags.prefix}-U-* tags (should be Invalid)")
+        parts.append(f"{tags.unknown_share:.0%} of sessions present unknown {tags.prefix}-{UNKNOWN}-* tags "
+                     f"(should be {AuthorizationStatus.INVALID})")
     return "; ".join(parts) or "none"
 
 

@@ -45,6 +45,10 @@ class Target(msgspec.Struct, frozen=True):
     @classmethod
     def parse(cls, url: str) -> Target:
         parts = urlsplit(url)
+        if "@" in parts.netloc:  # checked first: the messages below quote the URL
+            raise ValueError("the CSMS URL carries a user or password: each station authenticates as its charge "
+                             "point id (security profiles 1-2), with the password from --password-env "
+                             "(a scenario's password_env or password_file), never from the URL")
         if parts.scheme not in ("ws", "wss"):
             raise ValueError(f"CSMS URL must start with ws:// or wss://, not {url!r}")
         if not parts.hostname:

@@ -31,7 +31,7 @@ from fleetsim.sessions.play import RemoteStart
 from fleetsim.sessions.simple import SimpleSessions, drive
 from fleetsim.sessions.start import start_sessions
 from fleetsim.sessions.tags import id_tag_verdicts
-from fleetsim.station.build import build_model, charge_point_id
+from fleetsim.station.build import build_model, group_ids
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import Timebase
@@ -73,6 +73,9 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     wall_timestamps: bool = False  # see Timebase.wall_timestamps
     sim_start: datetime | None = None  # see Timebase.sim_origin
     embedded_csms: CsmsConfig | None = None  # the embedded CSMS's settings (traffic and speed are set by the run)
+    # The embedded CSMS's verdict for a tag it does not know (OCPP 1.6 §7.2);
+    # None: Invalid when the sessions present tags of their own, else embedded_csms's.
+    unknown_id_tag: AuthorizationStatus | None = None
 
 
 class RunOutcome(msgspec.Struct):
@@ -102,7 +105,7 @@ def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
 
 def share_ids(spec: RunSpec, share: FleetShare) -> list[str]:
     """The charge point ids of one share, in order."""
-    return [charge_point_id(share.id_pattern, spec.id_prefix, share.profile_id, n) for n in range(1, share.stations + 1)]
+    return group_ids(share.id_pattern, spec.id_prefix, share.profile_id, share.stations)
 
 
 def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
@@ -244,6 +247,8 @@ async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms
             verdicts.update(dict.fromkeys(spec.sessions.id_tags, AuthorizationStatus.ACCEPTED))
         config = msgspec.structs.replace(config, id_tags={**config.id_tags, **verdicts},
                                          unknown_id_tag=AuthorizationStatus.INVALID)
+    if spec.unknown_id_tag is not None:  # given explicitly: it wins over the default above
+        config = msgspec.structs.replace(config, unknown_id_tag=spec.unknown_id_tag)
     csms = await nursery.start(serve_csms, config)
     return csms, csms.url
 

@@ -5,7 +5,6 @@ later and repeated.  The interval logs are written as the run goes
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +52,14 @@ def write_summary(out_dir: Path, document: dict[str, Any]) -> None:
 
 
 def write_results(out_dir: Path, recorder: Recorder, spec: Any, profiles: dict[str, StationProfile],
-                  outcome: Any | None, *, run_id: str, host: str, scenario_file: Path | None = None) -> None:
+                  outcome: Any | None, *, run_id: str, host: str, scenario_text: str | None = None) -> None:
+    """summary.json first (what the run measured matters most), then the
+    settings: run.json, the scenario as it was read when the run started
+    (run.json holds what the command line changed), the profiles."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    if scenario_file is not None:  # as written: run.json holds what the command line changed
-        shutil.copyfile(scenario_file, out_dir / "scenario.toml")
     write_summary(out_dir, summary_document(recorder, spec, outcome, run_id=run_id, host=host))
+    if scenario_text is not None:
+        (out_dir / "scenario.toml").write_bytes(scenario_text.encode("utf-8"))
     (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
     profile_dir = out_dir / "profiles"
     profile_dir.mkdir(exist_ok=True)

@@ -8,30 +8,33 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
 from fleetsim.csms.config import ResponseDelay, TrafficRule
+from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshold
 from fleetsim.scenario.errors import ScenarioError, from_validation
 from fleetsim.scenario.schema import Group, Scenario, Target
 from fleetsim.sessions.config import ReplaySessions
-from fleetsim.ocpp.enums import ConfigurationStatus
-from fleetsim.station.build import build_model, charge_point_id
+from fleetsim.sessions.replay import load as load_replay
+from fleetsim.sessions.tags import check_id_tags
+from fleetsim.station.build import build_model
+from fleetsim.station.build import group_ids as station_ids
 from fleetsim.station.config import Configuration
 
 _PASSWORD_ADVICE = (
     "a password never goes in a scenario file (it would be copied into the results and into version control); "
     'give password_env = "VARIABLE" or password_file = "path" instead'
 )
-# Charge point ids are CiString... on the wire only by way of the URL path and
-# BootNotification; the engine cuts them at 48 characters.
 
 
 class LoadedScenario(msgspec.Struct, frozen=True):
     path: Path
+    text: str  # the file as read, copied into the results (it may change on disk during a run)
     scenario: Scenario  # with every relative path resolved
     profiles: dict[str, StationProfile]  # the built-in ones and the scenario's profile_files
     thresholds: tuple[Threshold, ...]
@@ -60,7 +63,7 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     profiles = _profiles(name, scenario)
     _check_target(name, scenario)
     _check_groups(name, scenario, profiles)
-    return LoadedScenario(path, scenario, profiles, _thresholds(name, scenario), *_csms(name, scenario))
+    return LoadedScenario(path, text, scenario, profiles, _thresholds(name, scenario), *_csms(name, scenario))
 
 
 def _parse_toml(name: str, text: str) -> dict[str, Any]:
@@ -131,6 +134,9 @@ def _check_target(name: str, scenario: Scenario) -> None:
     if scenario.csms is not None:
         raise ScenarioError(name, "[csms] sets up the embedded CSMS; with target.csms the CSMS under test decides "
                                   "its answers and calls", field="csms")
+    if "@" in urlsplit(target.csms).netloc:  # before any message that would quote the URL
+        raise ScenarioError(name, "the URL carries a user or password: each station authenticates as its charge "
+                                  "point id, and " + _PASSWORD_ADVICE, field="target.csms")
     scheme = target.csms.partition("://")[0]
     if scheme not in ("ws", "wss"):
         raise ScenarioError(name, f"{target.csms!r} must start with ws:// or wss://", field="target.csms")
@@ -176,12 +182,8 @@ def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProf
         if profile is None:
             raise ScenarioError(name, f"unknown model {group.model!r}; `fleetsim profiles list` shows the built-in "
                                       "ones, profile_files adds others", field=f"{where}.model")
-        for connector_id in group.connectors or ():
-            if connector_id > profile.connector_count:
-                raise ScenarioError(name, f"{group.model} has {profile.connector_count} connector(s), "
-                                          f"no connector {connector_id}", field=f"{where}.connectors")
-        if isinstance(group.sessions, ReplaySessions):
-            _need_file(name, f"{where}.sessions.file", group.sessions.file)
+        _check_connectors(name, where, group, profile)
+        _check_sessions(name, f"{where}.sessions", group)
         _check_configuration(name, f"{where}.configuration", group, profile)
         for charge_point_id in group_ids(group, scenario.run.id_prefix, name=name, where=where):
             if charge_point_id in seen:
@@ -190,6 +192,33 @@ def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProf
                           else f"{other} makes it too: give the groups different id_pattern")
                 raise ScenarioError(name, f"charge point id {charge_point_id!r}: {advice}", field=f"{where}.id_pattern")
             seen[charge_point_id] = where
+
+
+def _check_connectors(name: str, where: str, group: Group, profile: StationProfile) -> None:
+    connectors = group.connectors or ()
+    for connector_id in connectors:
+        if connector_id > profile.connector_count:
+            raise ScenarioError(name, f"{group.model} has {profile.connector_count} connector(s), "
+                                      f"no connector {connector_id}", field=f"{where}.connectors")
+    if len(set(connectors)) != len(connectors):
+        raise ScenarioError(name, f"{list(connectors)} names a connector twice: its sessions would count twice",
+                            field=f"{where}.connectors")
+
+
+def _check_sessions(name: str, where: str, group: Group) -> None:
+    """What the engine would refuse when the run starts: id tags that do not
+    add up, a replay file it cannot read."""
+    if group.sessions is None:
+        return
+    problems = check_id_tags(group.sessions.id_tags)
+    if problems:
+        raise ScenarioError(name, "; ".join(problems), field=f"{where}.id_tags")
+    if isinstance(group.sessions, ReplaySessions):
+        _need_file(name, f"{where}.file", group.sessions.file)
+        try:
+            load_replay(group.sessions)
+        except ValueError as error:  # the file's path and line, and what is wrong there
+            raise ScenarioError(name, f"cannot replay {error}", field=f"{where}.file") from None
 
 
 def _check_configuration(name: str, where: str, group: Group, profile: StationProfile) -> None:
@@ -216,16 +245,21 @@ def _rule(spec: Any) -> str:
     if spec.choices is not None:
         return f" (one of {', '.join(spec.choices)})"
     if spec.min_value is not None or spec.max_value is not None:
-        return f" ({'' if spec.min_value is None else spec.min_value}..{'' if spec.max_value is None else spec.max_value})"
+        low = "" if spec.min_value is None else spec.min_value
+        high = "" if spec.max_value is None else spec.max_value
+        return f" ({low}..{high})"
     return ""
 
 
 def group_ids(group: Group, id_prefix: str, *, name: str = "scenario", where: str = "groups") -> list[str]:
+    """The group's charge point ids (fleetsim.station.build.group_ids, as the
+    engine makes them), or a ScenarioError naming its id_pattern."""
     try:
-        return [charge_point_id(group.id_pattern, id_prefix, group.model, n) for n in range(1, group.stations + 1)]
-    except (KeyError, IndexError, ValueError) as error:
-        raise ScenarioError(name, f"{group.id_pattern!r} is not a pattern of n and model, like "
-                                  f"'AMS-{{n:04d}}' ({error!r})", field=f"{where}.id_pattern") from None
+        return station_ids(group.id_pattern, id_prefix, group.model, group.stations)
+    except ValueError as error:
+        field = f"{where}.id_pattern"
+        hint = "" if group.id_pattern is not None else " (give an id_pattern, or a shorter run.id_prefix)"
+        raise ScenarioError(name, f"{error}{hint}", field=field) from None
 
 
 def _thresholds(name: str, scenario: Scenario) -> tuple[Threshold, ...]:

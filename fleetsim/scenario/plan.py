@@ -20,7 +20,7 @@ from fleetsim.profiles.profile import StationProfile
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.models import SEGMENTS, cdf, mean
 from fleetsim.sessions.replay import ConnectorSlot, check_replay
-from fleetsim.station.build import build_model, charge_point_id
+from fleetsim.station.build import build_model, group_ids
 from fleetsim.station.config import Configuration
 
 if TYPE_CHECKING:
@@ -81,8 +81,9 @@ class Plan(msgspec.Struct, frozen=True):
     groups: tuple[GroupPlan, ...]
     speed: float
     duration_s: float  # real
-    ramp_s: float  # real time until every station has started
-    sim_start: datetime | None
+    ramp_s: float  # real time until every station has started (0: all at once)
+    sim_start: datetime | None  # the run's simulated start, or the one assumed (None: unknown)
+    start_assumed: bool  # no [run] start: sim_start is when the caller expects the run to start
     rates: Rates
     faults: tuple[str, ...]  # what is scheduled, in words
     warnings: tuple[str, ...]
@@ -95,23 +96,30 @@ class GroupInput(msgspec.Struct, frozen=True):
     connectors: tuple[int, ...] | None = None  # None: all of the model's
 
 
-def plan_run(spec: Any, profiles: dict[str, StationProfile], inputs: Sequence[GroupInput] | None = None) -> Plan:
-    """The plan of ``spec`` (a fleetsim.engine.run.RunSpec, read only)."""
+def plan_run(spec: Any, profiles: dict[str, StationProfile], inputs: Sequence[GroupInput] | None = None, *,
+             assumed_start: datetime | None = None) -> Plan:
+    """The plan of ``spec`` (a fleetsim.engine.run.RunSpec, read only).
+    Without ``spec.sim_start`` the engine's simulated time starts at the real
+    start of the run: ``assumed_start`` is the caller's guess of it, so that
+    arrivals and replayed sessions fall on the hours the run will see."""
     inputs = inputs or [GroupInput(share.profile_id) for share in spec.fleet]
+    start = spec.sim_start if spec.sim_start is not None else assumed_start
     heartbeat_s = _heartbeat_interval_s(spec)
     groups, rates, models = [], [], {}
     for share, given in zip(spec.fleet, inputs, strict=True):
         profile = profiles[share.profile_id]
         connectors = given.connectors or tuple(range(1, profile.connector_count + 1))
-        group = _group_plan(spec, share, given.label, profile, connectors)
+        group = _group_plan(spec, start, share, given.label, profile, connectors)
         groups.append(group)
         rates.append(_group_rates(spec, share, profile, group, heartbeat_s))
         models[share.profile_id] = models.get(share.profile_id, 0) + share.stations
     stations = sum(share.stations for share in spec.fleet)
     total = Rates(*(sum(getattr(r, f) for r in rates) for f in Rates.__struct_fields__))
     warnings = speed_warnings(total, spec.speed)
-    return Plan(stations, models, tuple(groups), spec.speed, spec.duration_s, stations / spec.ramp_per_s,
-                spec.sim_start, total, fault_lines(spec.faults, stations, spec), warnings)
+    ramp_s = stations / spec.ramp_per_s if spec.ramp_per_s > 0 else 0.0  # ramp 0: all at once (Fleet.run)
+    return Plan(stations, models, tuple(groups), spec.speed, spec.duration_s, ramp_s, start,
+                spec.sim_start is None and start is not None, total, fault_lines(spec.faults, stations, spec),
+                warnings)
 
 
 def speed_warnings(rates: Rates, speed: float) -> tuple[str, ...]:
@@ -128,49 +136,53 @@ def _heartbeat_interval_s(spec: Any) -> int:
     return ASSUMED_HEARTBEAT_INTERVAL_S
 
 
-def _group_plan(spec: Any, share: Any, label: str, profile: StationProfile, connectors: tuple[int, ...]) -> GroupPlan:
+def _group_plan(spec: Any, start: datetime | None, share: Any, label: str, profile: StationProfile,
+                connectors: tuple[int, ...]) -> GroupPlan:
     sessions = share.sessions if share.sessions is not None else spec.sessions
     bays = share.stations * len(connectors)
     span_h = spec.duration_s * spec.speed / 3600
     match sessions:
         case SegmentSessions(segment=segment, sessions_per_connector_per_day=per_day):
             model = SEGMENTS[segment]
-            start = spec.sim_start
-            hourly = _segment_hours(model, per_day, start)
-            peak_hour = max(range(24), key=lambda h: hourly[(h, start is not None and start.weekday() >= 5)])
+            hourly = _segment_hours(model, per_day)
             weekend = start is not None and start.weekday() >= 5
+            peak_hour = max(range(24), key=lambda h: hourly[(h, weekend)])
             day = [hourly[(h, weekend)] * bays for h in range(24)]
             in_run = _segment_in_run(hourly, start, span_h) * bays
             in_progress = max(_in_progress(model, [hourly[(h, weekend)] for h in range(24)], h) for h in range(24))
             return GroupPlan(label, profile.id, share.stations, connectors, f"segment {segment}", peak_hour,
                              max(day), sum(day), in_run, mean(model.connection_h) * 3600, in_progress * bays)
         case ReplaySessions():
-            return _replay_plan(spec, share, label, profile, connectors, sessions)
+            return _replay_plan(spec, start, share, label, profile, connectors, sessions)
         case None:
             return GroupPlan(label, profile.id, share.stations, connectors, "none", None, 0.0, 0.0, 0.0, 0.0, 0.0)
     return _simple_plan(sessions, label, profile, share.stations, connectors, span_h)
 
 
-def _replay_plan(spec: Any, share: Any, label: str, profile: StationProfile, connectors: tuple[int, ...],
-                 sessions: ReplaySessions) -> GroupPlan:
+def _replay_plan(spec: Any, start: datetime | None, share: Any, label: str, profile: StationProfile,
+                 connectors: tuple[int, ...], sessions: ReplaySessions) -> GroupPlan:
     """The file's sessions that fit the group's connectors (check_replay says
-    why the others do not), counted by simulated hour."""
+    why the others do not, from the same simulated start as the engine),
+    counted by hour of the simulated clock."""
     ratings = build_model(profile).ratings
-    slots = [ConnectorSlot(charge_point_id(share.id_pattern, spec.id_prefix, profile.id, n), c,
-                           ratings[c - 1].max_power_kw)
-             for n in range(1, share.stations + 1) for c in connectors]
-    report = check_replay(sessions, slots, spec.sim_start)
+    slots = [ConnectorSlot(cp_id, c, ratings[c - 1].max_power_kw)
+             for cp_id in group_ids(share.id_pattern, spec.id_prefix, profile.id, share.stations) for c in connectors]
+    report = check_replay(sessions, slots, start)
     span_s = spec.duration_s * spec.speed
+    # Hours of the clock: the start's own hour is hour 0, counted from its top.
+    into_hour_s = 0.0 if start is None else start.minute * 60 + start.second + start.microsecond / 1e6
     hours: dict[int, int] = {}
     busy_s: dict[int, float] = {}
     for session in report.fit:
-        hours[int(session.start_s // 3600)] = hours.get(int(session.start_s // 3600), 0) + 1
-        at, end = session.start_s, session.start_s + session.connected_s
+        hour = int((into_hour_s + session.start_s) // 3600)
+        hours[hour] = hours.get(hour, 0) + 1
+        at, end = into_hour_s + session.start_s, into_hour_s + session.start_s + session.connected_s
         while at < end:  # connector-seconds in each hour: transactions in progress
             hour_end = (int(at // 3600) + 1) * 3600
             busy_s[int(at // 3600)] = busy_s.get(int(at // 3600), 0.0) + min(end, hour_end) - at
             at = hour_end
-    peak_hour = max(hours, key=hours.__getitem__) if hours else None
+    peak = max(hours, key=hours.__getitem__) if hours else None
+    peak_hour = None if peak is None or start is None else (start + timedelta(seconds=peak * 3600 - into_hour_s)).hour
     days: dict[int, int] = {}
     for hour, count in hours.items():
         days[hour // 24] = days.get(hour // 24, 0) + count
@@ -178,8 +190,8 @@ def _replay_plan(spec: Any, share: Any, label: str, profile: StationProfile, con
     text = (f"replay of {sessions.file} ({sessions.shift}): {report.sessions} sessions in the file, "
             f"{len(report.fit)} fit" + (f"; not fitting: {unfit}" if unfit else ""))
     connected = [s.connected_s for s in report.fit]
-    return GroupPlan(label, profile.id, share.stations, connectors, text,
-                     None if peak_hour is None else peak_hour % 24, float(max(hours.values(), default=0)),
+    return GroupPlan(label, profile.id, share.stations, connectors, text, peak_hour,
+                     float(max(hours.values(), default=0)),
                      float(max(days.values(), default=0)), float(sum(1 for s in report.fit if s.start_s < span_s)),
                      sum(connected) / len(connected) if connected else 0.0, max(busy_s.values(), default=0.0) / 3600)
 
@@ -195,7 +207,7 @@ def _simple_plan(sessions: SimpleSessions, label: str, profile: StationProfile, 
                      per_h * sessions.mean_connected_s / 3600)  # Little's law
 
 
-def _segment_hours(model: Any, per_day: float | None, start: datetime | None) -> dict[tuple[int, bool], float]:
+def _segment_hours(model: Any, per_day: float | None) -> dict[tuple[int, bool], float]:
     return {(h, w): model.hourly_rate_per_connector(h, w, per_day) for h in range(24) for w in (False, True)}
 
 
@@ -221,14 +233,18 @@ def _segment_in_run(hourly: dict[tuple[int, bool], float], start: datetime | Non
 
 def _group_rates(spec: Any, share: Any, profile: StationProfile, group: GroupPlan, heartbeat_s: int) -> Rates:
     configuration = Configuration(build_model(profile).configuration)
-    for key, value in getattr(share, "configuration", ()):
+    for key, value in share.configuration:
         configuration.change(key, value)
     sample_s = configuration.get_int("MeterValueSampleInterval", 0)
     aligned_s = configuration.get_int("ClockAlignedDataInterval", 0)
     speed, stations = spec.speed, share.stations
-    # The ramp starts the models interleaved: this group's share of it.
-    ramp_share = stations / sum(s.stations for s in spec.fleet)
-    boot = spec.ramp_per_s * ramp_share * (2 + profile.connector_count)
+    # The ramp starts the models interleaved: this group's share of it.  A
+    # ramp of 0 starts the whole fleet at once (Fleet.run): all its boots
+    # counted in the first second is a fair estimate of that burst, as is a
+    # ramp faster than the fleet.
+    fleet_stations = sum(s.stations for s in spec.fleet)
+    started_per_s = min(spec.ramp_per_s, fleet_stations) if spec.ramp_per_s > 0 else fleet_stations
+    boot = started_per_s * stations / fleet_stations * (2 + profile.connector_count)
     heartbeats = stations * speed / heartbeat_s if heartbeat_s > 0 else 0.0
     arrivals_per_s = group.sessions_peak_per_h * speed / 3600
     meter = group.in_progress_peak * speed / sample_s if sample_s > 0 else 0.0

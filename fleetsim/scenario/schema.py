@@ -60,8 +60,8 @@ class Group(_Table):
     # e.g. "AMS-{n:04d}"; None: ``<run.id_prefix>-<model>-<n:05d>``.
     id_pattern: str | None = None
     # Connector ids drivers use (e.g. [1] on a twin station where only one
-    # bay has parking); None: every connector of the model.
-    connectors: tuple[Annotated[int, msgspec.Meta(ge=1)], ...] | None = None
+    # bay has parking), each once; None: every connector of the model.
+    connectors: Annotated[tuple[Annotated[int, msgspec.Meta(ge=1)], ...], msgspec.Meta(min_length=1)] | None = None
     # None: the simple idle/session cycle of [run] mean_idle_s / mean_session_s.
     sessions: SegmentSessions | ReplaySessions | None = None
     # Configuration keys as the CSMS set them before the run (ChangeConfiguration),
@@ -99,7 +99,7 @@ class RunSettings(_Table):
     """``[run]``: how long, how fast, from which seed."""
 
     duration_s: Positive = 60.0  # of real (engine) time
-    ramp_per_s: Positive = 100.0  # stations started per second
+    ramp_per_s: NonNegative = 100.0  # stations started per (real) second; 0: all at once
     speed: Positive = 1.0  # time acceleration: simulated seconds per real second
     timestamps: Timestamps = Timestamps.SIMULATED
     # Simulated start: the session models' time of day and date, in the time
@@ -107,11 +107,11 @@ class RunSettings(_Table):
     start: AwareDateTime | None = None
     seed: int = 1
     stop: StopMode = StopMode.CLEAN
-    stop_grace_s: NonNegative = 10.0
-    interval_s: Positive = 1.0  # of latency.hlog and the time series
+    stop_grace_s: NonNegative = 10.0  # real seconds to deliver the StopTransactions at the end
+    interval_s: Positive = 1.0  # real seconds, of latency.hlog and the time series
     id_prefix: str = "FS"
     reaction_delays: bool = True  # the certified models' measured reaction times
-    connect_timeout_s: Positive = 10.0
+    connect_timeout_s: Positive = 10.0  # real seconds
     # The simple session cycle of groups without a [groups.sessions] table
     # (simulated seconds): idle between sessions, plugged in per session.
     mean_idle_s: Positive = 600.0
@@ -136,7 +136,7 @@ class CsmsSettings(_Table):
     # None: the same mix as `fleetsim run` without --csms-call.
     calls: tuple[str, ...] | None = None
     traffic: tuple[TrafficRule, ...] = ()  # the same, as tables (with a payload)
-    csms_call_timeout_s: Positive = 30.0
+    csms_call_timeout_s: Positive = 30.0  # real seconds
     faults: CsmsFaults = CsmsFaults()  # the CSMS misbehaving on purpose
 
 

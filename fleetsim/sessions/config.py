@@ -10,13 +10,17 @@ acceleration shrinks them on the engine's clock, never here.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 
 class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
+
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
 class Segment(StrEnum):
@@ -41,15 +45,15 @@ class IdTags(_Config):
     check`` prints them)."""
 
     prefix: str = "TAG"
-    valid: int = 1000
-    blocked: int = 0
-    expired: int = 0
-    invalid: int = 0
-    blocked_share: float = 0.0  # of sessions
-    expired_share: float = 0.0
-    invalid_share: float = 0.0
-    unknown_share: float = 0.0
-    remote_start_share: float = 0.0  # sessions started by the CSMS (the driver's app), not by RFID
+    valid: Count = 1000
+    blocked: Count = 0
+    expired: Count = 0
+    invalid: Count = 0
+    blocked_share: Share = 0.0  # of sessions
+    expired_share: Share = 0.0
+    invalid_share: Share = 0.0
+    unknown_share: Share = 0.0
+    remote_start_share: Share = 0.0  # sessions started by the CSMS (the driver's app), not by RFID
 
 
 class SegmentSessions(_Config, tag="segment", tag_field="model"):
@@ -60,7 +64,7 @@ class SegmentSessions(_Config, tag="segment", tag_field="model"):
     segment: Segment
     # Mean sessions per connector per (simulated) day; None: the segment's own
     # figure (a typical utilisation of its chargers).
-    sessions_per_connector_per_day: float | None = None
+    sessions_per_connector_per_day: Annotated[float, msgspec.Meta(ge=0)] | None = None
     id_tags: IdTags = IdTags()
 
 

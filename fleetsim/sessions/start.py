@@ -42,6 +42,8 @@ def _start_replay(stations: Sequence[Station], config: ReplaySessions, seed: int
                   remote_start: RemoteStart | None, base_dir: Path | None,
                   connector_ids: tuple[int, ...] | None) -> ReplayReport:
     slots = slots_of(stations, connector_ids)
+    # The run's simulated start: [run] start, else the real start of the run
+    # (UTC); the scenario's plan places the file's sessions from the same origin.
     sim_start = stations[0].timebase.simulated(now_s) if stations else None
     report = check_replay(config, slots, sim_start, base_dir=base_dir)
     by_id = {station.charge_point_id: station for station in stations}

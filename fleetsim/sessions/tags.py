@@ -6,20 +6,39 @@ from __future__ import annotations
 import random
 from typing import Final
 
+import msgspec
+
 from fleetsim.ocpp.enums import AuthorizationStatus
 from fleetsim.sessions.config import IdTags
 
 ID_TOKEN_MAX: Final = 20  # IdToken is a CiString20Type (OCPP 1.6 §7.28)
+VALID: Final = "V"
+UNKNOWN: Final = "U"  # the letter of tags no CSMS knows
 
 
+class TagKind(msgspec.Struct, frozen=True):
+    """One kind of listed tag: its letter in the name, the IdTags field of its
+    count, its share of sessions and the verdict a CSMS should give it."""
 
-def _kinds(tags: IdTags) -> tuple[tuple[str, str, int, float, AuthorizationStatus], ...]:
-    """(tag letter, field name, count, share of sessions, the CSMS's verdict)
-    of the refused kinds."""
+    letter: str
+    name: str
+    count: int
+    share: float  # valid: what the other kinds and the unknown share leave
+    verdict: AuthorizationStatus
+
+
+def tag_kinds(tags: IdTags) -> tuple[TagKind, ...]:
+    """Every kind of listed tag, valid first, then the refused ones."""
+    refused = _refused(tags)
+    rest = 1.0 - sum(kind.share for kind in refused) - tags.unknown_share
+    return (TagKind(VALID, "valid", tags.valid, max(0.0, rest), AuthorizationStatus.ACCEPTED), *refused)
+
+
+def _refused(tags: IdTags) -> tuple[TagKind, ...]:
     return (
-        ("B", "blocked", tags.blocked, tags.blocked_share, AuthorizationStatus.BLOCKED),
-        ("E", "expired", tags.expired, tags.expired_share, AuthorizationStatus.EXPIRED),
-        ("I", "invalid", tags.invalid, tags.invalid_share, AuthorizationStatus.INVALID),
+        TagKind("B", "blocked", tags.blocked, tags.blocked_share, AuthorizationStatus.BLOCKED),
+        TagKind("E", "expired", tags.expired, tags.expired_share, AuthorizationStatus.EXPIRED),
+        TagKind("I", "invalid", tags.invalid, tags.invalid_share, AuthorizationStatus.INVALID),
     )
 
 
@@ -32,7 +51,7 @@ def check_id_tags(tags: IdTags) -> list[str]:
     """What is wrong with an ``[id_tags]`` table, one sentence each (empty: fine)."""
     problems = []
     longest = max(tags.valid, tags.blocked, tags.expired, tags.invalid, 1)
-    if len(tag_name(tags, "V", longest)) > ID_TOKEN_MAX:
+    if len(tag_name(tags, VALID, longest)) > ID_TOKEN_MAX:
         problems.append(f"id_tags.prefix {tags.prefix!r} is too long: tags must fit in {ID_TOKEN_MAX} characters")
     counts = {"valid": tags.valid, "blocked": tags.blocked, "expired": tags.expired, "invalid": tags.invalid}
     for name, count in counts.items():
@@ -46,9 +65,10 @@ def check_id_tags(tags: IdTags) -> list[str]:
             problems.append(f"id_tags.{name} must be between 0 and 1, not {share}")
     if sum(shares.values()) - tags.remote_start_share > 1.0:
         problems.append("id_tags: blocked, expired, invalid and unknown shares add up to more than 1")
-    for _, name, count, share, _ in _kinds(tags):
-        if share > 0 and count <= 0:
-            problems.append(f"id_tags.{name}_share is above 0 but id_tags.{name} is 0: there is no such tag to present")
+    for kind in _refused(tags):
+        if kind.share > 0 and kind.count <= 0:
+            problems.append(f"id_tags.{kind.name}_share is above 0 but id_tags.{kind.name} is 0: "
+                            "there is no such tag to present")
     if tags.valid <= 0 and sum(shares.values()) - tags.remote_start_share < 1.0:
         problems.append("id_tags.valid is 0 but some sessions need a valid tag")
     return problems
@@ -57,9 +77,9 @@ def check_id_tags(tags: IdTags) -> list[str]:
 def id_tag_verdicts(tags: IdTags) -> dict[str, AuthorizationStatus]:
     """Every tag the sessions present with the verdict the CSMS should give it;
     tags not listed (the ``unknown`` ones) should be Invalid."""
-    verdicts = {tag_name(tags, "V", n): AuthorizationStatus.ACCEPTED for n in range(1, tags.valid + 1)}
-    for kind, _, count, _, verdict in _kinds(tags):
-        verdicts.update({tag_name(tags, kind, n): verdict for n in range(1, count + 1)})
+    verdicts: dict[str, AuthorizationStatus] = {}
+    for kind in tag_kinds(tags):
+        verdicts.update({tag_name(tags, kind.letter, n): kind.verdict for n in range(1, kind.count + 1)})
     return verdicts
 
 
@@ -67,10 +87,10 @@ def draw_tag(tags: IdTags, rng: random.Random) -> str:
     """The tag of one session: blocked, expired, invalid or unknown by their
     shares, valid otherwise."""
     u = rng.random()
-    for kind, _, count, share, _ in _kinds(tags):
-        if u < share:
-            return tag_name(tags, kind, rng.randint(1, count))
-        u -= share
+    for kind in _refused(tags):
+        if u < kind.share:
+            return tag_name(tags, kind.letter, rng.randint(1, kind.count))
+        u -= kind.share
     if u < tags.unknown_share:
-        return tag_name(tags, "U", rng.randint(1, 99999))
-    return tag_name(tags, "V", rng.randint(1, max(1, tags.valid)))
+        return tag_name(tags, UNKNOWN, rng.randint(1, 99999))
+    return tag_name(tags, VALID, rng.randint(1, max(1, tags.valid)))

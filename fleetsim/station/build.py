@@ -13,6 +13,8 @@ Where a certificate leaves a physical figure out, the defaults below apply
 
 from __future__ import annotations
 
+import re
+
 from fleetsim.ocpp.base import FeatureProfile
 from fleetsim.profiles.configuration import build_configuration
 from fleetsim.profiles.profile import CableKind, CurrentType, StationProfile, Timing
@@ -82,10 +84,37 @@ def _sampler(timing: Timing) -> DelaySampler:
 # characters like chargeBoxIdentity in OCPP 1.6 SOAP (CiString48), which
 # CSMSs commonly keep for 1.6-J too.
 MAX_ID_LENGTH = 48
+# OCPP-J 1.6 §3.1.1: the id is the URL's last path segment, and security
+# profiles 1-2 send it as the HTTP Basic user-id (RFC 7617: no ":").  So only
+# RFC 3986 path characters that need no percent-encoding, less ":".
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=@]+")
+_ID_ADVICE = "letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = @ (no space, / ? # : %)"
 
 
-def charge_point_id(pattern: str | None, id_prefix: str, model: str, n: int) -> str:
-    """The id of the ``n``-th station (from 1) of a fleet group: ``pattern``
-    formatted with ``n`` and ``model``, or ``<id_prefix>-<model>-<n:05d>``."""
-    text = f"{id_prefix}-{model}-{n:05d}" if pattern is None else pattern.format(n=n, model=model)
-    return text[:MAX_ID_LENGTH]
+def group_ids(pattern: str | None, id_prefix: str, model: str, stations: int) -> list[str]:
+    """The charge point ids of a fleet group's stations, n = 1..``stations``:
+    ``pattern`` formatted with ``n`` and ``model``, or
+    ``<id_prefix>-<model>-<n:05d>`` (the model shortened to fit, so that n
+    survives).  Raises ValueError naming the first id that cannot be used."""
+    ids = []
+    for n in range(1, stations + 1):
+        if pattern is None:
+            suffix = f"-{n:05d}"
+            text = f"{id_prefix}-{model}"[: MAX_ID_LENGTH - len(suffix)] + suffix
+        else:
+            try:
+                text = pattern.format(n=n, model=model)
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+                raise ValueError(f"{pattern!r} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
+                                 f"({type(error).__name__}: {error})") from None
+        _check_id(text)
+        ids.append(text)
+    return ids
+
+
+def _check_id(text: str) -> None:
+    if not _ID_CHARACTERS.fullmatch(text) or text in (".", ".."):
+        raise ValueError(f"charge point id {text!r} cannot go in the URL path and the Basic-auth user-id: "
+                         f"use {_ID_ADVICE}")
+    if len(text) > MAX_ID_LENGTH:
+        raise ValueError(f"charge point id {text!r} has {len(text)} characters, more than {MAX_ID_LENGTH}")

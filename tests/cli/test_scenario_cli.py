@@ -77,6 +77,13 @@ def test_check_lists_id_tags_and_writes_them(tmp_path: Path) -> None:
         (MINIMAL + "[run\n", ", line 4: TOML syntax error"),
         (MINIMAL + '[target]\ncsms = "ws://h/o"\npassword = "x"\n', ", line 6: target.password: a password never"),
         (MINIMAL + '[groups.sessions]\nmodel = "replay"\nfile = "gone.csv"\n', "groups[0].sessions.file: no such file"),
+        (MINIMAL + '[groups.sessions]\nmodel = "replay"\nfile = "s.toml"\n',
+         "groups[0].sessions.file: cannot replay"),  # not a sessions CSV at all
+        (MINIMAL + '[groups.sessions]\nmodel = "segment"\nsegment = "ac-public"\n[groups.sessions.id_tags]\n'
+                   "blocked_share = 0.1\n", "groups[0].sessions.id_tags: id_tags.blocked_share is above 0"),
+        (MINIMAL + "id_pattern = \"{model.x}\"\n", "groups[0].id_pattern: '{model.x}' is not a pattern"),
+        (MINIMAL + '[target]\ncsms = "ws://cp:s3cr3t@h/o"\n', "target.csms: the URL carries a user or password"),
+        (MINIMAL + "[run]\ninterval_s = 0\n", "run.interval_s: expected `float` > 0"),
     ],
 )
 def test_a_broken_scenario_exits_2_naming_file_and_field(tmp_path: Path, text: str, where: str) -> None:
@@ -144,3 +151,98 @@ def test_the_scenarios_thresholds_are_judged_with_the_command_lines(tmp_path: Pa
                      "errors.rate < 1%": True}
     assert (out / "scenario.toml").read_text() == text  # the scenario travels with its results
     assert json.loads((out / "run.json").read_text())["duration_s"] == 2.0
+
+
+def test_a_scenario_run_takes_a_ramp_of_0_as_all_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    spec = captured_spec(monkeypatch, tmp_path, str(SCENARIOS / "dc-hub-evening.toml"), "--ramp", "0/s")
+    assert spec.ramp_per_s == 0.0
+    path = write(tmp_path, MINIMAL + "[run]\nramp_per_s = 0\n")
+    checked = fleetsim("scenario", "check", str(path))
+    assert checked.exit_code == 0, checked.output
+    assert "ramp 0: all stations at once" in checked.stdout
+
+
+@pytest.mark.parametrize("interval", ["0", "0s", "0ms"])
+def test_an_interval_of_0_is_a_usage_error_with_or_without_a_scenario(tmp_path: Path, interval: str) -> None:
+    for scenario in ((str(SCENARIOS / "quickstart.toml"),), ()):
+        result = fleetsim("run", *scenario, "--interval", interval, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2, result.output
+        assert "--interval" in result.stderr and "must be longer than 0" in result.stderr
+        assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("given", ["scenario", "--csms with a scenario", "--csms"])
+def test_a_password_in_the_csms_url_is_refused_and_never_echoed(tmp_path: Path, given: str) -> None:
+    url = "ws://cp:s3cr3t@127.0.0.1:9/ocpp"
+    args = {
+        "scenario": (str(write(tmp_path, MINIMAL + f'[target]\ncsms = "{url}"\n')),),
+        "--csms with a scenario": (str(SCENARIOS / "quickstart.toml"), "--csms", url),
+        "--csms": ("--csms", url),
+    }[given]
+    result = fleetsim("run", *args, "--out", str(tmp_path / "never"))
+    assert result.exit_code == 2, result.output
+    assert "--password-env" in result.stderr or "password_env" in result.stderr
+    assert "s3cr3t" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("scenario", [(), (str(SCENARIOS / "quickstart.toml"),)], ids=["plain", "scenario"])
+def test_an_id_prefix_that_cannot_go_in_a_url_is_a_usage_error(tmp_path: Path, scenario: tuple[str, ...]) -> None:
+    result = fleetsim("run", *scenario, "--id-prefix", "my fleet", "--out", str(tmp_path / "never"))
+    assert result.exit_code == 2, result.output
+    assert "--id-prefix" in result.stderr and "cannot go in the URL path" in result.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_unset_password_variable_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FLEETSIM_NO_SUCH_PASSWORD", raising=False)
+    scenario = write(tmp_path, MINIMAL + '[target]\ncsms = "ws://127.0.0.1:9/o"\nsecurity_profile = 1\n'
+                                         'password_env = "FLEETSIM_NO_SUCH_PASSWORD"\n')
+    for args in ((str(scenario),), ("--csms", "ws://127.0.0.1:9/o", "--password-env", "FLEETSIM_NO_SUCH_PASSWORD")):
+        result = fleetsim("run", *args, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2, result.output
+        assert "environment variable FLEETSIM_NO_SUCH_PASSWORD is empty or unset" in result.stderr
+
+
+def test_an_explicit_unknown_id_tag_reaches_the_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sessions = '[groups.sessions]\nmodel = "segment"\nsegment = "ac-public"\n'
+    explicit = write(tmp_path, MINIMAL + sessions + '[csms]\nunknown_id_tag = "Accepted"\n')
+    assert captured_spec(monkeypatch, tmp_path, str(explicit)).unknown_id_tag == "Accepted"
+    unset = write(tmp_path, MINIMAL + sessions + "[csms]\nheartbeat_interval_s = 60\n")
+    assert captured_spec(monkeypatch, tmp_path, str(unset)).unknown_id_tag is None  # the run decides: Invalid
+
+
+def test_check_says_which_time_of_day_it_assumes_without_a_start(tmp_path: Path) -> None:
+    without = fleetsim("scenario", "check", str(write(tmp_path, MINIMAL)))
+    assert without.exit_code == 0, without.output
+    assert "no [run] start: simulated time starts with the run" in without.stdout and " UTC)" in without.stdout
+    with_start = fleetsim("scenario", "check", str(SCENARIOS / "ac-public-day.toml"))
+    assert "simulated from 2026-03-03T00:00+01:00" in with_start.stdout and "no [run] start" not in with_start.stdout
+
+
+def test_the_results_keep_the_scenario_as_read_written_after_the_summary(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = MINIMAL + "[run]\nduration_s = 5\n"
+    path = write(tmp_path, text)
+    out = tmp_path / "out"
+
+    async def edit_during_the_run(*_: Any, **__: Any) -> None:
+        path.write_text(MINIMAL + "[run]\nduration_s = 99\n")  # someone edits the file while it runs
+        raise _Captured
+
+    from fleetsim.metrics import results
+
+    seen_before_summary = []
+    write_summary = results.write_summary
+
+    def watching_write_summary(out_dir: Path, document: dict[str, Any]) -> None:
+        seen_before_summary.append((out_dir / "scenario.toml").exists())
+        write_summary(out_dir, document)
+
+    monkeypatch.setattr("fleetsim.cli.run.run", edit_during_the_run)
+    monkeypatch.setattr(results, "write_summary", watching_write_summary)
+    result = fleetsim("run", str(path), "-q", "--out", str(out))
+    assert result.exit_code == 3, result.output  # the run broke: what was measured is still written
+    assert seen_before_summary == [False]
+    assert (out / "summary.json").exists()
+    assert (out / "scenario.toml").read_text() == text

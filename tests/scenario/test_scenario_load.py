@@ -15,6 +15,8 @@ from fleetsim.scenario.schema import Timestamps
 from fleetsim.sessions.config import ReplaySessions, Segment, SegmentSessions
 
 MINIMAL = '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 2\n'
+HEADER = "arrival,departure,delivered_energy_kwh,station_id\n"
+ROW = "2019-05-01 08:00:00-07:00,2019-05-01 10:00:00-07:00,6.5,A\n"
 
 
 def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
@@ -121,7 +123,7 @@ def test_an_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
 def test_relative_paths_resolve_against_the_scenario_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "scenarios"
     (folder / "data").mkdir(parents=True)
-    (folder / "data" / "s.csv").write_text("arrival,departure,delivered_energy_kwh,station_id\n")
+    (folder / "data" / "s.csv").write_text(HEADER + ROW)
     (folder / "secret").write_text("pw\n")
     text = MINIMAL + ('[groups.sessions]\nmodel = "replay"\nfile = "data/s.csv"\n'
                       '[target]\ncsms = "ws://csms/ocpp"\nsecurity_profile = 1\npassword_file = "secret"\n')
