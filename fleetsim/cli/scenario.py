@@ -72,7 +72,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "embedded_traffic": traffic if csms_url is None else (),
         "connect_timeout_s": settings.connect_timeout_s, "interval_s": settings.interval_s,
         "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
-        "sim_start": settings.start,
+        "sim_start": settings.start, "scenario": scenario.name or loaded.path.stem,
     }
     fields.update(overrides)
     embedded = fields["csms_url"] is None

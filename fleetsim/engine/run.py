@@ -76,6 +76,7 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     # The embedded CSMS's verdict for a tag it does not know (OCPP 1.6 §7.2);
     # None: Invalid when the sessions present tags of their own, else embedded_csms's.
     unknown_id_tag: AuthorizationStatus | None = None
+    scenario: str | None = None  # the scenario's name, for the results; None: the command line
 
 
 class RunOutcome(msgspec.Struct):

@@ -92,11 +92,18 @@ def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
     length = (f"{run.get('duration_s', 0):g} s requested" +
               (f", {run['started_at'][:19].replace('T', ' ')} → {run['ended_at'][11:19]} UTC"
                if run.get("started_at") and run.get("ended_at") else ""))
+    speed = run.get("speed", 1)
+    acceleration = f"{speed:g}× (OCPP intervals and sessions)"
+    if run.get("duration_s") and speed != 1:
+        acceleration += f": {run['duration_s'] * speed / 3600:.4g} h of fleet life"
+    if run.get("simulated_start"):
+        acceleration += f" from {e(run['simulated_start'])}"
     facts = [
+        ("scenario", e(run.get("scenario") or "the command line's options")),
         ("CSMS", e(run.get("csms", "not recorded (the run broke before it ended)"))),
         ("stations", number(sum((run.get("fleet") or {}).values()))),
         ("run", e(length)),
-        ("time acceleration", f"{run.get('speed', 1):g}× (OCPP intervals and sessions)"),
+        ("time acceleration", acceleration),
         ("messages", f"{number(run.get('messages_sent'))} sent, {number(run.get('messages_received'))} received"),
         ("failed connection attempts", number(run.get("connect_failures"))),
         ("seed", e(run.get("seed"))),

@@ -16,7 +16,7 @@ from fleetsim.csms.config import CsmsConfig, Faults
 from fleetsim.csms.server import serve_csms
 from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
-from fleetsim.engine.run import RunSpec, build_stations, run, shares
+from fleetsim.engine.run import FleetShare, RunSpec, build_stations, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document
 from fleetsim.profiles.builtin import load_builtin
@@ -89,3 +89,13 @@ async def test_reconnects_and_disconnects_are_counted() -> None:
     assert connection["reconnects"] >= 5
     assert connection["connects"] == 5 + connection["reconnects"]
     assert sum(connection["disconnects"].values()) >= 5
+
+
+def test_the_summary_counts_every_group_of_a_model_and_names_the_scenario() -> None:
+    spec = RunSpec(fleet=(FleetShare("bescore-bsc-s12bcc", 3, id_pattern="A-{n}"),
+                          FleetShare("bescore-bsc-s12bcc", 2, id_pattern="B-{n}"),
+                          FleetShare("bionever-bss011k-v1000", 1)),
+                   duration_s=60, scenario="depot", sim_start=datetime(2026, 3, 3, 6, tzinfo=UTC))
+    run_meta = summary_document(Recorder(), spec, None, run_id="r", host="h")["run"]
+    assert run_meta["fleet"] == {"bescore-bsc-s12bcc": 5, "bionever-bss011k-v1000": 1}
+    assert (run_meta["scenario"], run_meta["simulated_start"]) == ("depot", "2026-03-03T06:00:00+00:00")
