@@ -20,6 +20,7 @@ from fleetsim.engine.run import FleetShare, RunSpec, build_stations, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document
 from fleetsim.profiles.builtin import load_builtin
+from fleetsim.sessions.config import IdTags, Segment, SegmentSessions
 from fleetsim.sessions.simple import SimpleSessions
 from fleetsim.station.timebase import Timebase
 
@@ -99,3 +100,21 @@ def test_the_summary_counts_every_group_of_a_model_and_names_the_scenario() -> N
     run_meta = summary_document(Recorder(), spec, None, run_id="r", host="h")["run"]
     assert run_meta["fleet"] == {"bescore-bsc-s12bcc": 5, "bionever-bss011k-v1000": 1}
     assert (run_meta["scenario"], run_meta["simulated_start"]) == ("depot", "2026-03-03T06:00:00+00:00")
+
+
+async def test_app_started_sessions_reach_the_embedded_csms_and_start_transactions() -> None:
+    # Every session asks the CSMS (the driver's app) to start it remotely.
+    sessions = SegmentSessions(segment=Segment.DC_FAST, sessions_per_connector_per_day=48.0,
+                               id_tags=IdTags(valid=20, remote_start_share=1.0))
+    spec = RunSpec(fleet=(FleetShare("bescore-bsc-s12bcc", 10, sessions=sessions),), duration_s=6.0, speed=600.0,
+                   ramp_per_s=0, reaction_delays=False, embedded_traffic=(),
+                   sim_start=datetime(2026, 3, 6, 17, tzinfo=UTC))
+    recorder = Recorder()
+    with trio.fail_after(30):
+        await run(spec, PROFILES, recorder)
+    counters = recorder.counters()
+    assert counters["session.remote_start_asked"] >= 3
+    assert counters.get("session.remote_start_not_sent", 0) == 0
+    assert counters["csms_call.RemoteStartTransaction.Accepted"] >= 3
+    started = recorder.summary()["fleet"]["exchanges"]["StartTransaction"]["count"]
+    assert started >= counters["csms_call.RemoteStartTransaction.Accepted"] - 2  # bar those still in reaction
