@@ -49,6 +49,9 @@ class Target(msgspec.Struct, frozen=True):
             raise ValueError("the CSMS URL carries a user or password: each station authenticates as its charge "
                              "point id (security profiles 1-2), with the password from --password-env "
                              "(a scenario's password_env or password_file), never from the URL")
+        if parts.query or parts.fragment:  # checked before quoting the URL too: a query may hold a token
+            raise ValueError("the CSMS URL has a query or fragment: stations connect to <csms-url>/<chargePointId> "
+                             "(OCPP-J 1.6 §3.1.1), so give the URL up to its path only")
         if parts.scheme not in ("ws", "wss"):
             raise ValueError(f"CSMS URL must start with ws:// or wss://, not {url!r}")
         if not parts.hostname:

@@ -313,8 +313,8 @@ async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
         while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):
             await trio.sleep(0.05)
     for runner in fleet.runners:
-        if runner.station.queue.pending_transaction_messages():
-            runner.station.stats.count("end.undelivered_transaction_messages")
+        if undelivered := runner.station.queue.pending_transaction_messages():
+            runner.station.stats.count("end.undelivered_transaction_messages", undelivered)
 
 
 async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressCallback, every_s: float) -> None:

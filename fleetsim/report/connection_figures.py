@@ -21,6 +21,7 @@ __all__ = [
 
 _PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")  # a Percentiles block's keys
 SETUP_LATENCIES: Final = tuple(f"{stage}.{key}" for stage in ("connect", "boot") for key in _PERCENTILES)
+INJECTED_OUTAGE: Final = "outage"  # the failure reason of connections an injected outage refused
 CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures")
 CONNECTION_RATES: Final = ("connect.failures.rate",)
 CONNECTION_METRICS: Final = SETUP_LATENCIES + CONNECTION_COUNTS + CONNECTION_RATES
@@ -67,7 +68,9 @@ def connection_figure(metric: str, scope: str, section: Mapping[str, Any]) -> Fi
     if connection is None:
         return Figure(scope, None, "summary.json has no connection figures here (written before fleetsim "
                                    "recorded them?)")
-    failures = sum((connection.get("failures") or {}).values())
+    # An injected outage refuses connections on purpose (fleet-side): those
+    # are no failure of the CSMS's, and outage.* judges the recovery.
+    failures = sum(n for reason, n in (connection.get("failures") or {}).items() if reason != INJECTED_OUTAGE)
     connects = int(connection.get("connects", 0))
     match metric:
         case "connects" | "reconnects":

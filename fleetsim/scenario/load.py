@@ -137,6 +137,9 @@ def _check_target(name: str, scenario: Scenario) -> None:
     if "@" in urlsplit(target.csms).netloc:  # before any message that would quote the URL
         raise ScenarioError(name, "the URL carries a user or password: each station authenticates as its charge "
                                   "point id, and " + _PASSWORD_ADVICE, field="target.csms")
+    if urlsplit(target.csms).query or urlsplit(target.csms).fragment:  # a query may hold a token: not quoted
+        raise ScenarioError(name, "the URL has a query or fragment: stations connect to <csms>/<chargePointId> "
+                                  "(OCPP-J 1.6 §3.1.1), so give the URL up to its path only", field="target.csms")
     scheme = target.csms.partition("://")[0]
     if scheme not in ("ws", "wss"):
         raise ScenarioError(name, f"{target.csms!r} must start with ws:// or wss://", field="target.csms")

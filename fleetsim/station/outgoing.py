@@ -145,7 +145,10 @@ class OutgoingQueue:
         return call
 
     def retry(self, call: Outgoing, at_s: float) -> None:
-        """Put a transaction message back at the head, to be sent at ``at_s``."""
+        """Put a transaction message back at the head, to be sent at ``at_s``:
+        the retry's intended send time, from which its latency counts (the
+        failed attempt was judged already, as a timeout or a CALLERROR)."""
+        call.due_s = at_s
         self._queue.appendleft(call)
         self.retry_at_s = at_s
 

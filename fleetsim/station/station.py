@@ -91,6 +91,7 @@ class Station:
         "serial_number",
         "stats",
         "timebase",
+        "timed_out_id",
         "wake_at_s",
         "want_disconnect",
         "want_ping",
@@ -137,6 +138,7 @@ class Station:
         self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
         self.ping_due_s = INF  # WebSocketPingInterval (§9.1): the engine sends the ping
         self.want_ping = False
+        self.timed_out_id: str | None = None  # the last CALL of ours given up on (its answer may still come)
 
     # ------------------------------------------------------------ engine side
 
@@ -266,6 +268,7 @@ class Station:
         if call is None or now_s < call.sent_s + self.model.response_timeout_s:
             return
         self.queue.answered(call.unique_id)
+        self.timed_out_id = call.unique_id
         self.stats.exchange(call.action).record_timeout()
         self._retry_or_fail(call, now_s)
 
@@ -305,7 +308,11 @@ class Station:
         answering something else is counted."""
         call = self.queue.answered(unique_id)
         if call is None:
-            self.stats.count(f"csms.unexpected_{kind}")
+            # After the declared timeout the station gave up on the call (as the
+            # model does; counted in timeouts): its answer came too late, which
+            # is not the CSMS answering something it was never asked.
+            late = unique_id == self.timed_out_id
+            self.stats.count("csms.answer_after_timeout" if late else f"csms.unexpected_{kind}")
             return None
         self.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
         return call

@@ -84,6 +84,7 @@ def test_check_lists_id_tags_and_writes_them(tmp_path: Path) -> None:
                    "blocked_share = 0.1\n", "groups[0].sessions.id_tags: id_tags.blocked_share is above 0"),
         (MINIMAL + "id_pattern = \"{model.x}\"\n", "groups[0].id_pattern: '{model.x}' is not a pattern"),
         (MINIMAL + '[target]\ncsms = "ws://cp:s3cr3t@h/o"\n', "target.csms: the URL carries a user or password"),
+        (MINIMAL + '[target]\ncsms = "ws://h/o?token=s3cr3t"\n', "target.csms: the URL has a query or fragment"),
         (MINIMAL + "[run]\ninterval_s = 0\n", "run.interval_s: expected `float` > 0"),
     ],
 )

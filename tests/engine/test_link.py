@@ -36,6 +36,10 @@ def test_target_paths_and_host_headers() -> None:
     for bad in ("http://h/", "ws://", "ws://h:notaport/"):
         with pytest.raises(ValueError):
             Target.parse(bad)
+    for secret in ("ws://cp:s3cr3t@h/ocpp", "ws://h/ocpp?token=s3cr3t", "ws://h/ocpp#s3cr3t"):
+        with pytest.raises(ValueError) as refused:
+            Target.parse(secret)
+        assert "s3cr3t" not in str(refused.value)
 
 
 async def next_events(link: Link) -> list[framing.Event]:

@@ -349,3 +349,13 @@ def test_the_reconnect_storm_gates_what_the_storm_stresses() -> None:
     metrics = {threshold.metric for threshold in loaded.thresholds}
     assert {"connect.p99", "connect.failures", "reconnects"} <= metrics
     assert any(t.action == "StatusNotification" for t in loaded.thresholds)
+
+
+def test_connections_an_injected_outage_refused_are_no_connect_failures() -> None:
+    summary = copy.deepcopy(CONNECTED)
+    summary["fleet"]["connection"]["failures"] = {"outage": 2000}
+    (verdict,) = evaluate([parse_threshold("connect.failures == 0")], summary)
+    assert verdict.passed and verdict.observed == 0.0, verdict.detail
+    summary["fleet"]["connection"]["failures"] = {"outage": 2000, "refused": 2}
+    (verdict,) = evaluate([parse_threshold("connect.failures == 0")], summary)
+    assert not verdict.passed and verdict.observed == 2.0

@@ -102,6 +102,7 @@ def test_a_retried_call_goes_back_to_the_head_and_waits_until_its_time() -> None
     again = queue.take_next(60.0)
     assert again is failed
     assert failed.attempts == 2
+    assert failed.due_s == 60.0, "the retry's latency counts from its own intended time, not the first attempt's"
 
 
 def test_a_disconnect_keeps_transaction_messages_in_order_and_loses_the_rest() -> None:
