@@ -87,28 +87,32 @@ class IntervalWriter:
                     self._add_to_fleet(tag, interval)
                     fold_into(total, interval)
                     yield
-            for action, (corrected, service) in sorted(self._fleet.items()):
-                if corrected.total_count:
-                    self._p99.writerow((f"{elapsed_s:.3f}", wall, action, corrected.total_count,
-                                        _ms(corrected.get_value_at_percentile(99.0)),
-                                        _ms(service.get_value_at_percentile(99.0))))
-                    corrected.zero()
-                    service.zero()
+            for action in sorted(self._fleet):
+                if self._write_p99(elapsed_s, wall, action):
                     yield
         finally:
             # Also when the engine abandons the tick (the run was cancelled):
-            # what was folded must be in the log.  Series not reached yet go
-            # into the next (the last) interval.
+            # what was folded must be in the log and its p99 rows written.
+            # Series not reached yet go into the next (the last) interval.
             self._hlog.writelines(sorted(lines, key=lambda line: line.split(",", 1)[0]))
-            for pair in self._fleet.values():
-                pair[0].zero()
-                pair[1].zero()
+            for action in sorted(self._fleet):
+                self._write_p99(elapsed_s, wall, action)
             self._flush()
 
+    def _write_p99(self, elapsed_s: float, wall: str, action: str) -> bool:
+        """The action's row of the interval, if it had calls (and not written yet)."""
+        corrected, service = self._fleet[action]
+        if not corrected.total_count:
+            return False
+        self._p99.writerow((f"{elapsed_s:.3f}", wall, action, corrected.total_count,
+                            _ms(corrected.get_value_at_percentile(99.0)), _ms(service.get_value_at_percentile(99.0))))
+        corrected.zero()
+        service.zero()
+        return True
+
     def _add_to_fleet(self, tag: str, interval: Histogram) -> None:
-        view, _, rest = tag.partition(".")
+        view, _, action = hlog.split_tag(tag)
         if view in ("corrected", "service"):
-            action = rest.rpartition(".")[2]
             pair = self._fleet.get(action)
             if pair is None:
                 pair = self._fleet[action] = (new_histogram(), new_histogram())

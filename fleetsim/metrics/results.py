@@ -16,6 +16,7 @@ from fleetsim.profiles.builtin import encode_profile
 from fleetsim.profiles.profile import StationProfile
 
 SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
 
 
 def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_id: str, host: str) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def _stations_per_model(fleet: Any) -> dict[str, int]:
 
 
 def write_summary(out_dir: Path, document: dict[str, Any]) -> None:
-    (out_dir / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
+    (out_dir / SUMMARY_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
 
 
 def write_results(out_dir: Path, recorder: Recorder, spec: Any, profiles: dict[str, StationProfile],

@@ -13,7 +13,10 @@ A limit is ``METRIC=ALLOWED``:
 
 Only increases are regressions: every metric here is better lower.  Rows with
 fewer than ``min_count`` calls on either side are shown but not judged (a p99
-of three calls says little).
+of three calls says little), except that an action the base run had at least
+``min_count`` calls of and the new run has no answered call of (missing, or
+every call timed out), while the base had answers, is a regression: no limit can be judged on it, and a
+gate fails what the run cannot answer.
 
 Pure: takes two decoded ``summary.json`` documents.
 """
@@ -90,8 +93,11 @@ class Regression(msgspec.Struct, frozen=True):
     base: float | None
     new: float | None
     unit: str
+    reason: str = ""  # set when the new run cannot answer the limits at all
 
     def text(self) -> str:
+        if self.reason:
+            return f"{self.scope} {self.action}: {self.reason} (limits: {self.limit})"
         return (f"{self.scope} {self.action}: {self.limit.partition('=')[0]} {format_value(self.base, self.unit)} → "
                 f"{format_value(self.new, self.unit)} (allowed: {self.limit})")
 
@@ -181,6 +187,9 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], limits: Sequence[Re
 def _row(scope: str, action: str, base: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
          metrics: Sequence[str], limits: Sequence[RegressionLimit], min_count: int) -> Row:
     changes = {metric: Change(figure(base, metric), figure(new, metric)) for metric in metrics}
+    unanswered = _unanswered(scope, action, base, new, limits, min_count)
+    if unanswered is not None:
+        return Row(scope, action, changes, True, [unanswered], "no answered call in the new run")
     note = ""
     if base is None:
         note = "only in the new run"
@@ -197,6 +206,22 @@ def _row(scope: str, action: str, base: Mapping[str, Any] | None, new: Mapping[s
                 regressions.append(Regression(scope, action, limit.text, change.base, change.new,
                                               unit_of(limit.metric)))
     return Row(scope, action, changes, judged, regressions, note)
+
+
+def _unanswered(scope: str, action: str, base: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
+                limits: Sequence[RegressionLimit], min_count: int) -> Regression | None:
+    """A regression when the base run could be judged and the new one has no
+    answered call: its latencies are missing, not better."""
+    base_count = (base or {}).get("count", 0)
+    if (not limits or base is None or base_count < min_count or not base.get("answered", 0)
+            or (new or {}).get("answered", 0) > 0):
+        return None
+    if new is None:
+        reason = f"missing from the new run ({base_count} calls in the base)"
+    else:
+        reason = f"no call answered in the new run ({new.get('timeouts', 0)} timed out; {base_count} calls in the base)"
+    return Regression(scope, action, ", ".join(limit.text for limit in limits), float(base_count),
+                      float(new.get("answered", 0)) if new is not None else None, "calls", reason)
 
 
 # ---------------------------------------------------------------- text
@@ -222,7 +247,7 @@ def _cell(change: Change, unit: str) -> str:
 
 def _run_line(label: str, run: Mapping[str, Any]) -> str:
     fleet = run.get("fleet") or {}
-    return (f"{label}: {run.get('id', '?')} ({sum(fleet.values())} stations, {run.get('duration_s', 0):g} s, "
+    return (f"{label}: {run.get('id', '?')} ({sum(fleet.values())} stations, {run.get('duration_s') or 0:g} s, "
             f"{run.get('csms', '?')}, host {run.get('host', '?')})")
 
 

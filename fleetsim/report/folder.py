@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from hdrh.log import HistogramLogReader
 
+from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
+from fleetsim.metrics.intervals import HLOG_FILE, TIMESERIES_FILE
+from fleetsim.metrics.results import SUMMARY_FILE
+from fleetsim.metrics.results import SCHEMA_VERSION
 
-SUMMARY_FILE: Final = "summary.json"
-HLOG_FILE: Final = "latency.hlog"
-TIMESERIES_FILE: Final = "timeseries.csv"
-P99_FILE: Final = "timeseries_p99.csv"
-SCHEMA_VERSION: Final = 1
 MAX_POINTS: Final = 240  # per chart line
 FLEET: Final = "all models"
 # HdrHistogram's percentile plot: each step halves what is left (and more).
@@ -176,33 +174,12 @@ def _bucket_rows(rows: list[dict[str, float]], bucket_s: float) -> list[Row]:
 # ---------------------------------------------------------------- latency.hlog
 
 
-def split_tag(tag: str) -> tuple[str, str, str]:
-    """``corrected.<model_id>.<Action>`` → (view, model id, action).  Model ids
-    may hold dots, actions do not: split at the first and the last dot."""
-    view, _, rest = tag.partition(".")
-    model_id, _, name = rest.rpartition(".")
-    return view, model_id, name
-
-
-def _intervals(file: Path) -> Iterator[tuple[str, float, float, Any]]:
+def _intervals(file: Path, torn: list[hlog.TornLine]) -> Iterator[tuple[str, float, float, Histogram]]:
     """(tag, start and end in seconds since the log's StartTime, histogram)."""
-    start_s = None
-    with file.open(encoding="utf-8") as text:
-        for line in text:
-            if line.startswith("#[StartTime:"):
-                start_s = float(line.split()[1])
-                break
-            if not line.startswith("#"):
-                break
-    reader = HistogramLogReader(str(file), new_histogram())
-    try:
-        while (histogram := reader.get_next_interval_histogram()) is not None:
-            begin = histogram.get_start_time_stamp() / 1000.0
-            end = histogram.get_end_time_stamp() / 1000.0
-            origin = start_s if start_s is not None else 0.0
-            yield histogram.get_tag() or "", begin - origin, end - origin, histogram
-    finally:
-        reader.close()
+    origin = hlog.read_start_s(file) or 0.0
+    for logged in hlog.read_hlog(file, torn):
+        begin = logged.start_epoch_s - origin
+        yield logged.tag or "", begin, begin + logged.length_s, logged.histogram
 
 
 class _Buckets:
@@ -244,10 +221,11 @@ def _read_hlog(file: Path, folder: RunFolder) -> None:
     buckets = _Buckets(folder.bucket_s)
     totals: dict[tuple[str, str, str], Histogram] = {}
     lines = 0
+    torn: list[hlog.TornLine] = []
     try:
-        for tag, start_s, end_s, histogram in _intervals(file):
+        for tag, start_s, end_s, histogram in _intervals(file, torn):
             lines += 1
-            view, model_id, name = split_tag(tag)
+            view, model_id, name = hlog.split_tag(tag)
             if view == "simulator":
                 buckets.add(("simulator", name), start_s, end_s, histogram)
             elif view in ("corrected", "service") and model_id:
@@ -257,8 +235,9 @@ def _read_hlog(file: Path, folder: RunFolder) -> None:
                 if total is None:
                     total = totals[key] = new_histogram()
                 total.add(histogram)
-    except Exception as error:  # a torn last line of a killed run, or a damaged file
-        folder.problems.append(f"{file.name} could not be read past interval line {lines}: {error!r}")
+    except (OSError, hlog.HlogError) as error:  # a damaged file: show what was read before it
+        folder.problems.append(f"{file.name} could not be read past interval line {lines}: {error}")
+    folder.problems.extend(line.text() for line in torn)
     buckets.flush()
     for (view, name), points in buckets.points.items():
         if view == "simulator":

@@ -96,7 +96,7 @@ def render(folder: RunFolder) -> str:
     title = f"fleetsim run {run.get('id', '')}"
     stations = sum((run.get("fleet") or {}).values())
     subtitle = (f"{stations} stations of {len(run.get('fleet') or {})} certified models against "
-                f"{run.get('csms', 'a CSMS')}, {run.get('duration_s', 0):g} s")
+                f"{run.get('csms', 'a CSMS')}, {run.get('duration_s') or 0:g} s")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

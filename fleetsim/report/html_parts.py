@@ -86,29 +86,47 @@ def note(text: str, cls: str = "note") -> str:
 # ---------------------------------------------------------------- the run
 
 
+def _unset(run: Mapping[str, Any], key: str) -> str:
+    """What a null run field means: merged shards that differ, or a run that
+    did not record it (a killed shard has no ``summary.json``)."""
+    shards = run.get("merged_from") or []
+    known = shards and all(shard.get(key) is not None for shard in shards)
+    return "mixed (the merged runs differ)" if known else "unknown"
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
 def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
     run = summary["run"]
     models = summary.get("models") or {}
-    length = (f"{run.get('duration_s', 0):g} s requested" +
+    length = (f"{_seconds(run.get('duration_s'))} s requested" +
               (f", {run['started_at'][:19].replace('T', ' ')} → {run['ended_at'][11:19]} UTC"
                if run.get("started_at") and run.get("ended_at") else ""))
     speed = run.get("speed", 1)
-    acceleration = f"{speed:g}× (OCPP intervals and sessions)"
-    if run.get("duration_s") and speed != 1:
-        acceleration += f": {run['duration_s'] * speed / 3600:.4g} h of fleet life"
+    if speed is None:
+        acceleration = e(_unset(run, "speed"))
+    else:
+        acceleration = f"{speed:g}× (OCPP intervals and sessions)"
+        if run.get("duration_s") and speed != 1:
+            acceleration += f": {run['duration_s'] * speed / 3600:.4g} h of fleet life"
     if run.get("simulated_start"):
         acceleration += f" from {e(run['simulated_start'])}"
+    scenario = run.get("scenario") or (_unset(run, "scenario") if run.get("merged_from")
+                                       else "the command line's options")
     facts = [
-        ("scenario", e(run.get("scenario") or "the command line's options")),
-        ("CSMS", e(run.get("csms", "not recorded (the run broke before it ended)"))),
+        ("scenario", e(scenario)),
+        ("CSMS", e(run["csms"] if run.get("csms") is not None else
+                   _unset(run, "csms") if "csms" in run else "not recorded (the run broke before it ended)")),
         ("stations", number(sum((run.get("fleet") or {}).values()))),
         ("run", e(length)),
         ("time acceleration", acceleration),
         ("messages", f"{number(run.get('messages_sent'))} sent, {number(run.get('messages_received'))} received"),
         ("failed connection attempts", number(run.get("connect_failures"))),
-        ("seed", e(run.get("seed"))),
+        ("seed", e(run["seed"] if run.get("seed") is not None else _unset(run, "seed"))),
         ("fleetsim", f"{e(run.get('fleetsim_version', '?'))} on {e(run.get('host', '?'))}, "
-                     f"intervals of {run.get('interval_s', 1):g} s"),
+                     f"intervals of {_seconds(run.get('interval_s', 1))} s"),
     ]
     facts_html = "<dl class='facts'>" + "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
     rows = []
@@ -122,7 +140,7 @@ def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         late = sum(x.get("late", 0) for x in exchanges)
         first = model_cell(model_id, colors)
         rows.append([bad(first) if timeouts or late else first, number(stations),
-                     ms((model.get("declared_timeout_s") or 0) * 1000), number(calls), number(errors),
+                     _declared(model.get("declared_timeout_s")), number(calls), number(errors),
                      number(timeouts), number(late),
                      ", ".join(f"{e(status)} {n}" for status, n in sorted(boot.items())) or "–"])
     mix = table(["model", "stations", "declared response timeout", "calls", "errors", "timeouts", "late answers",
@@ -132,7 +150,14 @@ def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         flags.append(note("The run itself broke: these are the figures measured until then.", "warning"))
     if run.get("interrupted"):
         flags.append(note("The run was stopped early (Ctrl-C or SIGTERM).", "warning"))
+    if run.get("dropped"):
+        flags.append(note("Torn lines of killed runs, left out: " + "; ".join(e(line) for line in run["dropped"]),
+                          "warning"))
     return section("run", "The run", "", facts_html + "".join(flags) + "<h3>Fleet mix</h3>" + mix)
+
+
+def _declared(timeout_s: float | None) -> str:
+    return "unknown" if timeout_s is None else ms(timeout_s * 1000)
 
 
 def headline(summary: Mapping[str, Any]) -> str:
@@ -222,7 +247,9 @@ def errors_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str
                  f"<ul class='counters'>{''.join(problems)}</ul>")
     return section("errors", "Errors and timeouts per action",
                    "A timeout is a call left unanswered for longer than the sending model's declared response "
-                   "timeout; a late answer came, but after that timeout (a real station would have given up).", body)
+                   "timeout (the station then gives up on it, as the model does); a late answer came after that "
+                   "timeout while the call was still awaited, which only a simulator that fell behind lets happen.",
+                   body)
 
 
 def _answer_class(answer: str) -> str:

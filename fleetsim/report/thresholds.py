@@ -49,6 +49,7 @@ Pure: a threshold is parsed from text and judged against a decoded
 from __future__ import annotations
 
 import difflib
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -431,8 +432,11 @@ def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], 
     limit = threshold.limit
     if limit is None:
         declared_ms = exchange.get("declared_timeout_ms")
+        if declared_ms is None and section.get("declared_timeout_s") is not None:
+            declared_ms = section["declared_timeout_s"] * 1000
         if declared_ms is None:
-            declared_ms = section.get("declared_timeout_s", 0.0) * 1000
+            return _Case(label, None, math.nan, "the model's declared response timeout is unknown (a merged shard "
+                                                "that left no profile of it)")
         limit = float(declared_ms)
     metric = threshold.metric
     if metric in LATENCY_METRICS:

@@ -139,3 +139,23 @@ def test_a_tick_cut_short_still_logs_what_it_folded(tmp_path: Path) -> None:
         logged[histogram.get_tag()] = logged.get(histogram.get_tag(), 0) + histogram.get_total_count()
     reader.close()
     assert logged == {tag: total.total_count for tag, _, total in recorder.series() if total.total_count}
+
+
+def test_a_tick_cut_short_among_its_p99_rows_still_writes_them_all(tmp_path: Path) -> None:
+    recorder = new_recorder()
+    writer = IntervalWriter(tmp_path, recorder, START)
+    for event in events(500, duration_s=1.0):
+        feed(recorder, event)
+    with_calls = sum(1 for _, interval, _ in recorder.series() if interval.total_count)
+    steps = writer.tick_steps(1.0, Census())
+    for _ in range(with_calls + 1):  # every series, then the first p99 row
+        next(steps)
+    steps.close()
+    with (tmp_path / "timeseries_p99.csv").open(newline="") as file:
+        rows = {row["action"]: int(row["count"]) for row in csv.DictReader(file) if row["elapsed_s"] == "1.000"}
+    answered: dict[str, int] = {}
+    for model in recorder.models.values():
+        for action, stats in model.exchanges.items():
+            answered[action] = answered.get(action, 0) + stats.corrected.total_count
+    assert len(rows) > 1
+    assert rows == {action: count for action, count in answered.items() if count}

@@ -124,3 +124,20 @@ def test_without_limits_nothing_is_judged() -> None:
     comparison = compare(SUMMARY, new)
     assert comparison.passed
     assert "nothing judged" in comparison_table(comparison)
+
+
+def test_an_action_the_new_run_never_answered_is_a_regression_with_the_reason() -> None:
+    timed_out = copy.deepcopy(SUMMARY)
+    heartbeat = timed_out["fleet"]["exchanges"]["Heartbeat"]
+    heartbeat.update(answered=0, timeouts=heartbeat["count"], corrected_ms=None, service_ms=None)
+    comparison = compare(SUMMARY, timed_out, [parse_regression_limit("p99=10%")])
+    assert [(r.scope, r.action) for r in comparison.regressions] == [(FLEET, "Heartbeat")]
+    assert "no call answered in the new run (1000 timed out; 1000 calls in the base)" in comparison_table(comparison)
+
+    missing = copy.deepcopy(SUMMARY)
+    del missing["fleet"]["exchanges"]["Heartbeat"]
+    comparison = compare(SUMMARY, missing, [parse_regression_limit("p99=10%")])
+    assert [r.text() for r in comparison.regressions] == [
+        f"{FLEET} Heartbeat: missing from the new run (1000 calls in the base) (limits: p99=10%)"]
+    # Too few calls in the base to judge: shown, not judged.
+    assert compare(SUMMARY, missing, [parse_regression_limit("p99=10%")], min_count=2000).passed

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from made_results import FAST, ODD, SECONDS, make_results
 
-from fleetsim.report.folder import FLEET, ResultsError, read_folder, read_summary, split_tag
+from fleetsim.metrics.hlog import split_tag
+from fleetsim.report.folder import FLEET, ResultsError, read_folder, read_summary
 from fleetsim.report.html import render
 from fleetsim.report.svg import Axis, Series, line_chart, ms_label, percentile_label, percentile_x, seconds_label
 
@@ -79,6 +80,10 @@ def test_distributions_per_model_and_for_the_fleet(made: Path) -> None:
 def test_tags_split_at_the_first_and_last_dot() -> None:
     assert split_tag("corrected.odd<&>.model.Heartbeat") == ("corrected", "odd<&>.model", "Heartbeat")
     assert split_tag("simulator.loop_lag") == ("simulator", "", "loop_lag")
+
+
+def test_tags_give_back_model_ids_that_had_to_be_encoded() -> None:
+    assert split_tag("corrected.Model%20X%2C%25.Heartbeat") == ("corrected", "Model X,%", "Heartbeat")
 
 
 @pytest.mark.parametrize(("content", "words"), [

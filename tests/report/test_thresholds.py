@@ -359,3 +359,13 @@ def test_connections_an_injected_outage_refused_are_no_connect_failures() -> Non
     summary["fleet"]["connection"]["failures"] = {"outage": 2000, "refused": 2}
     (verdict,) = evaluate([parse_threshold("connect.failures == 0")], summary)
     assert not verdict.passed and verdict.observed == 2.0
+
+
+def test_a_declared_threshold_on_a_model_whose_timeout_is_unknown_fails_saying_so() -> None:
+    summary = copy.deepcopy(SUMMARY)
+    for section in summary["models"].values():
+        section["declared_timeout_s"] = None
+        for exchange in section["exchanges"].values():
+            exchange["declared_timeout_ms"] = None
+    (verdict,) = evaluate([parse_threshold("model-a:Heartbeat.p99 < declared")], summary)
+    assert not verdict.passed and "declared response timeout is unknown" in verdict.detail
