@@ -61,7 +61,7 @@ class Progress(msgspec.Struct):
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("cut_by", "index", "link", "scheduled_s", "station")
+    __slots__ = ("cut_by", "index", "link", "scheduled_s", "started_s", "station")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
@@ -69,6 +69,8 @@ class _Runner:
         self.cut_by: str | None = None  # the fault that cut the link (fleetsim.engine.faults)
         self.scheduled_s = INF
         self.index = index
+        # When the ramp started it: a wake-up that fell due before is no lag of ours.
+        self.started_s = INF
 
 
 class Fleet:
@@ -78,7 +80,7 @@ class Fleet:
         self.recorder = recorder
         self.rng = rng
         self.progress = Progress()
-        self._heap: list[tuple[float, int, _Runner, float]] = []
+        self._heap: list[tuple[float, int, _Runner]] = []
         self._seq = 0
         self._timer_scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
@@ -105,6 +107,13 @@ class Fleet:
             some_booted, some_charging = _census(runners[start:start + batch])
             booted += some_booted
             charging += some_charging
+        return self._counted(booted, charging)
+
+    def census_now(self) -> Census:
+        """:meth:`take_census` in one pass (for the last interval of a run)."""
+        return self._counted(*self.census())
+
+    def _counted(self, booted: int, charging: int) -> Census:
         progress = self.progress
         progress.booted, progress.charging = booted, charging
         return Census(progress.connected, booted, charging, progress.messages_out, progress.messages_in)
@@ -122,6 +131,7 @@ class Fleet:
                 for runner in self.runners:
                     if ramp_per_s > 0:
                         await trio.sleep_until(start_s + runner.index / ramp_per_s)
+                    runner.started_s = trio.current_time()
                     nursery.start_soon(self._run_station, runner)
                     self.progress.started += 1
                 if freeze_gc_after_ramp:
@@ -265,9 +275,7 @@ class Fleet:
             # on_timer), which keeps the heap from filling with stale entries.
             runner.scheduled_s = wake_s
             self._seq += 1
-            # With the time it was armed: a wake-up already due then (a station
-            # that just started, after its timers fell due) is no lag of ours.
-            heapq.heappush(self._heap, (wake_s, self._seq, runner, trio.current_time()))
+            heapq.heappush(self._heap, (wake_s, self._seq, runner))
             scope = self._timer_scope
             if scope is not None and wake_s < scope.deadline:
                 scope.deadline = wake_s
@@ -282,11 +290,11 @@ class Fleet:
             now = trio.current_time()
             lag = self.timer_lag
             while heap and heap[0][0] <= now:
-                when_s, _, runner, armed_s = heapq.heappop(heap)
+                when_s, _, runner = heapq.heappop(heap)
                 if when_s != runner.scheduled_s:
                     continue  # superseded by an earlier entry that already fired
                 now = trio.current_time()  # a long batch makes later timers later still
-                lag.record_value(max(1, round((now - max(when_s, armed_s)) * 1_000_000)))
+                lag.record_value(max(1, round((now - max(when_s, runner.started_s)) * 1_000_000)))
                 runner.scheduled_s = INF
                 runner.station.on_timer(now)
                 self.after(runner)

@@ -220,7 +220,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             nursery.cancel_scope.cancel()
     finally:
         if writer is not None:
-            writer.close(trio.current_time() - start_s, _census_now(fleet))
+            writer.close(trio.current_time() - start_s, fleet.census_now() if fleet is not None else Census())
     return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
                       stop.is_set())
 
@@ -269,14 +269,6 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter, interval_s: flo
             for _ in steps:
                 await trio.lowlevel.checkpoint()
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
-
-
-def _census_now(fleet: Fleet | None) -> Census:
-    if fleet is None:
-        return Census()
-    booted, charging = fleet.census()
-    progress = fleet.progress
-    return Census(progress.connected, booted, charging, progress.messages_out, progress.messages_in)
 
 
 async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None:
