@@ -187,7 +187,12 @@ def fleet_median_ms(recorder: Recorder) -> float | None:
 
 def lag_threshold_ms(recorder: Recorder) -> float:
     """max(1 ms, 1 % of the fleet's median corrected latency)."""
-    return max(LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN * (fleet_median_ms(recorder) or 0.0))
+    return lag_threshold_for(fleet_median_ms(recorder))
+
+
+def lag_threshold_for(median_ms: float | None) -> float:
+    """The accuracy promised around a median latency: max(1 ms, 1 %)."""
+    return max(LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN * (median_ms or 0.0))
 
 
 def lag_warning(recorder: Recorder) -> str | None:

@@ -29,14 +29,18 @@ from typing import Any, Final
 
 import msgspec
 
-from fleetsim.report.thresholds import LATENCY_METRICS, RATE_METRICS, format_value
+from fleetsim.report.thresholds import (
+    COUNT_FIELDS,
+    FLEET,
+    LATENCY_METRICS,
+    LATENCY_UNITS_MS,
+    RATE_METRICS,
+    format_value,
+)
 
 SHOWN: Final = ("p50", "p99", "max", "count", "errors")
 COUNTED: Final = ("errors", "timeouts", "late")
-_FIELD: Final = {"count": "count", "errors": "errors_total", "timeouts": "timeouts", "late": "late"}
 _LIMIT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(%|us|µs|ms|s)?\s*$")
-_MS: Final = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
-FLEET: Final = "all models"
 
 
 class RegressionLimit(msgspec.Struct, frozen=True):
@@ -67,7 +71,7 @@ def parse_regression_limit(text: str) -> RegressionLimit:
             return RegressionLimit(text, metric, number / 100, relative=True)
         if not unit:
             raise ValueError(f"{text!r}: a latency limit is a share of the base (10%) or has a unit (5ms)")
-        return RegressionLimit(text, metric, number * _MS[unit], relative=False)
+        return RegressionLimit(text, metric, number * LATENCY_UNITS_MS[unit], relative=False)
     if unit == "%":
         return RegressionLimit(text, metric, number / 100, relative=True)
     if unit:
@@ -144,8 +148,8 @@ def figure(exchange: Mapping[str, Any] | None, metric: str) -> float | None:
         return None if block is None else float(block[latency])
     if metric in RATE_METRICS:
         count = exchange.get("count", 0)
-        return exchange.get(_FIELD[metric.partition(".")[0]], 0) / count if count else None
-    return float(exchange.get(_FIELD[metric], 0))
+        return exchange.get(COUNT_FIELDS[metric.partition(".")[0]], 0) / count if count else None
+    return float(exchange.get(COUNT_FIELDS[metric], 0))
 
 
 def _regressed(limit: RegressionLimit, change: Change) -> bool:

@@ -23,11 +23,10 @@ import msgspec
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
 from fleetsim.metrics.intervals import HLOG_FILE, TIMESERIES_FILE
-from fleetsim.metrics.results import SUMMARY_FILE
-from fleetsim.metrics.results import SCHEMA_VERSION
+from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE
+from fleetsim.report.thresholds import FLEET
 
 MAX_POINTS: Final = 240  # per chart line
-FLEET: Final = "all models"
 # HdrHistogram's percentile plot: each step halves what is left (and more).
 DISTRIBUTION_PERCENTILES: Final = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 87.5, 90.0,
                                    92.5, 95.0, 96.25, 97.5, 98.125, 98.75, 99.0, 99.375, 99.5, 99.75, 99.8, 99.9,

@@ -18,11 +18,12 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fleetsim.metrics.summary import GC_PAUSE_SHARE_LIMIT, LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN, PROBE_RESOLUTION_MS
+from fleetsim.metrics.summary import GC_PAUSE_SHARE_LIMIT, PROBE_RESOLUTION_MS, lag_threshold_for
 from fleetsim.report import html_parts as parts
-from fleetsim.report.folder import FLEET, RunFolder
+from fleetsim.report.folder import RunFolder
 from fleetsim.report.html_parts import e, note, section
 from fleetsim.report.svg import INK, Axis, Rule, Series, line_chart, ms_label, percentile_x, seconds_label
+from fleetsim.report.thresholds import FLEET
 
 REPORT_FILE: Final = "report.html"
 _LATENCY_AXIS: Final = Axis("latency (log scale)", "log", ms_label)
@@ -234,7 +235,7 @@ def _simulator_section(folder: RunFolder, warning: str | None) -> str:
         # median corrected latency), plus the probe's 1 ms resolution for the
         # event-loop lag p99; GC pauses above the threshold count once they
         # cover more than 0.1 % of the run.
-        threshold = max(LAG_FLOOR_MS, LAG_SHARE_OF_MEDIAN * (folder.fleet_median_ms or 0.0))
+        threshold = lag_threshold_for(folder.fleet_median_ms)
         p99_limit = threshold + PROBE_RESOLUTION_MS
         rules = [Rule(p99_limit, f"warning threshold for the event-loop lag p99 {ms_label(p99_limit)}", "#c00"),
                  Rule(threshold, f"GC pauses above {ms_label(threshold)} count toward the "

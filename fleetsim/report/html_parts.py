@@ -9,9 +9,8 @@ from html import escape
 from typing import Any, Final
 
 from fleetsim.report.svg import PALETTE
-from fleetsim.report.thresholds import format_ms
+from fleetsim.report.thresholds import FLEET, format_ms
 
-FLEET: Final = "all models"
 _BAD: Final = "<!--bad-->"
 EXCHANGE_PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")
 # How a station answered a CSMS call: the answer's class picks the colour.

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from fleetsim.metrics.recorder import ExchangeStats, Recorder
 from fleetsim.metrics.summary import lag_warning
+from fleetsim.report.thresholds import FLEET
 
 
 class ProgressLike(Protocol):
@@ -58,7 +59,7 @@ def summary_table(recorder: Recorder) -> str:
     if fleet:
         lines.append("-" * len(header))
         for action, stats in sorted(fleet.items()):
-            lines.append(_row("all models", action, stats))
+            lines.append(_row(FLEET, action, stats))
     if len(lines) == 2:
         lines.append("(no exchanges recorded)")
     return "\n".join(lines)

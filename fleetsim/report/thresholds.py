@@ -85,9 +85,10 @@ OPERATORS: Final[dict[str, Callable[[float, float], bool]]] = {
 }
 _OPERATOR = re.compile(r"<=|>=|==|!=|<|>")
 _NUMBER = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Zµ%]*)\s*$")
-_LATENCY_UNITS_MS: Final = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
+LATENCY_UNITS_MS: Final = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
 # summary.json field counted by each count metric (rates divide it by "count").
-_FIELD: Final = {"count": "count", "errors": "errors_total", "timeouts": "timeouts", "late": "late"}
+COUNT_FIELDS: Final = {"count": "count", "errors": "errors_total", "timeouts": "timeouts", "late": "late"}
+FLEET: Final = "all models"  # the scope of fleet-wide figures, in every report
 
 Unit = Literal["ms", "share", "calls", "connections"]
 
@@ -268,11 +269,11 @@ def _parse_limit(expression: str, start: int, metric: str) -> float | None:
     value, unit = float(match.group(1)), match.group(2)
     unit_at = start + match.start(2)
     if unit_of_metric == "ms":
-        if unit not in _LATENCY_UNITS_MS:
+        if unit not in LATENCY_UNITS_MS:
             got = f", not {unit!r}" if unit else ""
             raise ThresholdError(expression, unit_at if unit else len(expression.rstrip()),
                                  f"a latency needs a unit: us, ms or s (as in 500ms){got}")
-        return value * _LATENCY_UNITS_MS[unit]
+        return value * LATENCY_UNITS_MS[unit]
     if unit_of_metric == "share":
         if unit == "%":
             return value / 100
@@ -367,7 +368,7 @@ def _worst(cases: Sequence[_Case], op: str) -> _Case:
 
 
 def _describe_metric(threshold: Threshold) -> str:
-    scope = threshold.model or "all models"
+    scope = threshold.model or FLEET
     if threshold.metric in NOT_PER_ACTION:
         return figures.describe(threshold.metric, scope)
     action = {None: "all actions", EVERY_ACTION: "every action"}.get(threshold.action, threshold.action)
@@ -390,13 +391,13 @@ def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | st
                     f"(models: {', '.join(sorted(models)) or 'none'})")
         scopes = [(threshold.model, models[threshold.model])]
     elif threshold.metric in figures.CONNECTION_METRICS:
-        scopes = [("all models", summary.get("fleet") or {})]
+        scopes = [(FLEET, summary.get("fleet") or {})]
     elif threshold.declared:
         # The fleet's percentiles mix models of different timeouts: judge each
         # model's own figure against its own declaration.
         scopes = sorted(models.items())
     else:
-        scopes = [("all models", summary.get("fleet") or {})]
+        scopes = [(FLEET, summary.get("fleet") or {})]
     if threshold.metric in figures.CONNECTION_METRICS:
         return [_case(figures.connection_figure(threshold.metric, scope, section), threshold)
                 for scope, section in scopes]
@@ -446,9 +447,9 @@ def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], 
                                              f"{exchange.get('timeouts', 0)} timed out)")
         return _Case(label, float(figures[metric]), limit)
     if metric in COUNT_METRICS:
-        return _Case(label, float(exchange.get(_FIELD[metric], 0)), limit)
+        return _Case(label, float(exchange.get(COUNT_FIELDS[metric], 0)), limit)
     count = exchange.get("count", 0)
-    numerator = exchange.get(_FIELD[metric.partition(".")[0]], 0)
+    numerator = exchange.get(COUNT_FIELDS[metric.partition(".")[0]], 0)
     if not count:
         return _Case(label, None, limit, "no calls to take a share of")
     return _Case(label, numerator / count, limit)
@@ -456,7 +457,7 @@ def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], 
 
 def _summed_case(threshold: Threshold, scope: str, exchanges: Mapping[str, Any]) -> _Case:
     assert threshold.limit is not None  # a summed latency is refused by the parser
-    field = _FIELD[threshold.metric.partition(".")[0]]
+    field = COUNT_FIELDS[threshold.metric.partition(".")[0]]
     total = sum(exchange.get(field, 0) for exchange in exchanges.values())
     if threshold.metric in COUNT_METRICS:
         return _Case(scope, float(total), threshold.limit)
