@@ -294,7 +294,9 @@ class Fleet:
                 if when_s != runner.scheduled_s:
                     continue  # superseded by an earlier entry that already fired
                 now = trio.current_time()  # a long batch makes later timers later still
-                lag.record_value(max(1, round((now - max(when_s, runner.started_s)) * 1_000_000)))
+                # Counted from the ramp's start of the station (not started yet: no lag).
+                late_s = now - max(when_s, runner.started_s)
+                lag.record_value(max(1, round(late_s * 1_000_000)) if late_s > 0 else 1)
                 runner.scheduled_s = INF
                 runner.station.on_timer(now)
                 self.after(runner)
