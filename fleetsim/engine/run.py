@@ -78,6 +78,13 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     unknown_id_tag: AuthorizationStatus | None = None
     scenario: str | None = None  # the scenario's name, for the results; None: the command line
 
+    def stations_per_model(self) -> dict[str, int]:
+        """Stations per model, over every share of it, in the fleet's order."""
+        counts: dict[str, int] = {}
+        for share in self.fleet:
+            counts[share.profile_id] = counts.get(share.profile_id, 0) + share.stations
+        return counts
+
 
 class RunOutcome(msgspec.Struct):
     started_at: datetime

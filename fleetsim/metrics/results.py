@@ -30,7 +30,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
         "host": host,
         "scenario": spec.scenario,
         "seed": spec.seed,
-        "fleet": _stations_per_model(spec.fleet),
+        "fleet": spec.stations_per_model(),
         "duration_s": spec.duration_s,
         "speed": spec.speed,
         "simulated_start": spec.sim_start.isoformat() if spec.sim_start is not None else None,
@@ -48,14 +48,6 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
             connect_failures=outcome.progress.connect_failures,
         )
     return {"schema_version": SCHEMA_VERSION, "run": run, **recorder.summary()}
-
-
-def _stations_per_model(fleet: Any) -> dict[str, int]:
-    """Stations per model, over every group of it."""
-    counts: dict[str, int] = {}
-    for share in fleet:
-        counts[share.profile_id] = counts.get(share.profile_id, 0) + share.stations
-    return counts
 
 
 def write_summary(out_dir: Path, document: dict[str, Any]) -> None:

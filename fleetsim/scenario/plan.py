@@ -105,19 +105,18 @@ def plan_run(spec: Any, profiles: dict[str, StationProfile], inputs: Sequence[Gr
     inputs = inputs or [GroupInput(share.profile_id) for share in spec.fleet]
     start = spec.sim_start if spec.sim_start is not None else assumed_start
     heartbeat_s = _heartbeat_interval_s(spec)
-    groups, rates, models = [], [], {}
+    groups, rates = [], []
     for share, given in zip(spec.fleet, inputs, strict=True):
         profile = profiles[share.profile_id]
         connectors = given.connectors or tuple(range(1, profile.connector_count + 1))
         group = _group_plan(spec, start, share, given.label, profile, connectors)
         groups.append(group)
         rates.append(_group_rates(spec, share, profile, group, heartbeat_s))
-        models[share.profile_id] = models.get(share.profile_id, 0) + share.stations
     stations = sum(share.stations for share in spec.fleet)
     total = Rates(*(sum(getattr(r, f) for r in rates) for f in Rates.__struct_fields__))
     warnings = speed_warnings(total, spec.speed)
     ramp_s = stations / spec.ramp_per_s if spec.ramp_per_s > 0 else 0.0  # ramp 0: all at once (Fleet.run)
-    return Plan(stations, models, tuple(groups), spec.speed, spec.duration_s, ramp_s, start,
+    return Plan(stations, spec.stations_per_model(), tuple(groups), spec.speed, spec.duration_s, ramp_s, start,
                 spec.sim_start is None and start is not None, total, fault_lines(spec.faults, stations, spec),
                 warnings)
 
