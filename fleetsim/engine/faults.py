@@ -18,7 +18,7 @@ import trio
 
 from fleetsim.engine.fleet import Fleet
 from fleetsim.metrics.recorder import OutageRecovery, Recorder
-from fleetsim.ocpp.enums import Reason, RegistrationStatus
+from fleetsim.ocpp.enums import Reason
 from fleetsim.sessions.faults import FaultKind, FaultSchedule, Outage, StationFault
 from fleetsim.station import faults as station_faults
 from fleetsim.station.station import Station
@@ -93,10 +93,6 @@ async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Re
     await watch_recovery(fleet.runners, recovery, end_s)
 
 
-def _booted(runner: _Runner) -> bool:
-    return runner.link is not None and runner.station.registration == RegistrationStatus.ACCEPTED
-
-
 async def watch_recovery(runners: Sequence[_Runner], recovery: OutageRecovery, end_s: float) -> None:
     """Fill in ``recovery`` as the fleet comes back: when every station is
     connected and booted again, and when every transaction message queued at
@@ -108,7 +104,7 @@ async def watch_recovery(runners: Sequence[_Runner], recovery: OutageRecovery, e
     undelivered = [(r, last) for r in runners if (last := r.station.queue.last_transaction_message()) is not None]
     while True:
         now_s = trio.current_time()
-        not_booted = [r for r in not_booted if not _booted(r)]
+        not_booted = [r for r in not_booted if not r.booted]
         undelivered = [(r, last) for r, last in undelivered if r.station.queue.holds(last)]
         recovery.not_booted, recovery.undelivered = len(not_booted), len(undelivered)
         if not not_booted and recovery.booted_after_s is None:

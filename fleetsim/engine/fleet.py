@@ -28,6 +28,7 @@ from fleetsim.engine.link import Link, LinkError, Target, connect
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
 from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.summary import CONNECT
 from fleetsim.ocpp.enums import RegistrationStatus
 from fleetsim.station.station import Station
 
@@ -71,6 +72,11 @@ class _Runner:
         self.index = index
         # When the ramp started it: a wake-up that fell due before is no lag of ours.
         self.started_s = INF
+
+    @property
+    def booted(self) -> bool:
+        """Connected and Accepted by the CSMS."""
+        return self.link is not None and self.station.registration == RegistrationStatus.ACCEPTED
 
 
 class Fleet:
@@ -191,7 +197,7 @@ class Fleet:
             link.close()
             self._connect_failed(station, "outage")
             return None
-        station.stats.record_reaction("connect", trio.current_time() - started_s)
+        station.stats.record_reaction(CONNECT, trio.current_time() - started_s)
         station.stats.count("connect.ok")
         if station.online_since_s > -INF:  # it has been connected before
             station.stats.count("connect.reconnect")
@@ -208,7 +214,7 @@ class Fleet:
         progress.connected += 1
         station.on_connected(trio.current_time())
         self.after(runner)
-        closed_as = None  # the CSMS's close frame, or its breach of RFC 6455
+        closed_as: str | None = None  # the CSMS's close frame, its breach of RFC 6455, or how the link failed
         try:
             while not link.closed:
                 events = await link.receive()
@@ -221,13 +227,13 @@ class Fleet:
                         closed_as = _CLOSED_AS.get(type(event), closed_as)
                         link.answer(event)
                 self.after(runner)
-            cause = runner.cut_by or closed_as or ("reboot" if station.want_disconnect else "closed")
-            station.stats.count(f"disconnect.{cause}")
         except LinkError as error:
             # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
-            cause = runner.cut_by or ('reboot' if station.want_disconnect else _reason(error))
-            station.stats.count(f"disconnect.{cause}")
+            closed_as = closed_as or _reason(error)
         finally:
+            # Ours first: a fault that cut it, or a reboot; else the CSMS's doing.
+            cause = runner.cut_by or ("reboot" if station.want_disconnect else closed_as or "closed")
+            station.stats.count(f"disconnect.{cause}")
             runner.cut_by = None
             progress.connected -= 1
             progress.disconnects += 1
@@ -335,7 +341,7 @@ def _census(runners: Sequence[_Runner]) -> tuple[int, int]:
     booted = charging = 0
     for runner in runners:
         station = runner.station
-        if runner.link is not None and station.registration == RegistrationStatus.ACCEPTED:
+        if runner.booted:
             booted += 1
         charging += sum(1 for c in station.connectors if c.transaction is not None and c.power_w > 0)
     return booted, charging

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 import trio
@@ -35,6 +36,8 @@ from fleetsim.station.build import build_model, group_ids
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import Timebase
+
+T = TypeVar("T")
 
 
 class FleetShare(msgspec.Struct, frozen=True):
@@ -102,13 +105,13 @@ ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, reco
 def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
     """(charge point id, profile id) of every station, in ramp order: the
     models interleaved, so a partial ramp is a fair sample of the mix."""
-    queues = [[(cp_id, share.profile_id) for cp_id in share_ids(spec, share)] for share in spec.fleet]
-    ordered: list[tuple[str, str]] = []
-    while any(queues):
-        for queue in queues:
-            if queue:
-                ordered.append(queue.pop(0))
-    return ordered
+    return _interleave([[(cp_id, share.profile_id) for cp_id in share_ids(spec, share)] for share in spec.fleet])
+
+
+def _interleave(groups: Sequence[Sequence[T]]) -> list[T]:
+    """One of each group in turn, until all are used up."""
+    longest = max((len(group) for group in groups), default=0)
+    return [group[n] for n in range(longest) for group in groups if n < len(group)]
 
 
 def share_ids(spec: RunSpec, share: FleetShare) -> list[str]:
@@ -126,14 +129,10 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
     for profile_id, model in models.items():
         stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
         stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
-    stations = []
-    for charge_point_id, profile_id in station_ids(spec):
-        rng = random.Random(f"{spec.seed}/{charge_point_id}")
-        stations.append(Station(charge_point_id, models[profile_id], stats[profile_id], rng, timebase,
-                                reaction_delays=spec.reaction_delays))
-    by_id = {station.charge_point_id: station for station in stations}
-    for share in spec.fleet:
-        group = [by_id[cp_id] for cp_id in share_ids(spec, share)]
+    groups = [[Station(charge_point_id, models[share.profile_id], stats[share.profile_id],
+                       random.Random(f"{spec.seed}/{charge_point_id}"), timebase, reaction_delays=spec.reaction_delays)
+               for charge_point_id in share_ids(spec, share)] for share in spec.fleet]
+    for share, group in zip(spec.fleet, groups, strict=True):
         for station in group:
             for key, value in share.configuration:
                 station.config.change(key, value)
@@ -143,7 +142,7 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
         elif spec.sessions is not None:
             for station in group:
                 drive(station, spec.sessions, station.rng, timebase.origin_s, share.connectors)
-    return stations
+    return _interleave(groups)
 
 
 def session_id_tags(spec: RunSpec) -> dict[str, AuthorizationStatus]:

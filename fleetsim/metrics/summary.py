@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from fleetsim.metrics.recorder import ExchangeStats, ModelStats, Recorder
 
 PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
+# The keys of every latency figure in summary.json ({"p50", ..., "max"}).
+FIGURE_KEYS: Final = (*(f"p{p:g}" for p in PERCENTILES), "max")
 # Reaction-time histograms that are setup times, reported in their own sections.
 CONNECT: Final = "connect"
 BOOT: Final = "boot"

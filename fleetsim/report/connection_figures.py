@@ -14,13 +14,14 @@ from typing import Any, Final
 
 import msgspec
 
+from fleetsim.metrics.summary import BOOT, CONNECT, FIGURE_KEYS
+
 __all__ = [
     "CONNECTION_COUNTS", "CONNECTION_METRICS", "CONNECTION_RATES", "OUTAGE_METRICS", "SETUP_LATENCIES", "Figure",
     "connection_figure", "describe", "outage_figures",
 ]
 
-_PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")  # a Percentiles block's keys
-SETUP_LATENCIES: Final = tuple(f"{stage}.{key}" for stage in ("connect", "boot") for key in _PERCENTILES)
+SETUP_LATENCIES: Final = tuple(f"{stage}.{key}" for stage in (CONNECT, BOOT) for key in FIGURE_KEYS)
 INJECTED_OUTAGE: Final = "outage"  # the failure reason of connections an injected outage refused
 CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures")
 CONNECTION_RATES: Final = ("connect.failures.rate",)

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from fleetsim.metrics.summary import FIGURE_KEYS
 from fleetsim.report.svg import PALETTE
 from fleetsim.report.thresholds import FLEET, format_ms
 
 _BAD: Final = "<!--bad-->"
-EXCHANGE_PERCENTILES: Final = ("p50", "p90", "p99", "p99.9", "max")
+EXCHANGE_PERCENTILES: Final = FIGURE_KEYS
 # How a station answered a CSMS call: the answer's class picks the colour.
 _GOOD: Final = frozenset({"Accepted", "answered", "Unlocked", "Scheduled"})
 _REFUSED: Final = frozenset({"Rejected", "NotSupported", "Occupied", "Unavailable", "Faulted", "Unknown",

@@ -57,6 +57,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from fleetsim.metrics.summary import FIGURE_KEYS
 from fleetsim.ocpp.actions import ACTIONS, Initiator
 from fleetsim.report import connection_figures as figures
 
@@ -65,7 +66,7 @@ __all__ = [
     "format_value", "parse_threshold", "verdict_lines",
 ]
 
-LATENCY_METRICS: Final = ("p50", "p90", "p99", "p99.9", "max")
+LATENCY_METRICS: Final = FIGURE_KEYS
 COUNT_METRICS: Final = ("count", "errors", "timeouts", "late")
 RATE_METRICS: Final = ("errors.rate", "timeouts.rate", "late.rate")
 METRICS: Final = LATENCY_METRICS + COUNT_METRICS + RATE_METRICS

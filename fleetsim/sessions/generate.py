@@ -131,7 +131,7 @@ class StationSessions:
             return
         rng = self._rng(1)
         self.arrivals += 1
-        free = [connector_id for connector_id in self.connector_ids if connector_free(station, connector_id)]
+        free = [connector_id for connector_id in self.connector_ids if connector_free(station, connector_id, now_s)]
         if free:
             connector_id = rng.choice(free)
             dc = station.connectors[connector_id - 1].rating.dc

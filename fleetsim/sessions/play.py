@@ -36,10 +36,12 @@ class PlannedSession(msgspec.Struct, frozen=True, gc=False):
     badge_delay_s: float = 10.0  # plug-in to the RFID badge (or to the app's request)
 
 
-def connector_free(station: Station, connector_id: int) -> bool:
+def connector_free(station: Station, connector_id: int, now_s: float) -> bool:
+    """Nobody on it, and it can take a session (not Unavailable or Faulted,
+    the station not down: Station.usable)."""
     connector = station.connectors[connector_id - 1]
-    return not (connector.plugged or connector.transaction is not None or connector.inoperative
-                or connector.authorized_id_tag is not None or station.closing)
+    return not (connector.plugged or connector.transaction is not None or connector.authorized_id_tag is not None
+                or station.closing) and station.usable(connector, now_s)
 
 
 def play(station: Station, connector_id: int, session: PlannedSession, now_s: float,

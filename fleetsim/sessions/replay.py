@@ -183,7 +183,7 @@ class StationReplay:
         slot = self.slots[session.slot]
         if station.closing:
             return
-        if connector_free(station, slot.connector_id):
+        if connector_free(station, slot.connector_id, now_s):
             rng = random.Random((self.seed << 32) + session.line)
             tags = self.config.id_tags
             planned = PlannedSession(session.connected_s, replay_ev(session.energy_kwh, slot.max_power_kw),

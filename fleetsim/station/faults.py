@@ -15,7 +15,6 @@ import msgspec
 
 from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus, Reason
 from fleetsim.station import status
-from fleetsim.station.station import MIN_DOWN_S
 
 if TYPE_CHECKING:
     from fleetsim.station.station import Station
@@ -105,13 +104,8 @@ def _stop_all(station: Station, now_s: float) -> None:
 
 
 def _power_down(station: Station, now_s: float, back_s: float) -> None:
-    # As after a hard reset (Station._go_down), for as long as the power is off
-    # (simulated, as ``back_s``, and never less than the engine needs to close
-    # the link); registration None: the station boots again when it is back (§4.2).
-    station.want_disconnect = True
-    station.registration = None
-    station.offline_until_s = max(station.offline_until_s, back_s, now_s + MIN_DOWN_S)
-    station.heartbeat_due_s = INF
+    # As after a hard reset, for as long as the power is off (simulated, as ``back_s``).
+    station.go_down(now_s, back_s)
     for connector in station.connectors:
         connector.advance(now_s)
 

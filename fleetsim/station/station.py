@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetsim.metrics.recorder import ModelStats
+from fleetsim.metrics.summary import BOOT
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason, RegistrationStatus
 from fleetsim.ocpp.errors import Malformed
@@ -387,7 +388,7 @@ class Station:
         self.registration = conf.status
         self.stats.count(f"boot.{conf.status}")
         if conf.status == RegistrationStatus.ACCEPTED:
-            self.stats.record_reaction("boot", now_s - self.online_since_s)  # connected → accepted
+            self.stats.record_reaction(BOOT, now_s - self.online_since_s)  # connected → accepted
             if conf.interval > 0:
                 self.config.set("HeartbeatInterval", str(conf.interval))
             self.reset_heartbeat(now_s)
@@ -621,8 +622,13 @@ class Station:
         self.at(self.effect_at(now_s, RESET_SHUTDOWN_S), self._go_down)
 
     def _go_down(self, now_s: float) -> None:
+        self.go_down(now_s, now_s + self.sim_s(REBOOT_S))  # a reboot lasts simulated time
+        self.stats.count("reboot")
+
+    def go_down(self, now_s: float, until_s: float) -> None:
+        """Off until ``until_s`` (never less than the engine needs to close the
+        link); registration None: it boots again when it is back (§4.2)."""
         self.want_disconnect = True
         self.registration = None
-        self.offline_until_s = now_s + max(self.sim_s(REBOOT_S), MIN_DOWN_S)  # a reboot lasts simulated time
+        self.offline_until_s = max(self.offline_until_s, until_s, now_s + MIN_DOWN_S)
         self.heartbeat_due_s = INF
-        self.stats.count("reboot")

@@ -31,23 +31,26 @@ class Timebase(msgspec.Struct, frozen=True):
     skew_s: float = 0.0
 
     def wall(self, now_s: float) -> datetime:
-        """The timestamp OCPP messages carry at engine time ``now_s``."""
+        """The timestamp OCPP messages carry at engine time ``now_s`` (one
+        datetime addition: it dates every message)."""
         if self.wall_timestamps:
             return self.origin_wall + timedelta(seconds=now_s - self.origin_s + self.skew_s)
-        return self.simulated(now_s) + timedelta(seconds=self.skew_s)
+        return self.sim_start() + timedelta(seconds=(now_s - self.origin_s) * self.speed + self.skew_s)
 
     def simulated(self, now_s: float) -> datetime:
         """Simulated time at engine time ``now_s``: what sessions follow."""
-        origin = self.sim_origin if self.sim_origin is not None else self.origin_wall
-        return origin + timedelta(seconds=(now_s - self.origin_s) * self.speed)
+        return self.sim_start() + timedelta(seconds=(now_s - self.origin_s) * self.speed)
+
+    def sim_start(self) -> datetime:
+        """Where simulated time starts."""
+        return self.sim_origin if self.sim_origin is not None else self.origin_wall
 
     def engine_s(self, stamp: datetime) -> float:
         """The engine time at which :meth:`wall` reaches ``stamp`` (a date the
         CSMS sent: it lives in the frame of our timestamps)."""
         if self.wall_timestamps:
             return self.origin_s + (stamp - self.origin_wall).total_seconds() - self.skew_s
-        origin = self.sim_origin if self.sim_origin is not None else self.origin_wall
-        return self.origin_s + ((stamp - origin).total_seconds() - self.skew_s) / self.speed
+        return self.origin_s + ((stamp - self.sim_start()).total_seconds() - self.skew_s) / self.speed
 
     def sim_seconds(self, engine_seconds: float) -> float:
         """Simulated seconds in ``engine_seconds`` of engine time."""
