@@ -201,6 +201,8 @@ class Fleet:
         station.stats.count("connect.ok")
         if station.online_since_s > -INF:  # it has been connected before
             station.stats.count("connect.reconnect")
+        else:
+            station.stats.count("stations.connected")  # once per station: how much of the fleet ever got in
         return link
 
     def _connect_failed(self, station: Station, reason: str) -> None:

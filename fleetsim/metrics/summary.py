@@ -108,6 +108,10 @@ def _sections(counters: Counter[str], reactions: dict[str, Histogram],
     return {
         "connection": {
             "connects": counters["connect.ok"],
+            # Stations that connected, and were Accepted, at least once: a run
+            # that could not drive its whole fleet shows it here.
+            "stations_connected": counters["stations.connected"],
+            "stations_booted": counters["stations.booted"],
             "reconnects": counters["connect.reconnect"],
             "failures": _by_prefix(counters, "connect.failed."),
             "disconnects": _by_prefix(counters, "disconnect."),

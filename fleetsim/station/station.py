@@ -73,6 +73,7 @@ class Station:
         "closing",
         "config",
         "connectors",
+        "ever_booted",
         "features",
         "heartbeat_due_s",
         "local_list",
@@ -119,6 +120,7 @@ class Station:
         self.online = False
         self.online_since_s = -INF
         self.registration: RegistrationStatus | None = None  # None: not booted since power-on
+        self.ever_booted = False  # Accepted at least once in this run (counted once: stations.booted)
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
         self.aligned_due_s = INF
@@ -389,6 +391,9 @@ class Station:
         self.stats.count(f"boot.{conf.status}")
         if conf.status == RegistrationStatus.ACCEPTED:
             self.stats.record_reaction(BOOT, now_s - self.online_since_s)  # connected → accepted
+            if not self.ever_booted:
+                self.ever_booted = True
+                self.stats.count("stations.booted")
             if conf.interval > 0:
                 self.config.set("HeartbeatInterval", str(conf.interval))
             self.reset_heartbeat(now_s)
