@@ -275,7 +275,7 @@ CsmsScript = Callable[[RunningCsms, int], Awaitable[Any]]
 
 
 def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConfig | None = None,
-                 deadline_s: float = 10.0, settle_s: float = 0.02) -> Outcome:
+                 deadline_s: float = 10.0, settle_s: float = 0.02, probe_password: str | None = None) -> Outcome:
     """Run ``script(csms, n)`` for n in range(charge_points), each a hostile
     charge point opening its own connections, beside the probe."""
     outcome = Outcome()
@@ -287,7 +287,7 @@ def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConf
             while outcome.csms is None and outcome.escaped is None:
                 await trio.sleep(0.001)
             if outcome.csms is not None:
-                nursery.start_soon(_csms_probe, outcome, name=f"{HOSTILE}probe")
+                nursery.start_soon(_csms_probe, outcome, probe_password, name=f"{HOSTILE}probe")
                 for n in range(charge_points):
                     nursery.start_soon(_csms_script, script, outcome, n, charge_points, done, name=f"{HOSTILE}cp")
                 await _watch_window(outcome, done, deadline_s, settle_s)
@@ -334,9 +334,9 @@ async def _csms_script(script: CsmsScript, outcome: Outcome, n: int, total: int,
             done.set()
 
 
-async def _csms_probe(outcome: Outcome) -> None:
+async def _csms_probe(outcome: Outcome, password: str | None) -> None:
     assert outcome.csms is not None
-    wire = await open_hostile_cp(outcome.csms.port, "PROBE")
+    wire = await open_hostile_cp(outcome.csms.port, "PROBE", password)
     await wire.send_text(dumps([2, "boot", "BootNotification", {"chargePointVendor": "Probe",
                                                                 "chargePointModel": "P"}]))
     await wire.next_message()

@@ -315,11 +315,15 @@ async def read_response(stream: trio.SocketStream) -> tuple[str, bytes]:
     return head.split(b"\r\n", 1)[0].decode("latin-1"), rest
 
 
-async def open_hostile_cp(port: int, charge_point_id: str) -> Wire:
-    """A charge point that completes the handshake properly; what it sends
-    after is up to the caller."""
+async def open_hostile_cp(port: int, charge_point_id: str, password: str | None = None) -> Wire:
+    """A charge point that completes the handshake properly (with HTTP Basic
+    when given a password); what it sends after is up to the caller."""
     stream = await trio.open_tcp_stream("127.0.0.1", port)
-    await stream.send_all(upgrade_request(port, charge_point_id))
+    extra = ""
+    if password is not None:
+        token = base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
+        extra = f"Authorization: Basic {token}\r\n"
+    await stream.send_all(upgrade_request(port, charge_point_id, extra=extra))
     status, rest = await read_response(stream)
     assert status.startswith("HTTP/1.1 101"), f"the CSMS refused the upgrade: {status!r}"
     return Wire(stream, client=True, leftover=rest)
