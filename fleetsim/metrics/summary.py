@@ -178,6 +178,9 @@ def _simulator_figures(histogram: Histogram) -> dict[str, Any] | None:
 def simulator_summary(recorder: Recorder) -> dict[str, Any]:
     section: dict[str, Any] = {f"{name}_ms": _simulator_figures(h) for name, h in recorder.simulator.items()}
     section["gc_collections"] = _by_prefix(recorder.simulator_counters, "gc.collections.")
+    # Exceptions a station raised (a bug of ours, found by what the CSMS sent):
+    # each disconnected that station only, and makes the run fail.
+    section["station_errors"] = recorder.simulator_counters["station_errors"]
     section["warning"] = lag_warning(recorder)
     return section
 
