@@ -237,11 +237,12 @@ def lag_warning(recorder: Recorder) -> str | None:
 
 def gc_pause_share(recorder: Recorder, threshold_ms: float) -> float:
     """The share of the run spent in GC pauses longer than ``threshold_ms``
-    (the run's length from the loop-lag probe: one wake-up per period)."""
+    (the run's length from the loop-lag probe: corrected for coordinated
+    omission, it holds one sample per period of the run, late or not)."""
     loop_lag = recorder.simulator["loop_lag"]
     if loop_lag.total_count == 0:
         return 0.0
-    watched_us = loop_lag.total_count * LOOP_PROBE_PERIOD_S * 1e6 + loop_lag.get_mean_value() * loop_lag.total_count
+    watched_us = loop_lag.total_count * LOOP_PROBE_PERIOD_S * 1e6
     paused_us = sum(item.value_iterated_to * item.count_at_value_iterated_to
                     for item in recorder.simulator["gc_pause"].get_recorded_iterator()
                     if item.value_iterated_to > threshold_ms * 1000)
