@@ -205,7 +205,11 @@ def lag_threshold_for(median_ms: float | None) -> float:
 
 
 def lag_warning(recorder: Recorder) -> str | None:
-    """Why the simulator's own lag could distort the figures, or None."""
+    """Why the simulator's own lag could distort the figures, or None (also
+    when nothing was measured: a run whose stations never got an answer has
+    its real problem to report, not this one)."""
+    if fleet_median_ms(recorder) is None:
+        return None
     threshold_ms = lag_threshold_ms(recorder)
     problems = []
     loop_lag = recorder.simulator["loop_lag"]
