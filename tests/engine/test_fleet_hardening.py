@@ -120,3 +120,20 @@ async def test_a_source_address_the_host_does_not_have_is_counted_as_such() -> N
             reasons = await failed_reasons(options)
             nursery.cancel_scope.cancel()
     assert set(reasons) == {"source_address"}
+
+
+async def test_a_fleet_that_never_connects_shows_no_timer_lag() -> None:
+    # Its sessions' timers are armed only as the run ends: falling due then is
+    # no lateness of the timer task (it once read "timer lag p99 6.5 s").
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there: every connection is refused
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(sorted(PROFILES), 20), duration_s=1.0, ramp_per_s=0, stop_grace_s=0.5,
+                   csms_url=f"ws://127.0.0.1:{port}/ocpp")
+    with trio.fail_after(DEADLINE_S):
+        await run(spec, PROFILES, recorder)
+    assert recorder.counters()["connect.failed.refused"] >= 20
+    timer_lag = recorder.simulator["timer_lag"]
+    assert timer_lag.total_count == 0 or timer_lag.get_max_value() < 50_000
