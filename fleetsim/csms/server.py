@@ -295,6 +295,11 @@ class _Server:
         else:
             head, leftover = parsed
             decision = decide(head, self.config)
+            if (isinstance(decision, Upgrade) and decision.charge_point_id not in self.central.charge_points
+                    and len(self.central.charge_points) >= self.config.max_charge_points):
+                # State is kept per charge point id, and ids are the client's
+                # to choose: a client inventing new ones gets no new state.
+                decision = Refuse(503, "no room for another charge point")
         if not await send_all(sock, decision.response):
             return None
         if not isinstance(decision, Upgrade):

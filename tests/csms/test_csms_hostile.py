@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import trio
 from csms_helpers import Station, running_csms, wait_until
+from test_csms_server import recv_until_eof, tcp_connect
 
 from fleetsim.csms.central import CentralSystem
 from fleetsim.csms.config import CsmsConfig, DelayKind, ResponseDelay
@@ -98,3 +99,17 @@ def test_an_accepted_reset_unregisters_the_charge_point_until_it_boots_again() -
     assert central.state("CP1").registration == "Accepted"
     central.on_confirmation("CP1", core.ResetReq(type="Soft"), core.ResetConf(status="Accepted"))
     assert central.state("CP1").registration is None
+
+
+async def test_a_client_inventing_charge_point_ids_gets_no_state_past_the_cap() -> None:
+    with trio.fail_after(DEADLINE_S):
+        async with running_csms(CsmsConfig(max_charge_points=3)) as csms:
+            for n in range(3):
+                await (await Station.open(csms, f"CP-{n}")).call_boot()
+            refused = await tcp_connect(csms.port)
+            refused.sendall(framing.client_request(f"127.0.0.1:{csms.port}", "/CP-new", framing.new_key(), "ocpp1.6",
+                                                   None))
+            assert (await recv_until_eof(refused)).startswith(b"HTTP/1.1 503 ")
+            again = await Station.open(csms, "CP-1")  # a known id is welcome back
+            assert isinstance(await again.call(core.HeartbeatReq()), CallResult)
+            assert len(csms.central.charge_points) == 3
