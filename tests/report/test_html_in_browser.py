@@ -17,7 +17,7 @@ from fleetsim.report.html import render
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (apt-get install chromium)")
-CHARTS = 8  # as in test_html_report: 3 over time, 2 actions x 2, the simulator's lag
+CHARTS = 11  # as in test_html_report: 4 over time, 2 of connections, 2 actions x 2, the simulator's lag
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
