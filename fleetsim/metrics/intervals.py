@@ -11,6 +11,7 @@ a row is the run's start plus the elapsed time.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,9 +95,9 @@ class IntervalWriter:
         self.closed = False
 
     def event(self, event: RunEvent) -> None:
-        """Note what happened to the run (written with the next tick at the
-        latest).  Consecutive events of one kind, scheduled for the same time,
-        are one row with their stations added."""
+        """Note what happened to the run (written at the first tick half an
+        interval after it, at the latest).  Consecutive events of one kind,
+        scheduled for the same time, are one row with their stations added."""
         if self.closed:
             return
         pending = self._pending
@@ -108,9 +109,11 @@ class IntervalWriter:
         self._write_event()
         self._pending = event
 
-    def _write_event(self) -> None:
-        event, self._pending = self._pending, None
-        if event is not None:
+    def _write_event(self, before_s: float = math.inf) -> None:
+        """Write the pending event if it happened before ``before_s``."""
+        event = self._pending
+        if event is not None and event.elapsed_s <= before_s:
+            self._pending = None
             self._events.writerow((f"{event.elapsed_s:.3f}", self._wall(event.elapsed_s), event.kind, event.label,
                                    f"{event.span_s:.3f}", event.stations,
                                    "" if event.at_s is None else f"{event.at_s:.3f}"))
@@ -132,7 +135,9 @@ class IntervalWriter:
         start_s, length_s = self._last_s, max(0.0, elapsed_s - self._last_s)
         self._last_s = max(elapsed_s, self._last_s)
         wall = self._wall(elapsed_s)
-        self._write_event()
+        # A batch under way (a tick can come in the middle of a storm's
+        # thousands of cuts) stays one row: written at the next tick.
+        self._write_event(before_s=elapsed_s - length_s / 2)
         lines: list[str] = []
         try:
             for tag, interval, total in self.recorder.series():

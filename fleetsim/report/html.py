@@ -24,7 +24,7 @@ from typing import Any, Final
 from fleetsim.metrics.summary import BOOT, CONNECT, GC_PAUSE_SHARE_LIMIT, PROBE_RESOLUTION_MS, lag_threshold_for
 from fleetsim.report import html_parts as parts
 from fleetsim.report import html_verdicts as verdicts
-from fleetsim.report.folder import Event, Point, RunFolder
+from fleetsim.report.folder import Event, Point, Row, RunFolder
 from fleetsim.report.html_parts import e, note, section
 from fleetsim.report.svg import (
     INK,
@@ -64,7 +64,7 @@ tr.bad td { background: #fdecea; } tr.bad td:first-child { box-shadow: inset 3px
 .scroll { overflow-x: auto; max-width: 100%; }
 .dist { display: flex; flex-wrap: wrap; gap: 6px 16px; align-items: flex-start; margin-bottom: 12px; }
 .dist table { font-size: 12px; margin-top: 26px; } .dist th, .dist td { padding: 3px 6px; }
-.charts { display: flex; flex-wrap: wrap; gap: 10px 18px; }
+.charts { display: flex; flex-wrap: wrap; gap: 10px 18px; } .charts > p { align-self: flex-start; }
 .chart { background: #fff; max-width: 100%; height: auto; }
 .verdict { padding: 10px 14px; border-radius: 4px; font-size: 15px; max-width: 1100px; }
 .verdict.good { background: #e8f5e9; border-left: 5px solid #2e7d32; }
@@ -221,11 +221,11 @@ def _connections_over_time_section(folder: RunFolder, markers: Sequence[Marker])
     rows = folder.rows
     charts = []
     if rows:
-        series = [Series("connections opened / s", [(r.t_s, _per_s(r.connects, r.length_s)) for r in rows],
+        series = [Series("connections opened / s", _rates(rows, lambda r: r.connects, folder.bucket_s),
                          "#0072B2", 2)]
         if rows[0].connect_failures is not None:
-            series.append(Series("failed attempts / s", [(r.t_s, _per_s(r.connect_failures, r.length_s))
-                                                         for r in rows], "#D55E00", 1.5, "5 3"))
+            series.append(Series("failed attempts / s", _rates(rows, lambda r: r.connect_failures, folder.bucket_s),
+                                 "#D55E00", 1.5, "5 3"))
         charts.append(_time_chart(folder, markers, series, title="Connections per second",
                                   y=Axis("connections / s", minimum=0.0), chart_id="chart-connects"))
     setup = [Series(label, gapped(points, value, folder.bucket_s), color, width, dash)
@@ -248,14 +248,20 @@ def _connections_over_time_section(folder: RunFolder, markers: Sequence[Marker])
                       "(an older fleetsim, or merged).") + _bucket_note(folder), body)
 
 
-def _per_s(count: int | None, length_s: float) -> float | None:
-    return None if count is None or length_s <= 0 else count / length_s
+def _rates(rows: Sequence[Row], count: Callable[[Row], int | None], bucket_s: float,
+           ) -> list[tuple[float, float | None]]:
+    """Per second over each point.  A point of less than half a bucket (the
+    run's last, cut short) is left out: two attempts in 20 ms are no rate of
+    100 a second."""
+    return [(row.t_s, None if (n := count(row)) is None or row.length_s < bucket_s / 2 else n / row.length_s)
+            for row in rows]
 
 
 # ---------------------------------------------------------------- markers
 
 
-_FAULT_NAMES: Final = {"power_loss": "power loss", "connector": "connector fault"}
+_FAULT_NAMES: Final = {"storm": "storm", "outage": "outage", "drop": "drop", "reboot": "reboot",
+                       "power_loss": "power loss", "connector": "connector fault"}
 
 
 def run_markers(folder: RunFolder) -> list[Marker]:
@@ -264,7 +270,7 @@ def run_markers(folder: RunFolder) -> list[Marker]:
     summary.json keeps).  Stages of a run, once it has them, are marked the
     same way: a Marker each, appended here."""
     if folder.events is not None:
-        return [_fault_marker(event, folder.bucket_s) for event in folder.events]
+        return [_event_marker(event, folder.bucket_s) for event in folder.events]
     run = folder.summary["run"]
     speed = run.get("speed")
     if not speed:
@@ -275,19 +281,23 @@ def run_markers(folder: RunFolder) -> list[Marker]:
             if isinstance(outage.get("at_s"), int | float) and isinstance(outage.get("for_s"), int | float)]
 
 
-def _fault_marker(event: Event, bucket_s: float) -> Marker:
-    name = _FAULT_NAMES.get(event.kind, event.kind.replace("_", " "))
-    # Bands for what lasts fleet-wide; a connector fault's recovery is one
-    # connector's, drawn as its moment.
-    span_s = event.span_s if event.kind in ("outage", "power_loss") else 0.0
+def _event_marker(event: Event, bucket_s: float) -> Marker:
+    """An event of events.csv as a marker: a fault by its kind; a kind this
+    fleetsim does not know (a later one's) by its label."""
+    name = _FAULT_NAMES.get(event.kind) or event.label or event.kind.replace("_", " ")
+    # Bands for what lasts; a connector fault's recovery is one connector's,
+    # drawn as its moment.
+    span_s = 0.0 if event.kind == "connector" else event.span_s
     if event.kind == "outage":
         label = f"outage {seconds_label(event.span_s)}"
     else:
         label = name + (f" ({event.stations:,})" if event.stations > 1 else "")
-    detail = [f"{MARKER_STYLES.get(event.kind, ('', name))[1]} at {event.t_s:.1f} s"]
+    kind = MARKER_STYLES.get(event.kind, ("", event.kind.replace("_", " ")))[1]
+    detail = [f"{kind} at {event.t_s:.1f} s"]
     if event.span_s:
         detail.append(f" for {event.span_s:.1f} s")
-    detail.append(f": {event.stations:,} {'connections cut' if event.kind == 'outage' else 'stations hit'}")
+    if event.kind in _FAULT_NAMES:
+        detail.append(f": {event.stations:,} {'connections cut' if event.kind == 'outage' else 'stations hit'}")
     if event.count > 1:
         detail.append(f" ({event.count:,} events in {bucket_s:g} s)")
     if event.label:

@@ -109,10 +109,10 @@ def _per_model(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         model = models.get(model_id) or {}
         lack = shortfall(stations, model)
         first = model_cell(model_id, colors)
-        rows.append([bad(first) if lack.any else first, number(stations), number(lack.never_connected),
-                     number(lack.never_booted), _failures(model.get("connection") or {}) or "–", _answers(model)])
-    return table(["model", "stations", "never connected", "never booted", "failed attempts",
-                  "BootNotification answers"], rows, cls="compact", numeric_from=1)
+        rows.append([bad(first) if lack.any else first, _failures(model.get("connection") or {}) or "–",
+                     _answers(model), number(stations), number(lack.never_connected), number(lack.never_booted)])
+    return table(["model", "failed attempts", "BootNotification answers", "stations", "never connected",
+                  "never booted"], rows, cls="compact", numeric_from=3)
 
 
 # ---------------------------------------------------------------- thresholds

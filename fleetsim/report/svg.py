@@ -9,6 +9,7 @@ Pure: data in, SVG text out.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from html import escape
 from typing import Final, Literal
@@ -66,7 +67,7 @@ MARKER_STYLES: Final = {
     "connector": ("#757575", "connector fault"),
 }
 _MARKER_GREY: Final = "#888"
-MAX_MARKER_LINES: Final = 40  # more moments than that in a chart: short ticks at the top instead of lines
+MAX_MARKER_LINES: Final = 12  # more moments of one kind in a chart: short ticks at the top instead of lines
 _LABEL_ROWS: Final = 3
 
 
@@ -287,14 +288,16 @@ def _marker_style(kind: str) -> tuple[str, str]:
 def _markers_svg(markers: Sequence[Marker], x_scale: _Scale, plot_y: tuple[float, float]) -> tuple[str, str]:
     """Bands and lines across the plot, behind the data, each with its
     tooltip; labels at the top where they fit (a label that would overlap
-    another is left to the tooltip).  Many moments (random drops over a soak)
-    become short ticks along the top, so they do not hide the data.  Returns
+    another is left to the tooltip).  A kind with many moments (random drops
+    over a soak) becomes short ticks along the top, unlabelled, so they do
+    not hide the data (nor the other kinds' lines).  Returns
     the marks (drawn under the data) and their labels (drawn over it)."""
     if not markers:
         return "", ""
     top, bottom = plot_y
     low, high = x_scale.pixels
-    ticks = sum(1 for marker in markers if marker.span_s <= 0) > MAX_MARKER_LINES
+    moments = Counter(marker.kind for marker in markers if marker.span_s <= 0)
+    ticks = {kind for kind, n in moments.items() if n > MAX_MARKER_LINES}
     out = ["<g class='markers'>"]
     rows_end = [-math.inf] * _LABEL_ROWS  # where the last label of each row ends (px)
     labels = []
@@ -307,7 +310,7 @@ def _markers_svg(markers: Sequence[Marker], x_scale: _Scale, plot_y: tuple[float
             out.append(f"<rect class='marker' x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 1.0):.1f}' "
                        f"height='{bottom - top}' fill='{color}' fill-opacity='0.12' stroke='{color}' "
                        f"stroke-opacity='0.5' stroke-dasharray='3 2'>{tooltip}</rect>")
-        elif ticks:
+        elif marker.kind in ticks:
             out.append(f"<line class='marker' x1='{x0:.1f}' x2='{x0:.1f}' y1='{top}' y2='{top + 7}' "
                        f"stroke='{color}' stroke-width='1.2'>{tooltip}</line>")
             continue

@@ -59,18 +59,26 @@ def test_connections_opened_and_failed_per_interval_with_the_fleet_wide_setup_p9
 def test_events_are_written_as_they_happen_and_a_batch_is_one_row(tmp_path: Path) -> None:
     recorder = Recorder()
     writer = IntervalWriter(tmp_path, recorder, START)
-    for hit in (1, 1, 0, 1):  # a storm of four stations, one of which was not connected
-        writer.event(RunEvent(elapsed_s=45.0021, kind="storm", stations=hit, at_s=450.0))
-    writer.event(RunEvent(elapsed_s=45.5, kind="drop", stations=1, at_s=455.13))
-    writer.event(RunEvent(elapsed_s=46.0, kind="drop", stations=1, at_s=460.2))
+    for second in range(1, 46):
+        writer.tick(float(second), Census())
+    # A storm of four stations, one of which was not connected, with a tick in
+    # the middle of the batch: still one row.
+    for hit in (1, 1):
+        writer.event(RunEvent(elapsed_s=45.9991, kind="storm", stations=hit, at_s=450.0))
+    writer.tick(46.0, Census())
+    for hit in (0, 1):
+        writer.event(RunEvent(elapsed_s=46.0021, kind="storm", stations=hit, at_s=450.0))
+    writer.event(RunEvent(elapsed_s=46.5, kind="drop", stations=1, at_s=465.13))
+    writer.event(RunEvent(elapsed_s=46.6, kind="drop", stations=1, at_s=466.2))
     writer.tick(47.0, Census())
+    writer.tick(48.0, Census())
     # Not closed (a killed run): the events are on disk all the same.
     rows = read_csv(tmp_path / EVENTS_FILE)
     assert list(rows[0]) == list(EVENTS_HEADER)
     assert [(r["elapsed_s"], r["kind"], r["stations"], r["at_s"], r["span_s"]) for r in rows] == [
-        ("45.002", "storm", "3", "450.000", "0.000"), ("45.500", "drop", "1", "455.130", "0.000"),
-        ("46.000", "drop", "1", "460.200", "0.000")]
-    assert rows[0]["wall_time"] == "2025-01-01T12:00:45.002+00:00"
+        ("45.999", "storm", "3", "450.000", "0.000"), ("46.500", "drop", "1", "465.130", "0.000"),
+        ("46.600", "drop", "1", "466.200", "0.000")]
+    assert rows[0]["wall_time"] == "2025-01-01T12:00:45.999+00:00"
     writer.event(RunEvent(elapsed_s=50.0, kind="outage", span_s=12.0, stations=4, at_s=500.0))
     writer.event(RunEvent(elapsed_s=51.0, kind="connector", span_s=60.0, stations=1, label="GroundFailure"))
     writer.close(60.0, Census())

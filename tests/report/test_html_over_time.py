@@ -117,11 +117,14 @@ def test_a_folder_without_events_still_marks_its_outages(stormy: Path, tmp_path:
 
 def test_many_moments_become_ticks_and_labels_never_overlap() -> None:
     drops = [Marker(float(t), "drop", "drop") for t in range(60)]
+    storm = Marker(30.5, "storm (200)", "storm")
     svg = line_chart([Series("s", [(0.0, 1.0), (60.0, 2.0)])], title="t", x=Axis("time"), y=Axis("y"),
-                     markers=drops, time_axis=True)
-    ticks = re.findall(r"<line class='marker' [^>]*y1='([\d.]+)' y2='([\d.]+)'", svg)
-    assert len(ticks) == 60 and all(float(y2) - float(y1) == 7 for y1, y2 in ticks)
-    assert "marker-label" not in svg and ">connection drop</text>" in svg
+                     markers=[*drops, storm], time_axis=True)
+    lines = re.findall(r"<line class='marker' [^>]*y1='([\d.]+)' y2='([\d.]+)'", svg)
+    ticks = [(y1, y2) for y1, y2 in lines if float(y2) - float(y1) == 7]
+    assert len(ticks) == 60 and len(lines) == 61  # the drops as ticks; the storm, alone of its kind, a line
+    assert re.findall(r"<text class='marker-label'[^>]*>([^<]*)</text>", svg) == ["storm (200)"]
+    assert ">connection drop</text>" in svg and ">reconnect storm</text>" in svg
     close = [Marker(10.0 + i / 10, f"storm number {i}", "storm") for i in range(6)]
     svg = line_chart([Series("s", [(0.0, 1.0), (60.0, 2.0)])], title="t", x=Axis("time"), y=Axis("y"),
                      markers=close, time_axis=True, chart_id="c")
@@ -184,3 +187,17 @@ def test_charging_connectors_have_their_own_chart_and_axis(page: str) -> None:
     y_ticks = [float(v) for v in re.findall(r"text-anchor='end' fill='#555'>([\d.]+)<", charging)]
     assert max(y_ticks) == 2
     assert max(float(v) for v in re.findall(r"text-anchor='end' fill='#555'>([\d.]+)<", stations)) >= 6
+
+
+def test_an_event_of_a_kind_this_fleetsim_does_not_know_is_marked_by_its_label(stormy: Path, tmp_path: Path) -> None:
+    """The hook for later kinds (the stages of a run): a row of events.csv
+    with another kind is still marked, as a band when it lasts."""
+    for name in ("summary.json", "latency.hlog", "timeseries.csv"):
+        (tmp_path / name).write_bytes((stormy / name).read_bytes())
+    (tmp_path / "events.csv").write_text("elapsed_s,wall_time,kind,label,span_s,stations,at_s\n"
+                                         "2.000,2025-01-01T12:00:02.000+00:00,stage,ramp <up>,3.000,0,\n")
+    svg = chart(render(read_folder(tmp_path)), "chart-throughput")
+    (band,) = re.findall(r"<rect class='marker' x='([\d.]+)' y='[\d.]+' width='([\d.]+)'[^>]*><title>([^<]*)", svg)
+    assert float(band[1]) == pytest.approx(x_of(svg, 3.0) - x_of(svg, 0), abs=0.2)
+    assert band[2] == "stage at 2.0 s for 3.0 s, ramp &lt;up&gt;"
+    assert re.findall(r"<text class='marker-label'[^>]*>([^<]*)</text>", svg) == ["ramp &lt;up&gt;"]
