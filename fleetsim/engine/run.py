@@ -213,7 +213,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
             apply_clock_skew(stations, schedule)
             if not schedule.empty:
-                nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder)
+                nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder,
+                                   writer.event if writer is not None else None)
             if handle_signals:
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
