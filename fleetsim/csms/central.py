@@ -106,6 +106,7 @@ class CentralSystem:
         for request_type, confirmation in _EMPTY_CONFIRMATIONS.items():
             self._handlers.setdefault(request_type, _constant(confirmation))
         self._confirmation_handlers: dict[type[Payload], Callable[[ChargePointState, Any, Any], None]] = {
+            core.ResetReq: _on_reset,
             reservation.ReserveNowReq: _on_reserve_now,
             reservation.CancelReservationReq: _on_cancel_reservation,
             smart_charging.SetChargingProfileReq: _on_set_charging_profile,
@@ -224,6 +225,14 @@ def _constant(confirmation: Payload) -> _Handler:
 
 
 # ------------------------------------------------ learning from confirmations
+
+
+def _on_reset(state: ChargePointState, request: Any, confirmation: Any) -> None:
+    # OCPP 1.6 §5.14: an accepted Reset reboots the charge point, which must
+    # boot again before the Central System may call it (§4.2.1): until its
+    # next BootNotification it is not registered, and gets no calls.
+    if confirmation.status == "Accepted":
+        state.registration = None
 
 
 def _on_reserve_now(state: ChargePointState, request: Any, confirmation: Any) -> None:

@@ -248,6 +248,8 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     csms_call_queue: int = 8  # CSMS calls waiting behind the one in flight, per connection
     max_message_bytes: int = DEFAULT_MAX_FRAME_BYTES
     handshake_timeout_s: float = 10.0  # the opening handshake, TLS and HTTP upgrade together
+    send_stall_s: float = 30.0  # a station that reads nothing for this long is cut (real seconds)
+    max_charge_points: int = 1_000_000  # charge point ids the CSMS keeps state for; later new ones get HTTP 503
     # The simulated clock's speed: the times the CSMS writes (currentTime,
     # reservation expiry, schedule starts) run this many times faster than
     # real time, like those of the stations of an accelerated run.
@@ -259,9 +261,9 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s < 0 or self.boot_retry_interval_s < 0:
             raise ValueError("intervals cannot be negative")
-        if self.csms_call_timeout_s <= 0 or self.handshake_timeout_s <= 0:
+        if self.csms_call_timeout_s <= 0 or self.handshake_timeout_s <= 0 or not 0 < self.send_stall_s < 1e6:
             raise ValueError("timeouts must be positive")
         if self.speed <= 0:
             raise ValueError("speed must be positive")
-        if self.csms_call_queue < 0 or self.max_message_bytes < 1:
+        if self.csms_call_queue < 0 or self.max_message_bytes < 1 or self.max_charge_points < 1:
             raise ValueError("csms_call_queue and max_message_bytes out of range")

@@ -39,6 +39,7 @@ from fleetsim.csms.tls import accept_tls, server_context
 from fleetsim.engine import framing
 from fleetsim.engine.limits import raise_open_files_limit
 from fleetsim.engine.link import Link, LinkError
+from fleetsim.metrics.recorder import MAX_ERROR_CODE_CHARS, MAX_ERROR_KINDS, OTHER_ERROR_CODES
 from fleetsim.ocpp.actions import ACTION_OF_REQUEST
 from fleetsim.ocpp.base import Payload
 from fleetsim.ocpp.enums import RegistrationStatus
@@ -58,11 +59,19 @@ from fleetsim.ocpp.payloads import core
 
 log = logging.getLogger(__name__)
 
+# Answers held back by a configured delay, per connection: far above what one
+# CALL in flight at a time (OCPP-J 1.6 §4.1.1) ever needs.
+MAX_DELAYED_ANSWERS: Final = 1024
 _ACCEPT_RETRY_S: Final = 0.1  # out of file descriptors: wait for some to close, as trio.serve_listeners does
 _OUT_OF_RESOURCES: Final = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 
 
 def _bump(counter: dict[str, int], key: str) -> None:
+    if key not in counter:
+        # Some keys are a peer's text (a CALLERROR's code): a bounded set of them.
+        key = key[:MAX_ERROR_CODE_CHARS]
+        if len(counter) >= MAX_ERROR_KINDS and key not in counter:
+            key = OTHER_ERROR_CODES
     counter[key] = counter.get(key, 0) + 1
 
 
@@ -88,6 +97,9 @@ class CsmsStats(msgspec.Struct):
     callerrors_received: dict[str, int] = {}  # CALLERRORs answering the CSMS's CALLs, by code
     unexpected_answers: int = 0  # CALLRESULT/CALLERROR matching no CALL in flight
     internal_errors: int = 0  # our bugs, logged with a traceback
+    # Connections cut because the station let too much pile up unread
+    # (backlog_full), stopped reading (send_stalled), or flooded delayed answers.
+    connections_cut: dict[str, int] = {}
 
 
 class RunningCsms:
@@ -135,6 +147,7 @@ class _Connection:
         "calls",
         "charge_point_id",
         "closed",
+        "delayed_answers",
         "dropping",
         "link",
         "messages",
@@ -155,6 +168,7 @@ class _Connection:
         self.outbox: deque[int | Payload] = deque()  # a traffic rule's index, or a request asked from outside
         self.closed = False
         self.dropping = False
+        self.delayed_answers = 0  # answers waiting for the configured delay
 
 
 async def serve_csms(
@@ -281,6 +295,11 @@ class _Server:
         else:
             head, leftover = parsed
             decision = decide(head, self.config)
+            if (isinstance(decision, Upgrade) and decision.charge_point_id not in self.central.charge_points
+                    and len(self.central.charge_points) >= self.config.max_charge_points):
+                # State is kept per charge point id, and ids are the client's
+                # to choose: a client inventing new ones gets no new state.
+                decision = Refuse(503, "no room for another charge point")
         if not await send_all(sock, decision.response):
             return None
         if not isinstance(decision, Upgrade):
@@ -317,18 +336,28 @@ class _Server:
             try:
                 events = await link.receive()
             except LinkError:
+                if link.failure is not None:  # a station that stopped reading: cut
+                    _bump(self.stats.connections_cut, link.failure)
                 return
             if self._stall is not None:
                 await self._wait_out_stall()
             now_s = trio.current_time()
             for event in events:
                 if type(event) is framing.Message:
-                    on_message(connection, event.data, now_s)
+                    try:
+                        on_message(connection, event.data, now_s)
+                    except Exception:  # our bug: this connection only, with the close code that says so
+                        self.stats.internal_errors += 1
+                        log.exception("CSMS failed handling a message of %s", connection.charge_point_id)
+                        link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
+                        return
                     if connection.dropping:
                         self.stats.connections_dropped += 1
                         return  # no close frame: a dropped connection, as a network failure looks
                 else:
-                    link.answer(event)  # RFC 6455 §5.5: pong pings, echo a close, close on a violation
+                    # RFC 6455 §5.5: pong pings, echo a close, close on a violation.
+                    if link.answer(event):
+                        connection.nursery.start_soon(link.flush, self.config.send_stall_s)
                     if link.closed:
                         return
 
@@ -389,11 +418,20 @@ class _Server:
         if self._delayed:
             delay_ms = self.config.delay.draw_ms(self._delay_rng)
             if delay_ms > 0:
+                if connection.delayed_answers >= MAX_DELAYED_ANSWERS:
+                    # OCPP-J 1.6 §4.1.1 allows a station one CALL in flight; one
+                    # that floods us does not get a timer per CALL without end.
+                    _bump(self.stats.connections_cut, "calls_flood")
+                    connection.dropping = True
+                    connection.link.close(framing.CLOSE_POLICY_VIOLATION, "too many CALLs in flight")
+                    return
+                connection.delayed_answers += 1
                 self.timers.schedule(now_s + delay_ms / 1000.0, self._send_later, connection, data)
                 return
         self._send(connection, data)
 
     def _send_later(self, connection: _Connection, data: bytes, due_s: float) -> None:
+        connection.delayed_answers -= 1
         if connection.closed:
             self.stats.answers_lost += 1
         else:
@@ -401,7 +439,7 @@ class _Server:
 
     def _send(self, connection: _Connection, data: bytes) -> None:
         if connection.link.send_text(data):
-            connection.nursery.start_soon(connection.link.flush)
+            connection.nursery.start_soon(connection.link.flush, self.config.send_stall_s)
 
     # ------------------------------------------------- the CSMS's own CALLs
 

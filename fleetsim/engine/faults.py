@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from fleetsim.engine.fleet import Fleet
+from fleetsim.metrics.intervals import RunEvent
 from fleetsim.metrics.recorder import OutageRecovery, Recorder
 from fleetsim.ocpp.enums import Reason
 from fleetsim.sessions.faults import FaultKind, FaultSchedule, Outage, StationFault
@@ -40,28 +41,44 @@ def apply_clock_skew(stations: Sequence[Station], schedule: FaultSchedule) -> No
             station_faults.skew_clock(station, skew_s)
 
 
-async def inject_faults(fleet: Fleet, schedule: FaultSchedule, timebase: Timebase, recorder: Recorder) -> None:
+async def inject_faults(fleet: Fleet, schedule: FaultSchedule, timebase: Timebase, recorder: Recorder,
+                        note: Callable[[RunEvent], None] | None = None) -> None:
     """Apply every fault of ``schedule`` at its time, until cancelled (the
-    run's end).  Outages run as child tasks: they last, and may overlap."""
+    run's end).  Outages run as child tasks: they last, and may overlap.
+    ``note`` hears of each fault as it is injected (the results' events.csv),
+    at the real time since the start of the run, so charts can mark it."""
+    note = note or (lambda _: None)
     async with trio.open_nursery() as nursery:
         for event in schedule.events():
             await trio.sleep_until(timebase.origin_s + timebase.engine_seconds(event.at_s))
+            elapsed_s = trio.current_time() - timebase.origin_s
             match event:
                 case Outage():
+                    # Every open connection is cut (in _outage, which starts next).
+                    connected = sum(1 for runner in fleet.runners if runner.link is not None)
+                    note(RunEvent(elapsed_s=elapsed_s, kind="outage", span_s=timebase.engine_seconds(event.for_s),
+                                  stations=connected, at_s=event.at_s))
                     nursery.start_soon(_outage, fleet, event, timebase, recorder)
                 case StationFault():
-                    _apply(fleet, fleet.runners[event.station], event)
+                    hit = _apply(fleet, fleet.runners[event.station], event)
+                    spans = event.kind in (FaultKind.POWER_LOSS, FaultKind.CONNECTOR)
+                    note(RunEvent(elapsed_s=elapsed_s, kind=str(event.kind), stations=int(hit), at_s=event.at_s,
+                                  span_s=timebase.engine_seconds(event.for_s) if spans else 0.0,
+                                  label=str(event.error_code) if event.kind == FaultKind.CONNECTOR else ""))
         # A finite schedule: its outages and the recovery they watch finish on their own.
 
 
-def _apply(fleet: Fleet, runner: _Runner, fault: StationFault) -> None:
+def _apply(fleet: Fleet, runner: _Runner, fault: StationFault) -> bool:
+    """Inject one station's fault; False: it did not hit (a drop or storm
+    finds the station not connected)."""
     station = runner.station
     now_s = trio.current_time()
     match fault.kind:
         case FaultKind.DROP | FaultKind.STORM:
             if fleet.cut(runner, str(fault.kind)):  # a station not connected then is not hit
                 station.stats.count(f"fault.{fault.kind}")
-            return
+                return True
+            return False
         case FaultKind.REBOOT:
             station.stats.count("fault.reboot")
             # As after a hard Reset (OCPP 1.6 §5.14), which the station models.
@@ -73,6 +90,7 @@ def _apply(fleet: Fleet, runner: _Runner, fault: StationFault) -> None:
             step = partial(station_faults.power_loss, station, for_s=fault.for_s)
     station_faults.inject(station, step, now_s)
     fleet.after(runner)  # sends what the fault made it send, closes its link if it went down
+    return True
 
 
 async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Recorder) -> None:

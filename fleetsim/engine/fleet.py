@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import logging
 import math
 import random
 import ssl
@@ -24,7 +25,7 @@ import msgspec
 import trio
 
 from fleetsim.engine import framing
-from fleetsim.engine.link import Link, LinkError, Target, connect
+from fleetsim.engine.link import DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
 from fleetsim.metrics.recorder import Recorder
@@ -33,6 +34,7 @@ from fleetsim.ocpp.enums import RegistrationStatus
 from fleetsim.station.station import Station
 
 INF = math.inf
+log = logging.getLogger(__name__)
 
 
 class ConnectOptions(msgspec.Struct, frozen=True):
@@ -44,6 +46,7 @@ class ConnectOptions(msgspec.Struct, frozen=True):
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     max_message_bytes: int = 4 * 1024 * 1024
+    send_stall_s: float = DEFAULT_SEND_STALL_S  # a CSMS that reads nothing for this long is cut
 
 
 class Progress(msgspec.Struct):
@@ -217,6 +220,7 @@ class Fleet:
         station.on_connected(trio.current_time())
         self.after(runner)
         closed_as: str | None = None  # the CSMS's close frame, its breach of RFC 6455, or how the link failed
+        run_ended = False
         try:
             while not link.closed:
                 events = await link.receive()
@@ -227,22 +231,43 @@ class Fleet:
                         station.on_message(event.data, now)
                     else:
                         closed_as = _CLOSED_AS.get(type(event), closed_as)
-                        link.answer(event)
+                        if link.answer(event):
+                            self._start_flusher(link)
                 self.after(runner)
         except LinkError as error:
             # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
-            closed_as = closed_as or _reason(error)
+            closed_as = closed_as or link.failure or _reason(error)
+        except trio.Cancelled:
+            run_ended = True  # the run is over: closing now is no disconnect
+            raise
+        except Exception:
+            # Our bug, found by what this station received: it must not end the
+            # fleet.  Counted (the run then fails, see simulator.station_errors).
+            closed_as = "internal_error"
+            self._station_failed(runner, "message")
+            link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
         finally:
-            # Ours first: a fault that cut it, or a reboot; else the CSMS's doing.
-            cause = runner.cut_by or ("reboot" if station.want_disconnect else closed_as or "closed")
-            station.stats.count(f"disconnect.{cause}")
+            if not run_ended or runner.cut_by:
+                # Ours first: a fault that cut it, or a reboot; else the CSMS's doing.
+                cause = runner.cut_by or ("reboot" if station.want_disconnect else closed_as or "closed")
+                station.stats.count(f"disconnect.{cause}")
+                progress.disconnects += 1
             runner.cut_by = None
             progress.connected -= 1
-            progress.disconnects += 1
             runner.link = None
             link.close()
             station.on_disconnected(trio.current_time())
             self.after(runner)
+
+    def _station_failed(self, runner: _Runner, where: str) -> None:
+        """Count (and log, once per kind) an exception a station raised."""
+        counters = self.recorder.simulator_counters
+        counters["station_errors"] += 1
+        kind = f"station_errors.{where}"
+        counters[kind] += 1
+        if counters[kind] == 1:
+            log.exception("station %s failed handling a %s; it is disconnected and the run will fail",
+                          runner.station.charge_point_id, where)
 
     def cut(self, runner: _Runner, cause: str) -> bool:
         """Cut a station's connection as a failing network does (no close
@@ -264,15 +289,16 @@ class Fleet:
         link = runner.link
         if outbox:
             if link is not None:
-                for data in outbox:
-                    if link.send_text(data) and self._nursery is not None:
-                        self._nursery.start_soon(link.flush)
+                # Several frames due at once leave in one system call.
+                if link.send_text(outbox[0]) if len(outbox) == 1 else link.send_texts(outbox):
+                    self._start_flusher(link)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
         if station.want_ping:
             station.want_ping = False
             if link is not None:
-                link.send_ping()
+                if link.send_ping():
+                    self._start_flusher(link)
                 station.stats.count("websocket.ping")
         if station.want_disconnect and link is not None and not link.closed:
             link.close(framing.CLOSE_NORMAL, "reboot")  # wakes the station's reader task
@@ -287,6 +313,12 @@ class Fleet:
             scope = self._timer_scope
             if scope is not None and wake_s < scope.deadline:
                 scope.deadline = wake_s
+
+    def _start_flusher(self, link: Link) -> None:
+        """The kernel took only part of what the link sent: drain the rest in a
+        task, which cuts a CSMS that reads nothing for send_stall_s."""
+        if self._nursery is not None:
+            self._nursery.start_soon(link.flush, self.options.send_stall_s)
 
     async def _serve_timers(self) -> None:
         heap = self._heap
@@ -306,7 +338,13 @@ class Fleet:
                 late_s = now - max(when_s, runner.started_s)
                 lag.record_value(max(1, round(late_s * 1_000_000)) if late_s > 0 else 1)
                 runner.scheduled_s = INF
-                runner.station.on_timer(now)
+                try:
+                    runner.station.on_timer(now)
+                except Exception:  # our bug: this station only, never the fleet's timers
+                    self._station_failed(runner, "timer")
+                    if runner.link is not None:
+                        runner.link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
+                    continue
                 self.after(runner)
 
 
@@ -357,7 +395,7 @@ _CLOSED_AS = {framing.Close: "closed_by_csms", framing.Violation: "protocol_viol
 _REASONS = (
     (" 401", "unauthorized"), ("tls", "tls"), ("handshake refused", "rejected"), ("refused", "refused"),
     ("reset", "reset"), ("timedout", "timeout"), ("timeout", "timeout"), ("handshake", "handshake"),
-    ("closed", "closed"), ("resolve", "resolve"),
+    ("closed", "closed"), ("resolve", "resolve"), ("source address", "source_address"),
 )
 
 

@@ -32,7 +32,9 @@ OP_PONG: Final = 0xA
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 CLOSE_PROTOCOL_ERROR: Final = 1002
+CLOSE_POLICY_VIOLATION: Final = 1008
 CLOSE_TOO_BIG: Final = 1009
+CLOSE_INTERNAL_ERROR: Final = 1011
 
 _random = random.Random()  # masking keys (RFC 6455 §5.3); no secret is at stake on our links
 

@@ -14,9 +14,11 @@ certificate.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import ssl
+from collections import deque
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -26,7 +28,15 @@ import trio
 from fleetsim.engine import framing
 
 SUBPROTOCOL: Final = "ocpp1.6"
-_RECV_BYTES: Final = 65536
+# One read's worth.  Small enough that what one read can hold (8,000 empty
+# frames at most) is handled well inside a millisecond budget per peer, so a
+# peer that floods cannot hold the loop; OCPP frames are a few hundred bytes.
+_RECV_BYTES: Final = 16384
+DEFAULT_MAX_BACKLOG_BYTES: Final = 8 * 1024 * 1024
+"""What may wait for a peer to read, per connection: a SendLocalList answer or
+a certificate chain fits many times over; a peer that lets more pile up is cut."""
+DEFAULT_SEND_STALL_S: Final = 30.0
+"""A peer that takes no byte for this long (real seconds) is cut."""
 
 
 class LinkError(Exception):
@@ -74,28 +84,47 @@ class Target(msgspec.Struct, frozen=True):
 
 class Link:
     """An open WebSocket connection.  A client (a station) masks what it sends
-    and expects unmasked frames; a server (the embedded CSMS) the reverse."""
+    and expects unmasked frames; a server (the embedded CSMS) the reverse.
+
+    Bounded by construction: what the kernel does not take waits in a backlog
+    of at most ``max_backlog_bytes``; a peer that lets it fill, or does not
+    read for the flusher's ``stall_s``, is cut (:attr:`failure` says why)
+    rather than waited on or buffered for without end."""
 
     __slots__ = (
+        "_backlog",
+        "_backlog_bytes",
         "_closed",
+        "_current",
         "_flushing",
         "_masked",
+        "_max_backlog_bytes",
         "_maybe_more",
         "_parser",
         "_pending",
-        "_unsent",
+        "_pong",
         "bytes_in",
         "bytes_out",
+        "failure",
         "sock",
     )
 
-    def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True) -> None:
+    def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True,
+                 max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES) -> None:
         self.sock = sock
         self._masked = client
         self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes)
-        self._unsent = b""
+        # Bytes the kernel has not taken: the chunk being written (a TLS write
+        # that wants a retry must be retried with the same bytes) and whole
+        # frames behind it.  Never a growing ``bytes`` (quadratic to append to).
+        self._current = memoryview(b"")
+        self._backlog: deque[bytes] = deque()
+        self._backlog_bytes = 0
+        self._max_backlog_bytes = max_backlog_bytes
+        self._pong: bytes | None = None  # the payload of a ping to answer once the backlog drains
         self._closed = False
         self._flushing = False
+        self.failure: str | None = None  # why the link cut itself (a peer that does not read)
         self.bytes_out = 0
         self.bytes_in = 0
         # Frames the peer sent right behind its handshake.
@@ -107,17 +136,30 @@ class Link:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes written by us and not yet taken by the kernel."""
+        return len(self._current) + self._backlog_bytes
+
     def send_text(self, data: bytes) -> bool:
         """Queue one text message.  Returns True when a flusher must be started
         (the kernel buffer is full); the caller owns that task."""
         return self._write(framing.encode_frame(framing.OP_TEXT, data, masked=self._masked))
 
+    def send_texts(self, messages: list[bytes]) -> bool:
+        """Queue several text messages with one system call (see send_text)."""
+        masked = self._masked
+        return self._write(b"".join([framing.encode_frame(framing.OP_TEXT, data, masked=masked) for data in messages]))
+
     def _write(self, frame: bytes) -> bool:
         if self._closed:
             return False
         self.bytes_out += len(frame)
-        if self._unsent:
-            self._unsent += frame
+        if self._current or self._backlog:
+            self._backlog.append(frame)
+            self._backlog_bytes += len(frame)
+            if self.backlog_bytes > self._max_backlog_bytes:
+                self._cut("backlog_full", framing.CLOSE_TOO_BIG)
             return False
         try:
             sent = self.sock.send(frame)
@@ -128,30 +170,67 @@ class Link:
             return False
         if sent == len(frame):
             return False
-        self._unsent = frame[sent:]
+        self._current = memoryview(frame)[sent:]
+        if self.backlog_bytes > self._max_backlog_bytes:
+            self._cut("backlog_full", framing.CLOSE_TOO_BIG)
+            return False
         if self._flushing:
             return False
         self._flushing = True
         return True
 
-    async def flush(self) -> None:
-        """Drain what the kernel did not take; run as its own task."""
+    async def flush(self, stall_s: float = DEFAULT_SEND_STALL_S) -> None:
+        """Drain what the kernel did not take; run as its own task.  A peer
+        that takes nothing for ``stall_s`` is cut (``failure = "send_stalled"``)."""
         try:
-            while self._unsent and not self._closed:
-                try:
-                    await trio.lowlevel.wait_writable(self.sock)
-                except trio.ClosedResourceError:  # close() from another task
+            while (self._current or self._backlog) and not self._closed:
+                if not self._current:
+                    self._current = memoryview(self._next_chunk())
+                writable = False
+                with trio.move_on_after(stall_s):
+                    try:
+                        await trio.lowlevel.wait_writable(self.sock)
+                    except trio.ClosedResourceError:  # close() from another task
+                        return
+                    writable = True
+                if not writable:
+                    self._cut("send_stalled", framing.CLOSE_POLICY_VIOLATION)
                     return
                 try:
-                    sent = self.sock.send(self._unsent)
+                    sent = self.sock.send(self._current)
                 except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                     continue
                 except OSError:
                     self._closed = True
                     return
-                self._unsent = self._unsent[sent:]
+                self._current = self._current[sent:]
+                if not self._current and not self._backlog and self._pong is not None:
+                    pong, self._pong = self._pong, None
+                    self._backlog.append(framing.encode_frame(framing.OP_PONG, pong, masked=self._masked))
+                    self._backlog_bytes += len(self._backlog[-1])
         finally:
             self._flushing = False
+
+    def _next_chunk(self) -> bytes:
+        """Whole frames from the backlog, joined up to about 64 KiB: one
+        system call for many small frames, and no copy of the rest."""
+        backlog = self._backlog
+        chunk = [backlog.popleft()]
+        size = len(chunk[0])
+        while backlog and size + len(backlog[0]) <= _RECV_BYTES * 4:
+            size += len(backlog[0])
+            chunk.append(backlog.popleft())
+        self._backlog_bytes -= size
+        return chunk[0] if len(chunk) == 1 else b"".join(chunk)
+
+    def _cut(self, reason: str, code: int) -> None:
+        """Give up on a peer that does not read: try a close frame with one
+        non-blocking write (it is unlikely to fit), then drop the connection."""
+        self.failure = reason
+        self._current, self._backlog, self._backlog_bytes = memoryview(b""), deque(), 0
+        with contextlib.suppress(OSError, ssl.SSLError):
+            self.sock.send(framing.encode_close(code, reason.replace("_", " "), masked=self._masked))
+        self.close()
 
     async def receive(self) -> list[framing.Event]:
         """Wait for data and return the events it completes ([] while a frame is
@@ -161,12 +240,18 @@ class Link:
             return events
         while True:
             if self._closed:
-                raise LinkError("connection closed")
-            if not self._maybe_more:
-                try:
+                raise LinkError(f"connection cut: {self.failure}" if self.failure else "connection closed")
+            try:
+                if self._maybe_more:
+                    # Data may be waiting, so no wait: but a peer that sends
+                    # without pause must not keep this task from yielding.
+                    await trio.lowlevel.checkpoint()
+                else:
                     await trio.lowlevel.wait_readable(self.sock)
-                except trio.ClosedResourceError:  # close() from another task
-                    raise LinkError("connection closed") from None
+            except trio.ClosedResourceError:  # close() from another task
+                raise LinkError("connection closed") from None
+            if self._closed:
+                continue
             try:
                 data = self.sock.recv(_RECV_BYTES)
             except (BlockingIOError, ssl.SSLWantReadError):
@@ -187,23 +272,31 @@ class Link:
             self._maybe_more = len(data) == _RECV_BYTES or (
                 isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
             )
-            return self._parser.feed(data)
+            return _last_ping_only(self._parser.feed(data))
 
-    def answer(self, event: framing.Event) -> None:
+    def answer(self, event: framing.Event) -> bool:
         """RFC 6455 housekeeping for control events: pong a ping, echo a close,
-        close on a violation."""
+        close on a violation.  True when a flusher must be started (as
+        :meth:`send_text`)."""
         match event:
             case framing.Ping(data=data):
-                self._write(framing.encode_frame(framing.OP_PONG, data, masked=self._masked))
+                if self._current or self._backlog:
+                    # RFC 6455 §5.5.3: only the latest ping needs its pong.  A
+                    # peer that pings but does not read gets one pong, later.
+                    self._pong = data
+                    return False
+                return self._write(framing.encode_frame(framing.OP_PONG, data, masked=self._masked))
             case framing.Close(code=code):
                 self._write(framing.encode_close(code if code != 1005 else framing.CLOSE_NORMAL, "", masked=self._masked))
                 self.close()
             case framing.Violation(code=code, reason=reason):
                 self._write(framing.encode_close(code, reason, masked=self._masked))
                 self.close()
+        return False
 
-    def send_ping(self, data: bytes = b"") -> None:
-        self._write(framing.encode_frame(framing.OP_PING, data, masked=self._masked))
+    def send_ping(self, data: bytes = b"") -> bool:
+        """Send a ping; True when a flusher must be started (as :meth:`send_text`)."""
+        return self._write(framing.encode_frame(framing.OP_PING, data, masked=self._masked))
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         if self.sock.fileno() == -1:
@@ -223,6 +316,25 @@ class Link:
             self.sock.close()
         except OSError:  # pragma: no cover - closing a dead socket
             pass
+
+
+def _last_ping_only(events: list[framing.Event]) -> list[framing.Event]:
+    """RFC 6455 §5.5.3: of several pings received together, only the latest
+    needs a pong.  A ping flood then costs one pong per read, not one each."""
+    pings = 0
+    for event in events:
+        if type(event) is framing.Ping:
+            pings += 1
+    if pings < 2:
+        return events
+    kept: list[framing.Event] = []
+    for event in events:
+        if type(event) is framing.Ping:
+            pings -= 1
+            if pings:
+                continue
+        kept.append(event)
+    return kept
 
 
 async def connect(
@@ -258,7 +370,10 @@ async def connect(
 
 
 async def _tcp_connect(target: Target, local_address: str | None) -> socket.socket:
-    infos = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    try:
+        infos = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise LinkError(f"cannot resolve {target.host}: {error.strerror or error}") from error
     if not infos:
         raise LinkError(f"cannot resolve {target.host}")
     family, kind, proto, _, address = infos[0]
@@ -269,7 +384,10 @@ async def _tcp_connect(target: Target, local_address: str | None) -> socket.sock
         if local_address is not None:
             # Several source addresses multiply the ~28,000 ephemeral ports one
             # address has towards one CSMS address and port.
-            sock.bind((local_address, 0))
+            try:
+                sock.bind((local_address, 0))
+            except OSError as error:
+                raise LinkError(f"cannot use source address {local_address}: {error.strerror or error}") from error
         code = sock.connect_ex(address)
         if code not in (0, errno.EINPROGRESS):
             raise LinkError(f"cannot connect to {target.host}:{target.port}: {errno.errorcode.get(code, code)}")

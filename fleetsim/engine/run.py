@@ -4,6 +4,7 @@ cleanly, and hand back what was recorded."""
 
 from __future__ import annotations
 
+import math
 import random
 import signal
 import ssl
@@ -212,7 +213,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
             apply_clock_skew(stations, schedule)
             if not schedule.empty:
-                nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder)
+                nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder,
+                                   writer.event if writer is not None else None)
             if handle_signals:
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
@@ -305,7 +307,12 @@ async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
     spread_s = min(1.0, grace_s / 4)
     for offset_s, runner in sorted(((fleet.rng.random() * spread_s, r) for r in fleet.runners), key=lambda x: x[0]):
         await trio.sleep_until(start + offset_s)
-        runner.station.end_sessions(Reason.OTHER, trio.current_time())
+        now_s = trio.current_time()
+        if runner.scheduled_s == math.inf:
+            # Nothing of this station's waited in the heap (it never connected):
+            # what falls due now is no lateness of the simulator's timers.
+            runner.started_s = now_s
+        runner.station.end_sessions(Reason.OTHER, now_s)
         fleet.after(runner)
     with trio.move_on_after(grace_s):
         while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):

@@ -55,6 +55,13 @@ def fold_into(total: Histogram, interval: Histogram) -> None:
         interval.zero()
 
 
+
+# Distinct CALLERROR codes counted by name per exchange; the rest are "other".
+# OCPP 1.6 has ten codes (§4.2.3); room to see a peer's misspellings too.
+MAX_ERROR_KINDS = 32
+MAX_ERROR_CODE_CHARS = 64
+OTHER_ERROR_CODES = "other"
+
 class OutageRecovery(msgspec.Struct, kw_only=True):
     """How the fleet came back from one CSMS outage (fleetsim.engine.faults),
     updated as it recovers.  Recovery times are seconds of real time from the
@@ -132,7 +139,14 @@ class ExchangeStats:
             self.late += 1
 
     def record_error(self, code: str) -> None:
-        self.errors[code] += 1
+        errors = self.errors
+        if code not in errors:
+            # The code is the peer's text: a CSMS inventing a new one per answer
+            # must not grow the counters (or summary.json) without end.
+            code = code[:MAX_ERROR_CODE_CHARS]
+            if len(errors) >= MAX_ERROR_KINDS and code not in errors:
+                code = OTHER_ERROR_CODES
+        errors[code] += 1
 
     def record_timeout(self) -> None:
         """No answer within the model's declared response timeout."""

@@ -178,6 +178,9 @@ def _simulator_figures(histogram: Histogram) -> dict[str, Any] | None:
 def simulator_summary(recorder: Recorder) -> dict[str, Any]:
     section: dict[str, Any] = {f"{name}_ms": _simulator_figures(h) for name, h in recorder.simulator.items()}
     section["gc_collections"] = _by_prefix(recorder.simulator_counters, "gc.collections.")
+    # Exceptions a station raised (a bug of ours, found by what the CSMS sent):
+    # each disconnected that station only, and makes the run fail.
+    section["station_errors"] = recorder.simulator_counters["station_errors"]
     section["warning"] = lag_warning(recorder)
     return section
 
@@ -202,7 +205,11 @@ def lag_threshold_for(median_ms: float | None) -> float:
 
 
 def lag_warning(recorder: Recorder) -> str | None:
-    """Why the simulator's own lag could distort the figures, or None."""
+    """Why the simulator's own lag could distort the figures, or None (also
+    when nothing was measured: a run whose stations never got an answer has
+    its real problem to report, not this one)."""
+    if fleet_median_ms(recorder) is None:
+        return None
     threshold_ms = lag_threshold_ms(recorder)
     problems = []
     loop_lag = recorder.simulator["loop_lag"]
@@ -234,11 +241,12 @@ def lag_warning(recorder: Recorder) -> str | None:
 
 def gc_pause_share(recorder: Recorder, threshold_ms: float) -> float:
     """The share of the run spent in GC pauses longer than ``threshold_ms``
-    (the run's length from the loop-lag probe: one wake-up per period)."""
+    (the run's length from the loop-lag probe: corrected for coordinated
+    omission, it holds one sample per period of the run, late or not)."""
     loop_lag = recorder.simulator["loop_lag"]
     if loop_lag.total_count == 0:
         return 0.0
-    watched_us = loop_lag.total_count * LOOP_PROBE_PERIOD_S * 1e6 + loop_lag.get_mean_value() * loop_lag.total_count
+    watched_us = loop_lag.total_count * LOOP_PROBE_PERIOD_S * 1e6
     paused_us = sum(item.value_iterated_to * item.count_at_value_iterated_to
                     for item in recorder.simulator["gc_pause"].get_recorded_iterator()
                     if item.value_iterated_to > threshold_ms * 1000)

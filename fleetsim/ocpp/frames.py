@@ -12,6 +12,7 @@ Decoding never raises on bad input: it returns :class:`Malformed`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -82,6 +83,16 @@ class _CallErrorIn(msgspec.Struct, array_like=True, tag=4, forbid_unknown_fields
     details: msgspec.Raw
 
 
+# What a peer's input can raise in a decoder.  msgspec raises RecursionError
+# for JSON nested deeper than it recurses (about 1,000 levels): a 2 KB frame
+# of ``[[[[...]]]]`` is bad input like any other, never a crash of the caller.
+_BAD_INPUT = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+
+# The start of a CALL, read without parsing the rest, so that a frame whose
+# body cannot be decoded at all (nested too deep) can still be answered.
+_CALL_HEAD = re.compile(rb'\A\s*\[\s*2\s*,\s*"([^"\\]{1,36})"\s*,\s*"([A-Za-z0-9]{1,64})"')
+_OTHER_HEAD = re.compile(rb'\A\s*\[\s*([34])\s*,\s*"([^"\\]{1,36})"')
+
 _envelope = msgspec.json.Decoder(_CallIn | _CallResultIn | _CallErrorIn)
 _any = msgspec.json.Decoder()
 _details = msgspec.json.Decoder(dict[str, Any])
@@ -98,6 +109,8 @@ def decode_frame(data: bytes | str, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYT
         )
     try:
         wire = _envelope.decode(data)
+    except RecursionError:
+        return _too_deep(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         return _malformed_envelope(data, error)
     # type() checks rather than match/case: this is every frame's hot path.
@@ -109,6 +122,8 @@ def decode_frame(data: bytes | str, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYT
             return Malformed(ErrorCode.NOT_IMPLEMENTED, f"unknown action {action!r}", uid, 2, action)
         try:
             payload = decoder.decode(wire.payload)
+        except RecursionError:
+            return Malformed(ErrorCode.FORMATION_VIOLATION, _TOO_DEEP, uid, 2, action)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             return Malformed(code_for_payload_error(error), str(error), uid, 2, action)
         return Call(uid, action, payload)
@@ -117,7 +132,7 @@ def decode_frame(data: bytes | str, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYT
     if kind is _CallErrorIn:
         try:
             details = _details.decode(wire.details)
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        except _BAD_INPUT as error:
             return Malformed(ErrorCode.FORMATION_VIOLATION, f"CALLERROR details: {error}", wire.unique_id, 4)
         return CallError(wire.unique_id, wire.code, wire.description, details)
     raise AssertionError(f"unreachable: {wire!r}")
@@ -127,8 +142,26 @@ def decode_confirmation(action: str, result: CallResult) -> Payload | Malformed:
     """Type a CALLRESULT's payload as the confirmation of ``action``."""
     try:
         return CONFIRMATION_DECODERS[action].decode(result.payload)
+    except RecursionError:
+        return Malformed(ErrorCode.FORMATION_VIOLATION, _TOO_DEEP, result.unique_id, 3, action)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         return Malformed(code_for_payload_error(error), str(error), result.unique_id, 3, action)
+
+
+_TOO_DEEP: Final = "JSON nested too deeply to decode"
+
+
+def _too_deep(data: bytes | str) -> Malformed:
+    """A frame nested too deeply to decode: answerable as a FormationViolation
+    (OCPP-J 1.6 §4.2.3) when its head names a CALL, else just counted."""
+    head = data[:256].encode() if isinstance(data, str) else data[:256]
+    if (match := _CALL_HEAD.match(head)) is not None:
+        uid, action = match.group(1).decode("utf-8", "replace"), match.group(2).decode()
+        return Malformed(ErrorCode.FORMATION_VIOLATION, _TOO_DEEP, uid, 2, action)
+    if (match := _OTHER_HEAD.match(head)) is not None:
+        uid = match.group(2).decode("utf-8", "replace")
+        return Malformed(ErrorCode.FORMATION_VIOLATION, _TOO_DEEP, uid, int(match.group(1)))
+    return Malformed(ErrorCode.FORMATION_VIOLATION, _TOO_DEEP)
 
 
 def _malformed_envelope(data: bytes | str, error: Exception) -> Malformed:
@@ -138,7 +171,7 @@ def _malformed_envelope(data: bytes | str, error: Exception) -> Malformed:
         return Malformed(ErrorCode.FORMATION_VIOLATION, f"not a JSON frame: {error}")
     try:
         value = _any.decode(data)
-    except msgspec.DecodeError:  # pragma: no cover - the typed decode read it
+    except (msgspec.DecodeError, RecursionError):  # pragma: no cover - the typed decode read it
         return Malformed(ErrorCode.FORMATION_VIOLATION, f"not a JSON frame: {error}")
     message_type = unique_id = action = None
     if isinstance(value, list) and value:

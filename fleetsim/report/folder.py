@@ -1,5 +1,6 @@
 """A run's results folder read back for the reports (layout: results/README.md):
-``summary.json``, the interval log ``latency.hlog`` and ``timeseries.csv``.
+``summary.json``, the interval log ``latency.hlog``, ``timeseries.csv`` and
+``events.csv`` (what happened to the run: injected faults).
 
 Long runs have thousands of intervals; a chart shows a few hundred points.
 Intervals are merged into buckets by *adding* their histograms (a bucket's p99
@@ -22,8 +23,9 @@ import msgspec
 
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
-from fleetsim.metrics.intervals import HLOG_FILE, TIMESERIES_FILE
+from fleetsim.metrics.intervals import EVENTS_FILE, HLOG_FILE, TIMESERIES_FILE
 from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE
+from fleetsim.metrics.summary import BOOT, CONNECT
 from fleetsim.report.thresholds import FLEET
 
 MAX_POINTS: Final = 240  # per chart line
@@ -40,13 +42,16 @@ class ResultsError(Exception):
 
 class Point(msgspec.Struct, frozen=True):
     """One bucket of intervals: its end (seconds since the run's start), the
-    calls in it, and their latency (ms)."""
+    calls in it, and their latency (ms).  ``start_s`` is where the bucket
+    begins: a point whose bucket begins well after the previous point's end
+    follows intervals without data (a gap, not a line)."""
 
     t_s: float
     count: int
     p50_ms: float
     p99_ms: float
     max_ms: float
+    start_s: float = 0.0
 
 
 class Distribution(msgspec.Struct, frozen=True):
@@ -71,6 +76,24 @@ class Row(msgspec.Struct, frozen=True):
     answered: int
     errors: int
     timeouts: int
+    # Connections opened and attempts failed in the bucket; None: the file
+    # has no such column (written by an older fleetsim, or merged).
+    connects: int | None = None
+    connect_failures: int | None = None
+
+
+class Event(msgspec.Struct, frozen=True):
+    """What happened to the run in one bucket (``events.csv``): the events of
+    one kind and label there, added.  ``t_s`` is the first one's (real
+    seconds since the start), ``span_s`` the longest, ``count`` the rows."""
+
+    t_s: float
+    kind: str
+    label: str = ""
+    span_s: float = 0.0
+    stations: int = 0
+    count: int = 1
+    at_s: float | None = None  # simulated, as the scenario gave it (the first one's)
 
 
 class RunFolder(msgspec.Struct):
@@ -82,10 +105,13 @@ class RunFolder(msgspec.Struct):
     latency: dict[str, dict[str, list[Point]]] = msgspec.field(default_factory=dict)
     # "loop_lag" / "timer_lag" / "gc_pause" -> points
     simulator: dict[str, list[Point]] = msgspec.field(default_factory=dict)
+    # CONNECT (setup time) / BOOT (open to Accepted) -> points, fleet-wide
+    setup: dict[str, list[Point]] = msgspec.field(default_factory=dict)
     # action -> model id, FLEET or "service" -> whole-run distribution
     distributions: dict[str, dict[str, Distribution]] = msgspec.field(default_factory=dict)
     fleet_median_ms: float | None = None
     rows: list[Row] = msgspec.field(default_factory=list)
+    events: list[Event] | None = None  # None: no events.csv (an older fleetsim, or merged)
     problems: list[str] = msgspec.field(default_factory=list)  # files missing or unreadable
 
 
@@ -125,6 +151,9 @@ def read_folder(path: Path, *, max_points: int = MAX_POINTS) -> RunFolder:
     folder.bucket_s = interval_s * max(1, math.ceil(length / interval_s / max_points))
     folder.rows = _bucket_rows(raw_rows, folder.bucket_s)
     _read_hlog(path / HLOG_FILE, folder)
+    if folder.rows and folder.rows[0].connects is None and (path / HLOG_FILE).exists():
+        folder.rows = _connects_from_log(folder.rows, folder.setup.get(CONNECT, []), folder.bucket_s)
+    folder.events = _read_events(path / EVENTS_FILE, folder.bucket_s, folder.problems)
     return folder
 
 
@@ -132,6 +161,8 @@ def read_folder(path: Path, *, max_points: int = MAX_POINTS) -> RunFolder:
 
 
 def _read_timeseries(file: Path, problems: list[str]) -> list[dict[str, float]]:
+    """The rows, by column name: columns a row leaves empty (a p99 of no
+    connection) or an older file lacks are not in its dict."""
     if not file.exists():
         problems.append(f"{file.name} is missing: no stations or throughput over time")
         return []
@@ -139,7 +170,7 @@ def _read_timeseries(file: Path, problems: list[str]) -> list[dict[str, float]]:
     try:
         with file.open(encoding="utf-8", newline="") as text:
             for row in csv.DictReader(text):
-                rows.append({name: float(value) for name, value in row.items() if name != "wall_time"})
+                rows.append({name: float(value) for name, value in row.items() if name != "wall_time" and value != ""})
     except (OSError, ValueError, TypeError) as error:
         problems.append(f"{file.name} could not be read past row {len(rows)}: {error}")
     return rows
@@ -154,8 +185,7 @@ def _rate(group: list[dict[str, float]], name: str) -> float:
 def _bucket_rows(rows: list[dict[str, float]], bucket_s: float) -> list[Row]:
     buckets: dict[int, list[dict[str, float]]] = {}
     for row in rows:
-        start_s = row["elapsed_s"] - row["interval_s"]
-        buckets.setdefault(int(start_s / bucket_s + 1e-6), []).append(row)
+        buckets.setdefault(_index(row["elapsed_s"] - row["interval_s"], bucket_s), []).append(row)
     merged = []
     for _, group in sorted(buckets.items()):
         last = group[-1]
@@ -166,8 +196,59 @@ def _bucket_rows(rows: list[dict[str, float]], bucket_s: float) -> list[Row]:
             in_per_s=_rate(group, "messages_in_per_s"),
             answered=int(sum(row["answered"] for row in group)), errors=int(sum(row["errors"] for row in group)),
             timeouts=int(sum(row["timeouts"] for row in group)),
+            connects=_total(group, "connects"), connect_failures=_total(group, "connect_failures"),
         ))
     return merged
+
+
+def _total(group: list[dict[str, float]], name: str) -> int | None:
+    """A count over the bucket's rows, or None when the file has no such column."""
+    return int(sum(row[name] for row in group)) if all(name in row for row in group) else None
+
+
+def _connects_from_log(rows: list[Row], connects: list[Point], bucket_s: float) -> list[Row]:
+    """Connections per bucket for a time series without the column: each
+    opened connection logged its setup time (``reaction.<model>.connect``),
+    so the log's count is the number opened; a bucket the log has no line of
+    opened none.  Failed attempts stay unknown."""
+    opened = {_index(point.start_s, bucket_s): point.count for point in connects}
+    return [msgspec.structs.replace(row, connects=opened.get(_index(row.t_s - row.length_s, bucket_s), 0))
+            for row in rows]
+
+
+def _index(start_s: float, bucket_s: float) -> int:
+    """The bucket an interval that begins at ``start_s`` falls in."""
+    return int(max(0.0, start_s) / bucket_s + 1e-6)
+
+
+# ---------------------------------------------------------------- events.csv
+
+
+def _read_events(file: Path, bucket_s: float, problems: list[str]) -> list[Event] | None:
+    """The events, those of one kind and label in one bucket added up (a day
+    of random drops is then a few hundred marks, not a hundred thousand):
+    in the order they happened."""
+    if not file.exists():
+        return None
+    found: dict[tuple[str, str, int], Event] = {}
+    try:
+        with file.open(encoding="utf-8", newline="") as text:
+            for number, row in enumerate(csv.DictReader(text), start=2):
+                try:
+                    t_s, span_s, stations = float(row["elapsed_s"]), float(row["span_s"]), int(row["stations"])
+                    kind, label, at_s = row["kind"], row["label"] or "", row["at_s"]
+                    at_s = float(at_s) if at_s else None
+                except (KeyError, TypeError, ValueError) as error:
+                    problems.append(f"{file.name} could not be read past line {number}: {error!r}")
+                    break
+                key = (kind, label, _index(t_s, bucket_s))
+                known = found.get(key)
+                found[key] = Event(t_s, kind, label, span_s, stations, 1, at_s) if known is None else \
+                    msgspec.structs.replace(known, span_s=max(known.span_s, span_s), stations=known.stations + stations,
+                                            count=known.count + 1)
+    except OSError as error:
+        problems.append(f"{file.name} could not be read: {error}")
+    return sorted(found.values(), key=lambda event: event.t_s)
 
 
 # ---------------------------------------------------------------- latency.hlog
@@ -193,7 +274,7 @@ class _Buckets:
         self.points: dict[tuple[str, str], list[Point]] = {}
 
     def add(self, key: tuple[str, str], start_s: float, end_s: float, histogram: Any) -> None:
-        index = int(max(0.0, start_s) / self.bucket_s + 1e-6)
+        index = _index(start_s, self.bucket_s)
         if index != self.index:
             self.flush()
             self.index = index
@@ -209,7 +290,7 @@ class _Buckets:
                 values = histogram.values_at_percentiles(OVER_TIME_PERCENTILES)
                 self.points.setdefault(key, []).append(Point(
                     round(self.end_s, 3), histogram.total_count, values[50.0] / 1000, values[99.0] / 1000,
-                    histogram.get_max_value() / 1000))
+                    histogram.get_max_value() / 1000, round(self.index * self.bucket_s, 3)))
                 histogram.zero()
 
 
@@ -227,6 +308,8 @@ def _read_hlog(file: Path, folder: RunFolder) -> None:
             view, model_id, name = hlog.split_tag(tag)
             if view == "simulator":
                 buckets.add(("simulator", name), start_s, end_s, histogram)
+            elif view == "reaction" and name in (CONNECT, BOOT):
+                buckets.add(("setup", name), start_s, end_s, histogram)
             elif view in ("corrected", "service") and model_id:
                 buckets.add((view, name), start_s, end_s, histogram)
                 key = (view, model_id if view == "corrected" else FLEET, name)
@@ -241,6 +324,8 @@ def _read_hlog(file: Path, folder: RunFolder) -> None:
     for (view, name), points in buckets.points.items():
         if view == "simulator":
             folder.simulator[name] = points
+        elif view == "setup":
+            folder.setup[name] = points
         else:
             folder.latency.setdefault(name, {})[view] = points
     _distributions(totals, folder)

@@ -221,7 +221,7 @@ def percentiles_table(summary: Mapping[str, Any], action: str, colors: Mapping[s
 # ---------------------------------------------------------------- errors, CSMS calls, connections
 
 
-def errors_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
+def errors_section(summary: Mapping[str, Any], colors: Mapping[str, str], *, drove_fleet: bool = True) -> str:
     rows = []
     for model_id, model in sorted((summary.get("models") or {}).items()):
         for action, x in sorted((model.get("exchanges") or {}).items()):
@@ -234,9 +234,12 @@ def errors_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str
                          number(x.get("late")), share(failed)])
     body = table(["action", "model", "calls", "CALLERRORs by code", "timeouts", "late answers", "failed share"], rows,
                  numeric_from=2)
-    if not body:
+    if not body and drove_fleet:
         body = note("No CALLERROR, no timeout, no late answer: every call the stations sent was answered in time.",
                     "verdict good")
+    elif not body:
+        body = note("No CALLERROR, no timeout, no late answer, but not every station connected and booted, so not "
+                    "every station sent its calls: see the verdict at the top.", "warning")
     problems = []
     for name, n in sorted(((summary.get("fleet") or {}).get("counters") or {}).items()):
         if name.startswith(("csms.", "lost.", "abandoned.", "transaction.never_started", "end.undelivered")) and n:

@@ -9,6 +9,7 @@ Pure: data in, SVG text out.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from html import escape
 from typing import Final, Literal
@@ -26,7 +27,9 @@ Scale = Literal["linear", "log", "percentile"]
 
 class Series(msgspec.Struct, frozen=True):
     name: str
-    points: list[tuple[float, float]]  # (x, y) in data units; percentile axis: x in percent
+    # (x, y) in data units; percentile axis: x in percent.  y None: no data
+    # there, so the line breaks rather than joining its neighbours.
+    points: Sequence[tuple[float, float | None]]
     color: str = INK
     width: float = 1.5
     dash: str = ""  # SVG stroke-dasharray, e.g. "4 3"
@@ -39,6 +42,33 @@ class Rule(msgspec.Struct, frozen=True):
     label: str
     color: str = "#c00"
     dash: str = "6 4"
+
+
+class Marker(msgspec.Struct, frozen=True):
+    """A moment of the run on a time axis: a vertical line, or a band when it
+    lasts (``span_s`` > 0), labelled at the top.  ``kind`` picks its colour
+    (MARKER_STYLES: injected faults; later the stages of a run), ``detail``
+    is its tooltip."""
+
+    t_s: float
+    label: str
+    kind: str
+    span_s: float = 0.0
+    detail: str = ""
+
+
+# Marker kind -> (colour, legend text).  Unknown kinds are grey.
+MARKER_STYLES: Final = {
+    "storm": ("#6A1B9A", "reconnect storm"),
+    "outage": ("#C62828", "CSMS outage"),
+    "drop": ("#8D6E63", "connection drop"),
+    "reboot": ("#EF6C00", "reboot"),
+    "power_loss": ("#5D4037", "power loss"),
+    "connector": ("#757575", "connector fault"),
+}
+_MARKER_GREY: Final = "#888"
+MAX_MARKER_LINES: Final = 12  # more moments of one kind in a chart: short ticks at the top instead of lines
+_LABEL_ROWS: Final = 3
 
 
 class Axis(msgspec.Struct, frozen=True):
@@ -162,18 +192,22 @@ def _bounds(values: Sequence[float], scale: Scale) -> tuple[float, float]:
 
 
 def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules: Sequence[Rule] = (),
-               width: int = 560, height: int = 250, time_axis: bool = False, chart_id: str = "") -> str:
-    """An SVG line chart (class ``chart``) with a legend below it."""
+               markers: Sequence[Marker] = (), width: int = 560, height: int = 250, time_axis: bool = False,
+               chart_id: str = "") -> str:
+    """An SVG line chart (class ``chart``) with a legend below it; ``markers``
+    mark moments of the run on a linear x axis (time)."""
     left, right, top, bottom = 62, 30, 26, 36
+    kinds = list(dict.fromkeys(marker.kind for marker in markers))
     legend_items = ([(s.name, s.color, s.dash, s.width) for s in series] +
-                    [(r.label, r.color, r.dash, 1.2) for r in rules])
+                    [(r.label, r.color, r.dash, 1.2) for r in rules] +
+                    [(_marker_style(kind)[1], _marker_style(kind)[0], "3 2", 1.2) for kind in kinds])
     fits = int((width - left - right - 44) / 6.4)  # characters a legend row holds; longer names are cut
     legend_items = [(name if len(name) <= fits else name[:fits - 1] + "…", *rest) for name, *rest in legend_items]
     legend_rows = _legend_rows(legend_items, width - left - right)
     total_height = height + 16 * len(legend_rows) + 4
     plot_x, plot_y = (left, width - right), (height - bottom, top)
-    xs = [px for s in series for px, _ in s.points]
-    ys = [py for s in series for _, py in s.points] + [r.y for r in rules]
+    xs = [px for s in series for px, py in s.points if py is not None]
+    ys = [py for s in series for _, py in s.points if py is not None] + [r.y for r in rules]
     x_scale = _Scale(x, *_bounds(xs, x.scale), plot_x, elapsed=time_axis)
     y_scale = _Scale(y, *_bounds(ys, y.scale), plot_y)
     parts = [f"<svg class='chart' xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {total_height}' "
@@ -196,6 +230,8 @@ def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules:
                  f"{escape(x.label)}</text>")
     parts.append(f"<text transform='translate(12 {(top + bottom_px) / 2:.0f}) rotate(-90)' text-anchor='middle' "
                  f"fill='#555'>{escape(y.label)}</text>")
+    marks, marker_labels = _markers_svg(markers, x_scale, (top, bottom_px)) if x.scale == "linear" else ("", "")
+    parts.append(marks)
     for rule in rules:
         py = y_scale.position(rule.y)
         parts.append(f"<line class='rule' x1='{left}' x2='{plot_x[1]}' y1='{py:.1f}' y2='{py:.1f}' "
@@ -203,6 +239,7 @@ def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules:
                      f"<title>{escape(rule.label)}</title></line>")
     for item in series:
         parts.append(_series_svg(item, x_scale, y_scale))
+    parts.append(marker_labels)  # over the lines, on a halo: readable
     y0 = height + 2
     for row in legend_rows:
         parts.append(_legend_svg(row, left, y0))
@@ -211,21 +248,84 @@ def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules:
     return "".join(parts)
 
 
+def _runs(series: Series, x_scale: _Scale, y_scale: _Scale) -> list[list[tuple[float, float]]]:
+    """The series in pixels, cut where it has no data (y None) into runs
+    drawn apart.  A zero on a log axis is no data either."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for px, py in series.points:
+        if py is None or (y_scale.axis.scale == "log" and py <= 0):
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((x_scale.position(px), y_scale.position(py)))
+    return [run for run in runs if run]
+
+
 def _series_svg(series: Series, x_scale: _Scale, y_scale: _Scale) -> str:
-    points = [(x_scale.position(px), y_scale.position(py)) for px, py in series.points
-              if not (y_scale.axis.scale == "log" and py <= 0)]
-    if not points:
+    runs = _runs(series, x_scale, y_scale)
+    if not runs:
         return ""
     dash = f" stroke-dasharray='{series.dash}'" if series.dash else ""
-    path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-    out = [f"<g class='series'><title>{escape(series.name)}</title>",
-           f"<polyline points='{path}' fill='none' stroke='{series.color}' stroke-width='{series.width}' "
-           f"stroke-linejoin='round'{dash}/>"]
-    if len(points) <= 40:  # markers, so a series of one point shows at all
-        out.extend(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{max(1.8, series.width)}' fill='{series.color}'/>"
-                   for px, py in points)
+    out = [f"<g class='series'><title>{escape(series.name)}</title>"]
+    for run in runs:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
+        out.append(f"<polyline points='{path}' fill='none' stroke='{series.color}' stroke-width='{series.width}' "
+                   f"stroke-linejoin='round'{dash}/>")
+    shown = [point for run in runs for point in run]
+    # Dots where the points are few, and on a point alone between gaps, so
+    # every point shows at all.
+    dots = shown if len(shown) <= 40 else [run[0] for run in runs if len(run) == 1]
+    out.extend(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{max(1.8, series.width)}' fill='{series.color}'/>"
+               for px, py in dots)
     out.append("</g>")
     return "".join(out)
+
+
+def _marker_style(kind: str) -> tuple[str, str]:
+    return MARKER_STYLES.get(kind, (_MARKER_GREY, kind.replace("_", " ")))
+
+
+def _markers_svg(markers: Sequence[Marker], x_scale: _Scale, plot_y: tuple[float, float]) -> tuple[str, str]:
+    """Bands and lines across the plot, behind the data, each with its
+    tooltip; labels at the top where they fit (a label that would overlap
+    another is left to the tooltip).  A kind with many moments (random drops
+    over a soak) becomes short ticks along the top, unlabelled, so they do
+    not hide the data (nor the other kinds' lines).  Returns
+    the marks (drawn under the data) and their labels (drawn over it)."""
+    if not markers:
+        return "", ""
+    top, bottom = plot_y
+    low, high = x_scale.pixels
+    moments = Counter(marker.kind for marker in markers if marker.span_s <= 0)
+    ticks = {kind for kind, n in moments.items() if n > MAX_MARKER_LINES}
+    out = ["<g class='markers'>"]
+    rows_end = [-math.inf] * _LABEL_ROWS  # where the last label of each row ends (px)
+    labels = []
+    for marker in markers:
+        color = _marker_style(marker.kind)[0]
+        x0 = min(max(x_scale.position(marker.t_s), low), high)
+        tooltip = f"<title>{escape(marker.detail or marker.label)}</title>"
+        if marker.span_s > 0:
+            x1 = min(max(x_scale.position(marker.t_s + marker.span_s), low), high)
+            out.append(f"<rect class='marker' x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 1.0):.1f}' "
+                       f"height='{bottom - top}' fill='{color}' fill-opacity='0.12' stroke='{color}' "
+                       f"stroke-opacity='0.5' stroke-dasharray='3 2'>{tooltip}</rect>")
+        elif marker.kind in ticks:
+            out.append(f"<line class='marker' x1='{x0:.1f}' x2='{x0:.1f}' y1='{top}' y2='{top + 7}' "
+                       f"stroke='{color}' stroke-width='1.2'>{tooltip}</line>")
+            continue
+        else:
+            out.append(f"<line class='marker' x1='{x0:.1f}' x2='{x0:.1f}' y1='{top}' y2='{bottom}' "
+                       f"stroke='{color}' stroke-width='1.2' stroke-dasharray='3 2'>{tooltip}</line>")
+        width = 5.8 * len(marker.label)
+        row = next((r for r in range(_LABEL_ROWS) if rows_end[r] < x0), None)
+        if marker.label and row is not None and x0 + 3 + width <= high + 28:
+            rows_end[row] = x0 + 3 + width + 4
+            labels.append(f"<text class='marker-label' x='{x0 + 3:.1f}' y='{top + 11 + 12 * row}' fill='{color}' "
+                          f"font-size='10' stroke='#fff' stroke-width='3' paint-order='stroke'>"
+                          f"{escape(marker.label)}</text>")
+    out.append("</g>")
+    return "".join(out), "".join(labels)
 
 
 def _legend_rows(items: list[tuple[str, str, str, float]], width: float) -> list[list[tuple[str, str, str, float]]]:

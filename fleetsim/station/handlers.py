@@ -284,6 +284,10 @@ def trigger_message(station: Station, request: TriggerMessageReq, now_s: float) 
         return TriggerMessageConf(status=TriggerMessageStatus.REJECTED)
     if requested not in _CORE_TRIGGERS and not features.can_trigger(station, requested):
         return TriggerMessageConf(status=TriggerMessageStatus.NOT_IMPLEMENTED)
+    if station.queue.full():
+        # §5.17 Rejected: "requested notification will not be sent", as a
+        # station whose queue is full of earlier ones would answer.
+        return TriggerMessageConf(status=TriggerMessageStatus.REJECTED)
     received_s = now_s
 
     def send(now: float) -> None:

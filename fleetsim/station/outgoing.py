@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from fleetsim.ocpp.base import Payload
 
@@ -77,13 +77,31 @@ class Outgoing:
         return self.payload
 
 
+# Bounds of a station's queue.  Transaction messages are kept across an outage
+# (a week of 1-minute MeterValues fits); anything else is a status or an answer
+# to a trigger, of which a real station keeps a handful: a CSMS that triggers
+# faster than it answers must not grow the queue without end.
+MAX_QUEUED_TRANSACTION_MESSAGES = 10_000
+MAX_QUEUED_OTHER_CALLS = 100
+
+
+class Dropped(Protocol):
+    def count(self, name: str, n: int = 1) -> None: ...
+
+
 class OutgoingQueue:
-    """FIFO of CALLs waiting for the one in flight to be answered."""
+    """FIFO of CALLs waiting for the one in flight to be answered, bounded:
+    past :data:`MAX_QUEUED_OTHER_CALLS` a new non-transaction CALL is dropped;
+    past :data:`MAX_QUEUED_TRANSACTION_MESSAGES` the oldest queued MeterValues of
+    a transaction goes first (its Start and Stop are what billing needs), as a
+    station short of storage does.  Each drop is counted (``queue.dropped.<action>``)."""
 
-    __slots__ = ("_next_id", "_queue", "in_flight", "retry_at_s")
+    __slots__ = ("_next_id", "_others", "_queue", "_stats", "in_flight", "retry_at_s")
 
-    def __init__(self) -> None:
+    def __init__(self, stats: Dropped | None = None) -> None:
         self._queue: deque[Outgoing] = deque()
+        self._others = 0  # queued calls that are not transaction messages
+        self._stats = stats
         self.in_flight: Outgoing | None = None
         self._next_id = 0
         self.retry_at_s = float("-inf")  # a retried transaction message waits until then
@@ -94,15 +112,49 @@ class OutgoingQueue:
     def peek(self) -> Outgoing | None:
         return self._queue[0] if self._queue else None
 
-    def push(self, call: Outgoing) -> None:
-        self._queue.append(call)
+    def full(self) -> bool:
+        """No room for another non-transaction CALL (a triggered message)."""
+        return self._others >= MAX_QUEUED_OTHER_CALLS
 
-    def push_front(self, call: Outgoing) -> None:
+    def push(self, call: Outgoing) -> bool:
+        """Queue ``call`` last; False when it was dropped for want of room."""
+        if not self._make_room(call):
+            return False
+        self._queue.append(call)
+        return True
+
+    def push_front(self, call: Outgoing) -> bool:
+        """Queue ``call`` first; False when it was dropped for want of room."""
+        if not self._make_room(call):
+            return False
         self._queue.appendleft(call)
+        return True
+
+    def _make_room(self, call: Outgoing) -> bool:
+        if not call.is_transaction:
+            if self._others >= MAX_QUEUED_OTHER_CALLS:
+                self._dropped(call.action)
+                return False
+            self._others += 1
+            return True
+        if len(self._queue) - self._others < MAX_QUEUED_TRANSACTION_MESSAGES:
+            return True
+        for index, queued in enumerate(self._queue):
+            if queued.is_transaction and queued.action == "MeterValues":
+                del self._queue[index]  # rare (a queue this full), so a linear search is fine
+                self._dropped(queued.action)
+                return True
+        self._dropped(call.action)
+        return False
+
+    def _dropped(self, action: str) -> None:
+        if self._stats is not None:
+            self._stats.count(f"queue.dropped.{action}")
 
     def discard(self, action: str) -> None:
         """Drop the queued (not in-flight) CALLs of one action."""
         self._queue = deque(call for call in self._queue if call.action != action)
+        self._others = sum(1 for call in self._queue if not call.is_transaction)
 
     def pending_transaction_messages(self) -> int:
         count = sum(1 for call in self._queue if call.is_transaction)
@@ -128,6 +180,8 @@ class OutgoingQueue:
         if self.in_flight is not None or not self._queue or now_s < self.retry_at_s:
             return None
         call = self._queue.popleft()
+        if not call.is_transaction:
+            self._others -= 1
         self._next_id += 1
         call.unique_id = str(self._next_id)
         call.sent_s = now_s
@@ -167,5 +221,6 @@ class OutgoingQueue:
         for queued in self._queue:
             (kept if queued.is_transaction else lost).append(queued)
         self._queue = kept
+        self._others = 0
         self.retry_at_s = float("-inf")
         return lost

@@ -21,7 +21,7 @@ from fleetsim.metrics.recorder import ModelStats
 from fleetsim.metrics.summary import BOOT
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason, RegistrationStatus
-from fleetsim.ocpp.errors import Malformed
+from fleetsim.ocpp.errors import ErrorCode, Malformed
 from fleetsim.ocpp.frames import (
     Call,
     CallError,
@@ -60,6 +60,10 @@ MIN_DOWN_S = 0.005
 # Engine seconds from the Reset.conf to going down: the reset's StopTransactions
 # go out first (§5.14), one CSMS round trip each, at network speed, not simulated.
 RESET_SHUTDOWN_S = 1.0
+# A station's own timers (delayed answers, effects of CSMS calls, its sessions'
+# next events): a few dozen at most in any certified behaviour.  Past this a
+# new CSMS call is answered InternalError rather than scheduled.
+MAX_PENDING_TIMERS = 512
 
 
 class Station:
@@ -124,7 +128,7 @@ class Station:
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
         self.aligned_due_s = INF
-        self.queue = OutgoingQueue()
+        self.queue = OutgoingQueue(stats)
         self.outbox: list[bytes] = []
         self.wake_at_s = INF
         self.want_disconnect = False
@@ -338,6 +342,13 @@ class Station:
     # ------------------------------------------------------------ CSMS calls
 
     def _on_call(self, call: Call, now_s: float) -> None:
+        if len(self._timers) >= MAX_PENDING_TIMERS:
+            # OCPP-J 1.6 §4.1.1 gives a CSMS one CALL in flight; one that calls
+            # faster than the station reacts would grow its timers without end.
+            self.stats.count(f"csms_call.{call.action}.{ErrorCode.INTERNAL_ERROR}")
+            self.outbox.append(encode_error(call.unique_id, ErrorCode.INTERNAL_ERROR,
+                                            "station busy: too many CSMS calls in progress"))
+            return
         # The answer's reaction delay is drawn first, so that handlers schedule
         # the call's effects no earlier than the answer (see effect_at).
         delay = self.reaction(self.model.response_delay)

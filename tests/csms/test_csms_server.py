@@ -260,6 +260,8 @@ async def test_our_own_bug_in_one_connection_does_not_stop_the_others(
             unlucky.send(b'[2,"1","Heartbeat",{}]')
             with pytest.raises(LinkError):
                 await unlucky.next_frame()
+            # RFC 6455 §7.4.1: 1011, the server met a condition it could not handle.
+            assert [close.code for close in unlucky.closes] == [framing.CLOSE_INTERNAL_ERROR]
             assert isinstance(await lucky.call(core.HeartbeatReq()), CallResult)
             assert csms.stats.internal_errors == 1 and csms.stats.connections_open == 1
     assert "a bug of ours" in caplog.text  # logged with its traceback

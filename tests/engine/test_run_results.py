@@ -69,7 +69,8 @@ async def test_a_run_writes_its_intervals_as_it_goes_and_the_summary_holds_every
     assert fleet["boot"]["answers"] == {"Accepted": 10}
     assert fleet["boot"]["boot_ms"]["max"] > 0  # connected → Accepted
     assert document["run"]["interval_s"] == 0.5
-    assert set(document["simulator"]) == {"loop_lag_ms", "timer_lag_ms", "gc_pause_ms", "gc_collections", "warning"}
+    assert set(document["simulator"]) == {"loop_lag_ms", "timer_lag_ms", "gc_pause_ms", "gc_collections", "station_errors",
+                                         "warning"}
 
 
 async def test_reconnects_and_disconnects_are_counted() -> None:

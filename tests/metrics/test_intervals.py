@@ -101,10 +101,12 @@ def test_the_time_series_turns_counts_into_rates_per_interval(tmp_path: Path) ->
     with (tmp_path / "timeseries.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["elapsed_s", "wall_time", "interval_s", "connected", "booted", "charging",
-                             "messages_out_per_s", "messages_in_per_s", "answered", "errors", "timeouts"]
+                             "messages_out_per_s", "messages_in_per_s", "answered", "errors", "timeouts",
+                             "connects", "connect_failures", "connect_p99_ms"]
     assert rows[0] == {"elapsed_s": "1.000", "wall_time": "2025-01-01T12:00:01.000+00:00", "interval_s": "1.000",
                        "connected": "5", "booted": "4", "charging": "1", "messages_out_per_s": "20.0",
-                       "messages_in_per_s": "10.0", "answered": "1", "errors": "0", "timeouts": "1"}
+                       "messages_in_per_s": "10.0", "answered": "1", "errors": "0", "timeouts": "1",
+                       "connects": "0", "connect_failures": "0", "connect_p99_ms": ""}
     assert rows[1]["interval_s"] == "2.000" and rows[1]["messages_out_per_s"] == "20.0"  # 40 in 2 s
     assert (rows[1]["answered"], rows[1]["errors"], rows[1]["timeouts"]) == ("1", "1", "0")
 

@@ -164,3 +164,13 @@ def test_timer_lag_is_called_out_as_late_load_not_as_distorted_latency() -> None
     recorder.fold()
     warning = lag_warning(recorder)
     assert warning is not None and "offered load trails" in warning and "distort" not in warning
+
+
+def test_a_run_that_measured_nothing_gets_no_lag_warning() -> None:
+    # A fleet that never connected has its real failure to report; a lag
+    # warning about figures that do not exist would only hide it.
+    recorder = Recorder()
+    recorder.simulator_histogram("loop_lag").record_value(9_000, 100)
+    recorder.simulator_histogram("timer_lag").record_value(900_000, 100)
+    recorder.fold()
+    assert lag_warning(recorder) is None

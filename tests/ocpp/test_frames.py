@@ -340,3 +340,41 @@ def _blank(payload_type: type) -> Any:
     """An instance with placeholder values; action_of looks only at the type."""
     values = {f.name: None for f in msgspec.structs.fields(payload_type) if f.required}
     return payload_type(**values)
+
+
+# --- JSON nested too deeply --------------------------------------------------------
+# msgspec raises RecursionError past about a thousand levels: a 2 KB frame of
+# nested arrays once took a whole fleet down.  Every place a peer's bytes are
+# decoded answers it as bad input instead, keeping what can be read of the head.
+
+DEEP = 10_000
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(("wire", "message_type", "unique_id", "action"), [
+    (nested(DEEP), None, None, None),
+    (b'[2,"c1","Heartbeat",' + nested(DEEP) + b"]", 2, "c1", "Heartbeat"),
+    (b'[2, "c2", "DataTransfer", {"vendorId": "x", "data": ' + nested(DEEP) + b"}]", 2, "c2", "DataTransfer"),
+    (b'[3,"r1",' + nested(DEEP) + b"]", 3, "r1", None),
+    (b'[4,"e1","GenericError","",{"a":' + nested(DEEP) + b"}]", 4, "e1", None),
+    (b"[2," + nested(DEEP) + b"]", None, None, None),
+])
+def test_deeply_nested_json_is_a_formation_violation(
+    wire: bytes, message_type: int | None, unique_id: str | None, action: str | None,
+) -> None:
+    malformed = decode_frame(wire)
+    assert isinstance(malformed, Malformed)
+    assert malformed.code == ErrorCode.FORMATION_VIOLATION
+    assert (malformed.message_type, malformed.unique_id, malformed.action) == (message_type, unique_id, action)
+
+
+def test_deeply_nested_confirmation_is_malformed_not_raised() -> None:
+    result = CallResult("r1", msgspec.Raw(b'{"currentTime":' + nested(DEEP) + b"}"))
+    malformed = decode_confirmation("Heartbeat", result)
+    assert isinstance(malformed, Malformed)
+    # The typed decoder stops at the first value of the wrong type; what it
+    # reports is a payload error of the answer, whichever code fits.
+    assert (malformed.unique_id, malformed.message_type, malformed.action) == ("r1", 3, "Heartbeat")

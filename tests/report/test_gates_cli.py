@@ -99,8 +99,8 @@ def test_report_writes_a_self_contained_file(tmp_path: Path) -> None:
     result = fleetsim("report", str(folder))
     assert result.exit_code == 0, result.output
     page = (folder / "report.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg class='chart'") == 8
-    assert f"report: {folder / 'report.html'} (8 charts" in result.output
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg class='chart'") == 11
+    assert f"report: {folder / 'report.html'} (11 charts" in result.output
     other = tmp_path / "elsewhere.html"
     assert fleetsim("report", str(folder), "-o", str(other)).exit_code == 0
     assert other.read_text() == page

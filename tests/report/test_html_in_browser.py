@@ -10,14 +10,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from made_results import make_results
+from made_results import make_refused_results, make_results
 
 from fleetsim.report.folder import read_folder
 from fleetsim.report.html import render
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (apt-get install chromium)")
-CHARTS = 8  # as in test_html_report: 3 over time, 2 actions x 2, the simulator's lag
+CHARTS = 11  # as in test_html_report: 4 over time, 2 of connections, 2 actions x 2, the simulator's lag
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -76,3 +76,32 @@ def test_a_screenshot_of_the_report(report: Path, tmp_path: Path) -> None:
     assert (width, height) == (1280, 3000)
     assert len(data) > 50_000  # charts and tables, not a blank page
     assert console_messages(result.stderr) == []
+
+
+def test_the_browser_shows_the_verdicts_first_and_the_fault_marks(tmp_path: Path) -> None:
+    """A stormy run with thresholds, and a run whose every connection was
+    refused: what the browser builds leads with the verdicts, and every chart
+    over time carries the marks."""
+    folder = read_folder(make_results(tmp_path / "stormy", storm=True, gap=True))
+    folder.summary["thresholds"] = [
+        {"expression": "connect.p99 < 2s", "passed": True, "observed": "2 ms", "detail": "", "abort": False,
+         "aborted_run": False},
+        {"expression": "reconnects >= 2000", "passed": False, "observed": "6", "detail": "", "abort": False,
+         "aborted_run": False}]
+    stormy = tmp_path / "stormy.html"
+    stormy.write_text(render(folder), encoding="utf-8")
+    refused = tmp_path / "refused.html"
+    refused.write_text(render(read_folder(make_refused_results(tmp_path / "refused"))), encoding="utf-8")
+    for page in (stormy, refused):
+        result = chromium(page, tmp_path / "profile", "--dump-dom")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert console_messages(result.stderr) == []
+        dom = result.stdout
+        run_section = dom.index('<section id="run">')
+        if page == stormy:
+            assert dom.index("1 of 2 thresholds failed") < run_section
+            charts = re.findall(r"<svg[^>]*class=\"chart\"[^>]*id=\"chart-(?!distribution)[^\"]*\"[^>]*>(.*?)</svg>",
+                                dom, flags=re.S)
+            assert len(charts) == 9 and all('class="marker"' in chart for chart in charts)
+        else:
+            assert dom.index("6 of 6 stations never connected") < run_section

@@ -16,8 +16,9 @@ from fleetsim.report.folder import FLEET, ResultsError, read_folder, read_summar
 from fleetsim.report.html import render
 from fleetsim.report.svg import Axis, Series, line_chart, ms_label, percentile_label, percentile_x, seconds_label
 
-# stations, throughput, errors; latency over time and distribution of 2 actions; the simulator's lag
-CHARTS = 3 + 2 + 2 + 1
+# stations, charging connectors, throughput, errors; connections per second and their setup time; latency over
+# time and distribution of 2 actions; the simulator's lag
+CHARTS = 4 + 2 + 2 + 2 + 1
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,8 @@ def test_a_torn_last_line_keeps_what_came_before(made: Path, tmp_path: Path) -> 
 
 def test_every_chart_is_there(page: str) -> None:
     assert page.count("<svg class='chart'") == CHARTS
-    for chart_id in ("chart-stations", "chart-throughput", "chart-errors", "chart-latency-heartbeat",
+    for chart_id in ("chart-stations", "chart-charging", "chart-throughput", "chart-errors", "chart-connects",
+                     "chart-connect-latency", "chart-latency-heartbeat",
                      "chart-latency-statusnotification", "chart-distribution-heartbeat",
                      "chart-distribution-statusnotification", "chart-simulator"):
         assert f"id='{chart_id}'" in page

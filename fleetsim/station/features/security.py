@@ -303,6 +303,8 @@ def extended_trigger_message(station: Station, request: ExtendedTriggerMessageRe
     connector_id = request.connector_id
     if connector_id not in (None, 0) and station.connector(connector_id) is None:
         return ExtendedTriggerMessageConf(status=ExtendedTriggerMessageStatus.REJECTED)
+    if station.queue.full():  # as TriggerMessage: its queue has no room for another
+        return ExtendedTriggerMessageConf(status=ExtendedTriggerMessageStatus.REJECTED)
     send = _EXTENDED[request.requested_message]
     received_s = now_s
 

@@ -1,0 +1,140 @@
+"""The fleet keeps going whatever one station meets: a station's own
+exception ends that station's connection only, failures are counted by their
+real cause, and the run's own end is no disconnect."""
+
+from __future__ import annotations
+
+import random
+import socket
+from datetime import UTC, datetime
+
+import pytest
+import trio
+from test_fleet import PROFILES, make_fleet, wait_for
+
+from fleetsim.csms.config import CsmsConfig
+from fleetsim.csms.server import serve_csms
+from fleetsim.engine import link as link_module
+from fleetsim.engine.fleet import ConnectOptions, Fleet
+from fleetsim.engine.link import Target
+from fleetsim.engine.run import RunSpec, build_stations, run, shares
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.station.station import Station
+from fleetsim.station.timebase import Timebase
+
+DEADLINE_S = 20
+
+
+async def test_a_station_that_raises_is_disconnected_and_the_fleet_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    real_on_message = Station.on_message
+    raised: list[str] = []
+
+    def on_message(self: Station, data: bytes, now_s: float) -> None:
+        if self.charge_point_id == "FS-bionever-bss011k-v1000-00002" and not raised:
+            raised.append(self.charge_point_id)
+            raise RuntimeError("a bug of ours")
+        real_on_message(self, data, now_s)
+
+    monkeypatch.setattr(Station, "on_message", on_message)
+    recorder = Recorder()
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            csms = await nursery.start(serve_csms, CsmsConfig(heartbeat_interval_s=1))
+            fleet = make_fleet(csms, 10, recorder)
+            nursery.start_soon(fleet.run, 0.0)
+            # Every station boots: the unlucky one too, after its reconnect.
+            await wait_for(lambda: recorder.counters()["stations.booted"] == 10)
+            nursery.cancel_scope.cancel()
+    assert raised
+    assert recorder.simulator_counters["station_errors"] == 1
+    assert recorder.counters()["disconnect.internal_error"] == 1
+    assert "a bug of ours" in caplog.text
+
+
+async def test_a_timer_that_raises_does_not_stop_the_other_stations_timers(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_on_timer = Station.on_timer
+    unlucky: set[str] = set()
+
+    def on_timer(self: Station, now_s: float) -> None:
+        if self.charge_point_id == "FS-bescore-bsc-s12bcc-00001" and not unlucky:
+            unlucky.add(self.charge_point_id)
+            raise RuntimeError("a bug of ours")
+        real_on_timer(self, now_s)
+
+    monkeypatch.setattr(Station, "on_timer", on_timer)
+    recorder = Recorder()
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            csms = await nursery.start(serve_csms, CsmsConfig(heartbeat_interval_s=1))
+            fleet = make_fleet(csms, 6, recorder)
+            nursery.start_soon(fleet.run, 0.0)
+            await wait_for(lambda: recorder.fleet_exchanges().get("Heartbeat") is not None
+                           and recorder.fleet_exchanges()["Heartbeat"].answered >= 12)
+            nursery.cancel_scope.cancel()
+    assert recorder.simulator_counters["station_errors.timer"] == 1
+
+
+async def test_the_runs_own_end_is_no_disconnect() -> None:
+    # results/README.md: "closing at the end of the run is not counted", so
+    # that `disconnects == 0` can pass.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(sorted(PROFILES), 10), duration_s=1.5, ramp_per_s=0, reaction_delays=False)
+    with trio.fail_after(DEADLINE_S):
+        outcome = await run(spec, PROFILES, recorder)
+    assert outcome.progress.connected == 0
+    assert recorder.counters()["connect.ok"] == 10
+    assert not {name: n for name, n in recorder.counters().items() if name.startswith("disconnect.")}
+    assert outcome.progress.disconnects == 0
+
+
+async def failed_reasons(options: ConnectOptions) -> dict[str, int]:
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0)
+    timebase = Timebase(trio.current_time(), datetime.now(UTC), 1.0)
+    fleet = Fleet(build_stations(spec, PROFILES, recorder, timebase), options, recorder, random.Random(1))
+    with trio.move_on_after(0.5):
+        await fleet.run(0.0)
+    return {name.removeprefix("connect.failed."): n for name, n in recorder.counters().items()
+            if name.startswith("connect.failed.")}
+
+
+async def test_a_name_that_does_not_resolve_is_counted_as_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def getaddrinfo(*args: object, **kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(link_module.trio.socket, "getaddrinfo", getaddrinfo)
+    options = ConnectOptions(Target.parse("ws://csms.invalid/ocpp"), backoff_initial_s=0.05, backoff_max_s=0.05)
+    reasons = await failed_reasons(options)
+    assert set(reasons) == {"resolve"}
+
+
+async def test_a_source_address_the_host_does_not_have_is_counted_as_such() -> None:
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            csms = await nursery.start(serve_csms, CsmsConfig())
+            # 192.0.2.1 (RFC 5737 TEST-NET-1) is on no interface here: bind fails at once.
+            options = ConnectOptions(Target.parse(csms.url), source_addresses=("192.0.2.1",),
+                                     backoff_initial_s=0.05, backoff_max_s=0.05)
+            reasons = await failed_reasons(options)
+            nursery.cancel_scope.cancel()
+    assert set(reasons) == {"source_address"}
+
+
+async def test_a_fleet_that_never_connects_shows_no_timer_lag() -> None:
+    # Its sessions' timers are armed only as the run ends: falling due then is
+    # no lateness of the timer task (it once read "timer lag p99 6.5 s").
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there: every connection is refused
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(sorted(PROFILES), 100), duration_s=3.0, ramp_per_s=0, stop_grace_s=0.5,
+                   csms_url=f"ws://127.0.0.1:{port}/ocpp")
+    with trio.fail_after(DEADLINE_S):
+        await run(spec, PROFILES, recorder)
+    assert recorder.counters()["connect.failed.refused"] >= 100
+    recorder.fold()
+    timer_lag = recorder.simulator["timer_lag"]
+    assert timer_lag.total_count == 0 or timer_lag.get_max_value() < 50_000
