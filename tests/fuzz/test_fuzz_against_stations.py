@@ -334,9 +334,26 @@ HANDSHAKES = {
 }
 
 
-@pytest.mark.parametrize("abuse", sorted(HANDSHAKES))
-def test_a_handshake_abuse_is_a_counted_connect_failure_and_the_station_retries(abuse: str) -> None:
-    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> list[str]:
+def index_of(request: Request) -> int:
+    """Which hostile station this is (0, 1, ...): ids are HOSTILE-1, HOSTILE-2, ..."""
+    return int(request.charge_point_id.rpartition("-")[2]) - 1
+
+
+async def wait_recovered(rig: FleetRig, charge_point_id: str, timeout_s: float = 5.0) -> bool:
+    with trio.move_on_after(timeout_s):
+        while charge_point_id not in rig.recovered:
+            await trio.sleep(0.01)
+    return charge_point_id in rig.recovered
+
+
+def test_handshake_abuses_are_counted_connect_failures_and_every_station_comes_back() -> None:
+    # One station per abuse, all at once.  Each failure is counted under a
+    # cause (not the name of an exception class), and each station retries
+    # and answers a well-behaved CSMS afterwards.
+    abuses = sorted(HANDSHAKES)
+
+    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> tuple[str, bool]:
+        abuse = abuses[index_of(request)]
         match abuse:
             case "no subprotocol":
                 response = switching_protocols(request, subprotocol=None)
@@ -351,46 +368,45 @@ def test_a_handshake_abuse_is_a_counted_connect_failure_and_the_station_retries(
         wire = Wire(stream, client=False)
         await wire.send(response, frames=0)  # the station may hang up half way: fine
         await stream.aclose()
-        with trio.move_on_after(5):
-            await rig.recovery.wait()  # it came back and answers a well-behaved CSMS
-        return list(rig.recovered)
+        return abuse, await wait_recovered(rig, request.charge_point_id)
 
-    outcome = against_fleet(script, deadline_s=15)
-    check(outcome, f"station, handshake: {abuse}")
-    assert outcome.results[0] == ["HOSTILE-1"], "the station did not come back"
+    outcome = against_fleet(script, stations=len(abuses), deadline_s=15)
+    check(outcome, f"station, {len(abuses)} handshake abuses at once")
+    assert sorted(abuse for abuse, recovered in outcome.results if not recovered) == [], "did not come back"
     failures = {name: n for name, n in counters(outcome).items() if name.startswith(("connect.failed.", "disconnect."))}
-    assert failures, "the failed handshake was not counted"
+    assert sum(n for name, n in failures.items() if name.startswith("connect.failed.")) >= len(abuses) - 1, failures
     # A cause the failure was classified under, not the name of an exception class.
     assert not any(name.endswith(("Error", "Exception")) for name in failures), failures
 
 
 def test_a_csms_that_never_answers_the_upgrade_is_given_up_on() -> None:
-    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> list[str]:
-        with trio.move_on_after(8):
-            await rig.recovery.wait()  # connect_timeout_s is 2 s in the rig
-        return list(rig.recovered)
+    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> bool:
+        return await wait_recovered(rig, request.charge_point_id, 8)  # connect_timeout_s is 2 s in the rig
 
     outcome = against_fleet(script, deadline_s=15)
     check(outcome, "station, handshake never answered")
-    assert outcome.results[0] == ["HOSTILE-1"], "the station did not come back"
+    assert outcome.results[0], "the station did not come back"
     assert counters(outcome).get("connect.failed.timeout", 0) >= 1
 
 
 # ---------------------------------------------------------------- BootNotification abuses
 
 
-@pytest.mark.parametrize(("status", "interval", "most_boots"), [
-    ("Rejected", 0, 1), ("Rejected", -5, 1), ("Rejected", 2**31 - 1, 1), ("Rejected", 1, 3),
-    ("Pending", 0, 1), ("Pending", -1, 1), ("Pending", 1, 3), ("Rejected", 2**70, 1),
-])
-def test_boot_rejected_or_pending_forever_neither_storms_nor_talks(status: str, interval: int, most_boots: int) -> None:
+BOOT_ABUSES = [  # (status, interval, most BootNotifications in the window)
+    ("Rejected", 0, 1), ("Rejected", -5, 1), ("Rejected", 2**31 - 1, 1), ("Rejected", 1, 3), ("Rejected", 2**70, 1),
+    ("Pending", 0, 1), ("Pending", -1, 1), ("Pending", 1, 3),
+]
+
+
+def test_boot_rejected_or_pending_forever_neither_storms_nor_talks() -> None:
     # OCPP 1.6 §4.2.1: after Rejected or Pending the station waits `interval`
     # (its own default when 0 or absurd) before booting again, and sends no
     # other message meanwhile (while Pending only what the CSMS triggered);
-    # while Rejected it answers no CALL of the CSMS.
+    # while Rejected it answers no CALL of the CSMS.  One station per abuse.
     window_s = 1.6
 
     async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> dict[str, Any]:
+        status, interval, _ = BOOT_ABUSES[index_of(request)]
         wire = await accept_upgrade(stream, request)
         seen: list[str] = []
         answered = []
@@ -403,20 +419,28 @@ def test_boot_rejected_or_pending_forever_neither_storms_nor_talks(status: str, 
                     await wire.send_text(station_call(f"asked-{len(seen)}"))
                 else:
                     answered.append(message[1])
-        return {"seen": seen, "answered": answered}
+        return {"index": index_of(request), "seen": seen, "answered": answered}
 
-    outcome = against_fleet(script, deadline_s=10)
-    check(outcome, f"station, boot {status} interval {interval}")
-    seen = outcome.results[0]["seen"]
-    assert set(seen) == {"BootNotification"}, f"the station sent {seen} before it was accepted"
-    assert len(seen) <= most_boots, f"{len(seen)} BootNotifications in {window_s} s"
-    if status == "Rejected":
-        assert outcome.results[0]["answered"] == [], "a Rejected station answered the CSMS"
+    outcome = against_fleet(script, stations=len(BOOT_ABUSES), deadline_s=10)
+    check(outcome, f"station, {len(BOOT_ABUSES)} boot abuses at once")
+    problems = []
+    for result in outcome.results:
+        status, interval, most_boots = BOOT_ABUSES[result["index"]]
+        seen = result["seen"]
+        if set(seen) != {"BootNotification"}:
+            problems.append(f"{status} {interval}: sent {seen} before it was accepted")
+        if len(seen) > most_boots:
+            problems.append(f"{status} {interval}: {len(seen)} BootNotifications in {window_s} s")
+        if status == "Rejected" and result["answered"]:
+            problems.append(f"{status} {interval}: answered the CSMS while Rejected")
+    assert problems == []
 
 
-@pytest.mark.parametrize("interval", [0, -1, 2**31 - 1])
-def test_boot_accepted_with_an_absurd_interval_does_not_storm_heartbeats(interval: int) -> None:
-    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> list[str]:
+def test_boot_accepted_with_an_absurd_interval_does_not_storm_heartbeats() -> None:
+    intervals = [0, -1, 2**31 - 1]
+
+    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> tuple[int, list[str]]:
+        interval = intervals[index_of(request)]
         wire = await accept_upgrade(stream, request)
         seen: list[str] = []
         with trio.move_on_after(1.0):
@@ -424,13 +448,12 @@ def test_boot_accepted_with_an_absurd_interval_does_not_storm_heartbeats(interva
                 if message[0] == 2:
                     seen.append(message[2])
                     reply = {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": interval}
-                    payload = reply if message[2] == "BootNotification" else None
-                    await wire.answer_call(message, payload)
-        return seen
+                    await wire.answer_call(message, reply if message[2] == "BootNotification" else None)
+        return interval, seen
 
-    outcome = against_fleet(script, deadline_s=10)
-    check(outcome, f"station, boot Accepted interval {interval}")
-    assert outcome.results[0].count("Heartbeat") <= 1
+    outcome = against_fleet(script, stations=len(intervals), deadline_s=10)
+    check(outcome, "station, boot Accepted with absurd intervals")
+    assert {interval: seen.count("Heartbeat") for interval, seen in outcome.results} == dict.fromkeys(intervals, 0)
 
 
 # ---------------------------------------------------------------- floods and kills
@@ -481,11 +504,13 @@ def test_a_flood_of_trigger_messages_is_answered_and_the_outgoing_queue_stays_bo
     assert outcome.rss_growth_mb < QUEUE_CAP_MB, f"peak RSS grew {outcome.rss_growth_mb:.1f} MB"
 
 
-@pytest.mark.parametrize("when", ["before the upgrade", "mid-upgrade", "after the upgrade", "mid-frame",
-                                  "after the boot"])
-def test_an_abrupt_kill_is_counted_and_the_station_comes_back(when: str) -> None:
-    # A reset (SO_LINGER 0), as the kernel of a killed CSMS sends.
-    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> list[str]:
+KILLS = ["before the upgrade", "mid-upgrade", "after the upgrade", "mid-frame", "after the boot"]
+
+
+def test_abrupt_kills_are_counted_and_every_station_comes_back() -> None:
+    # A reset (SO_LINGER 0), as the kernel of a killed CSMS sends; one station per moment.
+    async def script(stream: trio.SocketStream, request: Request, rig: FleetRig) -> tuple[str, bool]:
+        when = KILLS[index_of(request)]
         wire = Wire(stream, client=False)
         match when:
             case "mid-upgrade":
@@ -498,14 +523,13 @@ def test_an_abrupt_kill_is_counted_and_the_station_comes_back(when: str) -> None
             case "after the boot":
                 await boot_accepted(stream, request)
         wire.abort()
-        with trio.move_on_after(5):
-            await rig.recovery.wait()
-        return list(rig.recovered)
+        return when, await wait_recovered(rig, request.charge_point_id)
 
-    outcome = against_fleet(script, deadline_s=15)
-    check(outcome, f"station, killed {when}")
-    assert outcome.results[0] == ["HOSTILE-1"], "the station did not come back"
-    assert any(name.startswith(("connect.failed.", "disconnect.")) for name in counters(outcome))
+    outcome = against_fleet(script, stations=len(KILLS), deadline_s=15)
+    check(outcome, f"station, killed at {len(KILLS)} moments")
+    assert [when for when, recovered in outcome.results if not recovered] == [], "did not come back"
+    kinds = counters(outcome)
+    assert sum(n for name, n in kinds.items() if name.startswith(("connect.failed.", "disconnect."))) >= len(KILLS)
 
 
 def test_many_hostile_stations_at_once_leave_the_probe_alone() -> None:
