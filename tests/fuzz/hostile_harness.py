@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import os
+import base64
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -37,88 +37,18 @@ from hostile_peer import (
     Request,
     Wire,
     accept_upgrade,
-    open_hostile_cp,
+    read_response,
     rss_mb,
     rss_peak_reset,
     serve_hostile_csms,
+    switching_protocols,
+    upgrade_request,
 )
+from hostile_probe import PROBE_PERIOD_S, HookProbe
 
 PROFILES = load_builtin()
 HOSTILE_MODEL = "evsis-jc-9932-100-cu07"  # every feature profile: the most actions to answer
 PROBE_MODEL = "bionever-bss011k-v1000"  # Core only; its own figures in the recorder
-PROBE_PERIOD_S = 0.005
-
-
-class RunDelay:
-    """How long this thread has waited for a CPU while runnable (Linux
-    schedstat, field 2): on a shared machine, the time other processes took."""
-
-    def __init__(self) -> None:
-        self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-
-    def __call__(self) -> float:
-        return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-class Probe:
-    """Calls on a fixed schedule; each latency counts from the call's intended
-    send time, so a stalled loop shows as the stall (HdrHistogram's
-    correction for coordinated omission).
-
-    ``latencies_s`` are net of the time the machine's other processes held
-    the CPU meanwhile (:class:`RunDelay`, read once the call is sent and once
-    it is answered: any wait for the CPU before the send stays in, so the net
-    figure errs high); ``raw_latencies_s`` keep it."""
-
-    def __init__(self, watch: LoopWatch) -> None:
-        self.watch = watch
-        self.latencies_s: list[float] = []
-        self.raw_latencies_s: list[float] = []
-        self.ready = trio.Event()
-        self.disconnects = 0
-        self._intended: dict[str, tuple[float, float]] = {}
-        self._run_delay = RunDelay()
-        self._answered = trio.Event()
-        self._answered.set()
-
-    async def run(self, wire: Wire, request: Callable[[str], bytes], answer_calls: bool) -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._send, wire, request, name=f"{HOSTILE}probe-send")
-            while (message := await wire.next_message()) is not None:
-                if message[0] == 2 and answer_calls:
-                    await wire.answer_call(message)
-                elif message[0] in (3, 4) and message[1] in self._intended:
-                    intended_s, delay_s = self._intended.pop(message[1])
-                    if self.watch.armed:
-                        raw_s = trio.current_time() - intended_s
-                        self.raw_latencies_s.append(raw_s)
-                        self.latencies_s.append(raw_s - (self._run_delay() - delay_s))
-                    self._answered.set()
-            nursery.cancel_scope.cancel()
-        self.disconnects += 1
-
-    async def _send(self, wire: Wire, request: Callable[[str], bytes]) -> None:
-        start_s = trio.current_time()
-        for n in range(1, 1 << 62):
-            intended_s = start_s + n * PROBE_PERIOD_S
-            await trio.sleep_until(intended_s)
-            await self._answered.wait()  # OCPP-J 1.6 §4.1.1: one CALL in flight
-            self._answered = trio.Event()
-            uid = f"probe-{n}"
-            self._intended[uid] = intended_s, self._run_delay()
-            await wire.send_text(request(uid))
-
-    def close(self) -> None:
-        self._run_delay.close()
-
-    def check(self, window_s: float) -> None:
-        TALLY.probe_samples += len(self.latencies_s)
-        assert self.disconnects == 0, "the probe lost its connection"
-        check_answered(len(self.latencies_s), window_s)
-
 
 def check_answered(samples: int, window_s: float) -> None:
     """A probe that stopped being answered has no samples to be slow in: about
@@ -131,9 +61,9 @@ def check_answered(samples: int, window_s: float) -> None:
 class Outcome:
     """What one run saw: the scripts' results and the measurements."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe_call: Callable[[str], bytes], *, probe_client: bool) -> None:
         self.watch = LoopWatch()
-        self.probe = Probe(self.watch)
+        self.probe = HookProbe(probe_call, client=probe_client)
         self.results: list[Any] = []
         self.escaped: BaseException | None = None  # what brought the fleet or the CSMS down
         self.hung = False
@@ -156,7 +86,9 @@ class Outcome:
         assert self.escaped is None, f"an exception escaped the code under test: {self.escaped!r}"
         assert not self.hung, "the case did not finish in time (a hang)"
         self.watch.check()
-        self.probe.check(self.window_s)
+        TALLY.probe_samples += len(self.probe.latencies_s)
+        assert self.probe.disconnects == 0, "the probe lost its connection"
+        check_answered(len(self.probe.latencies_s), self.window_s)
 
 
 # ---------------------------------------------------------------- stations under test
@@ -177,12 +109,9 @@ class FleetRig:
 
     async def route(self, stream: trio.SocketStream, request: Request) -> None:
         if request.charge_point_id.startswith("PROBE"):
-            wire = await accept_upgrade(stream, request)
-            boot = await wire.next_message()
-            await wire.answer_call(boot)
-            self.outcome.probe.ready.set()
-            call = lambda uid: dumps([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}])  # noqa: E731
-            await self.outcome.probe.run(wire, call, answer_calls=True)
+            await stream.send_all(switching_protocols(request))
+            self.outcome.probe.attach(stream.socket, request.leftover)
+            await self.outcome.probe.keep_awake()
         elif self.started < self.stations:
             self.started += 1
             result = None
@@ -227,7 +156,8 @@ def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float
                   rcvbuf: int | None = None) -> Outcome:
     """Run ``script`` for ``stations`` hostile stations of one fleet (the
     first connection of each), beside the probe; return what was seen."""
-    outcome = Outcome()
+    outcome = Outcome(lambda uid: dumps([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}]),
+                      probe_client=False)
     rig = FleetRig(script, stations, outcome)
 
     async def hostile_main() -> None:
@@ -239,7 +169,7 @@ def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float
             nursery.cancel_scope.cancel()
 
     try:
-        trio.run(hostile_main, instruments=[outcome.watch])
+        trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
         outcome.probe.close()
     TALLY.cases += 1
@@ -255,15 +185,16 @@ async def _run_fleet(fleet: Fleet, outcome: Outcome, done: trio.Event) -> None:
 
 async def _watch_window(outcome: Outcome, done: trio.Event, deadline_s: float, settle_s: float) -> None:
     with trio.move_on_after(deadline_s) as scope:
-        await outcome.probe.ready.wait()
+        while not outcome.probe.booted:
+            await trio.sleep(0.001)
         rss_peak_reset()
         outcome.rss_start_mb = rss_mb()
-        outcome.watch.armed = True
+        outcome.watch.armed = outcome.probe.armed = True
         start_s = trio.current_time()
         await done.wait()
         await trio.sleep(settle_s)  # the probe goes on a moment after the hostile side is done
         outcome.window_s = trio.current_time() - start_s
-    outcome.watch.armed = False
+    outcome.watch.armed = outcome.probe.armed = False
     outcome.rss_peak_mb = rss_mb("VmHWM")
     TALLY.peak_rss_growth_mb = max(TALLY.peak_rss_growth_mb, outcome.rss_growth_mb)
     outcome.hung = scope.cancelled_caught
@@ -278,7 +209,7 @@ def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConf
                  deadline_s: float = 10.0, settle_s: float = 0.02, probe_password: str | None = None) -> Outcome:
     """Run ``script(csms, n)`` for n in range(charge_points), each a hostile
     charge point opening its own connections, beside the probe."""
-    outcome = Outcome()
+    outcome = Outcome(lambda uid: dumps([2, uid, "Heartbeat", {}]), probe_client=True)
     done = trio.Event()
 
     async def hostile_main() -> None:
@@ -298,7 +229,7 @@ def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConf
             nursery.cancel_scope.cancel()
 
     try:
-        trio.run(hostile_main, instruments=[outcome.watch])
+        trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
         outcome.probe.close()
     TALLY.cases += 1
@@ -336,9 +267,13 @@ async def _csms_script(script: CsmsScript, outcome: Outcome, n: int, total: int,
 
 async def _csms_probe(outcome: Outcome, password: str | None) -> None:
     assert outcome.csms is not None
-    wire = await open_hostile_cp(outcome.csms.port, "PROBE", password)
-    await wire.send_text(dumps([2, "boot", "BootNotification", {"chargePointVendor": "Probe",
-                                                                "chargePointModel": "P"}]))
-    await wire.next_message()
-    outcome.probe.ready.set()
-    await outcome.probe.run(wire, lambda uid: dumps([2, uid, "Heartbeat", {}]), answer_calls=True)
+    stream = await trio.open_tcp_stream("127.0.0.1", outcome.csms.port)
+    extra = ""
+    if password is not None:
+        extra = f"Authorization: Basic {base64.b64encode(f'PROBE:{password}'.encode()).decode()}\r\n"
+    await stream.send_all(upgrade_request(outcome.csms.port, "PROBE", extra=extra))
+    status, leftover = await read_response(stream)
+    assert status.startswith("HTTP/1.1 101"), f"the probe was refused: {status!r}"
+    async with stream:
+        outcome.probe.attach(stream.socket, leftover)
+        await outcome.probe.keep_awake()

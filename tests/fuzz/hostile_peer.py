@@ -72,6 +72,7 @@ class LoopWatch(trio.abc.Instrument):
         self.longest_cpu_s = 0.0
         self.longest_task = ""
         self.steps = 0
+        self.longest_hostile_s = 0.0  # the hostile side's own longest step (CPU): it delays the probe too
         self._wall = 0.0
         self._cpu = 0.0
 
@@ -79,9 +80,12 @@ class LoopWatch(trio.abc.Instrument):
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        if not self.armed or HOSTILE in task.name or "hostile_" in task.name:
+        if not self.armed:
             return
         cpu = time.thread_time() - self._cpu
+        if HOSTILE in task.name or "hostile_" in task.name:
+            self.longest_hostile_s = max(self.longest_hostile_s, cpu)
+            return
         wall = time.perf_counter() - self._wall
         self.steps += 1
         if cpu > self.longest_cpu_s:
@@ -259,16 +263,17 @@ async def accept_upgrade(stream: trio.SocketStream, request: Request) -> Wire:
 Handler = Callable[[trio.SocketStream, Request], Awaitable[None]]
 
 
-async def serve_hostile_csms(handler: Handler, rcvbuf: int | None = None, *,
+async def serve_hostile_csms(handler: Handler, rcvbuf: int | None = None, port: int = 0, *,
                              task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Accept connections on 127.0.0.1 (an ephemeral port, given to
-    ``task_status``) and hand each, its upgrade request read, to ``handler``.
-    ``rcvbuf`` shrinks the receive buffer of every accepted socket (a peer
-    that stops reading then pushes back at once)."""
+    """Accept connections on 127.0.0.1 (``port``, 0: an ephemeral one; the port
+    is given to ``task_status``) and hand each, its upgrade request read, to
+    ``handler``.  ``rcvbuf`` shrinks the receive buffer of every accepted
+    socket (a peer that stops reading then pushes back at once)."""
     listener = trio.socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart after kill -9 takes the port again
     if rcvbuf is not None:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    await listener.bind(("127.0.0.1", 0))
+    await listener.bind(("127.0.0.1", port))
     listener.listen(4096)
     async with trio.open_nursery() as nursery:
         task_status.started(listener.getsockname()[1])
