@@ -101,6 +101,7 @@ class _Shard:
         self.origin_s = self.start.timestamp() if self.start is not None else 0.0
         self.dropped: list[str] = []  # torn last lines, as "<file> line <n> dropped (...)"
         self.own = _own_intervals(self, _timeseries_rows(self, self.dropped))
+        self._starts = [own.start_s for own in self.own]
         self.interval_s = _interval_s(self)
         self.offset_s = 0.0  # its start after the merged run's, once known
         self.slots: list[int] = []  # the merged interval of each of its own
@@ -108,8 +109,7 @@ class _Shard:
     def slot_at(self, start_epoch_s: float) -> int:
         """The merged interval of the own interval that starts nearest to
         ``start_epoch_s`` (every logged interval is one of them)."""
-        starts = [own.start_s for own in self.own]
-        at = start_epoch_s - self.origin_s
+        starts, at = self._starts, start_epoch_s - self.origin_s
         k = bisect.bisect_left(starts, at)
         nearest = min((i for i in (k - 1, k) if 0 <= i < len(starts)), key=lambda i: abs(starts[i] - at))
         return self.slots[nearest]
