@@ -1,5 +1,5 @@
 """Which merged interval each shard's interval goes into (the rule, for
-users: results/README.md, "Merging").
+users: results/README.md, "Merged folders").
 
 A shard's intervals are as its writer closed them: contiguous, about the
 interval long, each late by the event loop's lag (so 1.000, 2.001, 3.001 ...)
