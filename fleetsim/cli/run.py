@@ -29,6 +29,7 @@ from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin, load_profile_file
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.terminal import csms_calls_table, progress_line, simulator_lines, summary_table
+from fleetsim.station.backoff import Backoff, Jitter
 
 EXIT_RUN_BROKE = 3
 EXIT_THRESHOLD_FAILED = 99  # as k6: a threshold failed (fleetsim.report.thresholds)
@@ -108,6 +109,12 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="Embedded CSMS only: send this CSMS-initiated call to every station at RATE per hour "
                    "(e.g. RemoteStartTransaction=6/h, or /s). Default: every CSMS-initiated action at a low rate.")
 @click.option("--no-csms-calls", is_flag=True, help="Embedded CSMS only: send no CSMS-initiated calls.")
+@click.option("--reconnect-backoff", "reconnect", metavar="BASE CAP JITTER",
+              type=(Duration(), Duration(), click.Choice([j.value for j in Jitter])),
+              callback=lambda _ctx, param, value: _backoff(param, value),
+              help="How stations wait before connecting again: the n-th wait in a row is at most min(CAP, "
+                   "BASE x 2^n), all of it (none), half plus a random half (equal) or random below it (full), "
+                   "e.g. '1s 4s none'. Default: 1s 60s full.")
 @click.option("--interval", "interval_s", type=Duration(), default="1s", show_default=True,
               help="Interval of the HdrHistogram log (latency.hlog) and the time series (timeseries*.csv).")
 @click.option("--threshold", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
@@ -119,8 +126,8 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
 def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
-                client_key, insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
-                junit_file) -> None:  # type: ignore[no-untyped-def]
+                client_key, insecure, source_addresses, csms_calls, no_csms_calls, reconnect, interval_s, quiet,
+                thresholds, junit_file) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -154,6 +161,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
         embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
+        reconnect=reconnect or Backoff(),
     )
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
@@ -169,6 +177,16 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
     _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file)
+
+
+def _backoff(param: click.Parameter, value: tuple[float, float, str] | None) -> Backoff | None:
+    """``--reconnect-backoff BASE CAP JITTER`` as the policy (None: not given)."""
+    if value is None:
+        return None
+    try:
+        return Backoff(base_s=value[0], cap_s=value[1], jitter=Jitter(value[2]))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param=param) from error
 
 
 def _tls(csms_url: str | None, ca_file: Path | None, client_cert: Path | None, client_key: Path | None,

@@ -71,6 +71,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "source_addresses": scenario.target.source_addresses,
         "embedded_traffic": traffic if csms_url is None else (),
         "connect_timeout_s": settings.connect_timeout_s, "interval_s": settings.interval_s,
+        "reconnect": settings.reconnect,
         "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
         "sim_start": settings.start, "scenario": scenario.name or loaded.path.stem,
     }
@@ -164,6 +165,8 @@ def spec_overrides(options: dict[str, Any]) -> dict[str, Any]:
         overrides["reaction_delays"] = False
     if options.get("source_addresses"):
         overrides["source_addresses"] = tuple(options["source_addresses"])
+    if "reconnect" in options:
+        overrides["reconnect"] = options["reconnect"]
     return overrides
 
 

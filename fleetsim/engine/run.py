@@ -33,6 +33,7 @@ from fleetsim.sessions.play import RemoteStart
 from fleetsim.sessions.simple import SimpleSessions, drive
 from fleetsim.sessions.start import start_sessions
 from fleetsim.sessions.tags import id_tag_verdicts
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.build import build_model, group_ids
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
@@ -72,6 +73,7 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     source_addresses: tuple[str, ...] = ()
     embedded_traffic: tuple[TrafficRule, ...] = ()
     connect_timeout_s: float = 10.0
+    reconnect: Backoff = Backoff()  # the stations' waits before connecting again
     interval_s: float = 1.0  # of latency.hlog and the time series
     faults: FaultPlan = FaultPlan()
     wall_timestamps: bool = False  # see Timebase.wall_timestamps
@@ -208,7 +210,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             desk.csms = csms
             options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
                                      source_addresses=spec.source_addresses,
-                                     connect_timeout_s=spec.connect_timeout_s)
+                                     connect_timeout_s=spec.connect_timeout_s, reconnect=spec.reconnect)
             fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
             schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
             apply_clock_skew(stations, schedule)

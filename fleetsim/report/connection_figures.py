@@ -26,7 +26,7 @@ INJECTED_OUTAGE: Final = "outage"  # the failure reason of connections an inject
 CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures")
 CONNECTION_RATES: Final = ("connect.failures.rate",)
 CONNECTION_METRICS: Final = SETUP_LATENCIES + CONNECTION_COUNTS + CONNECTION_RATES
-OUTAGE_METRICS: Final = ("outage.booted_after", "outage.delivered_after")
+OUTAGE_METRICS: Final = ("outage.booted_after", "outage.booted_after_net", "outage.delivered_after")
 
 _DESCRIPTIONS: Final = {
     "connect": "connection setup (TCP + TLS + WebSocket handshake)",
@@ -37,6 +37,8 @@ _DESCRIPTIONS: Final = {
     "connect.failures": "failed connection attempts",
     "connect.failures.rate": "share of connection attempts that failed",
     "outage.booted_after": "time from a CSMS outage's end until every station was connected and booted again",
+    "outage.booted_after_net": "time from a CSMS outage's end until every station was connected and booted again, "
+                               "less each station's own reconnect back-off waits (the CSMS's part)",
     "outage.delivered_after": "time from a CSMS outage's end until every transaction message queued by then was "
                               "delivered",
 }
@@ -114,10 +116,12 @@ def outage_figures(metric: str, summary: Mapping[str, Any]) -> list[Figure] | st
     figures = []
     for number, outage in enumerate(outages, 1):
         label = f"outage {number} (at {outage.get('at_s', 0):g} s for {outage.get('for_s', 0):g} s simulated)"
-        if metric == "outage.booted_after":
-            seconds = outage.get("booted_after_s")
+        if metric in ("outage.booted_after", "outage.booted_after_net"):
+            seconds = outage.get(f"{metric.removeprefix('outage.')}_s")
             why = (f"{outage.get('not_booted', '?')} of {outage.get('stations', '?')} stations were not connected "
                    "and booted again by the end of the run")
+            if seconds is None and metric.endswith("_net") and outage.get("booted_after_s") is not None:
+                why = "summary.json has no booted_after_net_s (written before fleetsim recorded it)"
         else:
             seconds = outage.get("delivered_after_s")
             why = (f"{outage.get('undelivered', '?')} stations still had transaction messages queued since the "

@@ -21,6 +21,7 @@ from fleetsim.csms.config import TrafficRule
 from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.faults import FaultPlan
+from fleetsim.station.backoff import Backoff
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -112,6 +113,7 @@ class RunSettings(_Table):
     id_prefix: str = "FS"
     reaction_delays: bool = True  # the certified models' measured reaction times
     connect_timeout_s: Positive = 10.0  # real seconds
+    reconnect: Backoff = Backoff()  # [run.reconnect]: base_s, cap_s (real seconds), jitter full/equal/none
     # The simple session cycle of groups without a [groups.sessions] table
     # (simulated seconds): idle between sessions, plugged in per session.
     mean_idle_s: Positive = 600.0
