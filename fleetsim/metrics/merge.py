@@ -40,21 +40,23 @@ from fleetsim import __version__
 from fleetsim.metrics import hlog
 from fleetsim.metrics.align import Interval, Slot, align
 from fleetsim.metrics.histogram import Histogram, new_histogram
-from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER, TIMESERIES_FILE, TIMESERIES_HEADER
+from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER
+from fleetsim.metrics.merge_series import (
+    MergeError,
+    read_events,
+    read_timeseries,
+    write_events,
+    write_timeseries,
+)
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE, write_summary
-from fleetsim.metrics.summary import recorder_summary
+from fleetsim.metrics.summary import CONNECT, recorder_summary
 from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
 from fleetsim.station.build import DEFAULT_RESPONSE_TIMEOUT_S
 
 # Stands in for an unknown declared timeout while counting (no answer is over
 # it); the merged summary then shows null for everything judged against it.
 _UNKNOWN_TIMEOUT_S: Final = 3600.0
-
-
-class MergeError(Exception):
-    """A folder that cannot be merged (no ``latency.hlog``, shards of other
-    formats, a damaged file): the message names the file and what is wrong."""
 
 
 class _Exchange(msgspec.Struct):
@@ -100,7 +102,8 @@ class _Shard:
         # Log times are epoch seconds; the time series' are seconds since the start.
         self.origin_s = self.start.timestamp() if self.start is not None else 0.0
         self.dropped: list[str] = []  # torn last lines, as "<file> line <n> dropped (...)"
-        self.own = _own_intervals(self, _timeseries_rows(self, self.dropped))
+        self.own = _own_intervals(self, read_timeseries(folder, self.dropped))
+        self.events = read_events(folder, self.dropped)
         self._starts = [own.start_s for own in self.own]
         self.interval_s = _interval_s(self)
         self.offset_s = 0.0  # its start after the merged run's, once known
@@ -206,8 +209,10 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
     for shard in shards:
         _add_counts(recorder, shard, unknown)
     recorder.outages = merge_outages(_outages(shard) for shard in shards)
-    _merge_hlogs(shards, out, recorder, start, slots, unknown)
-    _merge_timeseries(shards, out, start, slots)
+    connect_p99_ms = _merge_hlogs(shards, out, recorder, start, slots, unknown)
+    write_timeseries(out, slots, lambda i, k: shards[i].own[k].row, lambda slot: _slot_time(slot, shards, start),
+                     connect_p99_ms)
+    write_events(out, [(shard.offset_s, shard.events) for shard in shards])
     _copy_profiles(shards, out)
     document = {"schema_version": SCHEMA_VERSION, "run": _merged_run(shards, out, interval_s),
                 **recorder_summary(recorder)}
@@ -315,10 +320,12 @@ def _total(recorder: Recorder, tag: str, shard: _Shard, unknown: set[str]) -> Hi
 
 
 def _merge_hlogs(shards: list[_Shard], out: Path, recorder: Recorder, start: datetime, slots: list[Slot],
-                 unknown: set[str]) -> None:
+                 unknown: set[str]) -> dict[int, str]:
     """Stream every shard's intervals in merged-interval order (a merged
     interval at a time in memory: a histogram is 188 KB, an hour of them
-    would not fit)."""
+    would not fit).  Returns each merged interval's connection setup p99 (ms,
+    as timeseries.csv writes it) from the added ``reaction.*.connect``."""
+    connect_p99_ms: dict[int, str] = {}
     streams = [_tagged(shard, recorder, unknown) for shard in shards]
     ordered = heapq.merge(*streams, key=lambda item: item[0])
     with (out / HLOG_FILE).open("w", encoding="utf-8", newline="\n") as log, \
@@ -334,6 +341,14 @@ def _merge_hlogs(shards: list[_Shard], out: Path, recorder: Recorder, start: dat
             for tag in sorted(current):
                 log.write(hlog.interval_line(tag, slot.start_s, slot.length_s, current[tag]))
             _write_p99_rows(p99, current, *_slot_time(slot, shards, start))
+            connect = new_histogram()
+            for tag, histogram in current.items():
+                view, _, name = hlog.split_tag(tag)
+                if view == "reaction" and name == CONNECT:
+                    connect.add(histogram)
+            if connect.total_count:
+                connect_p99_ms[index] = f"{connect.get_value_at_percentile(99.0) / 1000:.3f}"
+    return connect_p99_ms
 
 
 _Logged = tuple[int, hlog.LoggedInterval, Histogram]  # merged interval, the line, the total it adds into
@@ -384,82 +399,6 @@ def _write_p99_rows(p99: Any, current: dict[str, Histogram], elapsed: str, wall:
 
 def _wall(start: datetime, elapsed_s: float) -> str:
     return (start + timedelta(seconds=elapsed_s)).isoformat(timespec="milliseconds")
-
-
-# ---------------------------------------------------------------- timeseries.csv
-
-
-_GAUGES: Final = ("connected", "booted", "charging")
-_COUNTS: Final = ("answered", "errors", "timeouts")
-
-
-def _timeseries_rows(shard: _Shard, dropped: list[str]) -> list[dict[str, Any]]:
-    """The rows of a shard's ``timeseries.csv``, each checked.  A last row cut
-    short (no line end, or fields missing: the run was killed writing it) is
-    dropped and named in ``dropped``; a bad row before it is a MergeError."""
-    path = shard.folder / TIMESERIES_FILE
-    if not path.is_file():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise MergeError(f"{path}: cannot read: {error}") from error
-    lines = text.splitlines(keepends=True)
-    rows: list[dict[str, Any]] = []
-    for number, row in enumerate(csv.DictReader(lines), start=2):
-        last = number == len(lines)
-        try:
-            if last and not lines[-1].endswith("\n"):
-                raise ValueError("no line end")
-            rows.append(_timeseries_row(row))
-        except (KeyError, TypeError, ValueError) as error:
-            if not last:
-                raise MergeError(f"{path}: line {number}: not a time-series row ({error})") from error
-            dropped.append(f"{shard.folder.name}/{TIMESERIES_FILE} line {number} dropped (torn: {error})")
-    return rows
-
-
-def _timeseries_row(row: dict[str, Any]) -> dict[str, Any]:
-    if None in row.values() or None in row:
-        raise ValueError("wrong number of fields")
-    checked: dict[str, Any] = {name: int(row[name]) for name in (*_GAUGES, *_COUNTS)}
-    checked.update(elapsed_s=float(row["elapsed_s"]), interval_s=float(row["interval_s"]),
-                   wall_time=datetime.fromisoformat(row["wall_time"]),
-                   messages_out_per_s=float(row["messages_out_per_s"]),
-                   messages_in_per_s=float(row["messages_in_per_s"]))
-    return checked
-
-
-def _merge_timeseries(shards: list[_Shard], out: Path, start: datetime, slots: list[Slot]) -> None:
-    """A row per merged interval with rows: the shards' gauges (stations now:
-    each shard's last value) and counts added, their rates added (each
-    shard's messages over the time its rows cover)."""
-    with (out / TIMESERIES_FILE).open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(TIMESERIES_HEADER)
-        for slot in slots:
-            rows: dict[int, list[dict[str, Any]]] = {}
-            for i, k in slot.members:
-                if (row := shards[i].own[k].row) is not None:
-                    rows.setdefault(i, []).append(row)
-            if rows:
-                writer.writerow((*_slot_time(slot, shards, start), f"{slot.length_s:.3f}",
-                                 *_merged_row(list(rows.values()))))
-
-
-def _merged_row(shard_rows: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
-    totals: Counter[str] = Counter()
-    rates = {"messages_out_per_s": 0.0, "messages_in_per_s": 0.0}
-    for rows in shard_rows:
-        totals.update({name: rows[-1][name] for name in _GAUGES})
-        for row in rows:
-            totals.update({name: row[name] for name in _COUNTS})
-        covered_s = sum(row["interval_s"] for row in rows)
-        for name in rates:  # one row: its own rate, unrounded by a round trip through counts
-            rates[name] += (sum(row[name] * row["interval_s"] for row in rows) / covered_s if covered_s > 0
-                            else sum(row[name] for row in rows) / len(rows))
-    return (*(totals[name] for name in _GAUGES), *(f"{rate:.1f}" for rate in rates.values()),
-            *(totals[name] for name in _COUNTS))
 
 
 # ---------------------------------------------------------------- run metadata

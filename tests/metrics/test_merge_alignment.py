@@ -15,9 +15,10 @@ from recordings import events, feed, new_recorder
 
 from fleetsim.engine.run import FleetShare, RunSpec
 from fleetsim.metrics.align import Interval, align
-from fleetsim.metrics.intervals import Census, IntervalWriter
+from fleetsim.metrics.intervals import Census, IntervalWriter, RunEvent
 from fleetsim.metrics.merge import merge_results
 from fleetsim.metrics.results import summary_document, write_summary
+from fleetsim.metrics.summary import CONNECT
 
 START = datetime(2025, 1, 1, 12, 0, 0, 524971, tzinfo=UTC)  # rounds up in the log, truncated in rows
 # Ticks as a lagging loop closes them, then the run's short last interval.
@@ -105,3 +106,30 @@ def test_alignment_never_puts_two_intervals_of_a_shard_together() -> None:
     offset = [Interval(s + 0.5, s + 1.5, 1.0) for s in range(2)]
     paired = align([one[:1] + [Interval(1.0, 2.0, 1.0)], offset], [1.0, 1.0])
     assert [slot.members for slot in paired] == [((0, 0), (1, 0)), ((0, 1), (1, 1))]
+
+
+def _write_with_connections(out: Path, start: datetime, connect_ms: float, storm_stations: int) -> None:
+    recorder = new_recorder()
+    model = recorder.model("ac-model", 10.0)
+    writer = IntervalWriter(out, recorder, start)
+    for tick in (1.0, 2.0, 3.0):
+        for _ in range(10):
+            model.record_reaction(CONNECT, connect_ms / 1000)
+        if tick == 2.0:  # one storm of the scenario, at the same scheduled time in every shard
+            writer.event(RunEvent(elapsed_s=1.5, kind="storm", stations=storm_stations, at_s=30.0))
+        writer.tick(tick, Census(connected=5, booted=5))
+    writer.close(3.0, Census(connected=5, booted=5))
+
+
+def test_connection_columns_and_events_of_shards_merge(tmp_path: Path) -> None:
+    _write_with_connections(tmp_path / "a", START, connect_ms=2.0, storm_stations=5)
+    _write_with_connections(tmp_path / "b", START + timedelta(seconds=0.2), connect_ms=50.0, storm_stations=3)
+    merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
+    rows = _rows(tmp_path / "m")
+    assert [row["connects"] for row in rows] == ["20", "20", "20"]
+    # The merged p99 is that of all the setups (half of them 50 ms), not an average of two p99s.
+    assert [float(row["connect_p99_ms"]) for row in rows] == [pytest.approx(50.0, rel=0.01)] * 3
+    with (tmp_path / "m" / "events.csv").open(newline="") as file:
+        storms = list(csv.DictReader(file))
+    assert [(row["kind"], row["stations"], row["at_s"]) for row in storms] == [("storm", "8", "30.000")]
+    assert float(storms[0]["elapsed_s"]) == pytest.approx(1.5)  # the earliest of the shards', on the merged clock
