@@ -99,17 +99,21 @@ def _latency(s: LiveSnapshot) -> Iterator[Any]:
     limits = GaugeMetricFamily("fleetsim_declared_timeout_seconds", "The smallest declared response timeout of "
                                "the models that sent the action", labels=["action"])
     for action_latency in interval.actions:
-        latency.add_metric([action_latency.action, "0.5"], action_latency.p50_ms / 1000)
-        latency.add_metric([action_latency.action, "0.99"], action_latency.p99_ms / 1000)
+        latency.add_metric([action_latency.action, "0.5"], _seconds(action_latency.p50_ms))
+        latency.add_metric([action_latency.action, "0.99"], _seconds(action_latency.p99_ms))
         answers.add_metric([action_latency.action], action_latency.count)
     for action, limit_ms in s.declared_ms:
-        limits.add_metric([action], limit_ms / 1000)
+        limits.add_metric([action], _seconds(limit_ms))
     lag = GaugeMetricFamily("fleetsim_simulator_lag_seconds", "The simulator's own lag in the last interval: "
                             "event loop, timers, GC pauses (quantile 1: the maximum)", labels=["series", "quantile"])
     for figures in interval.simulator:
-        lag.add_metric([figures.series, "0.99"], figures.p99_ms / 1000)
-        lag.add_metric([figures.series, "1"], figures.max_ms / 1000)
+        lag.add_metric([figures.series, "0.99"], _seconds(figures.p99_ms))
+        lag.add_metric([figures.series, "1"], _seconds(figures.max_ms))
     yield from (latency, answers, limits, lag)
+
+
+def _seconds(ms: float) -> float:
+    return round(ms / 1000, 9)  # the histograms' µs, without the float noise of the division
 
 
 class _Latest:
