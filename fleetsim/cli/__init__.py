@@ -3,8 +3,11 @@ and chooses exit codes:
 
     0   success
     2   usage error or unreadable input (click's own convention)
-    3   the run itself broke (what it measured is still written)
+    3   the run itself broke, or its results could not be written (what it
+        measured is still written if it can be)
+    4   the run could not drive its fleet: not every station ever booted
     99  a threshold failed, or a regression went past its limit (as k6)
+    130 the run was interrupted (Ctrl-C, SIGTERM); its results are complete
 """
 
 from __future__ import annotations

@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import ssl
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
+import msgspec
 import trio
 
 from fleetsim import __version__
@@ -22,17 +25,22 @@ from fleetsim.cli.options import (
     password_from_env,
     ssl_context,
 )
+from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_output
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin, load_profile_file
 from fleetsim.profiles.profile import StationProfile
-from fleetsim.report.terminal import csms_calls_table, progress_line, simulator_lines, summary_table
+from fleetsim.report import terminal
+from fleetsim.report.connection_figures import STATIONS_BOOTED
+from fleetsim.report.thresholds import Threshold, Verdict, evaluate
 from fleetsim.station.backoff import Backoff, Jitter
 
-EXIT_RUN_BROKE = 3
+EXIT_RUN_BROKE = 3  # the run broke, or its results could not be written
+EXIT_FLEET_SHORT = 4  # the run could not drive its fleet: not every station was ever Accepted
 EXIT_THRESHOLD_FAILED = 99  # as k6: a threshold failed (fleetsim.report.thresholds)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, the results complete (128 + SIGINT, as shells report Ctrl-C)
 # The quickstart (no --csms): a minute of a few hundred stations against the
 # embedded CSMS, at 20x so that it holds sessions, meter values and heartbeats.
 QUICKSTART_SPEED = 20.0
@@ -123,11 +131,18 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
                    "Any failure exits with 99.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
-@click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
+@click.option("--details", is_flag=True,
+              help="At the end, also the latency per model and how each model answered the CSMS's calls.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve live metrics for Prometheus at http://ADDRESS:PORT/metrics while the run goes "
+                   "(0: any free port, printed at the start).")
+@click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              help="Address the live metrics are served on (0.0.0.0: every interface, e.g. in a pod).")
 def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
                 client_key, insecure, source_addresses, csms_calls, no_csms_calls, reconnect, interval_s, quiet,
-                thresholds, junit_file) -> None:  # type: ignore[no-untyped-def]
+                thresholds, junit_file, details, metrics_port, metrics_address) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -142,11 +157,12 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
     """
     from fleetsim.sessions.simple import SimpleSessions
 
+    view = View(quiet=quiet, details=details, metrics_port=metrics_port, metrics_address=metrics_address)
     if scenario_path is not None:
         from fleetsim.cli.scenario import prepare_run
 
         prepared = prepare_run(click.get_current_context(), scenario_path)
-        _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, quiet,
+        _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  prepared.thresholds, junit_file, scenario_text=prepared.loaded.text)
         return
 
@@ -176,7 +192,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
             passwords = one_password(password_from_env(password_env))
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
-    _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file)
+    _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file)
 
 
 def _backoff(param: click.Parameter, value: tuple[float, float, str] | None) -> Backoff | None:
@@ -204,42 +220,159 @@ def _tls(csms_url: str | None, ca_file: Path | None, client_cert: Path | None, c
     return ssl_context(ca_file, client_cert, client_key, insecure) if target.tls else None
 
 
-def _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file,  # type: ignore[no-untyped-def]
+class View(msgspec.Struct, frozen=True, kw_only=True):
+    """How a run shows itself: on the terminal and on the live metrics endpoint."""
+
+    quiet: bool = False
+    details: bool = False
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
+
+
+def _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file,  # type: ignore[no-untyped-def]
              scenario_text: str | None = None) -> None:
+    """Run, write the results, show the verdict, exit with its code.  What is
+    printed can fail (a closed pipe, a full disk) without losing a result."""
+    with tolerant_output() as output:
+        code = _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file, scenario_text,
+                               output)
+    sys.exit(code)
+
+
+def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file,  # type: ignore[no-untyped-def]
+                    scenario_text, output) -> int:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / run_id
+    endpoint = _open_endpoint(view, run_id)
+    try:  # before anything runs: a run whose results cannot be written is not worth starting
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if endpoint is not None:
+            endpoint.close()
+        return _cannot_write(out_dir, error)
     recorder = Recorder()
-    show = None if quiet else _show_progress
-    stations = sum(share.stations for share in spec.fleet)
-    mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
-    click.echo(f"fleetsim {__version__}: {stations} stations ({mix}) "
-               f"for {spec.duration_s:g}s against {spec.csms_url or 'the embedded CSMS'}", err=True)
+    outcome = _measure(spec, profiles, tls, passwords, out_dir, view, endpoint, recorder)
+    document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
     try:
-        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
-                                       on_progress=show, handle_signals=True, results_dir=out_dir))
-    except Exception as error:  # the run itself broke: still write what was measured
-        click.echo(f"\nerror: the run failed: {error!r}", err=True)
-        write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname(),
-                      scenario_text=scenario_text)
-        sys.exit(EXIT_RUN_BROKE)
-    if not quiet and sys.stderr.isatty():
-        click.echo("", err=True)
-    write_results(out_dir, recorder, spec, profiles, outcome, run_id=run_id, host=socket.gethostname(),
-                  scenario_text=scenario_text)
-    click.echo(summary_table(recorder))
-    calls = csms_calls_table(recorder)
+        write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
+    except OSError as error:
+        return _cannot_write(out_dir, error)
+    if outcome is None:
+        click.echo(f"what it measured is in {out_dir}/", err=True)
+        return EXIT_RUN_BROKE
+    verdicts = evaluate(thresholds, document) if thresholds else []
+    code, headline, why = _verdict(document, outcome, thresholds, verdicts, view.quiet)
+    _show_end(view, code, headline, why, document)
+    if thresholds or junit_file:  # the verdicts (as `fleetsim gate` prints them) and the JUnit file
+        judge(thresholds, document, junit_file, echo=not view.quiet)
+    if not view.quiet:
+        _print_simulator(document)
+        click.echo(f"\nresults in {out_dir}/\n"
+                   f"  every figure: summary.json; `fleetsim report {out_dir}` writes report.html")
+    _print_trouble(output, out_dir)
+    return code
+
+
+def _measure(spec, profiles, tls, passwords, out_dir, view, endpoint,  # type: ignore[no-untyped-def]
+             recorder) -> RunOutcome | None:
+    """The run itself, shown live; None if it broke (what it measured is in ``recorder``)."""
+    stations = sum(share.stations for share in spec.fleet)
+    if not view.quiet:
+        mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
+        click.echo(textwrap.fill(f"fleetsim {__version__}: {stations} stations ({mix}) for {spec.duration_s:g}s "
+                                 f"against {spec.csms_url or 'the embedded CSMS'}", terminal_width(sys.stderr) - 1,
+                                 subsequent_indent="  ", break_on_hyphens=False), err=True)
+        if endpoint is not None:
+            click.echo(f"live metrics: {endpoint.url}", err=True)
+    screen = LiveScreen(duration_s=spec.duration_s, fleet=stations, show=not view.quiet, endpoint=endpoint)
+    try:
+        screen.start()
+        return trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
+                                    on_progress=screen, handle_signals=True, results_dir=out_dir))
+    except Exception as error:  # the run itself broke: the caller still writes what was measured
+        click.echo(f"error: the run failed: {error!r}", err=True)
+        return None
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+
+
+def _cannot_write(out_dir: Path, error: OSError) -> int:
+    click.echo(f"error: cannot write the results to {out_dir}/: {error.strerror or error}", err=True)
+    return EXIT_RUN_BROKE
+
+
+def _open_endpoint(view: View, run_id: str) -> Any:
+    """The live metrics endpoint, if asked for; one that cannot listen is a usage error."""
+    if view.metrics_port is None:
+        return None
+    from fleetsim.engine.live import MetricsEndpoint
+
+    try:
+        return MetricsEndpoint(view.metrics_address, view.metrics_port, run_id)
+    except OSError as error:
+        raise click.BadParameter(f"cannot serve on {view.metrics_address}:{view.metrics_port}: "
+                                 f"{error.strerror or error}", param_hint="--metrics-port") from error
+
+
+def _verdict(document: dict[str, Any], outcome: RunOutcome, thresholds: tuple[Threshold, ...],
+             verdicts: list[Verdict], quiet: bool) -> tuple[int, str, list[str]]:
+    """The exit code, the verdict line and why, in the order of the README's
+    table: interrupted, then a fleet not driven, then thresholds.  The line
+    holds the main cause when it stands alone (``quiet``)."""
+    fleet, booted = terminal.fleet_size(document), terminal.stations_booted(document)
+    seconds = (outcome.ended_at - outcome.started_at).total_seconds()
+    failed = [verdict for verdict in verdicts if not verdict.passed]
+    shortfall = terminal.fleet_shortfall(document)
+    # A threshold on stations.booted says how much of the fleet is enough: it judges instead.
+    allowed = any(threshold.metric in STATIONS_BOOTED for threshold in thresholds)
+    threshold_note = [f"{len(failed)} of {len(verdicts)} thresholds failed"] if failed else []
+    station_errors = int(document.get("simulator", {}).get("station_errors") or 0)
+    if station_errors:
+        # A bug of ours, found by what the CSMS sent: each disconnected one
+        # station (the run went on), and no figure of such a run is trusted.
+        return (EXIT_RUN_BROKE, f"FAILED: fleetsim itself failed: {station_errors:,} station errors (each "
+                "disconnected its station; the log has the first of each kind)", shortfall + threshold_note)
+    if outcome.interrupted:
+        return (EXIT_INTERRUPTED, f"INTERRUPTED after {seconds:.1f} s of {document['run']['duration_s']:g} s: "
+                f"{booted:,} of {fleet:,} stations booted; the results are complete up to then", threshold_note)
+    if shortfall and not allowed:
+        cause = f" ({terminal.shortfall_in_brief(document)})" if quiet else ""
+        return (EXIT_FLEET_SHORT, f"FAILED: could not drive its fleet: {booted:,} of {fleet:,} stations "
+                f"booted{cause}", shortfall + threshold_note)
+    if failed:
+        names = ", ".join(verdict.expression for verdict in failed[:3]) + (", ..." if len(failed) > 3 else "")
+        fleet_note = f"; {booted:,} of {fleet:,} stations booted" if shortfall else ""
+        return (EXIT_THRESHOLD_FAILED, f"FAILED: {len(failed)} of {len(verdicts)} thresholds failed: {names}"
+                f"{fleet_note}", shortfall)
+    passed = f"; {len(verdicts)} thresholds passed" if verdicts else ""
+    return (0, f"PASSED: {booted:,} of {fleet:,} stations booted, {outcome.progress.messages_out:,} messages sent "
+            f"in {seconds:.1f} s{passed}", shortfall)
+
+
+def _show_end(view: View, code: int, headline: str, why: list[str], document: dict[str, Any]) -> None:
+    """The verdict first, then the latency table (and, with --details, the
+    per-model rows and the CSMS calls)."""
+    colour = "green" if code == 0 else "yellow" if code == EXIT_INTERRUPTED else "red"
+    line = f"{headline} (exit {code})"
+    width = terminal_width(sys.stdout) if sys.stdout.isatty() else terminal.WIDTH
+    if view.quiet:
+        click.secho(line, fg=colour, bold=True)
+        return
+    click.echo("")
+    click.secho(textwrap.fill(line, width - 1, subsequent_indent="  "), fg=colour, bold=True)
+    for reason in why:
+        click.echo(textwrap.fill(reason, width - 1, initial_indent="  ", subsequent_indent="    "))
+    if not sys.stdout.isatty() and sys.stderr.isatty():  # stdout goes to a file or a pipe: the verdict is seen too
+        click.secho(line, fg=colour, bold=True, err=True)
+    click.echo("\n" + terminal.latency_table(document, details=view.details, width=width))
+    calls = terminal.csms_calls_table(document, width) if view.details else ""
     if calls:
         click.echo("\n" + calls)
-    _print_simulator(recorder)
-    _print_footer(outcome, out_dir)
-    if thresholds or junit_file:  # CI gates, judged on the figures of summary.json (as `fleetsim gate` would)
-        document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
-        if not judge(thresholds, document, junit_file):
-            sys.exit(EXIT_THRESHOLD_FAILED)
 
 
-def _print_simulator(recorder: Recorder) -> None:
-    line, warning = simulator_lines(recorder)
+def _print_simulator(document: dict[str, Any]) -> None:
+    line, warning = terminal.simulator_lines(document)
     click.echo("\n" + line)
     if warning is not None:
         # Loud, and on stderr too, so it is seen even when stdout goes to a file.
@@ -248,15 +381,9 @@ def _print_simulator(recorder: Recorder) -> None:
             click.secho(warning, fg="red", bold=True, err=True)
 
 
-def _show_progress(progress, recorder, elapsed_s) -> None:  # type: ignore[no-untyped-def]
-    if sys.stderr.isatty():
-        click.echo("\r\033[K" + progress_line(progress, recorder, elapsed_s), nl=False, err=True)
-    elif round(elapsed_s) % 10 == 0:  # a log, not a terminal: a line every ten seconds
-        click.echo(progress_line(progress, recorder, elapsed_s), err=True)
-
-
-def _print_footer(outcome: RunOutcome, out_dir: Path) -> None:
-    seconds = (outcome.ended_at - outcome.started_at).total_seconds()
-    note = " (stopped early)" if outcome.interrupted else ""
-    click.echo(f"\n{outcome.stations} stations, {outcome.progress.messages_out} messages sent, "
-               f"{outcome.progress.messages_in} received in {seconds:.1f}s{note}; results in {out_dir}/")
+def _print_trouble(output: Output, out_dir: Path) -> None:
+    """Say so when printing failed for another reason than a reader gone."""
+    trouble = output.trouble()
+    if trouble is not None and output.stderr.lost is None:
+        click.echo(f"warning: the end of the run could not be printed ({trouble}); the results are in {out_dir}/",
+                   err=True)

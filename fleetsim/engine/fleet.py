@@ -17,6 +17,7 @@ import heapq
 import logging
 import math
 import random
+import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from fleetsim.engine import framing
 from fleetsim.engine.link import DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
+from fleetsim.metrics.live import LastInterval
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.summary import CONNECT
 from fleetsim.ocpp.enums import RegistrationStatus
@@ -60,6 +62,7 @@ class Progress(msgspec.Struct):
     messages_in: int = 0
     connect_failures: int = 0
     disconnects: int = 0
+    last_interval: LastInterval = LastInterval()  # set at each interval tick (fleetsim.engine.run)
 
 
 class _Runner:
@@ -402,6 +405,8 @@ _REASONS = (
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, socket.gaierror):  # getaddrinfo's: "Name or service not known", ...
+        return "resolve"
     text = str(error).lower()
     for phrase, reason in _REASONS:
         if phrase in text:

@@ -278,6 +278,7 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter, interval_s: flo
         with closing(writer.tick_steps(elapsed_s, census)) as steps:
             for _ in steps:
                 await trio.lowlevel.checkpoint()
+        fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
 
 
