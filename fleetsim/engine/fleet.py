@@ -100,6 +100,7 @@ class Fleet:
         # Until then the CSMS is unreachable (an outage fault): every
         # connection attempt fails, counted as connect.failed.outage.
         self.outage_until_s = -INF
+        self.ramp_stopped = False  # set when the run's duration is over: the ramp starts no more stations
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's (recorded per interval).
         self.timer_lag = recorder.simulator_histogram("timer_lag")
@@ -144,6 +145,8 @@ class Fleet:
                 for runner in self.runners:
                     if ramp_per_s > 0:
                         await trio.sleep_until(start_s + runner.index / ramp_per_s)
+                    if self.ramp_stopped:
+                        break  # the run is ending: stations not started by now never are
                     runner.started_s = trio.current_time()
                     nursery.start_soon(self._run_station, runner)
                     self.progress.started += 1

@@ -296,6 +296,7 @@ async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event) -> None:
         nursery.start_soon(fleet.run, spec.ramp_per_s)
         with trio.move_on_after(spec.duration_s):
             await stop.wait()
+        fleet.ramp_stopped = True  # no station starts while the run winds down
         if spec.end_transactions:
             await _end_transactions(fleet, spec.stop_grace_s)
         nursery.cancel_scope.cancel()
