@@ -429,6 +429,8 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
             **{key: sum(r.get(key, 0) for r in runs)
                for key in ("messages_sent", "messages_received", "connect_failures")},
         )
+    if all("stations_started" in r for r in runs):
+        merged["stations_started"] = sum(r["stations_started"] for r in runs)
     merged["merged_from"] = runs
     return merged
 
