@@ -5,9 +5,14 @@ and chooses exit codes:
     2   usage error or unreadable input (click's own convention)
     3   the run itself broke (what it measured is still written)
     99  a threshold failed, or a regression went past its limit (as k6)
+    130 interrupted (Ctrl-C) before a run took its own signals (128 + SIGINT, the shells' convention)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -18,9 +23,50 @@ from fleetsim.cli.profiles import profiles
 from fleetsim.cli.report import compare_command, gate_command, report_command
 from fleetsim.cli.run import run_command
 from fleetsim.cli.scenario import scenario
+from fleetsim.inputs import clip
+
+EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def is_interrupt(error: BaseException) -> bool:
+    """A KeyboardInterrupt, or a group of nothing else (as trio's nurseries raise it)."""
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    return isinstance(error, BaseExceptionGroup) and error.split(KeyboardInterrupt)[1] is None
+
+
+@contextmanager
+def interrupts_exit() -> Iterator[None]:
+    """Ctrl-C before a run takes its own signals (while profiles load,
+    stations are built, before trio runs): one line and exit 130, neither
+    click's "Aborted!" with exit 1 nor a traceback."""
+    try:
+        yield
+    except BaseException as error:
+        if not is_interrupt(error):
+            raise
+        click.echo("\nerror: interrupted (Ctrl-C)", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+class _Main(click.Group):
+    """The root command: interrupts as above, and every error message on one
+    bounded line (fleetsim.inputs.clip), whatever input it quotes."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with interrupts_exit():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with interrupts_exit():
+            try:
+                return super().invoke(ctx)
+            except click.ClickException as error:
+                error.message = clip(error.message)
+                raise
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fleetsim")
 def main() -> None:
     """Load simulator for OCPP 1.6-J charging-station fleets.
