@@ -9,7 +9,7 @@ def entry() -> None:
     try:
         from fleetsim.cli import main
     except KeyboardInterrupt:
-        sys.stderr.write("\nerror: interrupted (Ctrl-C)\n")
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "error: interrupted (Ctrl-C)\n")
         sys.exit(130)
     main()
 

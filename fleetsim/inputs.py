@@ -90,7 +90,8 @@ def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_LONG_QUOTE = re.compile(r"'[^']{%d,}'" % MAX_QUOTED_CHARS)
+# A value quoted as repr() quotes it: an apostrophe inside a word is none.
+_LONG_QUOTE = re.compile(r"(?<!\w)'[^']{%d,}'(?!\w)" % MAX_QUOTED_CHARS)
 
 
 def number_problem(value: float, low: float, high: float) -> str | None:

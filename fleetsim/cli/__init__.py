@@ -10,6 +10,7 @@ and chooses exit codes:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -45,7 +46,8 @@ def interrupts_exit() -> Iterator[None]:
     except BaseException as error:
         if not is_interrupt(error):
             raise
-        click.echo("\nerror: interrupted (Ctrl-C)", err=True)
+        # On a terminal, after the "^C" it echoed (and any progress line).
+        click.echo(("\n" if sys.stderr.isatty() else "") + "error: interrupted (Ctrl-C)", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
