@@ -7,10 +7,12 @@ tests start no fleet."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import resource
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,16 @@ from hypothesis import strategies as st
 
 from fleetsim.cli import main
 from fleetsim.engine.limits import LimitProblem
-from fleetsim.engine.run import shares
+from fleetsim.engine.run import FleetShare, RunSpec, shares
 from fleetsim.inputs import MAX_MESSAGE_CHARS, MAX_STATIONS
+from fleetsim.metrics.intervals import Census, IntervalWriter
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.station.build import MAX_ID_LENGTH, MAX_ID_PREFIX_LENGTH
 
+# The module: fleetsim.cli.csms, as an attribute, is the click group of that name.
+CSMS_CLI = importlib.import_module("fleetsim.cli.csms")
 BESCORE, BIONEVER = "bescore-bsc-s12bcc", "bionever-bss011k-v1000"
 WSS = "wss://127.0.0.1:9/ocpp"
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +131,7 @@ def test_the_fleet_has_exactly_the_stations_asked_for(tmp_path: Path, executed: 
 
 
 @given(stations=st.integers(1, 5000),
-       weights=st.lists(st.floats(min_value=1e-300, max_value=1e300, allow_nan=False), min_size=1, max_size=8))
+       weights=st.lists(st.floats(min_value=1e-300, max_value=1e308), min_size=1, max_size=8))
 def test_shares_add_up_to_the_stations_for_any_weights(stations: int, weights: list[float]) -> None:
     fleet = shares([f"model-{i}" for i in range(len(weights))], stations, weights)
     assert sum(share.stations for share in fleet) == stations
@@ -217,8 +224,6 @@ def test_a_results_folder_that_cannot_be_made_is_refused_before_the_run(tmp_path
         ("--mean-idle", "9" * 400 + "s", "finite"),
         ("--mean-session", "99999999999h", "at most 30 days"),
         ("--interval", "1ms", "at least 0.1s"),
-        ("--ramp", "nan/s", "not a rate"),
-        ("--ramp", "-5/s", "not a rate"),
         ("--ramp", "9" * 400 + "/s", "finite"),
         ("--ramp", "2000000/s", "at most 1,000,000"),
         ("--seed", "9" * 30, "9007199254740991"),
@@ -292,6 +297,11 @@ def test_a_huge_id_prefix_is_quoted_short(tmp_path: Path, executed: list[Any]) -
 # ---------------------------------------------------------------- fleetsim csms serve
 
 
+def _no_server(*_: Any, **__: Any) -> None:
+    raise AssertionError("the CSMS started serving with a bad option")
+
+
+
 @pytest.mark.parametrize(
     ("args", "option", "expected"),
     [
@@ -304,8 +314,9 @@ def test_a_huge_id_prefix_is_quoted_short(tmp_path: Path, executed: list[Any]) -
         (["--stats-out", "/proc/nope/stats.json"], "--stats-out", "/proc/nope/stats.json"),
     ],
 )
-def test_a_bad_csms_serve_option_is_a_usage_error_before_it_listens(args: list[str], option: str,
-                                                                    expected: str) -> None:
+def test_a_bad_csms_serve_option_is_a_usage_error_before_it_listens(monkeypatch: pytest.MonkeyPatch, args: list[str],
+                                                                    option: str, expected: str) -> None:
+    monkeypatch.setattr(CSMS_CLI, "run_until_interrupted", _no_server)
     line = assert_one_line_usage_error(fleetsim("csms", "serve", "--port", "0", *args), option)
     assert expected in line
 
@@ -313,8 +324,47 @@ def test_a_bad_csms_serve_option_is_a_usage_error_before_it_listens(args: list[s
 @pytest.mark.parametrize("text", ["a = " + "[" * 5000 + "]" * 5000, "heartbeat_interval_s = inf",
                                   "heartbeat_interval_s = " + "9" * 30],
                          ids=["nested", "inf", "huge"])
-def test_a_csms_config_file_that_cannot_be_used_is_named(tmp_path: Path, text: str) -> None:
+def test_a_csms_config_file_that_cannot_be_used_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         text: str) -> None:
+    monkeypatch.setattr(CSMS_CLI, "run_until_interrupted", _no_server)
     config = tmp_path / "csms.toml"
     config.write_text(text + "\n")
     assert_one_line_usage_error(fleetsim("csms", "serve", "--port", "0", "--config", str(config)),
                                 "--config", str(config))
+
+
+# ---------------------------------------------------------------- results folders read by gate, report, compare, merge
+
+
+@pytest.mark.parametrize("command", [["gate", "-t", "errors.rate < 1%"], ["report"], ["compare"]],
+                         ids=["gate", "report", "compare"])
+@pytest.mark.parametrize("summary", ["nested", "never-ending"])
+def test_a_summary_that_is_no_summary_is_one_line(tmp_path: Path, command: list[str], summary: str) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    if summary == "nested":
+        (folder / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        (folder / "summary.json").symlink_to("/dev/zero")
+    args = [command[0], str(folder), *([str(folder)] if command[0] == "compare" else []), *command[1:]]
+    assert_one_line_usage_error(fleetsim(*args), str(folder / "summary.json"))
+
+
+def _shard(folder: Path) -> Path:
+    """A results folder as a short run leaves it (nothing recorded)."""
+    recorder = Recorder()
+    writer = IntervalWriter(folder, recorder, datetime(2025, 1, 1, tzinfo=UTC))
+    writer.tick(1.0, Census())
+    writer.close(1.0, Census())
+    spec = RunSpec(fleet=(FleetShare(BESCORE, 1),), duration_s=1.0)
+    write_summary(folder, summary_document(recorder, spec, None, run_id=folder.name, host="test"))
+    return folder
+
+
+def test_a_merge_into_a_folder_that_cannot_be_made_is_refused_first(tmp_path: Path) -> None:
+    shard = _shard(tmp_path / "shard")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert fleetsim("merge", str(shard), "--out", str(tmp_path / "merged")).exit_code == 0  # the shard merges
+    result = fleetsim("merge", str(shard), "--out", str(blocker / "merged"))
+    assert_one_line_usage_error(result, "--out", str(blocker / "merged"))

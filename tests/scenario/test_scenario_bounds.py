@@ -31,15 +31,18 @@ def fleetsim(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), prog_name="fleetsim")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def executed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The RunSpec of every run started (none, for a bad scenario): no test
+    here starts a fleet."""
     seen: list[Any] = []
     monkeypatch.setattr("fleetsim.cli.run._execute", lambda spec, *_, **__: seen.append(spec))
     return seen
 
 
 def assert_named(path: Path, expected: str, field: str | None = None) -> None:
-    """Both commands: exit 2, one bounded line naming the file (and field)."""
+    """Both commands: exit 2, one bounded line naming the file (and field),
+    and no run (``executed`` stays empty: the run exits before it)."""
     for args in (("scenario", "check", str(path)), ("run", str(path), "-q", "--out", str(path.parent / "never"))):
         result = fleetsim(*args)
         assert result.exit_code == 2, result.output
@@ -70,24 +73,17 @@ def write(tmp_path: Path, text: str | bytes) -> Path:
         ("a = " + "[" * 5000 + "]" * 5000 + "\n" + MINIMAL, "nested"),
         ("a = " + "{x=" * 3000 + "1" + "}" * 3000 + "\n" + MINIMAL, "nested"),
         ("a = " + "[" * 50 + "]" * 50 + "\n" + MINIMAL, "nested more than 16"),
-        (bytes(range(256)) * 4, "not UTF-8"),
-        ("name = 'caf\xe9'\n".encode("latin-1") + MINIMAL.encode(), "not UTF-8"),
-        ("", "groups: required field missing"),
         ("# " + "x" * (2 * 1024 * 1024) + "\n" + MINIMAL, "1024 KiB"),
     ],
-    ids=["nested-arrays", "nested-tables", "nested-a-little", "binary", "latin-1", "empty", "huge"],
+    ids=["nested-arrays", "nested-tables", "nested-a-little", "huge"],
 )
 def test_a_file_that_is_no_scenario_is_one_line(tmp_path: Path, content: str | bytes, expected: str) -> None:
     assert_named(write(tmp_path, content), expected)
 
 
-@pytest.mark.parametrize("path", ["/dev/zero", "."], ids=["never-ending", "directory"])
-def test_a_path_that_is_no_file_is_one_line(path: str) -> None:
-    # click refuses a directory itself for `run`; the loader says so for anything else.
-    with pytest.raises(ScenarioError, match="not a regular file|a directory"):
-        load_scenario(path)
-    result = fleetsim("scenario", "check", path)
-    assert result.exit_code == 2 and "Traceback" not in result.output
+def test_a_file_that_never_ends_is_refused_without_reading_it() -> None:
+    with pytest.raises(ScenarioError, match="not a regular file"):
+        load_scenario("/dev/zero")
 
 
 # ---------------------------------------------------------------- counts, before anything is built
@@ -118,7 +114,7 @@ def test_an_id_pattern_that_would_make_a_100_mb_id_is_refused_in_one_short_line(
                  "groups[0].id_pattern")
 
 
-@pytest.mark.parametrize("pattern", ["{n:0>49}", "{model:>200}", "{n:{model}}", "{0}", "{}", "{n.real}"])
+@pytest.mark.parametrize("pattern", ["{n!r:>99999999}", "{n.real}"])
 def test_an_id_pattern_is_bounded_before_it_is_formatted(tmp_path: Path, pattern: str) -> None:
     assert_named(write(tmp_path, MINIMAL + f"id_pattern = {pattern!r}\n"), "groups[0].id_pattern")
 
