@@ -44,6 +44,10 @@ MIN_INTERVAL_S: Final = 0.1
 # every timestamp a station sends is a date (ISO 8601 years end at 9999).
 MAX_SIMULATED_S: Final = 1000 * 365.25 * 86_400
 
+# Connectors of one station model (a profile file): the largest charge
+# points have a few dozen; each costs every station of the model its state.
+MAX_CONNECTORS: Final = 100
+
 # Stations started per second: a million a second is already all at once
 # (--ramp 0 says so directly).
 MAX_RAMP_PER_S: Final = float(MAX_STATIONS)

@@ -51,21 +51,28 @@ def interrupts_exit() -> Iterator[None]:
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
+@contextmanager
+def one_bounded_line() -> Iterator[None]:
+    """Every usage error's message on one line of bounded length
+    (fleetsim.inputs.clip), whatever input it quotes."""
+    try:
+        yield
+    except click.ClickException as error:
+        error.message = clip(error.message)
+        raise
+
+
 class _Main(click.Group):
-    """The root command: interrupts as above, and every error message on one
-    bounded line (fleetsim.inputs.clip), whatever input it quotes."""
+    """The root command: interrupts and usage errors as above, for every
+    subcommand and their arguments."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        with interrupts_exit():
+        with interrupts_exit(), one_bounded_line():
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        with interrupts_exit():
-            try:
-                return super().invoke(ctx)
-            except click.ClickException as error:
-                error.message = clip(error.message)
-                raise
+        with interrupts_exit(), one_bounded_line():
+            return super().invoke(ctx)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

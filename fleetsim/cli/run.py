@@ -31,6 +31,7 @@ from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.inputs import (
+    MAX_CONNECTORS,
     MAX_DURATION_S,
     MAX_INTEGER,
     MAX_SPEED,
@@ -64,6 +65,9 @@ def _profiles(profile_files: tuple[Path, ...]) -> dict[str, StationProfile]:
         except (ValueError, RecursionError) as error:  # ProfileError, too big, nested past any profile
             message = str(error) if isinstance(error, ProfileError) else f"{path}: {error}"
             raise click.BadParameter(clip(message), param_hint="--profile-file") from None
+        if profile.connector_count > MAX_CONNECTORS:
+            raise click.BadParameter(f"{quote(str(path))}: {profile.connector_count:,} connectors, more than "
+                                     f"{MAX_CONNECTORS} a station has", param_hint="--profile-file")
         profiles[profile.id] = profile
     return profiles
 

@@ -29,7 +29,7 @@ from fleetsim.cli.options import (
 )
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.engine.run import FleetShare, RunSpec
-from fleetsim.inputs import clip, span_problem
+from fleetsim.inputs import clip, quote, span_problem
 from fleetsim.ocpp.enums import AuthorizationStatus
 from fleetsim.report.thresholds import Threshold
 from fleetsim.scenario.errors import ScenarioError
@@ -336,5 +336,9 @@ def check_command(path: Path, id_tags_file: Path | None) -> None:
         click.echo(line)
     echo_warnings(plan)
     if id_tags_file is not None:
-        count = write_id_tags(loaded, id_tags_file)
+        try:
+            count = write_id_tags(loaded, id_tags_file)
+        except OSError as error:
+            raise click.BadParameter(f"cannot write {quote(str(id_tags_file))}: {error.strerror or error}",
+                                     param_hint="--id-tags") from None
         click.echo(f"{count} id tags written to {id_tags_file}")

@@ -15,6 +15,7 @@ import msgspec
 from fleetsim.csms.config import ResponseDelay, TrafficRule
 from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.inputs import (
+    MAX_CONNECTORS,
     MAX_ID_TAGS,
     MAX_NESTING,
     MAX_QUOTED_CHARS,
@@ -170,6 +171,9 @@ def _profiles(name: str, scenario: Scenario) -> dict[str, StationProfile]:
         except (ValueError, RecursionError) as error:  # ProfileError, too big, nested past any profile
             message = str(error) if isinstance(error, ProfileError) else f"{file}: {error}"
             raise ScenarioError(name, clip(message), field=f"profile_files[{index}]") from None
+        if profile.connector_count > MAX_CONNECTORS:
+            raise ScenarioError(name, f"{file}: {profile.connector_count:,} connectors, more than {MAX_CONNECTORS} a "
+                                      "station has", field=f"profile_files[{index}]")
         profiles[profile.id] = profile
     return profiles
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from fleetsim.cli import main
 from fleetsim.engine.limits import LimitProblem
 from fleetsim.engine.run import FleetShare, RunSpec, shares
-from fleetsim.inputs import MAX_MESSAGE_CHARS, MAX_STATIONS
+from fleetsim.inputs import MAX_CONNECTORS, MAX_MESSAGE_CHARS, MAX_STATIONS
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_summary
@@ -294,6 +295,13 @@ def test_a_huge_id_prefix_is_quoted_short(tmp_path: Path, executed: list[Any]) -
     assert "…" in line
 
 
+@pytest.mark.parametrize("args", [["--bogus" + "x" * 100_000], ["run", "--bogus" + "x" * 100_000],
+                                  ["x" * 100_000], ["run", "--threshold", "x" * 100_000]],
+                         ids=["group-option", "run-option", "command", "threshold"])
+def test_any_usage_error_quoting_huge_input_is_one_short_line(args: list[str], executed: list[Any]) -> None:
+    assert "…" in assert_one_line_usage_error(fleetsim(*args))
+
+
 # ---------------------------------------------------------------- fleetsim csms serve
 
 
@@ -368,3 +376,33 @@ def test_a_merge_into_a_folder_that_cannot_be_made_is_refused_first(tmp_path: Pa
     assert fleetsim("merge", str(shard), "--out", str(tmp_path / "merged")).exit_code == 0  # the shard merges
     result = fleetsim("merge", str(shard), "--out", str(blocker / "merged"))
     assert_one_line_usage_error(result, "--out", str(blocker / "merged"))
+
+
+# ---------------------------------------------------------------- profiles and scenario check
+
+
+@pytest.mark.parametrize("command", [["profiles", "show"], ["profiles", "import"]], ids=["show", "import"])
+def test_a_profile_or_certificate_that_never_ends_is_refused(command: list[str]) -> None:
+    result = fleetsim(*command, "/dev/zero")
+    assert result.exit_code == 2, result.output
+    assert "/dev/zero" in result.stderr and "not a regular file" in result.stderr
+
+
+def test_a_model_with_more_connectors_than_a_station_has_is_refused(tmp_path: Path, executed: list[Any]) -> None:
+    bescore = load_builtin()[BESCORE]
+    connector = bescore.hardware.connectors[0]
+    hardware = msgspec.structs.replace(bescore.hardware, connectors=tuple(
+        msgspec.structs.replace(connector, connector_id=n) for n in range(1, MAX_CONNECTORS + 2)))
+    many = tmp_path / "many.json"
+    many.write_bytes(encode_profile(msgspec.structs.replace(bescore, id="many", hardware=hardware)))
+    result = fleetsim(*run_args(tmp_path, "--profile-file", str(many), "--profile", "many"))
+    assert_one_line_usage_error(result, "--profile-file", str(many), f"more than {MAX_CONNECTORS}")
+    assert executed == []
+
+
+def test_scenario_check_names_an_id_tags_file_it_cannot_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = fleetsim("scenario", "check", str(ROOT / "scenarios" / "dc-hub-evening.toml"),
+                      "--id-tags", str(blocker / "tags.csv"))
+    assert_one_line_usage_error(result, "--id-tags", str(blocker / "tags.csv"))
