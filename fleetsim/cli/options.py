@@ -19,6 +19,7 @@ import click
 from fleetsim.csms.config import TrafficRule
 from fleetsim.inputs import (
     MAX_RAMP_PER_S,
+    MAX_STATIONS,
     address_problem,
     call_rate_problem,
     clip,
@@ -90,6 +91,22 @@ class Number(click.ParamType):
         if problem is not None:
             self.fail(f"{quote(value)}: {problem}", param, ctx)
         return number
+
+
+class Stations(click.ParamType):
+    """A fleet's size: 1 to MAX_STATIONS, said with why."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            count = value if isinstance(value, int) else int(str(value))
+        except ValueError:
+            self.fail(f"{quote(value)} is not a whole number of stations", param, ctx)
+        if not 1 <= count <= MAX_STATIONS:
+            self.fail(f"{clip(str(count), 30)} stations: a run has 1 to {MAX_STATIONS:,} (a bigger fleet is split over "
+                      "processes or machines and their results merged with `fleetsim merge`)", param, ctx)
+        return count
 
 
 def parse_ramp_per_s(text: str) -> float:

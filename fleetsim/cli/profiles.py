@@ -15,8 +15,8 @@ import msgspec
 
 from fleetsim.ocpp.base import FeatureProfile
 from fleetsim.profiles import rows as R
-from fleetsim.inputs import clip, read_input_file
-from fleetsim.profiles.builtin import ProfileError, decode_profile, encode_profile, get_profile, load_builtin
+from fleetsim.inputs import read_input_file
+from fleetsim.profiles.builtin import encode_profile, get_profile, load_builtin
 from fleetsim.profiles.certificate import MAX_TEXT_CHARS, CertificateError, parse_certificate
 from fleetsim.profiles.configuration import ConfigurationKey, build_configuration
 from fleetsim.profiles.keys import ValueKind
@@ -222,14 +222,14 @@ def _configuration_lines(profile: StationProfile) -> list[str]:
 
 def _resolve(reference: str) -> StationProfile:
     """A built-in id, or the path of a profile file."""
+    from fleetsim.scenario.load import read_profile
+
     try:
         if reference in load_builtin() or not Path(reference).exists():
             return get_profile(reference)
-        return decode_profile(read_input_file(reference), reference)
-    except OSError as error:
-        raise InputProblem(f"{reference}: cannot read: {error.strerror or error}") from None
-    except (ValueError, RecursionError) as error:  # ProfileError, too big, nested past any profile
-        raise InputProblem(clip(str(error) if isinstance(error, ProfileError) else f"{reference}: {error}")) from None
+        return read_profile(reference)
+    except ValueError as error:  # ProfileError too
+        raise InputProblem(str(error)) from None
 
 
 @profiles.command("show")

@@ -16,6 +16,7 @@ from fleetsim.cli.gates import ThresholdType, judge
 from fleetsim.cli.options import (
     Duration,
     Number,
+    Stations,
     TlsFile,
     check_charge_point_ids,
     check_results_folder,
@@ -31,19 +32,16 @@ from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.inputs import (
-    MAX_CONNECTORS,
     MAX_DURATION_S,
     MAX_INTEGER,
     MAX_SPEED,
     MAX_STATIONS,
     MIN_INTERVAL_S,
     MIN_SPEED,
-    clip,
     quote,
-    read_input_file,
     span_problem,
 )
-from fleetsim.profiles.builtin import ProfileError, decode_profile, load_builtin
+from fleetsim.profiles.builtin import load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.terminal import csms_calls_table, progress_line, simulator_lines, summary_table
 
@@ -55,19 +53,14 @@ QUICKSTART_SPEED = 20.0
 
 
 def _profiles(profile_files: tuple[Path, ...]) -> dict[str, StationProfile]:
+    from fleetsim.scenario.load import read_profile
+
     profiles = dict(load_builtin())  # a copy: load_builtin's dict is shared
     for path in profile_files:
         try:
-            profile = decode_profile(read_input_file(path), str(path))
-        except OSError as error:
-            raise click.BadParameter(f"{quote(str(path))}: cannot read: {error.strerror or error}",
-                                     param_hint="--profile-file") from None
-        except (ValueError, RecursionError) as error:  # ProfileError, too big, nested past any profile
-            message = str(error) if isinstance(error, ProfileError) else f"{path}: {error}"
-            raise click.BadParameter(clip(message), param_hint="--profile-file") from None
-        if profile.connector_count > MAX_CONNECTORS:
-            raise click.BadParameter(f"{quote(str(path))}: {profile.connector_count:,} connectors, more than "
-                                     f"{MAX_CONNECTORS} a station has", param_hint="--profile-file")
+            profile = read_profile(path)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--profile-file") from None
         profiles[profile.id] = profile
     return profiles
 
@@ -104,7 +97,7 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
 @click.option("--csms", "csms_url", metavar="URL",
               help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
                    "Default: an embedded CSMS on loopback.")
-@click.option("--stations", "-n", type=click.IntRange(1, MAX_STATIONS), default=250, show_default=True,
+@click.option("--stations", "-n", type=Stations(), default=250, show_default=True,
               help=f"Stations in the fleet (at most {MAX_STATIONS:,}).")
 @click.option("--profile", "-p", "profile_choices", multiple=True, metavar="ID[=SHARE]",
               help="Station model and its share of the fleet (repeatable). Default: all built-in models, equal shares.")

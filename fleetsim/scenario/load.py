@@ -164,18 +164,31 @@ def _profiles(name: str, scenario: Scenario) -> dict[str, StationProfile]:
     for index, file in enumerate(scenario.profile_files):
         _need_file(name, f"profile_files[{index}]", file)
         try:
-            profile = decode_profile(read_input_file(file), file)
-        except OSError as error:
-            raise ScenarioError(name, f"cannot read {file}: {error.strerror or error}",
-                                field=f"profile_files[{index}]") from None
-        except (ValueError, RecursionError) as error:  # ProfileError, too big, nested past any profile
-            message = str(error) if isinstance(error, ProfileError) else f"{file}: {error}"
-            raise ScenarioError(name, clip(message), field=f"profile_files[{index}]") from None
-        if profile.connector_count > MAX_CONNECTORS:
-            raise ScenarioError(name, f"{file}: {profile.connector_count:,} connectors, more than {MAX_CONNECTORS} a "
-                                      "station has", field=f"profile_files[{index}]")
+            profile = read_profile(file)
+        except ValueError as error:
+            raise ScenarioError(name, str(error), field=f"profile_files[{index}]") from None
         profiles[profile.id] = profile
     return profiles
+
+
+def read_profile(path: str | Path) -> StationProfile:
+    """A profile file a user gives (``--profile-file``, ``profile_files``,
+    ``profiles show``): read no further than MAX_INPUT_FILE_BYTES, of at most
+    MAX_CONNECTORS connectors; raises ValueError saying what is wrong with it,
+    naming the file."""
+    try:
+        profile = decode_profile(read_input_file(path), str(path))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
+    except ProfileError as error:  # names the file
+        raise ValueError(clip(str(error))) from None
+    except ValueError as error:  # too big
+        raise ValueError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested deeper than any station profile") from None
+    if profile.connector_count > MAX_CONNECTORS:
+        raise ValueError(f"{path}: {profile.connector_count:,} connectors, more than {MAX_CONNECTORS} a station has")
+    return profile
 
 
 def _check_target(name: str, scenario: Scenario) -> None:

@@ -75,7 +75,7 @@ def run_args(tmp_path: Path, *args: str) -> list[str]:
 
 def test_a_billion_stations_is_refused_by_the_option_at_once(tmp_path: Path, executed: list[Any]) -> None:
     line = assert_one_line_usage_error(fleetsim(*run_args(tmp_path, "--stations", "1000000000")),
-                                       "--stations", f"{MAX_STATIONS}")
+                                       "--stations", f"{MAX_STATIONS:,}")
     assert "1000000000" in line
     assert executed == [] and not (tmp_path / "out").exists()
 
