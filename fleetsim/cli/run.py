@@ -18,19 +18,34 @@ from fleetsim import __version__
 from fleetsim.cli.gates import ThresholdType, judge
 from fleetsim.cli.options import (
     Duration,
+    Number,
+    Stations,
+    TlsFile,
     check_charge_point_ids,
+    check_results_folder,
     csms_traffic,
     one_password,
     parse_ramp_per_s,
     password_from_env,
     ssl_context,
 )
+from fleetsim.cli.options import source_addresses as check_addresses
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_output
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
-from fleetsim.profiles.builtin import load_builtin, load_profile_file
+from fleetsim.inputs import (
+    MAX_DURATION_S,
+    MAX_INTEGER,
+    MAX_SPEED,
+    MAX_STATIONS,
+    MIN_INTERVAL_S,
+    MIN_SPEED,
+    quote,
+    span_problem,
+)
+from fleetsim.profiles.builtin import load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report import terminal
 from fleetsim.report.connection_figures import STATIONS_BOOTED
@@ -47,29 +62,42 @@ QUICKSTART_SPEED = 20.0
 
 
 def _profiles(profile_files: tuple[Path, ...]) -> dict[str, StationProfile]:
-    profiles = load_builtin()
+    from fleetsim.scenario.load import read_profile
+
+    profiles = dict(load_builtin())  # a copy: load_builtin's dict is shared
     for path in profile_files:
-        profile = load_profile_file(path)
+        try:
+            profile = read_profile(path)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--profile-file") from None
         profiles[profile.id] = profile
     return profiles
 
 
 def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationProfile]) -> tuple[FleetShare, ...]:
-    """``--profile ID[=share]``, repeatable; none means every built-in model."""
+    """``--profile ID[=share]``, repeatable; none means every built-in model.
+    Exactly ``stations`` stations, split by the shares (finite, above 0)."""
     if not choices:
         return shares(sorted(profiles), stations)
     ids, weights = [], []
     for choice in choices:
         profile_id, _, weight = choice.partition("=")
         if profile_id not in profiles:
-            raise click.BadParameter(f"unknown profile {profile_id!r}; `fleetsim profiles list` shows them",
+            raise click.BadParameter(f"unknown profile {quote(profile_id)}; `fleetsim profiles list` shows them",
+                                     param_hint="--profile")
+        if profile_id in ids:
+            raise click.BadParameter(f"{quote(profile_id)} is given twice: give each model once, with its share",
                                      param_hint="--profile")
         try:
             weights.append(float(weight) if weight else 1.0)
         except ValueError as error:
-            raise click.BadParameter(f"share of {profile_id} must be a number", param_hint="--profile") from error
+            raise click.BadParameter(f"share of {profile_id} must be a number, not {quote(weight)}",
+                                     param_hint="--profile") from error
         ids.append(profile_id)
-    return shares(ids, stations, weights)
+    try:
+        return shares(ids, stations, weights)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--profile") from None
 
 
 @click.command("run")
@@ -78,18 +106,22 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
 @click.option("--csms", "csms_url", metavar="URL",
               help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
                    "Default: an embedded CSMS on loopback.")
-@click.option("--stations", "-n", type=click.IntRange(1), default=250, show_default=True, help="Stations in the fleet.")
+@click.option("--stations", "-n", type=Stations(), default=250, show_default=True,
+              help=f"Stations in the fleet (at most {MAX_STATIONS:,}).")
 @click.option("--profile", "-p", "profile_choices", multiple=True, metavar="ID[=SHARE]",
               help="Station model and its share of the fleet (repeatable). Default: all built-in models, equal shares.")
 @click.option("--profile-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="Extra profile file (from `fleetsim profiles import`), usable with --profile.")
-@click.option("--duration", "-d", type=Duration(), default="60s", show_default=True, help="Run length: 90s, 10m, 2h.")
+@click.option("--duration", "-d", type=Duration(), default="60s", show_default=True,
+              help=f"Run length: 90s, 10m, 2h (at most {MAX_DURATION_S / 86_400:g} days).")
 @click.option("--ramp", default="100/s", show_default=True,
               help="Stations started per second (e.g. 200/s); 0/s starts them all at once.")
-@click.option("--speed", type=click.FloatRange(min=0.001),
-              help="Time acceleration of OCPP intervals and sessions (60 = an hour a minute). "
+@click.option("--speed", type=Number(MIN_SPEED, MAX_SPEED),
+              help=f"Time acceleration of OCPP intervals and sessions (60 = an hour a minute; {MIN_SPEED:g} to "
+                   f"{MAX_SPEED:,.0f}). "
                    "Default: 20 against the embedded CSMS (the quickstart), 1 (real time) against --csms.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of every random choice of the run.")
+@click.option("--seed", type=click.IntRange(-MAX_INTEGER, MAX_INTEGER), default=1, show_default=True,
+              help="Seed of every random choice of the run.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder. Default: results/<run-id>/.")
 @click.option("--id-prefix", default="FS", show_default=True, help="Charge point ids are PREFIX-<model>-<n>.")
@@ -123,7 +155,7 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="How stations wait before connecting again: the n-th wait in a row is at most min(CAP, "
                    "BASE x 2^n), all of it (none), half plus a random half (equal) or random below it (full), "
                    "e.g. '1s 4s none'. Default: 1s 60s full.")
-@click.option("--interval", "interval_s", type=Duration(), default="1s", show_default=True,
+@click.option("--interval", "interval_s", type=Duration(minimum_s=MIN_INTERVAL_S), default="1s", show_default=True,
               help="Interval of the HdrHistogram log (latency.hlog) and the time series (timeseries*.csv).")
 @click.option("--threshold", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
               help="Pass/fail criterion judged on summary.json after the run (repeatable), e.g. "
@@ -162,6 +194,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         from fleetsim.cli.scenario import prepare_run
 
         prepared = prepare_run(click.get_current_context(), scenario_path)
+        check_results_folder(out)
         _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  prepared.thresholds, junit_file, scenario_text=prepared.loaded.text)
         return
@@ -169,6 +202,15 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
     ramp_per_s = parse_ramp_per_s(ramp)
     if speed is None:
         speed = 1.0 if csms_url else QUICKSTART_SPEED
+    if (span := span_problem(duration, speed, None)) is not None:
+        raise click.BadParameter(span, param_hint="--duration/--speed")
+    source_addresses = check_addresses(source_addresses)
+    # The OS limits and the bounds first: nothing is built for a fleet that cannot run.
+    problems = limits.check(stations, len(source_addresses), embedded_csms=csms_url is None)
+    for problem in problems:
+        click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
+    if problems:
+        sys.exit(2)
     profiles = _profiles(profile_file)
     fleet = _fleet(profile_choices, stations, profiles)
     spec = RunSpec(
@@ -181,17 +223,13 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
     )
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
-    problems = limits.check(stations, len(source_addresses), embedded_csms=csms_url is None)
-    for problem in problems:
-        click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
-    if problems:
-        sys.exit(2)
     passwords = None
     if password_env:
         try:
             passwords = one_password(password_from_env(password_env))
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
+    check_results_folder(out)
     _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file)
 
 
@@ -217,7 +255,10 @@ def _tls(csms_url: str | None, ca_file: Path | None, client_cert: Path | None, c
         target = Target.parse(csms_url)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--csms") from error
-    return ssl_context(ca_file, client_cert, client_key, insecure) if target.tls else None
+    if not target.tls:
+        return None
+    return ssl_context(*(TlsFile(path, option) if path is not None else None for path, option in (
+        (ca_file, "--ca-file"), (client_cert, "--client-cert"), (client_key, "--client-key"))), insecure)
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True):

@@ -335,11 +335,21 @@ async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressC
 
 
 def shares(profile_ids: Sequence[str], stations: int, weights: Sequence[float] | None = None) -> tuple[FleetShare, ...]:
-    """Split ``stations`` over profiles by weight (equal by default), exactly."""
+    """Split ``stations`` over profiles by weight (equal by default), exactly:
+    the shares add up to ``stations`` (a profile whose part rounds to none
+    is left out).  Raises ValueError for a weight that is not a finite
+    number above 0."""
     weights = list(weights) if weights is not None else [1.0] * len(profile_ids)
-    total = sum(weights)
-    counts = [int(stations * w / total) for w in weights]
-    for i in sorted(range(len(counts)), key=lambda i: stations * weights[i] / total - counts[i], reverse=True):
+    for profile_id, weight in zip(profile_ids, weights, strict=True):
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"share {weight!r} of {profile_id} must be a finite number above 0")
+    # Scaled by the largest first, so that no sum of weights overflows to inf.
+    largest = max(weights, default=1.0)
+    scaled = [weight / largest for weight in weights]
+    total = sum(scaled)
+    exact = [stations * weight / total for weight in scaled]
+    counts = [int(part) for part in exact]
+    for i in sorted(range(len(counts)), key=lambda i: exact[i] - counts[i], reverse=True):
         if sum(counts) >= stations:
             break
         counts[i] += 1
