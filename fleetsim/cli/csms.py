@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import time
+import tomllib
 from collections.abc import Callable
+from datetime import date, datetime
+from datetime import time as time_of_day
 from pathlib import Path
 
 import click
@@ -14,7 +18,18 @@ import trio
 
 from fleetsim.csms.config import BasicAuth, CsmsConfig, ResponseDelay, TlsFiles, TrafficRule
 from fleetsim.csms.server import CsmsStats, RunningCsms, serve_csms
+from fleetsim.cli.options import Number
 from fleetsim.csms.tls import server_context
+from fleetsim.inputs import (
+    MAX_DURATION_S,
+    MAX_INTEGER,
+    call_rate_problem,
+    clip,
+    delay_problem,
+    nesting_problem,
+    quote,
+    read_input_file,
+)
 from fleetsim.ocpp.enums import AuthorizationStatus, RegistrationStatus
 
 
@@ -22,11 +37,21 @@ class _TrafficFile(msgspec.Struct, forbid_unknown_fields=True):
     call: list[TrafficRule] = []
 
 
-def _read_toml(path: Path, kind: type) -> object:
+def _read_toml(path: Path, kind: type, option: str) -> object:
+    """The TOML file at ``path`` as ``kind``: bounded in size and nesting,
+    finite numbers only (fleetsim.inputs, as a scenario file)."""
     try:
-        return msgspec.toml.decode(path.read_bytes(), type=kind)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise click.BadParameter(f"{path}: {error}") from None
+        raw = tomllib.loads(read_input_file(path).decode("utf-8"))
+        if (problem := nesting_problem(raw)) is not None:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
+        return msgspec.convert(raw, type=kind, builtin_types=(datetime, date, time_of_day), str_keys=True)
+    except OSError as error:
+        raise click.BadParameter(f"{quote(str(path))}: cannot read: {error.strerror or error}",
+                                 param_hint=option) from None
+    except RecursionError:
+        raise click.BadParameter(f"{quote(str(path))}: nested deeper than Python parses", param_hint=option) from None
+    except (ValueError, msgspec.ValidationError) as error:  # not UTF-8, not TOML, too big, not the type
+        raise click.BadParameter(clip(f"{path}: {error}"), param_hint=option) from None
 
 
 def build_config(
@@ -37,16 +62,19 @@ def build_config(
     password_env: str | None,
 ) -> CsmsConfig:
     """The CsmsConfig the options describe: the file's, then each option over it."""
-    config = _read_toml(config_file, CsmsConfig) if config_file else CsmsConfig()
+    config = _read_toml(config_file, CsmsConfig, "--config") if config_file else CsmsConfig()
     assert isinstance(config, CsmsConfig)
     changes = {name: value for name, value in overrides.items() if value is not None}
     traffic = list(config.traffic)
     if traffic_file is not None:
-        traffic += _read_toml(traffic_file, _TrafficFile).call  # type: ignore[attr-defined]
+        traffic += _read_toml(traffic_file, _TrafficFile, "--traffic").call  # type: ignore[attr-defined]
     try:
         traffic += [TrafficRule.parse(text) for text in calls]
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--call") from None
+        raise click.BadParameter(clip(str(error)), param_hint="--call") from None
+    for rule in traffic:
+        if (problem := call_rate_problem(rule.per_station_per_hour, rule.per_station_per_s)) is not None:
+            raise click.BadParameter(f"{rule.action}: {problem}", param_hint="--call/--traffic/--config")
     changes["traffic"] = tuple(traffic)
     if password_env is not None:
         password = os.environ.get(password_env)
@@ -56,9 +84,13 @@ def build_config(
         passwords = config.basic_auth.passwords if config.basic_auth else {}
         changes["basic_auth"] = BasicAuth(shared_password=password, passwords=passwords)
     try:
-        return msgspec.structs.replace(config, **changes)
+        config = msgspec.structs.replace(config, **changes)
     except (ValueError, TypeError) as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(clip(str(error))) from None
+    delay = config.delay
+    if (problem := delay_problem(delay.fixed_ms, delay.low_ms, delay.high_ms, delay.median_ms, delay.p99_ms)):
+        raise click.BadParameter(problem, param_hint="--delay/--config")
+    return config
 
 
 def tls_files(cert: Path | None, key: Path | None, client_ca: Path | None) -> TlsFiles | None:
@@ -73,11 +105,38 @@ def tls_files(cert: Path | None, key: Path | None, client_ca: Path | None) -> Tl
 
 def check_tls(tls: TlsFiles) -> None:
     """Load the TLS files now: a wrong one is then a usage error, not a
-    failure inside the running server."""
+    failure inside the running server (nor a passphrase prompt)."""
+    try:
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        probe.load_cert_chain(tls.cert_file, tls.key_file, password=_no_passphrase)
+    except _EncryptedKey:
+        raise click.BadParameter(f"{quote(tls.key_file or tls.cert_file)}: the private key is encrypted; give one "
+                                 "that is not (nothing asks for a passphrase)", param_hint="--tls-key") from None
+    except (ssl.SSLError, OSError):
+        pass  # server_context says what is wrong, naming the file
     try:
         server_context(tls)
     except ValueError as error:
-        raise click.BadParameter(f"cannot use the TLS files: {error}", param_hint="--tls-*") from None
+        raise click.BadParameter(clip(f"cannot use the TLS files: {error}"), param_hint="--tls-*") from None
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_passphrase() -> bytes:
+    raise _EncryptedKey  # OpenSSL would otherwise prompt on the terminal and wait
+
+
+def check_writable(path: Path) -> None:
+    """--stats-out is written when the server stops: one that cannot be is a
+    usage error now, not a traceback after hours of serving."""
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {quote(str(path))}: {error.strerror or error}",
+                                 param_hint="--stats-out") from None
 
 
 def _parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) -> ResponseDelay | None:
@@ -86,7 +145,7 @@ def _parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) 
     try:
         return ResponseDelay.parse(value)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(clip(str(error))) from None
 
 
 @click.group()
@@ -101,7 +160,8 @@ def csms() -> None:
     "--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML file of CsmsConfig fields (id_tags, faults, traffic, ...); the options below override it.",
 )
-@click.option("--heartbeat-interval", type=click.IntRange(min=0), help="Seconds, sent in BootNotification.conf.")
+@click.option("--heartbeat-interval", type=click.IntRange(0, int(MAX_DURATION_S)),
+              help="Seconds, sent in BootNotification.conf.")
 @click.option(
     "--boot-status", type=click.Choice([s.value for s in RegistrationStatus]), help="BootNotification answer."
 )
@@ -137,8 +197,10 @@ def csms() -> None:
     "--traffic", "traffic_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='TOML file of [[call]] tables: action, per_station_per_hour or per_station_per_s, payload = {...}.',
 )
-@click.option("--seed", type=int, help="Seed of the delay and traffic random streams.")
-@click.option("--status-interval", default=5.0, show_default=True, help="Seconds between status lines; 0: none.")
+@click.option("--seed", type=click.IntRange(-MAX_INTEGER, MAX_INTEGER),
+              help="Seed of the delay and traffic random streams.")
+@click.option("--status-interval", type=Number(0, MAX_DURATION_S), default=5.0, show_default=True,
+              help="Seconds between status lines; 0: none.")
 @click.option(
     "--stats-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the final statistics here as JSON."
 )
@@ -173,6 +235,8 @@ def serve(
     config = build_config(config_file, overrides, calls, traffic_file, password_env)
     if config.tls is not None:
         check_tls(config.tls)
+    if stats_out is not None:
+        check_writable(stats_out)
     try:
         stats = trio.run(run_until_interrupted, config, host, port, status_interval, click.echo)
     except* OSError as group:  # binding failed (trio's nurseries group what they raise)

@@ -42,14 +42,17 @@ def junit_properties(document: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def judge(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_file: Path | None) -> bool:
-    """Print every verdict; write the JUnit file if asked.  True if all pass."""
+def judge(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_file: Path | None, *,
+          echo: bool = True) -> bool:
+    """Print every verdict (unless not ``echo``); write the JUnit file if
+    asked.  True if all pass."""
     verdicts = evaluate(thresholds, document)
     lines = verdict_lines(verdicts)
-    click.echo("")
-    for verdict, line in zip(verdicts, lines, strict=False):
-        click.secho(line, fg="green" if verdict.passed else "red")
-    click.secho(lines[-1], bold=True, fg="green" if all(v.passed for v in verdicts) else "red")
+    if echo:
+        click.echo("")
+        for verdict, line in zip(verdicts, lines, strict=False):
+            click.secho(line, fg="green" if verdict.passed else "red")
+        click.secho(lines[-1], bold=True, fg="green" if all(v.passed for v in verdicts) else "red")
     if junit_file is not None:
         text = junit_xml(verdicts, properties=junit_properties(document),
                          timestamp=(document.get("run") or {}).get("started_at"))
@@ -59,5 +62,6 @@ def judge(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_fi
         except OSError as error:
             click.echo(f"error: cannot write the JUnit file: {error}", err=True)
             sys.exit(2)
-        click.echo(f"JUnit: {junit_file}")
+        if echo:
+            click.echo(f"JUnit: {junit_file}")
     return all(verdict.passed for verdict in verdicts)

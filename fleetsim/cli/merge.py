@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from fleetsim.cli.options import check_results_folder
 from fleetsim.cli.profiles import InputProblem
 from fleetsim.metrics.merge import MergeError, merge_results
 
@@ -26,6 +27,7 @@ def merge_command(dirs: tuple[Path, ...], out: Path) -> None:
     """
     if out.resolve() in {d.resolve() for d in dirs}:
         raise click.BadParameter("the output folder must not be one of the inputs", param_hint="--out")
+    check_results_folder(out)  # one that cannot be written is a usage error before anything is read
     try:
         document = merge_results(list(dirs), out)
     except MergeError as error:

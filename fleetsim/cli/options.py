@@ -1,20 +1,35 @@
 """What ``fleetsim run`` and its scenario side share: durations and rates as
-the command line writes them, the embedded CSMS's default traffic, the TLS
-context and the Basic-auth password read from the environment."""
+the command line writes them, each checked against its bound
+(fleetsim.inputs), the embedded CSMS's default traffic, the TLS context and
+the Basic-auth password read from the environment."""
 
 from __future__ import annotations
 
 import os
 import re
 import ssl
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 import click
 
 from fleetsim.csms.config import TrafficRule
-from fleetsim.station.build import group_ids
+from fleetsim.inputs import (
+    MAX_RAMP_PER_S,
+    MAX_STATIONS,
+    address_problem,
+    call_rate_problem,
+    clip,
+    number_problem,
+    quote,
+    seconds_problem,
+)
+from fleetsim.station.build import check_fleet_ids
+
+USAGE_ERROR = 2  # click's own code for a usage error
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/s)?\s*$")
@@ -36,22 +51,62 @@ def parse_duration_s(text: str) -> float:
     """``90s``, ``10m``, ``2h``, ``500ms`` or plain seconds."""
     match = _DURATION.match(text)
     if match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 10m or 2h")
+        raise click.BadParameter(f"{quote(text)} is not a duration like 90s, 10m or 2h")
     value, unit = float(match.group(1)), match.group(2) or "s"
     return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 class Duration(click.ParamType):
     """A duration in seconds; every one the command line takes is a length of
-    time something lasts or repeats, so 0 is refused."""
+    time something lasts or repeats, so 0 is refused, and none is longer than
+    fleetsim.inputs.MAX_DURATION_S (nor shorter than ``minimum_s``)."""
 
     name = "duration"
 
+    def __init__(self, minimum_s: float = 0.0) -> None:
+        self.minimum_s = minimum_s
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         seconds = value if isinstance(value, float) else parse_duration_s(str(value))
-        if seconds <= 0:
-            self.fail(f"{value!r} must be longer than 0", param, ctx)
+        problem = seconds_problem(seconds, minimum_s=self.minimum_s)
+        if problem is not None:
+            self.fail(f"{quote(value)} {problem}", param, ctx)
         return seconds
+
+
+class Number(click.ParamType):
+    """A finite number in [low, high]: click's FloatRange lets nan and inf through."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{quote(value)} is not a number", param, ctx)
+        problem = number_problem(number, self.low, self.high)
+        if problem is not None:
+            self.fail(f"{quote(value)}: {problem}", param, ctx)
+        return number
+
+
+class Stations(click.ParamType):
+    """A fleet's size: 1 to MAX_STATIONS, said with why."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            count = value if isinstance(value, int) else int(str(value))
+        except ValueError:
+            self.fail(f"{quote(value)} is not a whole number of stations", param, ctx)
+        if not 1 <= count <= MAX_STATIONS:
+            self.fail(f"{clip(str(count), 30)} stations: a run has 1 to {MAX_STATIONS:,} (a bigger fleet is split over "
+                      "processes or machines and their results merged with `fleetsim merge`)", param, ctx)
+        return count
 
 
 def parse_ramp_per_s(text: str) -> float:
@@ -59,27 +114,118 @@ def parse_ramp_per_s(text: str) -> float:
     starts them all at once."""
     rate = _RATE.match(text)
     if rate is None:
-        raise click.BadParameter(f"{text!r} is not a rate like 200/s", param_hint="--ramp")
-    return float(rate.group(1))
+        raise click.BadParameter(f"{quote(text)} is not a rate like 200/s", param_hint="--ramp")
+    value = float(rate.group(1))
+    problem = number_problem(value, 0, MAX_RAMP_PER_S)
+    if problem is not None:
+        raise click.BadParameter(f"{quote(text)}: stations a second {problem} (0: all at once)", param_hint="--ramp")
+    return value
 
 
 def csms_traffic(choices: tuple[str, ...]) -> tuple[TrafficRule, ...]:
     """``--csms-call ACTION=RATE`` (repeatable); none: DEFAULT_CSMS_CALLS."""
+    rules = []
+    for text in choices or DEFAULT_CSMS_CALLS:
+        try:
+            rules.append(TrafficRule.parse(text))
+        except ValueError as error:
+            raise click.BadParameter(clip(str(error)), param_hint="--csms-call") from error
+        problem = traffic_problem(rules[-1])
+        if problem is not None:
+            raise click.BadParameter(f"{quote(text)}: {problem}", param_hint="--csms-call")
+    return tuple(rules)
+
+
+def traffic_problem(rule: TrafficRule) -> str | None:
+    return call_rate_problem(rule.per_station_per_hour, rule.per_station_per_s)
+
+
+def source_addresses(addresses: tuple[str, ...], hint: str = "--source-address") -> tuple[str, ...]:
+    """Local addresses, each an IP address given once."""
+    for address in addresses:
+        problem = address_problem(address)
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint=hint)
+    if len(set(addresses)) != len(addresses):
+        twice = next(a for i, a in enumerate(addresses) if a in addresses[:i])
+        raise click.BadParameter(f"{quote(twice)} is given twice: each address has its own ports", param_hint=hint)
+    return addresses
+
+
+class TlsFile(NamedTuple):
+    path: Path
+    source: str  # the option or scenario field that named it
+
+
+def ssl_context(ca: TlsFile | None, cert: TlsFile | None, key: TlsFile | None, insecure: bool) -> ssl.SSLContext:
+    """The client TLS context; a file that cannot be used is a usage error
+    naming the option (or scenario field) and the file."""
+    for given in (ca, cert, key):
+        if given is not None and not given.path.is_file():
+            raise click.BadParameter(f"{quote(str(given.path))} is not a file", param_hint=given.source)
     try:
-        return tuple(TrafficRule.parse(text) for text in (choices or DEFAULT_CSMS_CALLS))
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--csms-call") from error
-
-
-def ssl_context(ca_file: Path | None, cert: Path | None, key: Path | None, insecure: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        context = ssl.create_default_context(cafile=str(ca.path) if ca else None)
+    except (ssl.SSLError, OSError, ValueError) as error:
+        assert ca is not None
+        raise _tls_error(ca, error, "a PEM file of CA certificates") from None
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if cert is not None:
         # Security profile 3: the station proves itself with a client certificate.
-        context.load_cert_chain(str(cert), str(key) if key else None)
+        try:
+            context.load_cert_chain(str(cert.path), str(key.path) if key else None, password=_no_passphrase)
+        except _EncryptedKey:
+            raise _tls_error(key or cert, None, "a private key that is not encrypted (nothing asks for a passphrase)") \
+                from None
+        except (ssl.SSLError, OSError, ValueError) as error:
+            if key is None:
+                raise _tls_error(cert, error, "PEM: the certificate, then its private key") from None
+            raise _tls_error(TlsFile(cert.path, f"{cert.source}/{key.source}"), error,
+                             f"PEM: a certificate, and in {quote(str(key.path))} its private key") from None
     return context
+
+
+_SSL_SOURCE = re.compile(r"\s*\(_ssl\.c:\d+\)")
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_passphrase() -> bytes:
+    raise _EncryptedKey  # OpenSSL would otherwise prompt on the terminal and wait
+
+
+def _tls_error(given: TlsFile, error: BaseException | None, expected: str) -> click.BadParameter:
+    reason = ""
+    if isinstance(error, ssl.SSLError):  # OpenSSL's own words, less where in _ssl.c
+        reason = f" ({error.reason or _SSL_SOURCE.sub('', str(error.args[-1]))})"
+    elif isinstance(error, OSError):
+        reason = f" ({error.strerror or error})"
+    return click.BadParameter(f"cannot use {quote(str(given.path))}{reason}: expected {expected}",
+                              param_hint=given.source)
+
+
+def check_results_folder(out: Path | None) -> None:
+    """Make the results folder (without --out, results/, where the run's own
+    folder goes) and write in it now: one that cannot be written is a usage
+    error before the run, not a traceback after it.  Called last, once
+    everything else was checked, so a usage error leaves no folder behind."""
+    folder = out if out is not None else Path("results")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise click.BadParameter(f"cannot write results in {quote(str(folder))}: {error.strerror or error}",
+                                 param_hint="--out") from None
+
+
+def fail(message: str) -> NoReturn:
+    """A usage error or unreadable input: one line on stderr, exit 2."""
+    click.echo(f"error: {clip(message)}", err=True)
+    sys.exit(USAGE_ERROR)
 
 
 def password_from_env(variable: str) -> bytes:
@@ -101,13 +247,7 @@ def check_charge_point_ids(fleet: Any, id_prefix: str) -> None:
     """The fleet's charge point ids (``fleet``: RunSpec.fleet) go in URLs and
     Basic auth and name one station each: a bad or clashing one is a usage
     error of --id-prefix here rather than a failed run."""
-    seen: set[str] = set()
-    for share in fleet:
-        try:
-            ids = group_ids(share.id_pattern, id_prefix, share.profile_id, share.stations)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--id-prefix") from error
-        clash = next((cp_id for cp_id in ids if cp_id in seen), None)
-        if clash is not None:
-            raise click.BadParameter(f"charge point id {clash!r} would name two stations", param_hint="--id-prefix")
-        seen.update(ids)
+    try:
+        check_fleet_ids([(share.id_pattern, share.profile_id, share.stations) for share in fleet], id_prefix)
+    except ValueError as error:
+        raise click.BadParameter(clip(str(error)), param_hint="--id-prefix") from None

@@ -15,8 +15,9 @@ import msgspec
 
 from fleetsim.ocpp.base import FeatureProfile
 from fleetsim.profiles import rows as R
-from fleetsim.profiles.builtin import ProfileError, encode_profile, get_profile, load_builtin, load_profile_file
-from fleetsim.profiles.certificate import CertificateError, parse_certificate
+from fleetsim.inputs import read_input_file
+from fleetsim.profiles.builtin import encode_profile, get_profile, load_builtin
+from fleetsim.profiles.certificate import MAX_TEXT_CHARS, CertificateError, parse_certificate
 from fleetsim.profiles.configuration import ConfigurationKey, build_configuration
 from fleetsim.profiles.keys import ValueKind
 from fleetsim.profiles.profile import CurrentType, StationProfile, Timing
@@ -221,12 +222,14 @@ def _configuration_lines(profile: StationProfile) -> list[str]:
 
 def _resolve(reference: str) -> StationProfile:
     """A built-in id, or the path of a profile file."""
+    from fleetsim.scenario.load import read_profile
+
     try:
         if reference in load_builtin() or not Path(reference).exists():
             return get_profile(reference)
-        return load_profile_file(reference)
-    except ProfileError as error:
-        raise InputProblem(str(error)) from error
+        return read_profile(reference)
+    except ValueError as error:  # ProfileError too
+        raise InputProblem(str(error)) from None
 
 
 @profiles.command("show")
@@ -247,9 +250,13 @@ def show(profile_ref: str, as_json: bool) -> None:
 
 def _read_certificate(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        # Read no further than the parser takes (4 bytes a character at most):
+        # a FIFO or /dev/zero is refused, a huge file read only that far.
+        data = read_input_file(path, limit=4 * MAX_TEXT_CHARS)
     except OSError as error:
         raise InputProblem(f"{path}: cannot read: {error.strerror or error}") from error
+    except ValueError:
+        raise InputProblem(f"{path}: too large for the text of a certificate") from None
     if data.startswith(b"%PDF"):
         raise InputProblem(f"{path} is a PDF; extract its text first (e.g. pdftotext -layout {path})")
     return data.decode("utf-8-sig", errors="replace")

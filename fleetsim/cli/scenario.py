@@ -17,15 +17,19 @@ import click
 import msgspec
 
 from fleetsim.cli.options import (
+    TlsFile,
     check_charge_point_ids,
     csms_traffic,
+    fail,
     one_password,
     parse_ramp_per_s,
     password_from_env,
+    source_addresses,
     ssl_context,
 )
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.engine.run import FleetShare, RunSpec
+from fleetsim.inputs import clip, quote, span_problem
 from fleetsim.ocpp.enums import AuthorizationStatus
 from fleetsim.report.thresholds import Threshold
 from fleetsim.scenario.errors import ScenarioError
@@ -48,8 +52,7 @@ def load_or_exit(path: Path) -> LoadedScenario:
     try:
         return load_scenario(path)
     except ScenarioError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_SCENARIO_ERROR)
+        fail(str(error))
 
 
 def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) -> RunSpec:
@@ -71,6 +74,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "source_addresses": scenario.target.source_addresses,
         "embedded_traffic": traffic if csms_url is None else (),
         "connect_timeout_s": settings.connect_timeout_s, "interval_s": settings.interval_s,
+        "reconnect": settings.reconnect,
         "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
         "sim_start": settings.start, "scenario": scenario.name or loaded.path.stem,
     }
@@ -135,14 +139,18 @@ def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Call
 
 
 def tls_context(loaded: LoadedScenario, options: dict[str, Any]) -> ssl.SSLContext:
+    """The TLS context from the files the options (first) or the scenario's
+    [target] name; an unusable one is named by the option or field."""
     target = loaded.scenario.target
 
-    def pick(option: str, value: str | None) -> Path | None:
-        given = options.get(option)
-        return given if given is not None else (Path(value) if value is not None else None)
+    def pick(option: str, field: str) -> TlsFile | None:
+        given, value = options.get(option), getattr(target, field)
+        if given is not None:
+            return TlsFile(given, "--" + option.replace("_", "-"))
+        return TlsFile(Path(value), f"{loaded.path}: target.{field}") if value is not None else None
 
-    return ssl_context(pick("ca_file", target.ca_file), pick("client_cert", target.client_cert),
-                       pick("client_key", target.client_key), bool(options.get("insecure")) or target.insecure)
+    return ssl_context(pick("ca_file", "ca_file"), pick("client_cert", "client_cert"),
+                       pick("client_key", "client_key"), bool(options.get("insecure")) or target.insecure)
 
 
 def explicit_options(ctx: click.Context) -> dict[str, Any]:
@@ -163,7 +171,9 @@ def spec_overrides(options: dict[str, Any]) -> dict[str, Any]:
     if options.get("no_reaction_delays"):
         overrides["reaction_delays"] = False
     if options.get("source_addresses"):
-        overrides["source_addresses"] = tuple(options["source_addresses"])
+        overrides["source_addresses"] = source_addresses(tuple(options["source_addresses"]))
+    if "reconnect" in options:
+        overrides["reconnect"] = options["reconnect"]
     return overrides
 
 
@@ -198,25 +208,28 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     if "ramp" in options:
         options["ramp_per_s"] = parse_ramp_per_s(options["ramp"])
     spec = run_spec(loaded, spec_overrides(options))
-    check_charge_point_ids(spec.fleet, spec.id_prefix)  # the file's ids were checked; --id-prefix may change them
+    if "duration" in options or "speed" in options:  # the file's own were checked when it was loaded
+        if (span := span_problem(spec.duration_s, spec.speed, spec.sim_start)) is not None:
+            raise click.BadParameter(span, param_hint="--duration/--speed")
     if spec.csms_url is not None and loaded.scenario.csms is not None:
         click.echo("warning: --csms given: the scenario's [csms] table (embedded CSMS only) is not used", err=True)
     try:
         target = LinkTarget.parse(spec.csms_url) if spec.csms_url is not None else None
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--csms") from error
+        raise click.BadParameter(clip(str(error)), param_hint="--csms") from error
+    # The OS limits before anything is made for the fleet.
     problems = limits.check(sum(s.stations for s in spec.fleet), len(spec.source_addresses),
                             embedded_csms=spec.csms_url is None)
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:
         sys.exit(EXIT_SCENARIO_ERROR)
+    check_charge_point_ids(spec.fleet, spec.id_prefix)  # the file's ids were checked; --id-prefix may change them
     echo_warnings(scenario_plan(loaded, spec))
     try:
         passwords = passwords_callback(loaded, options.get("password_env"))
     except ScenarioError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_SCENARIO_ERROR)
+        fail(str(error))
     context = tls_context(loaded, options) if target is not None and target.tls else None
     return ScenarioRun(loaded, spec, context, passwords, loaded.thresholds + tuple(options.get("thresholds", ())))
 
@@ -326,5 +339,9 @@ def check_command(path: Path, id_tags_file: Path | None) -> None:
         click.echo(line)
     echo_warnings(plan)
     if id_tags_file is not None:
-        count = write_id_tags(loaded, id_tags_file)
+        try:
+            count = write_id_tags(loaded, id_tags_file)
+        except OSError as error:
+            raise click.BadParameter(f"cannot write {quote(str(id_tags_file))}: {error.strerror or error}",
+                                     param_hint="--id-tags") from None
         click.echo(f"{count} id tags written to {id_tags_file}")

@@ -100,6 +100,7 @@ async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Re
     end_s = timebase.origin_s + timebase.engine_seconds(outage.at_s + outage.for_s)
     fleet.outage_until_s = max(fleet.outage_until_s, end_s)
     for runner in fleet.runners:
+        runner.waits.watch(end_s)  # the back-off waits after the end: fleetsim's part of the recovery
         if fleet.cut(runner, "outage"):
             runner.station.stats.count("fault.outage")
     # Recorded from its start: a run that ends within it still reports it,
@@ -113,20 +114,27 @@ async def _outage(fleet: Fleet, outage: Outage, timebase: Timebase, recorder: Re
 
 async def watch_recovery(runners: Sequence[_Runner], recovery: OutageRecovery, end_s: float) -> None:
     """Fill in ``recovery`` as the fleet comes back: when every station is
-    connected and booted again, and when every transaction message queued at
-    ``end_s`` has been delivered.  Transaction messages leave a station in
-    order, so it has delivered those once the last of them has left (those
-    queued after the outage do not count)."""
+    connected and booted again, the same net of each station's own back-off
+    waits after ``end_s`` (the slowest station decides), and when every
+    transaction message queued at ``end_s`` has been delivered.  Transaction
+    messages leave a station in order, so it has delivered those once the
+    last of them has left (those queued after the outage do not count)."""
     recovery.queued_transaction_messages = sum(r.station.queue.pending_transaction_messages() for r in runners)
     not_booted = list(runners)
     undelivered = [(r, last) for r in runners if (last := r.station.queue.last_transaction_message()) is not None]
+    slowest_net_s = 0.0
     while True:
         now_s = trio.current_time()
-        not_booted = [r for r in not_booted if not r.booted]
+        back = [r for r in not_booted if r.booted]
+        for runner in back:  # the CSMS's part: its time back, less the time it chose to wait
+            slowest_net_s = max(slowest_net_s, now_s - end_s - runner.waits.waited_after(end_s))
+        if back:
+            not_booted = [r for r in not_booted if not r.booted]
         undelivered = [(r, last) for r, last in undelivered if r.station.queue.holds(last)]
         recovery.not_booted, recovery.undelivered = len(not_booted), len(undelivered)
         if not not_booted and recovery.booted_after_s is None:
             recovery.booted_after_s = now_s - end_s
+            recovery.booted_after_net_s = slowest_net_s
         if not undelivered and recovery.delivered_after_s is None:
             recovery.delivered_after_s = now_s - end_s
         if not not_booted and not undelivered:

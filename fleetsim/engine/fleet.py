@@ -17,6 +17,7 @@ import heapq
 import logging
 import math
 import random
+import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,9 +29,11 @@ from fleetsim.engine import framing
 from fleetsim.engine.link import DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
+from fleetsim.metrics.live import LastInterval
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.summary import CONNECT
 from fleetsim.ocpp.enums import RegistrationStatus
+from fleetsim.station.backoff import Backoff, WaitLog
 from fleetsim.station.station import Station
 
 INF = math.inf
@@ -43,8 +46,7 @@ class ConnectOptions(msgspec.Struct, frozen=True):
     passwords: Callable[[str], bytes | None] | None = None  # charge point id -> AuthorizationKey
     source_addresses: tuple[str, ...] = ()
     connect_timeout_s: float = 10.0
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
+    reconnect: Backoff = Backoff()  # the waits before connecting again (fleetsim.station.backoff)
     max_message_bytes: int = 4 * 1024 * 1024
     send_stall_s: float = DEFAULT_SEND_STALL_S  # a CSMS that reads nothing for this long is cut
 
@@ -60,12 +62,13 @@ class Progress(msgspec.Struct):
     messages_in: int = 0
     connect_failures: int = 0
     disconnects: int = 0
+    last_interval: LastInterval = LastInterval()  # set at each interval tick (fleetsim.engine.run)
 
 
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("cut_by", "index", "link", "scheduled_s", "started_s", "station")
+    __slots__ = ("cut_by", "index", "link", "scheduled_s", "started_s", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
@@ -75,6 +78,7 @@ class _Runner:
         self.index = index
         # When the ramp started it: a wake-up that fell due before is no lag of ours.
         self.started_s = INF
+        self.waits = WaitLog()  # its reconnect back-off waits, for outage recovery
 
     @property
     def booted(self) -> bool:
@@ -96,6 +100,7 @@ class Fleet:
         # Until then the CSMS is unreachable (an outage fault): every
         # connection attempt fails, counted as connect.failed.outage.
         self.outage_until_s = -INF
+        self.ramp_stopped = False  # set when the run's duration is over: the ramp starts no more stations
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's (recorded per interval).
         self.timer_lag = recorder.simulator_histogram("timer_lag")
@@ -140,6 +145,8 @@ class Fleet:
                 for runner in self.runners:
                     if ramp_per_s > 0:
                         await trio.sleep_until(start_s + runner.index / ramp_per_s)
+                    if self.ramp_stopped:
+                        break  # the run is ending: stations not started by now never are
                     runner.started_s = trio.current_time()
                     nursery.start_soon(self._run_station, runner)
                     self.progress.started += 1
@@ -153,26 +160,27 @@ class Fleet:
 
     async def _run_station(self, runner: _Runner) -> None:
         station = runner.station
-        options = self.options
-        backoff_s = options.backoff_initial_s
+        backoff = self.options.reconnect
+        waits = 0  # since it was last connected: the back-off's attempt number
         while True:
             now = trio.current_time()
             if station.offline_until_s > now:
                 await trio.sleep_until(station.offline_until_s)
             link = await self._connect(runner)
-            if link is None:
-                # Exponential back-off with full jitter, so a fleet that lost its
-                # CSMS does not come back in lockstep.
-                await trio.sleep(self.rng.uniform(0, backoff_s))
-                backoff_s = min(backoff_s * 2, options.backoff_max_s)
-                continue
-            backoff_s = options.backoff_initial_s
-            await self._serve_link(runner, link)
-            if not station.want_disconnect:
-                # A lost connection is retried after a random wait too (OCPP 1.6
-                # leaves it to the vendor; 2.0.1 has RetryBackOffRandomRange), so
-                # a fleet cut at once does not come back in the same instant.
-                await trio.sleep(self.rng.uniform(0, options.backoff_initial_s))
+            if link is not None:
+                waits = 0
+                await self._serve_link(runner, link)
+                if station.want_disconnect:
+                    continue  # a reboot: it comes back when its station is up again
+            # A failed attempt, or a lost connection (OCPP 1.6 leaves the wait to
+            # the vendor): exponential back-off, with jitter unless configured
+            # without, so a fleet cut at once does not come back in lockstep.
+            # Each wait is logged: outage recovery is reported net of them.
+            start_s = trio.current_time()
+            end_s = start_s + backoff.wait_s(waits, self.rng)
+            runner.waits.wait(start_s, end_s)
+            waits += 1
+            await trio.sleep_until(end_s)
 
     async def _connect(self, runner: _Runner) -> Link | None:
         options = self.options
@@ -400,6 +408,8 @@ _REASONS = (
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, socket.gaierror):  # getaddrinfo's: "Name or service not known", ...
+        return "resolve"
     text = str(error).lower()
     for phrase, reason in _REASONS:
         if phrase in text:

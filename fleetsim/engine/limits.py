@@ -1,6 +1,6 @@
 """Operating-system limits a large fleet meets: open files (one socket per
 station) and ephemeral ports (about 28,000 per source address towards one CSMS
-address and port)."""
+address and port); and fleetsim's own bound on a run (fleetsim.inputs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import resource
 from pathlib import Path
 
 import msgspec
+
+from fleetsim.inputs import MAX_STATIONS
 
 FD_MARGIN = 64  # files the process needs besides the stations' sockets
 
@@ -48,7 +50,11 @@ def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range"))
 
 
 def check(stations: int, source_addresses: int, *, embedded_csms: bool) -> list[LimitProblem]:
-    """What would stop ``stations`` connections before they are opened."""
+    """What would stop ``stations`` connections before they are opened.
+    Callers check it before making anything for the fleet (not even its ids)."""
+    if stations > MAX_STATIONS:  # the command line and scenario files refuse it first; others may not
+        return [LimitProblem(f"{stations:,} stations: a run has at most {MAX_STATIONS:,}",
+                             "split the fleet over processes or machines and merge their results (fleetsim merge)")]
     problems = []
     # An embedded CSMS holds the other end of every connection in this process.
     needed = stations * (2 if embedded_csms else 1) + FD_MARGIN

@@ -33,6 +33,7 @@ from fleetsim.sessions.play import RemoteStart
 from fleetsim.sessions.simple import SimpleSessions, drive
 from fleetsim.sessions.start import start_sessions
 from fleetsim.sessions.tags import id_tag_verdicts
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.build import build_model, group_ids
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
@@ -72,6 +73,7 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     source_addresses: tuple[str, ...] = ()
     embedded_traffic: tuple[TrafficRule, ...] = ()
     connect_timeout_s: float = 10.0
+    reconnect: Backoff = Backoff()  # the stations' waits before connecting again
     interval_s: float = 1.0  # of latency.hlog and the time series
     faults: FaultPlan = FaultPlan()
     wall_timestamps: bool = False  # see Timebase.wall_timestamps
@@ -208,7 +210,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             desk.csms = csms
             options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
                                      source_addresses=spec.source_addresses,
-                                     connect_timeout_s=spec.connect_timeout_s)
+                                     connect_timeout_s=spec.connect_timeout_s, reconnect=spec.reconnect)
             fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
             schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
             apply_clock_skew(stations, schedule)
@@ -276,6 +278,7 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter, interval_s: flo
         with closing(writer.tick_steps(elapsed_s, census)) as steps:
             for _ in steps:
                 await trio.lowlevel.checkpoint()
+        fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
 
 
@@ -293,6 +296,7 @@ async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event) -> None:
         nursery.start_soon(fleet.run, spec.ramp_per_s)
         with trio.move_on_after(spec.duration_s):
             await stop.wait()
+        fleet.ramp_stopped = True  # no station starts while the run winds down
         if spec.end_transactions:
             await _end_transactions(fleet, spec.stop_grace_s)
         nursery.cancel_scope.cancel()
@@ -331,11 +335,21 @@ async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressC
 
 
 def shares(profile_ids: Sequence[str], stations: int, weights: Sequence[float] | None = None) -> tuple[FleetShare, ...]:
-    """Split ``stations`` over profiles by weight (equal by default), exactly."""
+    """Split ``stations`` over profiles by weight (equal by default), exactly:
+    the shares add up to ``stations`` (a profile whose part rounds to none
+    is left out).  Raises ValueError for a weight that is not a finite
+    number above 0."""
     weights = list(weights) if weights is not None else [1.0] * len(profile_ids)
-    total = sum(weights)
-    counts = [int(stations * w / total) for w in weights]
-    for i in sorted(range(len(counts)), key=lambda i: stations * weights[i] / total - counts[i], reverse=True):
+    for profile_id, weight in zip(profile_ids, weights, strict=True):
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"share {weight!r} of {profile_id} must be a finite number above 0")
+    # Scaled by the largest first, so that no sum of weights overflows to inf.
+    largest = max(weights, default=1.0)
+    scaled = [weight / largest for weight in weights]
+    total = sum(scaled)
+    exact = [stations * weight / total for weight in scaled]
+    counts = [int(part) for part in exact]
+    for i in sorted(range(len(counts)), key=lambda i: exact[i] - counts[i], reverse=True):
         if sum(counts) >= stations:
             break
         counts[i] += 1

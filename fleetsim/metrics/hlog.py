@@ -19,7 +19,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, NamedTuple
 from urllib.parse import unquote
@@ -138,6 +138,26 @@ def _interval(line: str, clock: _Clock) -> LoggedInterval:
     return LoggedInterval(tag, clock.epoch_s(float(start)), float(length), histogram)
 
 
+class Span(NamedTuple):
+    start_epoch_s: float
+    length_s: float
+
+
+def read_spans(path: Path) -> Iterator[Span]:
+    """The times of every readable interval line, without decoding the
+    histograms (a cheap first pass: merging plans its intervals with it)."""
+    clock = _Clock()
+    with path.open(encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if line.startswith("#"):
+                if (match := _START_TIME.match(line)) is not None:
+                    clock.start_s = float(match[1])
+                elif (match := _BASE_TIME.match(line)) is not None:
+                    clock.base_s = float(match[1])
+            elif (match := _INTERVAL.match(line)) is not None:
+                yield Span(clock.epoch_s(float(match[2])), float(match[3]))
+
+
 def read_hlog(path: Path, torn: list[TornLine] | None = None) -> Iterator[LoggedInterval]:
     """Every interval line of an ``.hlog`` file, with absolute start times.
 
@@ -165,6 +185,25 @@ def read_hlog(path: Path, torn: list[TornLine] | None = None) -> Iterator[Logged
                 torn.append(TornLine(path, number, reason))
                 return
             yield interval
+
+
+def read_start(path: Path) -> datetime | None:
+    """The log's ``StartTime`` to the microsecond (from the ISO text our
+    header writes beside the epoch seconds), if it has one."""
+    with path.open(encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if line.startswith("#[StartTime:"):
+                _, _, text = line.rstrip().removesuffix("]").partition("), ")
+                try:
+                    start = datetime.fromisoformat(text)
+                except ValueError:
+                    start = None
+                if start is None or start.tzinfo is None:
+                    return datetime.fromtimestamp(float(line.split()[1]), UTC)
+                return start
+            if not line.startswith("#"):
+                return None
+    return None
 
 
 def read_start_s(path: Path) -> float | None:

@@ -21,6 +21,7 @@ import msgspec
 
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
+from fleetsim.metrics.live import ActionLatency, LagFigures, LastInterval, lag_figures
 from fleetsim.metrics.recorder import Recorder, fold_into
 from fleetsim.metrics.summary import CONNECT
 
@@ -93,6 +94,9 @@ class IntervalWriter:
         # thousands of stations at the same scheduled time) become one row.
         self._pending: RunEvent | None = None
         self.closed = False
+        # The figures of the last closed interval, for the live views: replaced
+        # whole at each tick, never changed (another thread may read it).
+        self.last = LastInterval()
 
     def event(self, event: RunEvent) -> None:
         """Note what happened to the run (written at the first tick half an
@@ -139,15 +143,19 @@ class IntervalWriter:
         # thousands of cuts) stays one row: written at the next tick.
         self._write_event(before_s=elapsed_s - length_s / 2)
         lines: list[str] = []
+        latencies: list[ActionLatency] = []
+        lags: list[LagFigures] = []
         try:
             for tag, interval, total in self.recorder.series():
                 if interval.total_count:
                     lines.append(hlog.interval_line(tag, start_s, length_s, interval))
                     self._add_to_fleet(tag, interval)
+                    if tag.startswith("simulator."):
+                        lags.append(lag_figures(tag.removeprefix("simulator."), interval))
                     fold_into(total, interval)
                     yield
             for action in sorted(self._fleet):
-                if self._write_p99(elapsed_s, wall, action):
+                if self._write_p99(elapsed_s, wall, action, latencies):
                     yield
         finally:
             # Also when the engine abandons the tick (the run was cancelled):
@@ -156,16 +164,20 @@ class IntervalWriter:
             self._hlog.writelines(sorted(lines, key=lambda line: line.split(",", 1)[0]))
             self._write_row(elapsed_s, wall, length_s, census)
             for action in sorted(self._fleet):
-                self._write_p99(elapsed_s, wall, action)
+                self._write_p99(elapsed_s, wall, action, latencies)
             self._flush()
+            self.last = LastInterval(elapsed_s, length_s, tuple(latencies), tuple(lags))
 
-    def _write_p99(self, elapsed_s: float, wall: str, action: str) -> bool:
-        """The action's row of the interval, if it had calls (and not written yet)."""
+    def _write_p99(self, elapsed_s: float, wall: str, action: str, latencies: list[ActionLatency]) -> bool:
+        """The action's row of the interval, if it had calls (and not written
+        yet); its figures go to ``latencies`` too."""
         corrected, service = self._fleet[action]
         if not corrected.total_count:
             return False
+        values = corrected.values_at_percentiles((50.0, 99.0))
         self._p99.writerow((f"{elapsed_s:.3f}", wall, action, corrected.total_count,
-                            _ms(corrected.get_value_at_percentile(99.0)), _ms(service.get_value_at_percentile(99.0))))
+                            _ms(values[99.0]), _ms(service.get_value_at_percentile(99.0))))
+        latencies.append(ActionLatency(action, corrected.total_count, values[50.0] / 1000, values[99.0] / 1000))
         corrected.zero()
         service.zero()
         return True

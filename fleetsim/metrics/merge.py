@@ -6,13 +6,14 @@ Histograms are added (from the shards' ``latency.hlog``), counters are added
 (from their ``summary.json``), and every percentile is computed afresh from the
 sums: percentiles are never averaged.  The shards' CSMS outages (``faults`` in
 ``summary.json``) merge per outage: the fleet recovered when its slowest shard
-did.  Intervals are aligned by wall-clock time: a shard's interval goes into
-the merged interval in which it began.
+did.  Intervals are aligned by wall-clock time, matching the shards' own
+intervals rather than re-gridding them (:mod:`fleetsim.metrics.align`), so a
+single folder merges into exactly itself.
 
 A shard without ``summary.json`` (a killed run) still gives its histograms;
 its counts other than the answers (errors, timeouts, counters) are then
-unknown and count as zero.  Its interval length comes from its
-``timeseries.csv`` (or its log), each model's declared response timeout from
+unknown and count as zero.  Its intervals come from its ``timeseries.csv``
+and its log, each model's declared response timeout from
 the shard's ``profiles/`` or the built-in profiles (else it is unknown: null).
 A killed run may leave the last line of its log or time series torn: that
 line is dropped and named in ``run.dropped``; a damaged line before the last
@@ -21,37 +22,41 @@ is a :class:`MergeError`.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import heapq
 import json
-import math
 import shutil
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
 from fleetsim import __version__
 from fleetsim.metrics import hlog
+from fleetsim.metrics.align import Interval, Slot, align
 from fleetsim.metrics.histogram import Histogram, new_histogram
-from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER, TIMESERIES_FILE, TIMESERIES_HEADER
+from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER
+from fleetsim.metrics.merge_series import (
+    MergeError,
+    read_events,
+    read_timeseries,
+    write_events,
+    write_timeseries,
+)
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE, write_summary
-from fleetsim.metrics.summary import recorder_summary
+from fleetsim.metrics.summary import CONNECT, recorder_summary
 from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
 from fleetsim.station.build import DEFAULT_RESPONSE_TIMEOUT_S
 
 # Stands in for an unknown declared timeout while counting (no answer is over
 # it); the merged summary then shows null for everything judged against it.
 _UNKNOWN_TIMEOUT_S: Final = 3600.0
-
-
-class MergeError(Exception):
-    """A folder that cannot be merged (no ``latency.hlog``, shards of other
-    formats, a damaged file): the message names the file and what is wrong."""
 
 
 class _Exchange(msgspec.Struct):
@@ -74,6 +79,17 @@ class _Model(msgspec.Struct):
     exchanges: dict[str, _Exchange] = {}
 
 
+class _Own(NamedTuple):
+    """One of a shard's intervals, seconds after the shard's start, with its
+    time-series row if it has one (the row of a killed run's last interval
+    may be torn, and a log need not come with a time series)."""
+
+    start_s: float
+    end_s: float
+    length_s: float
+    row: dict[str, Any] | None
+
+
 class _Shard:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -82,9 +98,24 @@ class _Shard:
         self.summary = _read_summary(folder / SUMMARY_FILE)
         self.run: dict[str, Any] = self.summary.get("run", {})
         self.models = _models(folder / SUMMARY_FILE, self.summary)
-        self.start_s = hlog.read_start_s(folder / HLOG_FILE)
+        self.start = hlog.read_start(folder / HLOG_FILE)
+        # Log times are epoch seconds; the time series' are seconds since the start.
+        self.origin_s = self.start.timestamp() if self.start is not None else 0.0
         self.dropped: list[str] = []  # torn last lines, as "<file> line <n> dropped (...)"
+        self.own = _own_intervals(self, read_timeseries(folder, self.dropped))
+        self.events = read_events(folder, self.dropped)
+        self._starts = [own.start_s for own in self.own]
         self.interval_s = _interval_s(self)
+        self.offset_s = 0.0  # its start after the merged run's, once known
+        self.slots: list[int] = []  # the merged interval of each of its own
+
+    def slot_at(self, start_epoch_s: float) -> int:
+        """The merged interval of the own interval that starts nearest to
+        ``start_epoch_s`` (every logged interval is one of them)."""
+        starts, at = self._starts, start_epoch_s - self.origin_s
+        k = bisect.bisect_left(starts, at)
+        nearest = min((i for i in (k - 1, k) if 0 <= i < len(starts)), key=lambda i: abs(starts[i] - at))
+        return self.slots[nearest]
 
     def declared_timeout_s(self, model_id: str) -> float | None:
         """The model's declared response timeout: its summary's, else its
@@ -130,17 +161,37 @@ def _models(path: Path, summary: dict[str, Any]) -> dict[str, _Model]:
     return converted
 
 
+# Two starts this close are the same interval's (each file rounds to 1 ms).
+_SAME_START_S: Final = 0.002
+
+
+def _own_intervals(shard: _Shard, rows: list[dict[str, Any]]) -> list[_Own]:
+    """The time series' intervals (contiguous: each starts where the one
+    before ended, the first at 0), and any the log has beyond them."""
+    own, end_s = [], 0.0
+    for row in rows:
+        own.append(_Own(end_s, row["elapsed_s"], row["interval_s"], row))
+        end_s = row["elapsed_s"]
+    starts = [interval.start_s for interval in own]
+    for span in hlog.read_spans(shard.folder / HLOG_FILE):
+        start_s = span.start_epoch_s - shard.origin_s
+        k = bisect.bisect_left(starts, start_s - _SAME_START_S)
+        if k == len(starts) or starts[k] > start_s + _SAME_START_S:
+            starts.insert(k, start_s)
+            own.insert(k, _Own(start_s, start_s + span.length_s, span.length_s, None))
+    return own
+
+
 def _interval_s(shard: _Shard) -> float | None:
-    """The shard's interval: as its summary says, else its time series' rows
-    (the last may be shorter), else its log's first line."""
+    """The shard's interval: as its summary says, else the typical length of
+    its intervals (not the first: the ramp may stretch it; not the last: a
+    run's last interval is shorter)."""
     declared = shard.run.get("interval_s")
     if isinstance(declared, int | float) and declared > 0:
         return float(declared)
-    rows = _timeseries_rows(shard, [])
-    if rows:
-        return max(float(row["interval_s"]) for row in rows)
-    first = next(iter(hlog.read_hlog(shard.folder / HLOG_FILE, [])), None)
-    return first.length_s if first is not None and first.length_s > 0 else None
+    lengths = [own.length_s for own in shard.own[:-1] if own.length_s > 0] or \
+        [own.length_s for own in shard.own if own.length_s > 0]
+    return statistics.median(lengths) if lengths else None
 
 
 def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
@@ -151,20 +202,48 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
         raise MergeError("nothing to merge")
     shards = [_Shard(folder) for folder in dirs]
     interval_s = max((s.interval_s for s in shards if s.interval_s is not None), default=1.0)
-    start_s = min((s.start_s for s in shards if s.start_s is not None), default=0.0)
+    start = min((s.start for s in shards if s.start is not None), default=datetime.fromtimestamp(0, UTC))
+    slots = _align(shards, start)
     out.mkdir(parents=True, exist_ok=True)
     recorder, unknown = Recorder(), set[str]()
     for shard in shards:
         _add_counts(recorder, shard, unknown)
     recorder.outages = merge_outages(_outages(shard) for shard in shards)
-    _merge_hlogs(shards, out, recorder, start_s, interval_s, unknown)
-    _merge_timeseries(shards, out, start_s, interval_s)
+    connect_p99_ms = _merge_hlogs(shards, out, recorder, start, slots, unknown)
+    write_timeseries(out, slots, lambda i, k: shards[i].own[k].row, lambda slot: _slot_time(slot, shards, start),
+                     connect_p99_ms)
+    write_events(out, [(shard.offset_s, shard.events) for shard in shards])
     _copy_profiles(shards, out)
     document = {"schema_version": SCHEMA_VERSION, "run": _merged_run(shards, out, interval_s),
                 **recorder_summary(recorder)}
     _unknown_timeouts(document, unknown)
     write_summary(out, document)
     return document
+
+
+def _align(shards: list[_Shard], start: datetime) -> list[Slot]:
+    for shard in shards:
+        shard.offset_s = shard.origin_s - start.timestamp()
+    slots = align([[Interval(shard.offset_s + own.start_s, shard.offset_s + own.end_s, own.length_s)
+                    for own in shard.own] for shard in shards],
+                  [shard.interval_s for shard in shards if shard.interval_s is not None])
+    for shard in shards:
+        shard.slots = [0] * len(shard.own)
+    for index, slot in enumerate(slots):
+        for i, k in slot.members:
+            shards[i].slots[k] = index
+    return slots
+
+
+def _slot_time(slot: Slot, shards: list[_Shard], start: datetime) -> tuple[str, str]:
+    """The merged interval's end as elapsed seconds and wall-clock time: a
+    shard's own row's when one ended it (a folder merges into itself to the
+    millisecond), else computed from the merged run's start."""
+    for i, k in slot.members:
+        own = shards[i].own[k]
+        if own.row is not None and shards[i].offset_s + own.end_s == slot.end_s:
+            return f"{slot.end_s:.3f}", own.row["wall_time"].isoformat(timespec="milliseconds")
+    return f"{slot.end_s:.3f}", _wall(start, slot.end_s)
 
 
 # ---------------------------------------------------------------- counts (summary.json)
@@ -240,28 +319,42 @@ def _total(recorder: Recorder, tag: str, shard: _Shard, unknown: set[str]) -> Hi
 # ---------------------------------------------------------------- latency.hlog
 
 
-def _merge_hlogs(shards: list[_Shard], out: Path, recorder: Recorder, start_s: float, interval_s: float,
-                 unknown: set[str]) -> None:
-    """Stream every shard's intervals in time order (a merged interval at a
-    time in memory: a histogram is 188 KB, an hour of them would not fit)."""
+def _merge_hlogs(shards: list[_Shard], out: Path, recorder: Recorder, start: datetime, slots: list[Slot],
+                 unknown: set[str]) -> dict[int, str]:
+    """Stream every shard's intervals in merged-interval order (a merged
+    interval at a time in memory: a histogram is 188 KB, an hour of them
+    would not fit).  Returns each merged interval's connection setup p99 (ms,
+    as timeseries.csv writes it) from the added ``reaction.*.connect``."""
+    connect_p99_ms: dict[int, str] = {}
     streams = [_tagged(shard, recorder, unknown) for shard in shards]
-    ordered = heapq.merge(*streams, key=lambda item: item[0].start_epoch_s)
+    ordered = heapq.merge(*streams, key=lambda item: item[0])
     with (out / HLOG_FILE).open("w", encoding="utf-8", newline="\n") as log, \
             (out / P99_FILE).open("w", encoding="utf-8", newline="") as p99_file:
-        log.write(hlog.header(datetime.fromtimestamp(start_s, UTC)))
+        log.write(hlog.header(start))
         p99 = csv.writer(p99_file, lineterminator="\n")
         p99.writerow(P99_HEADER)
-        for index, items in _by_interval(ordered, start_s, interval_s):
-            current: dict[str, Histogram] = {}
-            for logged, total in items:
+        for index, items in _by_slot(ordered):
+            slot, current = slots[index], dict[str, Histogram]()
+            for _, logged, total in items:
                 total.add(logged.histogram)
                 current.setdefault(logged.tag or "", new_histogram()).add(logged.histogram)
             for tag in sorted(current):
-                log.write(hlog.interval_line(tag, index * interval_s, interval_s, current[tag]))
-            _write_p99_rows(p99, current, start_s, (index + 1) * interval_s)
+                log.write(hlog.interval_line(tag, slot.start_s, slot.length_s, current[tag]))
+            _write_p99_rows(p99, current, *_slot_time(slot, shards, start))
+            connect = new_histogram()
+            for tag, histogram in current.items():
+                view, _, name = hlog.split_tag(tag)
+                if view == "reaction" and name == CONNECT:
+                    connect.add(histogram)
+            if connect.total_count:
+                connect_p99_ms[index] = f"{connect.get_value_at_percentile(99.0) / 1000:.3f}"
+    return connect_p99_ms
 
 
-def _tagged(shard: _Shard, recorder: Recorder, unknown: set[str]) -> Iterator[tuple[hlog.LoggedInterval, Histogram]]:
+_Logged = tuple[int, hlog.LoggedInterval, Histogram]  # merged interval, the line, the total it adds into
+
+
+def _tagged(shard: _Shard, recorder: Recorder, unknown: set[str]) -> Iterator[_Logged]:
     counted = bool(shard.summary)
     torn: list[hlog.TornLine] = []
     try:
@@ -272,119 +365,40 @@ def _tagged(shard: _Shard, recorder: Recorder, unknown: set[str]) -> Iterator[tu
             view, model_id, action = hlog.split_tag(logged.tag)
             if not counted and view == "corrected":  # no summary: the answers are the histogram's
                 recorder.models[model_id].exchanges[action].answered += logged.histogram.total_count
-            yield logged, total
+            yield shard.slot_at(logged.start_epoch_s), logged, total
     except hlog.HlogError as error:
         raise MergeError(str(error)) from error
     shard.dropped.extend(f"{shard.folder.name}/{line.text()}" for line in torn)
 
 
-def _by_interval(ordered: Iterable[tuple[hlog.LoggedInterval, Histogram]], start_s: float, interval_s: float,
-                 ) -> Iterator[tuple[int, list[tuple[hlog.LoggedInterval, Histogram]]]]:
-    index, items = -1, []
+def _by_slot(ordered: Iterable[_Logged]) -> Iterator[tuple[int, list[_Logged]]]:
+    index, items = -1, list[_Logged]()
     for item in ordered:
-        at = _index(item[0].start_epoch_s, start_s, interval_s)
-        if at != index and items:
+        if item[0] != index and items:
             yield index, items
             items = []
-        index = at
+        index = item[0]
         items.append(item)
     if items:
         yield index, items
 
 
-def _index(epoch_s: float, start_s: float, interval_s: float) -> int:
-    # The writer's ticks are late by the loop's lag, never early: a small
-    # tolerance keeps a start a hair before a boundary (float rounding) in its own.
-    return max(0, math.floor((epoch_s - start_s) / interval_s + 1e-6))
-
-
-def _write_p99_rows(p99: Any, current: dict[str, Histogram], start_s: float, elapsed_s: float) -> None:
+def _write_p99_rows(p99: Any, current: dict[str, Histogram], elapsed: str, wall: str) -> None:
     fleet: dict[str, tuple[Histogram, Histogram]] = {}
     for tag, histogram in current.items():
         view, _, action = hlog.split_tag(tag)
         if view in ("corrected", "service"):
             pair = fleet.setdefault(action, (new_histogram(), new_histogram()))
             pair[view == "service"].add(histogram)
-    wall = _wall(start_s, elapsed_s)
     for action, (corrected, service) in sorted(fleet.items()):
         if corrected.total_count:
-            p99.writerow((f"{elapsed_s:.3f}", wall, action, corrected.total_count,
+            p99.writerow((elapsed, wall, action, corrected.total_count,
                           f"{corrected.get_value_at_percentile(99.0) / 1000:.3f}",
                           f"{service.get_value_at_percentile(99.0) / 1000:.3f}"))
 
 
-def _wall(start_s: float, elapsed_s: float) -> str:
-    return (datetime.fromtimestamp(start_s, UTC) + timedelta(seconds=elapsed_s)).isoformat(timespec="milliseconds")
-
-
-# ---------------------------------------------------------------- timeseries.csv
-
-
-_GAUGES: Final = ("connected", "booted", "charging")
-_COUNTS: Final = ("answered", "errors", "timeouts")
-
-
-def _timeseries_rows(shard: _Shard, dropped: list[str]) -> list[dict[str, Any]]:
-    """The rows of a shard's ``timeseries.csv``, each checked.  A last row cut
-    short (no line end, or fields missing: the run was killed writing it) is
-    dropped and named in ``dropped``; a bad row before it is a MergeError."""
-    path = shard.folder / TIMESERIES_FILE
-    if not path.is_file():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        raise MergeError(f"{path}: cannot read: {error}") from error
-    lines = text.splitlines(keepends=True)
-    rows: list[dict[str, Any]] = []
-    for number, row in enumerate(csv.DictReader(lines), start=2):
-        last = number == len(lines)
-        try:
-            if last and not lines[-1].endswith("\n"):
-                raise ValueError("no line end")
-            rows.append(_timeseries_row(row))
-        except (KeyError, TypeError, ValueError) as error:
-            if not last:
-                raise MergeError(f"{path}: line {number}: not a time-series row ({error})") from error
-            dropped.append(f"{shard.folder.name}/{TIMESERIES_FILE} line {number} dropped (torn: {error})")
-    return rows
-
-
-def _timeseries_row(row: dict[str, Any]) -> dict[str, Any]:
-    if None in row.values() or None in row:
-        raise ValueError("wrong number of fields")
-    checked: dict[str, Any] = {name: int(row[name]) for name in (*_GAUGES, *_COUNTS)}
-    checked.update(interval_s=float(row["interval_s"]), wall_time=datetime.fromisoformat(row["wall_time"]),
-                   messages_out_per_s=float(row["messages_out_per_s"]),
-                   messages_in_per_s=float(row["messages_in_per_s"]))
-    return checked
-
-
-def _merge_timeseries(shards: list[_Shard], out: Path, start_s: float, interval_s: float) -> None:
-    """Gauges (stations now) are the shards' last values in the interval,
-    added; messages and outcomes are added as counts, then made rates again."""
-    merged: dict[int, Counter[str]] = {}
-    for shard in shards:
-        gauges: dict[int, dict[str, int]] = {}
-        for row in _timeseries_rows(shard, shard.dropped):
-            length_s = row["interval_s"]
-            index = _index(row["wall_time"].timestamp() - length_s, start_s, interval_s)
-            totals = merged.setdefault(index, Counter())
-            gauges[index] = {name: row[name] for name in _GAUGES}
-            totals["messages_out"] += round(row["messages_out_per_s"] * length_s)
-            totals["messages_in"] += round(row["messages_in_per_s"] * length_s)
-            totals.update({name: row[name] for name in _COUNTS})
-        for index, values in gauges.items():
-            merged[index].update(values)
-    with (out / TIMESERIES_FILE).open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(TIMESERIES_HEADER)
-        for index in sorted(merged):
-            totals, elapsed_s = merged[index], (index + 1) * interval_s
-            writer.writerow((f"{elapsed_s:.3f}", _wall(start_s, elapsed_s), f"{interval_s:.3f}",
-                             *(totals[name] for name in _GAUGES),
-                             f"{totals['messages_out'] / interval_s:.1f}", f"{totals['messages_in'] / interval_s:.1f}",
-                             *(totals[name] for name in _COUNTS)))
+def _wall(start: datetime, elapsed_s: float) -> str:
+    return (start + timedelta(seconds=elapsed_s)).isoformat(timespec="milliseconds")
 
 
 # ---------------------------------------------------------------- run metadata
@@ -415,6 +429,8 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
             **{key: sum(r.get(key, 0) for r in runs)
                for key in ("messages_sent", "messages_received", "connect_failures")},
         )
+    if all("stations_started" in r for r in runs):
+        merged["stations_started"] = sum(r["stations_started"] for r in runs)
     merged["merged_from"] = runs
     return merged
 

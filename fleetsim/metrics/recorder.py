@@ -72,6 +72,9 @@ class OutageRecovery(msgspec.Struct, kw_only=True):
     stations: int
     queued_transaction_messages: int = 0  # waiting in the stations' queues when the outage ended
     booted_after_s: float | None = None  # until every station was connected and booted again
+    # The same less each station's own reconnect back-off waits after the end
+    # (the slowest station's): the CSMS's part of the recovery, not fleetsim's policy.
+    booted_after_net_s: float | None = None
     delivered_after_s: float | None = None  # until every transaction message queued by then was delivered
     not_booted: int = 0  # stations not (yet) connected and booted again
     undelivered: int = 0  # stations with transaction messages from then still queued
@@ -93,6 +96,7 @@ def merge_outages(shards: Iterable[Iterable[OutageRecovery]]) -> list[OutageReco
             into.stations += outage.stations
             into.queued_transaction_messages += outage.queued_transaction_messages
             into.booted_after_s = _slowest(into.booted_after_s, outage.booted_after_s)
+            into.booted_after_net_s = _slowest(into.booted_after_net_s, outage.booted_after_net_s)
             into.delivered_after_s = _slowest(into.delivered_after_s, outage.delivered_after_s)
             into.not_booted += outage.not_booted
             into.undelivered += outage.undelivered

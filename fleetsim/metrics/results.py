@@ -46,6 +46,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
             messages_sent=outcome.progress.messages_out,
             messages_received=outcome.progress.messages_in,
             connect_failures=outcome.progress.connect_failures,
+            stations_started=outcome.progress.started,
         )
     return {"schema_version": SCHEMA_VERSION, "run": run, **recorder.summary()}
 
@@ -54,13 +55,15 @@ def write_summary(out_dir: Path, document: dict[str, Any]) -> None:
     (out_dir / SUMMARY_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
 
 
-def write_results(out_dir: Path, recorder: Recorder, spec: Any, profiles: dict[str, StationProfile],
-                  outcome: Any | None, *, run_id: str, host: str, scenario_text: str | None = None) -> None:
-    """summary.json first (what the run measured matters most), then the
-    settings: run.json, the scenario as it was read when the run started
-    (run.json holds what the command line changed), the profiles."""
+def write_results(out_dir: Path, document: dict[str, Any], spec: Any, profiles: dict[str, StationProfile], *,
+                  scenario_text: str | None = None) -> None:
+    """``document`` (summary_document's) first: what the run measured matters
+    most; then the settings: run.json, the scenario as it was read when the
+    run started (run.json holds what the command line changed), the profiles.
+    An OSError (a full disk, a folder that cannot be written) is the caller's
+    to report."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_summary(out_dir, summary_document(recorder, spec, outcome, run_id=run_id, host=host))
+    write_summary(out_dir, document)
     if scenario_text is not None:
         (out_dir / "scenario.toml").write_bytes(scenario_text.encode("utf-8"))
     (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")

@@ -1,7 +1,8 @@
 """The figures of a run's connections and of its recovery from CSMS outages,
 read from a decoded ``summary.json`` (results/README.md) for thresholds
 (fleetsim.report.thresholds): connection setup and boot times, connection
-counts, and how long each outage took to recover from.
+counts, how much of the fleet ever connected and booted, and how long each
+outage took to recover from.
 
 A figure the summary cannot give comes back as the reason, never as zero: a
 gate that passes because there was nothing to judge would hide a broken run.
@@ -17,16 +18,20 @@ import msgspec
 from fleetsim.metrics.summary import BOOT, CONNECT, FIGURE_KEYS
 
 __all__ = [
-    "CONNECTION_COUNTS", "CONNECTION_METRICS", "CONNECTION_RATES", "OUTAGE_METRICS", "SETUP_LATENCIES", "Figure",
-    "connection_figure", "describe", "outage_figures",
+    "CONNECTION_COUNTS", "CONNECTION_METRICS", "CONNECTION_RATES", "OUTAGE_METRICS", "SETUP_LATENCIES",
+    "STATIONS_BOOTED", "Figure", "connection_figure", "describe", "fleet_stations", "outage_figures",
 ]
 
 SETUP_LATENCIES: Final = tuple(f"{stage}.{key}" for stage in (CONNECT, BOOT) for key in FIGURE_KEYS)
 INJECTED_OUTAGE: Final = "outage"  # the failure reason of connections an injected outage refused
-CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures")
-CONNECTION_RATES: Final = ("connect.failures.rate",)
+# Stations of the fleet that ever connected / were ever Accepted (each once),
+# as a count and as a share of the fleet (run.fleet).
+_EVER: Final = {"stations.connected": "stations_connected", "stations.booted": "stations_booted"}
+STATIONS_BOOTED: Final = ("stations.booted", "stations.booted.rate")  # a judge of a partial fleet (exit 4)
+CONNECTION_COUNTS: Final = ("connects", "reconnects", "disconnects", "connect.failures", *_EVER)
+CONNECTION_RATES: Final = ("connect.failures.rate", *(f"{metric}.rate" for metric in _EVER))
 CONNECTION_METRICS: Final = SETUP_LATENCIES + CONNECTION_COUNTS + CONNECTION_RATES
-OUTAGE_METRICS: Final = ("outage.booted_after", "outage.delivered_after")
+OUTAGE_METRICS: Final = ("outage.booted_after", "outage.booted_after_net", "outage.delivered_after")
 
 _DESCRIPTIONS: Final = {
     "connect": "connection setup (TCP + TLS + WebSocket handshake)",
@@ -36,7 +41,13 @@ _DESCRIPTIONS: Final = {
     "disconnects": "connections lost before the end of the run",
     "connect.failures": "failed connection attempts",
     "connect.failures.rate": "share of connection attempts that failed",
+    "stations.connected": "stations that connected at least once",
+    "stations.booted": "stations whose BootNotification was Accepted at least once",
+    "stations.connected.rate": "share of the fleet's stations that connected at least once",
+    "stations.booted.rate": "share of the fleet's stations whose BootNotification was Accepted at least once",
     "outage.booted_after": "time from a CSMS outage's end until every station was connected and booted again",
+    "outage.booted_after_net": "time from a CSMS outage's end until every station was connected and booted again, "
+                               "less each station's own reconnect back-off waits (the CSMS's part)",
     "outage.delivered_after": "time from a CSMS outage's end until every transaction message queued by then was "
                               "delivered",
 }
@@ -63,8 +74,15 @@ def describe(metric: str, scope: str) -> str:
     return f"{_DESCRIPTIONS[metric]} ({scope})"
 
 
-def connection_figure(metric: str, scope: str, section: Mapping[str, Any]) -> Figure:
-    """A figure of ``connection``/``boot`` in a model's or the fleet's section."""
+def fleet_stations(summary: Mapping[str, Any], model: str | None) -> int | None:
+    """The stations of a model (None: of the fleet) as ``run.fleet`` gives them."""
+    fleet = (summary.get("run") or {}).get("fleet") or {}
+    return (sum(fleet.values()) or None) if model is None else fleet.get(model)
+
+
+def connection_figure(metric: str, scope: str, section: Mapping[str, Any], stations: int | None = None) -> Figure:
+    """A figure of ``connection``/``boot`` in a model's or the fleet's section
+    (``stations``: its share of the fleet, for the ``stations.*.rate`` shares)."""
     connection: Mapping[str, Any] | None = section.get("connection")
     if connection is None:
         return Figure(scope, None, "summary.json has no connection figures here (written before fleetsim "
@@ -76,6 +94,8 @@ def connection_figure(metric: str, scope: str, section: Mapping[str, Any]) -> Fi
     match metric:
         case "connects" | "reconnects":
             return Figure(scope, float(connection.get(metric, 0)))
+        case "stations.connected" | "stations.booted" | "stations.connected.rate" | "stations.booted.rate":
+            return _ever(metric, scope, connection, stations)
         case "disconnects":
             return Figure(scope, float(sum((connection.get("disconnects") or {}).values())))
         case "connect.failures":
@@ -100,6 +120,18 @@ def connection_figure(metric: str, scope: str, section: Mapping[str, Any]) -> Fi
     return Figure(scope, float(figures[key]))
 
 
+def _ever(metric: str, scope: str, connection: Mapping[str, Any], stations: int | None) -> Figure:
+    field = _EVER[metric.removesuffix(".rate")]
+    ever = connection.get(field)
+    if ever is None:
+        return Figure(scope, None, f"summary.json has no {field} (written before fleetsim counted it)")
+    if not metric.endswith(".rate"):
+        return Figure(scope, float(ever))
+    if not stations:
+        return Figure(scope, None, "summary.json's run.fleet does not give the stations to take a share of")
+    return Figure(scope, ever / stations, note=f"{ever} of {stations} stations")
+
+
 def _reasons(by_reason: Mapping[str, int] | None, before: str) -> str:
     if not by_reason:
         return ""
@@ -114,10 +146,12 @@ def outage_figures(metric: str, summary: Mapping[str, Any]) -> list[Figure] | st
     figures = []
     for number, outage in enumerate(outages, 1):
         label = f"outage {number} (at {outage.get('at_s', 0):g} s for {outage.get('for_s', 0):g} s simulated)"
-        if metric == "outage.booted_after":
-            seconds = outage.get("booted_after_s")
+        if metric in ("outage.booted_after", "outage.booted_after_net"):
+            seconds = outage.get(f"{metric.removeprefix('outage.')}_s")
             why = (f"{outage.get('not_booted', '?')} of {outage.get('stations', '?')} stations were not connected "
                    "and booted again by the end of the run")
+            if seconds is None and metric.endswith("_net") and outage.get("booted_after_s") is not None:
+                why = "summary.json has no booted_after_net_s (written before fleetsim recorded it)"
         else:
             seconds = outage.get("delivered_after_s")
             why = (f"{outage.get('undelivered', '?')} stations still had transaction messages queued since the "

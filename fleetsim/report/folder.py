@@ -118,12 +118,16 @@ class RunFolder(msgspec.Struct):
 def read_summary(path: Path) -> dict[str, Any]:
     """``summary.json`` of a results folder (or the file itself)."""
     file = path / SUMMARY_FILE if path.is_dir() else path
+    if file.exists() and not file.is_file():  # a FIFO or a device would be read forever
+        raise ResultsError(f"{file} is not a regular file: is {path} a results folder of fleetsim run?")
     try:
         document = msgspec.json.decode(file.read_bytes())
     except FileNotFoundError as error:
         raise ResultsError(f"{file} does not exist: is {path} a results folder of fleetsim run?") from error
     except (OSError, msgspec.DecodeError) as error:
         raise ResultsError(f"cannot read {file}: {error}") from error
+    except RecursionError:  # JSON nested past any summary
+        raise ResultsError(f"cannot read {file}: nested deeper than any fleetsim summary") from None
     if not isinstance(document, dict) or not isinstance(document.get("run"), dict):
         raise ResultsError(f"{file} is not a fleetsim summary (no 'run' section)")
     if document.get("schema_version") != SCHEMA_VERSION:

@@ -10,6 +10,7 @@
     connect.p99 < 2s                        connection setup (TCP + TLS + WebSocket handshake)
     boot.p99 < 5s                           connection open to BootNotification Accepted
     connect.failures == 0                   failed connection attempts
+    stations.booted.rate > 95%              the share of the fleet ever Accepted (allows a partial fleet)
     outage.booted_after < 30s               the slowest recovery over the run's CSMS outages
 
 Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE`` for the calls
@@ -400,7 +401,8 @@ def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | st
     else:
         scopes = [(FLEET, summary.get("fleet") or {})]
     if threshold.metric in figures.CONNECTION_METRICS:
-        return [_case(figures.connection_figure(threshold.metric, scope, section), threshold)
+        stations = figures.fleet_stations(summary, threshold.model)
+        return [_case(figures.connection_figure(threshold.metric, scope, section, stations), threshold)
                 for scope, section in scopes]
     cases: list[_Case] = []
     seen: set[str] = set()

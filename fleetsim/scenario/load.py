@@ -14,7 +14,27 @@ import msgspec
 
 from fleetsim.csms.config import ResponseDelay, TrafficRule
 from fleetsim.ocpp.enums import ConfigurationStatus
-from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
+from fleetsim.inputs import (
+    MAX_CONNECTORS,
+    MAX_ID_TAGS,
+    MAX_NESTING,
+    MAX_QUOTED_CHARS,
+    MAX_STATIONS,
+    MAX_SPEED,
+    MIN_INTERVAL_S,
+    MIN_SPEED,
+    address_problem,
+    call_rate_problem,
+    clip,
+    delay_problem,
+    nesting_problem,
+    number_problem,
+    quote,
+    read_input_file,
+    seconds_problem,
+    span_problem,
+)
+from fleetsim.profiles.builtin import ProfileError, decode_profile, load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshold
 from fleetsim.scenario.errors import ScenarioError, from_validation
@@ -22,7 +42,7 @@ from fleetsim.scenario.schema import Group, Scenario, Target
 from fleetsim.sessions.config import ReplaySessions
 from fleetsim.sessions.replay import load as load_replay
 from fleetsim.sessions.tags import check_id_tags
-from fleetsim.station.build import build_model
+from fleetsim.station.build import FleetIdError, build_model, check_fleet_ids
 from fleetsim.station.build import group_ids as station_ids
 from fleetsim.station.config import Configuration
 
@@ -47,19 +67,25 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     path = Path(path)
     name = str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_input_file(path).decode("utf-8")
     except OSError as error:
         raise ScenarioError(name, f"cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
         raise ScenarioError(name, f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    except ValueError as error:  # too big
+        raise ScenarioError(name, f"{error}: a scenario is a few KB of TOML") from None
     raw = _parse_toml(name, text)
+    if (problem := nesting_problem(raw)) is not None:
+        raise ScenarioError(name, problem[1], field=problem[0] or None)
     if isinstance(raw.get("target"), dict) and "password" in raw["target"]:
         raise ScenarioError(name, _PASSWORD_ADVICE, field="target.password", line=_line_of(text, "password"))
     try:
         scenario = msgspec.convert(raw, Scenario)
     except msgspec.ValidationError as error:
-        raise from_validation(name, error) from None
+        invalid = from_validation(name, error)
+        raise ScenarioError(name, clip(invalid.message), field=invalid.field) from None
     scenario = _resolve_paths(scenario, path.resolve().parent)
+    _check_run(name, scenario)
     profiles = _profiles(name, scenario)
     _check_target(name, scenario)
     _check_groups(name, scenario, profiles)
@@ -75,7 +101,31 @@ def _parse_toml(name: str, text: str) -> dict[str, Any]:
         if "(at line " in message:
             message, _, where = message.rpartition(" (at line ")
             line = int(where.split(",")[0])
-        raise ScenarioError(name, f"TOML syntax error: {message}", line=line) from None
+        raise ScenarioError(name, f"TOML syntax error: {clip(message, MAX_QUOTED_CHARS * 2)}", line=line) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ScenarioError(name, f"TOML nested deeper than Python parses: a scenario's tables and arrays go at "
+                                  f"most {MAX_NESTING} deep") from None
+
+
+def _check_run(name: str, scenario: Scenario) -> None:
+    """What spans fields: the fleet's size, the simulated span, the addresses."""
+    if scenario.stations > MAX_STATIONS:
+        raise ScenarioError(name, f"{scenario.stations:,} stations in all: a run has at most {MAX_STATIONS:,} "
+                                  "(split a bigger fleet over processes and merge their results)", field="groups")
+    run = scenario.run
+    if (problem := number_problem(run.speed, MIN_SPEED, MAX_SPEED)) is not None:
+        raise ScenarioError(name, problem, field="run.speed")
+    if (problem := seconds_problem(run.interval_s, minimum_s=MIN_INTERVAL_S)) is not None:
+        raise ScenarioError(name, problem, field="run.interval_s")
+    if (problem := span_problem(run.duration_s, run.speed, run.start)) is not None:
+        raise ScenarioError(name, problem, field="run.duration_s")
+    addresses = scenario.target.source_addresses
+    for index, address in enumerate(addresses):
+        if (problem := address_problem(address)) is not None:
+            raise ScenarioError(name, problem, field=f"target.source_addresses[{index}]")
+        if address in addresses[:index]:
+            raise ScenarioError(name, f"{quote(address)} is given twice: each address has its own ports",
+                                field=f"target.source_addresses[{index}]")
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -114,11 +164,31 @@ def _profiles(name: str, scenario: Scenario) -> dict[str, StationProfile]:
     for index, file in enumerate(scenario.profile_files):
         _need_file(name, f"profile_files[{index}]", file)
         try:
-            profile = load_profile_file(file)
-        except ProfileError as error:
+            profile = read_profile(file)
+        except ValueError as error:
             raise ScenarioError(name, str(error), field=f"profile_files[{index}]") from None
         profiles[profile.id] = profile
     return profiles
+
+
+def read_profile(path: str | Path) -> StationProfile:
+    """A profile file a user gives (``--profile-file``, ``profile_files``,
+    ``profiles show``): read no further than MAX_INPUT_FILE_BYTES, of at most
+    MAX_CONNECTORS connectors; raises ValueError saying what is wrong with it,
+    naming the file."""
+    try:
+        profile = decode_profile(read_input_file(path), str(path))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
+    except ProfileError as error:  # names the file
+        raise ValueError(clip(str(error))) from None
+    except ValueError as error:  # too big
+        raise ValueError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested deeper than any station profile") from None
+    if profile.connector_count > MAX_CONNECTORS:
+        raise ValueError(f"{path}: {profile.connector_count:,} connectors, more than {MAX_CONNECTORS} a station has")
+    return profile
 
 
 def _check_target(name: str, scenario: Scenario) -> None:
@@ -142,7 +212,7 @@ def _check_target(name: str, scenario: Scenario) -> None:
                                   "(OCPP-J 1.6 §3.1.1), so give the URL up to its path only", field="target.csms")
     scheme = target.csms.partition("://")[0]
     if scheme not in ("ws", "wss"):
-        raise ScenarioError(name, f"{target.csms!r} must start with ws:// or wss://", field="target.csms")
+        raise ScenarioError(name, f"{quote(target.csms)} must start with ws:// or wss://", field="target.csms")
     _check_security_profile(name, target, tls=scheme == "wss")
 
 
@@ -178,23 +248,36 @@ def _check_security_profile(name: str, target: Target, *, tls: bool) -> None:
 def _check_groups(name: str, scenario: Scenario, profiles: dict[str, StationProfile]) -> None:
     if not scenario.groups:
         raise ScenarioError(name, "a scenario needs at least one [[groups]] of stations", field="groups")
-    seen: dict[str, str] = {}
     for index, group in enumerate(scenario.groups):
         where = f"groups[{index}]"
         profile = profiles.get(group.model)
         if profile is None:
-            raise ScenarioError(name, f"unknown model {group.model!r}; `fleetsim profiles list` shows the built-in "
-                                      "ones, profile_files adds others", field=f"{where}.model")
+            raise ScenarioError(name, f"unknown model {quote(group.model)}; `fleetsim profiles list` shows the "
+                                      "built-in ones, profile_files adds others", field=f"{where}.model")
         _check_connectors(name, where, group, profile)
         _check_sessions(name, f"{where}.sessions", group)
         _check_configuration(name, f"{where}.configuration", group, profile)
-        for charge_point_id in group_ids(group, scenario.run.id_prefix, name=name, where=where):
-            if charge_point_id in seen:
-                other = seen[charge_point_id]
-                advice = ("the pattern gives several stations that id: use {n}" if other == where
-                          else f"{other} makes it too: give the groups different id_pattern")
-                raise ScenarioError(name, f"charge point id {charge_point_id!r}: {advice}", field=f"{where}.id_pattern")
-            seen[charge_point_id] = where
+    _check_ids(name, scenario)
+
+
+def _check_ids(name: str, scenario: Scenario) -> None:
+    """Every group's ids usable, each naming one station (as the engine makes them)."""
+    try:
+        check_fleet_ids([(g.id_pattern, g.model, g.stations) for g in scenario.groups], scenario.run.id_prefix)
+    except FleetIdError as error:
+        raise _id_error(name, scenario, error) from None
+
+
+def _id_error(name: str, scenario: Scenario, error: FleetIdError) -> ScenarioError:
+    where = f"groups[{error.share}]"
+    if error.blame_prefix:
+        return ScenarioError(name, str(error), field="run.id_prefix")
+    if error.clash_with is not None and error.clash_with != error.share:
+        return ScenarioError(name, f"charge point id {quote(error.cp_id)}: groups[{error.clash_with}] makes it too: "
+                                   "give the groups different id_pattern", field=f"{where}.id_pattern")
+    hint = "" if scenario.groups[error.share].id_pattern is not None else \
+        " (give an id_pattern, or a shorter run.id_prefix)"
+    return ScenarioError(name, f"{error}{hint}", field=f"{where}.id_pattern")
 
 
 def _check_connectors(name: str, where: str, group: Group, profile: StationProfile) -> None:
@@ -213,9 +296,14 @@ def _check_sessions(name: str, where: str, group: Group) -> None:
     add up, a replay file it cannot read."""
     if group.sessions is None:
         return
-    problems = check_id_tags(group.sessions.id_tags)
+    tags = group.sessions.id_tags
+    for kind in ("valid", "blocked", "expired", "invalid"):
+        if getattr(tags, kind) > MAX_ID_TAGS:
+            raise ScenarioError(name, f"{getattr(tags, kind):,} tags: at most {MAX_ID_TAGS:,} of each kind (every one "
+                                      "is given to the CSMS)", field=f"{where}.id_tags.{kind}")
+    problems = check_id_tags(tags)
     if problems:
-        raise ScenarioError(name, "; ".join(problems), field=f"{where}.id_tags")
+        raise ScenarioError(name, clip("; ".join(problems)), field=f"{where}.id_tags")
     if isinstance(group.sessions, ReplaySessions):
         _need_file(name, f"{where}.file", group.sessions.file)
         try:
@@ -271,7 +359,7 @@ def _thresholds(name: str, scenario: Scenario) -> tuple[Threshold, ...]:
         try:
             parsed.append(parse_threshold(text))
         except ThresholdError as error:
-            raise ScenarioError(name, f"{text!r}: {error.message} (column {error.column + 1})",
+            raise ScenarioError(name, f"{quote(text)}: {error.message} (column {error.column + 1})",
                                 field=f"thresholds[{index}]") from None
     return tuple(parsed)
 
@@ -283,13 +371,21 @@ def _csms(name: str, scenario: Scenario) -> tuple[tuple[TrafficRule, ...] | None
     try:
         delay = ResponseDelay.parse(settings.delay)
     except ValueError as error:
-        raise ScenarioError(name, str(error), field="csms.delay") from None
+        raise ScenarioError(name, clip(str(error)), field="csms.delay") from None
+    if (problem := delay_problem(delay.fixed_ms, delay.low_ms, delay.high_ms, delay.median_ms, delay.p99_ms)):
+        raise ScenarioError(name, problem, field="csms.delay")
+    for index, rule in enumerate(settings.traffic):
+        if (problem := call_rate_problem(rule.per_station_per_hour, rule.per_station_per_s)) is not None:
+            raise ScenarioError(name, problem, field=f"csms.traffic[{index}]")
     if settings.calls is None and not settings.traffic:
         return None, delay
     rules = list(settings.traffic)
     for index, text in enumerate(settings.calls or ()):
         try:
-            rules.append(TrafficRule.parse(text))
+            rule = TrafficRule.parse(text)
         except ValueError as error:
-            raise ScenarioError(name, str(error), field=f"csms.calls[{index}]") from None
+            raise ScenarioError(name, clip(str(error)), field=f"csms.calls[{index}]") from None
+        if (problem := call_rate_problem(rule.per_station_per_hour, rule.per_station_per_s)) is not None:
+            raise ScenarioError(name, f"{quote(text)}: {problem}", field=f"csms.calls[{index}]")
+        rules.append(rule)
     return tuple(rules), delay

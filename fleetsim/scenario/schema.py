@@ -5,7 +5,8 @@ tables are the session models' and fault plan's own Structs
 (fleetsim.sessions), so each is defined once.
 
 Every Struct forbids unknown fields: a typo is an error naming the field, not
-a default silently used.
+a default silently used.  Counts, times and rates carry the bounds of
+fleetsim.inputs, the same as the command line's.
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ from typing import Annotated
 import msgspec
 
 from fleetsim.csms.config import Faults as CsmsFaults
+from fleetsim.inputs import (
+    MAX_DURATION_S,
+    MAX_INTEGER,
+    MAX_RAMP_PER_S,
+    MAX_SPEED,
+    MAX_STATIONS,
+)
 from fleetsim.csms.config import TrafficRule
 from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.faults import FaultPlan
+from fleetsim.station.backoff import Backoff
 
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+# Lengths of time, bounded as on the command line (fleetsim.inputs).
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=MAX_DURATION_S)]
+SecondsOrNone = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_S)]  # 0: none at all
+WholeSeconds = Annotated[int, msgspec.Meta(ge=0, le=int(MAX_DURATION_S))]
+Stations = Annotated[int, msgspec.Meta(ge=1, le=MAX_STATIONS)]
 
 
 class _Table(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -54,7 +66,7 @@ class Group(_Table):
     drivers do."""
 
     model: str  # a profile id (`fleetsim profiles list`) or one from profile_files
-    stations: Annotated[int, msgspec.Meta(ge=1)]
+    stations: Stations  # the whole scenario has at most MAX_STATIONS too
     name: str | None = None  # for the plan; default: the model
     # Charge point ids: a str.format pattern of ``n`` (1, 2, ...) and ``model``,
     # e.g. "AMS-{n:04d}"; None: ``<run.id_prefix>-<model>-<n:05d>``.
@@ -98,33 +110,36 @@ class Timestamps(StrEnum):
 class RunSettings(_Table):
     """``[run]``: how long, how fast, from which seed."""
 
-    duration_s: Positive = 60.0  # of real (engine) time
-    ramp_per_s: NonNegative = 100.0  # stations started per (real) second; 0: all at once
-    speed: Positive = 1.0  # time acceleration: simulated seconds per real second
+    duration_s: Seconds = 60.0  # of real (engine) time
+    # stations started per (real) second; 0: all at once
+    ramp_per_s: Annotated[float, msgspec.Meta(ge=0, le=MAX_RAMP_PER_S)] = 100.0
+    # time acceleration: simulated seconds per real second (MIN_SPEED at least)
+    speed: Annotated[float, msgspec.Meta(gt=0, le=MAX_SPEED)] = 1.0
     timestamps: Timestamps = Timestamps.SIMULATED
     # Simulated start: the session models' time of day and date, in the time
     # zone of its offset; None: the real start of the run.
     start: AwareDateTime | None = None
-    seed: int = 1
+    seed: Annotated[int, msgspec.Meta(ge=-MAX_INTEGER, le=MAX_INTEGER)] = 1
     stop: StopMode = StopMode.CLEAN
-    stop_grace_s: NonNegative = 10.0  # real seconds to deliver the StopTransactions at the end
-    interval_s: Positive = 1.0  # real seconds, of latency.hlog and the time series
+    stop_grace_s: SecondsOrNone = 10.0  # real seconds to deliver the StopTransactions at the end
+    interval_s: Seconds = 1.0  # real seconds, of latency.hlog and the time series (MIN_INTERVAL_S at least)
     id_prefix: str = "FS"
     reaction_delays: bool = True  # the certified models' measured reaction times
-    connect_timeout_s: Positive = 10.0  # real seconds
+    connect_timeout_s: Seconds = 10.0  # real seconds
+    reconnect: Backoff = Backoff()  # [run.reconnect]: base_s, cap_s (real seconds), jitter full/equal/none
     # The simple session cycle of groups without a [groups.sessions] table
     # (simulated seconds): idle between sessions, plugged in per session.
-    mean_idle_s: Positive = 600.0
-    mean_session_s: Positive = 1800.0
+    mean_idle_s: Seconds = 600.0
+    mean_session_s: Seconds = 1800.0
 
 
 class CsmsSettings(_Table):
     """``[csms]``: what the embedded CSMS answers and sends of its own accord.
     Only with the embedded CSMS (no ``target.csms``)."""
 
-    heartbeat_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 300  # BootNotification.conf interval
+    heartbeat_interval_s: WholeSeconds = 300  # BootNotification.conf interval
     boot_status: RegistrationStatus = RegistrationStatus.ACCEPTED
-    boot_retry_interval_s: Annotated[int, msgspec.Meta(ge=0)] = 60
+    boot_retry_interval_s: WholeSeconds = 60
     require_boot: bool = False
     # The verdict for a tag it does not know (OCPP 1.6 §7.2); None: Accepted,
     # or Invalid when the groups' sessions present id tags of their own.
@@ -136,7 +151,7 @@ class CsmsSettings(_Table):
     # None: the same mix as `fleetsim run` without --csms-call.
     calls: tuple[str, ...] | None = None
     traffic: tuple[TrafficRule, ...] = ()  # the same, as tables (with a payload)
-    csms_call_timeout_s: Positive = 30.0  # real seconds
+    csms_call_timeout_s: Seconds = 30.0  # real seconds
     faults: CsmsFaults = CsmsFaults()  # the CSMS misbehaving on purpose
 
 

@@ -119,13 +119,16 @@ class StationSessions:
     def start(self, now_s: float) -> None:
         self._schedule_next(now_s)
 
-    def _schedule_next(self, now_s: float) -> None:
+    def _schedule_next(self, due_s: float) -> None:
+        """The arrival after the one due at ``due_s``: from the plan, not from
+        when that arrival's timer ran (late by the loop's lag)."""
         station = self.station
-        gap_s = next_arrival_gap_s(self.plan, station.timebase.simulated(now_s), len(self.connector_ids), self._rng(0))
+        gap_s = next_arrival_gap_s(self.plan, station.timebase.simulated(due_s), len(self.connector_ids), self._rng(0))
         if gap_s is not None:
-            station.at(now_s + station.sim_s(gap_s), self._arrive)
+            next_s = due_s + station.sim_s(gap_s)
+            station.at(next_s, lambda now: self._arrive(next_s, now))
 
-    def _arrive(self, now_s: float) -> None:
+    def _arrive(self, due_s: float, now_s: float) -> None:
         station = self.station
         if station.closing:
             return
@@ -135,7 +138,7 @@ class StationSessions:
         if free:
             connector_id = rng.choice(free)
             dc = station.connectors[connector_id - 1].rating.dc
-            play(station, connector_id, draw_session(self.plan, dc, rng), now_s, self.remote_start)
+            play(station, connector_id, draw_session(self.plan, dc, rng), now_s, self.remote_start, origin_s=due_s)
         else:
             station.stats.count("session.lost_busy")  # a driver who finds every connector taken leaves
-        self._schedule_next(now_s)
+        self._schedule_next(due_s)

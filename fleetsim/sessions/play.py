@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 RemoteStart = Callable[[str, int, str], bool]
 
 
-
 class PlannedSession(msgspec.Struct, frozen=True, gc=False):
     """A session as it will be played (durations in simulated seconds)."""
 
@@ -34,6 +33,7 @@ class PlannedSession(msgspec.Struct, frozen=True, gc=False):
     id_tag: str
     remote: bool = False  # started by RemoteStartTransaction, not by RFID
     badge_delay_s: float = 10.0  # plug-in to the RFID badge (or to the app's request)
+    arrival_s: float = 0.0  # plug-in, after the plan's origin (see play)
 
 
 def connector_free(station: Station, connector_id: int, now_s: float) -> bool:
@@ -45,21 +45,33 @@ def connector_free(station: Station, connector_id: int, now_s: float) -> bool:
 
 
 def play(station: Station, connector_id: int, session: PlannedSession, now_s: float,
-         remote_start: RemoteStart | None) -> bool:
+         remote_start: RemoteStart | None, *, origin_s: float | None = None) -> bool:
     """Plug the session's EV into ``connector_id`` now and schedule the rest;
-    False if the station refused the plug."""
+    False if the station refused the plug.
+
+    The badge and the departure are due where the plan puts them: at
+    ``origin_s`` (engine seconds; default now) plus the session's simulated
+    offsets, never at ``now_s`` plus a duration.  ``now_s`` is when the
+    arrival's timer ran, late by the event loop's lag; a departure scheduled
+    from it could fall after the connector's next planned arrival (at 3600x
+    a minute of slack is 17 ms of lag), and that arrival would find the
+    connector busy although the plan fits.  Both are one formula of the
+    plan's origin, so a departure is never due after an arrival the plan
+    puts at or after it, and the station's timers run in order of their due
+    times however late they run."""
     connector = station.connectors[connector_id - 1]
     ev = session.ev
     station.plug_in(connector_id, ev, now_s)
     if connector.ev is not ev:
         return False
     station.stats.count("session.arrived")
-    badge_s = now_s + station.sim_s(min(session.badge_delay_s, session.connected_s / 2))
+    origin_s = now_s if origin_s is None else origin_s
+    badge_s = origin_s + station.sim_s(session.arrival_s + min(session.badge_delay_s, session.connected_s / 2))
     if session.remote:
         station.at(badge_s, lambda now: _ask_remote_start(station, connector_id, session, remote_start, now))
     else:
         station.at(badge_s, lambda now: _badge(station, connector_id, session, now))
-    station.at(now_s + station.sim_s(session.connected_s),
+    station.at(origin_s + station.sim_s(session.arrival_s + session.connected_s),
                lambda now: _depart(station, connector_id, ev, now, remote=session.remote))
     return True
 

@@ -188,8 +188,9 @@ class StationReplay:
             tags = self.config.id_tags
             planned = PlannedSession(session.connected_s, replay_ev(session.energy_kwh, slot.max_power_kw),
                                      draw_tag(tags, rng), rng.random() < tags.remote_start_share,
-                                     rng.uniform(*BADGE_DELAY_S))
-            play(station, slot.connector_id, planned, now_s, self.remote_start)
+                                     rng.uniform(*BADGE_DELAY_S), session.start_s)
+            # From the plan's origin, as the arrivals: check_replay's fit holds however late this runs.
+            play(station, slot.connector_id, planned, now_s, self.remote_start, origin_s=origin_s)
         else:
             station.stats.count("session.lost_busy")
         self._schedule_next(origin_s)

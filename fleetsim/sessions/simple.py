@@ -36,28 +36,32 @@ def drive(station: Station, plan: SimpleSessions, rng: random.Random, now_s: flo
 
 
 def _schedule_arrival(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random,
-                      now_s: float) -> None:
-    arrive_s = now_s + station.sim_s(rng.expovariate(1.0 / plan.mean_idle_s))
-    station.at(arrive_s, lambda now: _arrive(station, connector_id, plan, rng, now))
+                      due_s: float) -> None:
+    # Every event is due at the previous one's due time plus a duration (not at
+    # when its timer ran, late by the loop's lag): lag never stretches the cycle.
+    arrive_s = due_s + station.sim_s(rng.expovariate(1.0 / plan.mean_idle_s))
+    station.at(arrive_s, lambda now: _arrive(station, connector_id, plan, rng, arrive_s, now))
 
 
-def _arrive(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, now_s: float) -> None:
+def _arrive(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, due_s: float,
+            now_s: float) -> None:
     connector = station.connector(connector_id)
     assert connector is not None
     if station.closing:
         return  # the run is ending: nobody arrives any more
     if connector.plugged or connector.transaction is not None or not station.usable(connector, now_s):
-        _schedule_arrival(station, connector_id, plan, rng, now_s)  # occupied or out of order: come back later
+        _schedule_arrival(station, connector_id, plan, rng, due_s)  # occupied or out of order: come back later
         return
     ev = plan.dc_ev if connector.rating.dc else plan.ac_ev
     soc = min(0.95, max(0.0, rng.gauss(ev.soc_start, 0.1)))
     station.plug_in(connector_id, msgspec.structs.replace(ev, soc_start=soc), now_s)
     tag = rng.choice(plan.id_tags)
-    station.at(now_s + station.sim_s(plan.badge_delay_s), lambda now: station.present_id_tag(connector_id, tag, now))
-    leave_s = now_s + station.sim_s(plan.badge_delay_s + rng.expovariate(1.0 / plan.mean_connected_s))
-    station.at(leave_s, lambda now: _leave(station, connector_id, plan, rng, now))
+    station.at(due_s + station.sim_s(plan.badge_delay_s), lambda now: station.present_id_tag(connector_id, tag, now))
+    leave_s = due_s + station.sim_s(plan.badge_delay_s + rng.expovariate(1.0 / plan.mean_connected_s))
+    station.at(leave_s, lambda now: _leave(station, connector_id, plan, rng, leave_s, now))
 
 
-def _leave(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, now_s: float) -> None:
+def _leave(station: Station, connector_id: int, plan: SimpleSessions, rng: random.Random, due_s: float,
+           now_s: float) -> None:
     station.unplug(connector_id, now_s)
-    _schedule_arrival(station, connector_id, plan, rng, now_s)
+    _schedule_arrival(station, connector_id, plan, rng, due_s)

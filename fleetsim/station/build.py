@@ -13,8 +13,12 @@ Where a certificate leaves a physical figure out, the defaults below apply
 
 from __future__ import annotations
 
+import os
 import re
+import string
+from collections.abc import Sequence
 
+from fleetsim.inputs import MAX_QUOTED_CHARS, MAX_STATIONS, clip, quote
 from fleetsim.ocpp.base import FeatureProfile
 from fleetsim.profiles.configuration import build_configuration
 from fleetsim.profiles.profile import CableKind, CurrentType, StationProfile, Timing
@@ -81,40 +85,152 @@ def _sampler(timing: Timing) -> DelaySampler:
 
 
 # The identity a station connects with is the last segment of its URL; 48
-# characters like chargeBoxIdentity in OCPP 1.6 SOAP (CiString48), which
-# CSMSs commonly keep for 1.6-J too.
+# characters like chargeBoxIdentity in OCPP 1.6 SOAP (CiString48) and the
+# identity of OCPP 2.x (SetNetworkProfile identity, maxLength 48), which
+# CSMSs commonly keep for 1.6-J too.  Its last 25 characters are also the
+# station's chargePointSerialNumber (BootNotification, CiString25).
 MAX_ID_LENGTH = 48
+SERIAL_NUMBER_LENGTH = 25
 # OCPP-J 1.6 §3.1.1: the id is the URL's last path segment, and security
 # profiles 1-2 send it as the HTTP Basic user-id (RFC 7617: no ":").  So only
 # RFC 3986 path characters that need no percent-encoding, less ":".
 _ID_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=@]+")
 _ID_ADVICE = "letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = @ (no space, / ? # : %)"
+_ID_RULE = (f"a charge point id has at most {MAX_ID_LENGTH} characters (the OCPP identity, CiString48: the URL's "
+            f"last segment and the Basic-auth user-id; its last {SERIAL_NUMBER_LENGTH} are the station's "
+            "chargePointSerialNumber)")
+# A format spec's width or precision: more than an id holds is no id.
+_SPEC_NUMBER = re.compile(r"\d+")
+_PATTERN_FIELDS = ("n", "model")
+
+
+def _number_suffix(n: int) -> str:
+    return f"-{n:05d}"
+
+
+# The default ids are <prefix>-<model>-<n:05d>: the prefix must leave room
+# for "-", at least one character of the model and the number of the
+# largest fleet (MAX_STATIONS has 7 digits).
+MAX_ID_PREFIX_LENGTH = MAX_ID_LENGTH - len(_number_suffix(MAX_STATIONS)) - 2
 
 
 def group_ids(pattern: str | None, id_prefix: str, model: str, stations: int) -> list[str]:
     """The charge point ids of a fleet group's stations, n = 1..``stations``:
     ``pattern`` formatted with ``n`` and ``model``, or
     ``<id_prefix>-<model>-<n:05d>`` (the model shortened to fit, so that n
-    survives).  Raises ValueError naming the first id that cannot be used."""
+    survives).  Raises ValueError naming the first id that cannot be used;
+    a pattern or prefix that could only make unusable ids is refused before
+    any id is made."""
+    if not 0 <= stations <= MAX_STATIONS:
+        raise ValueError(f"{stations} stations: a fleet has at most {MAX_STATIONS:,}")
+    if pattern is None:
+        check_id_prefix(id_prefix)
+    else:
+        check_id_pattern(pattern)
     ids = []
     for n in range(1, stations + 1):
         if pattern is None:
-            suffix = f"-{n:05d}"
+            suffix = _number_suffix(n)
             text = f"{id_prefix}-{model}"[: MAX_ID_LENGTH - len(suffix)] + suffix
         else:
             try:
                 text = pattern.format(n=n, model=model)
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-                raise ValueError(f"{pattern!r} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
-                                 f"({type(error).__name__}: {error})") from None
+                raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
+                                 f"({type(error).__name__}: {clip(str(error), MAX_QUOTED_CHARS)})") from None
         _check_id(text)
         ids.append(text)
     return ids
 
 
+def check_id_prefix(id_prefix: str) -> None:
+    """The prefix of the default ids leaves room for the model and n."""
+    if len(id_prefix) > MAX_ID_PREFIX_LENGTH:
+        raise IdPrefixError(f"id prefix {quote(id_prefix)} has {len(id_prefix)} characters, more than "
+                            f"{MAX_ID_PREFIX_LENGTH}: ids are <prefix>-<model>-<n:05d> and {_ID_RULE}")
+
+
+def check_id_pattern(pattern: str) -> None:
+    """A pattern whose fields are ``n`` and ``model`` and whose widths fit in
+    an id: what it can make is bounded before anything is formatted."""
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as error:
+        raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' ({error})") from None
+    for _, field, spec, _ in parts:
+        if field is None:
+            continue
+        if field.partition("[")[0] not in _PATTERN_FIELDS or "." in field or "{" in (spec or ""):
+            raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
+                             f"({{{clip(field, 20)}}} is neither)")
+        # Compared by length first: int() of a 5,000-digit width is itself refused.
+        wide = next((number for number in _SPEC_NUMBER.findall(spec or "")
+                     if len(number.lstrip("0")) > 2 or int(number) > MAX_ID_LENGTH), None)
+        if wide is not None:
+            raise ValueError(f"{quote(pattern)}: a width of {clip(wide, 20)} makes ids longer than "
+                             f"{MAX_ID_LENGTH} characters; {_ID_RULE}")
+
+
+class IdPrefixError(ValueError):
+    """The id prefix, rather than a pattern, cannot make usable ids."""
+
+
+class FleetIdError(ValueError):
+    """A charge point id of the fleet's share (a scenario's group) ``share``
+    cannot be used.  ``clash_with``: the share that makes it too (the same one
+    when its pattern repeats an id); ``blame_prefix``: a shorter id prefix is
+    the fix."""
+
+    def __init__(self, message: str, share: int, *, clash_with: int | None = None, cp_id: str | None = None,
+                 blame_prefix: bool = False) -> None:
+        super().__init__(message)
+        self.share = share
+        self.clash_with = clash_with
+        self.cp_id = cp_id
+        self.blame_prefix = blame_prefix
+
+
+def check_fleet_ids(shares: Sequence[tuple[str | None, str, int]], id_prefix: str) -> None:
+    """The ids of every share ((pattern, model, stations) each) are usable and
+    name one station each; raises FleetIdError naming the first that is not."""
+    owner: dict[str, int] = {}
+    for index, (pattern, model, stations) in enumerate(shares):
+        try:
+            ids = group_ids(pattern, id_prefix, model, stations)
+        except ValueError as error:
+            raise FleetIdError(str(error), index, blame_prefix=isinstance(error, IdPrefixError)) from None
+        for cp_id in ids:
+            other = owner.get(cp_id)
+            if other is not None:
+                raise _clash(cp_id, shares, other, index, id_prefix)
+            owner[cp_id] = index
+
+
+def _clash(cp_id: str, shares: Sequence[tuple[str | None, str, int]], first: int, second: int,
+           id_prefix: str) -> FleetIdError:
+    (pattern_a, model_a, stations_a), (pattern_b, model_b, stations_b) = shares[first], shares[second]
+    if first == second:
+        return FleetIdError(f"charge point id {quote(cp_id)}: the pattern gives several stations that id: use {{n}}",
+                            second, clash_with=first, cp_id=cp_id)
+    if pattern_a is None and pattern_b is None and model_a != model_b:
+        # The models were shortened to fit the id, and what is left of them
+        # is the same: a prefix short enough keeps them apart.
+        common = len(os.path.commonprefix([model_a, model_b]))
+        longest_prefix = MAX_ID_LENGTH - len(_number_suffix(min(stations_a, stations_b))) - 2 - common
+        advice = (f"use a prefix of at most {longest_prefix} characters" if longest_prefix >= 0
+                  else "the models' ids are too alike to tell apart; give them id patterns")
+        return FleetIdError(f"id prefix {quote(id_prefix)} ({len(id_prefix)} characters) leaves too little of the "
+                            f"models to tell {quote(model_a, 40)} from {quote(model_b, 40)}: both make {quote(cp_id)}; "
+                            f"ids are <prefix>-<model>-<n:05d> and {_ID_RULE}: {advice}",
+                            second, clash_with=first, cp_id=cp_id, blame_prefix=True)
+    return FleetIdError(f"charge point id {quote(cp_id)} would name two stations", second, clash_with=first,
+                        cp_id=cp_id)
+
+
 def _check_id(text: str) -> None:
     if not _ID_CHARACTERS.fullmatch(text) or text in (".", ".."):
-        raise ValueError(f"charge point id {text!r} cannot go in the URL path and the Basic-auth user-id: "
+        raise ValueError(f"charge point id {quote(text)} cannot go in the URL path and the Basic-auth user-id: "
                          f"use {_ID_ADVICE}")
     if len(text) > MAX_ID_LENGTH:
-        raise ValueError(f"charge point id {text!r} has {len(text)} characters, more than {MAX_ID_LENGTH}")
+        raise ValueError(f"charge point id {quote(text)} has {len(text)} characters, more than {MAX_ID_LENGTH}: "
+                         f"{_ID_RULE}")

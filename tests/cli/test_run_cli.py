@@ -29,26 +29,35 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     out = tmp_path_factory.mktemp("run") / "results"
     result = fleetsim_run(
         "--stations", str(STATIONS), *(f"--profile={model_id}" for model_id in MODELS), "--duration", "2s",
-        "--speed", "60", "--mean-idle", "1m", "--no-reaction-delays", "--seed", "3", "--out", str(out), "-q",
+        "--speed", "60", "--mean-idle", "1m", "--no-reaction-delays", "--seed", "3", "--out", str(out), "--details",
         catch_exceptions=False,
     )
     return result, out
 
 
-def test_a_short_run_exits_0_and_prints_the_summary_table(short_run: tuple[Result, Path]) -> None:
+def test_a_short_run_exits_0_and_leads_with_the_verdict_and_the_latency_table(
+        short_run: tuple[Result, Path]) -> None:
     result, out = short_run
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["model", "action", "count", "errors", "timeouts"]
-    assert "p99 ms" in lines[0]
-    rows = {(cells[0], cells[1]): cells[2:] for cells in (line.split() for line in lines) if len(cells) > 4}
+    assert lines[1].startswith(f"PASSED: {STATIONS} of {STATIONS} stations booted, ")
+    assert lines[1].endswith(" (exit 0)")
+    assert lines[3].split() == ["action", "(all", "models)", "calls", "errors", "t/o", "p50", "p99", "max"]
+    rows = {cells[0]: cells[1:4] for cells in (line.split() for line in lines[4:lines.index("", 4)])}
+    assert rows["BootNotification"] == [str(STATIONS), "0", "0"]
+    # --details: then each model's rows, under its name.
     for share in shares(MODELS, STATIONS):
-        count, errors, timeouts = rows[(share.profile_id[:32], "BootNotification")][:3]
-        assert (count, errors, timeouts) == (str(share.stations), "0", "0")
-    # Then the fleet's rows, over all models.
-    assert ["all", "models", "BootNotification", str(STATIONS), "0", "0"] in [line.split()[:6] for line in lines]
-    assert f"{STATIONS} stations" in result.stdout
-    assert f"results in {out}/" in result.stdout
+        at = lines.index(next(line for line in lines if line.startswith(f"  {share.profile_id} (declared")))
+        boot = next(line.split() for line in lines[at:] if line.split()[:1] == ["BootNotification"])
+        assert boot[1:4] == [str(share.stations), "0", "0"]
+    assert "CSMS calls to bescore-bsc-s12bcc" in result.stdout
+    assert lines[-2:] == [f"results in {out}/",
+                          f"  every figure: summary.json; `fleetsim report {out}` writes report.html"]
+
+
+def test_the_end_screen_fits_80_columns(short_run: tuple[Result, Path]) -> None:
+    result, out = short_run
+    assert max(len(line) for line in result.stdout.splitlines() if str(out) not in line) < 80
 
 
 def test_summary_json_is_versioned_with_exchanges_per_model(short_run: tuple[Result, Path]) -> None:

@@ -42,6 +42,7 @@ from fleetsim.sessions.faults import (
     Storm,
 )
 from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.timebase import Timebase
 
 PROFILES = load_builtin()
@@ -103,8 +104,10 @@ async def test_an_outage_loses_no_transaction_message_and_the_summary_says_how_l
     # 60× time: the outage is 240 simulated seconds from 120 s, so 4 s of the
     # engine's clock from 2 s; meter values every 60 simulated seconds.
     outage = Outage(at_s=120.0, for_s=240.0)
+    # Back-off capped at 4 s: everyone is back within 4 s of the end, so within the run.
     spec = RunSpec(fleet=shares(MODELS, 6), duration_s=13.0, ramp_per_s=0, speed=60.0, reaction_delays=False,
-                   sessions=LONG_SESSIONS, faults=FaultPlan(outages=(outage,)), sim_start=SIM_START)
+                   sessions=LONG_SESSIONS, faults=FaultPlan(outages=(outage,)), sim_start=SIM_START,
+                   reconnect=Backoff(base_s=1.0, cap_s=4.0))
     recorder = Recorder()
     with trio.fail_after(40):
         outcome = await run(spec, PROFILES, recorder)
@@ -132,8 +135,8 @@ async def test_an_outage_loses_no_transaction_message_and_the_summary_says_how_l
     assert (recovery["at_s"], recovery["for_s"], recovery["stations"]) == (120.0, 240.0, 6)
     assert recovery["queued_transaction_messages"] >= len(during)
     assert recovery["not_booted"] == recovery["undelivered"] == 0
-    # Back-off from 1 s doubling: within 8 s of the end everyone is back.
-    assert 0 <= recovery["booted_after_s"] <= 8.0
+    # Waits of at most 4 s: within 4 s of the end (and a poll) everyone is back.
+    assert 0 <= recovery["booted_after_net_s"] <= recovery["booted_after_s"] <= 4.5
     assert 0 <= recovery["delivered_after_s"] <= 8.0
     assert document["faults"]["injected"] == {"outage": 6}
 
@@ -149,7 +152,7 @@ async def test_a_storm_of_the_whole_fleet_reconnects_spread_out_and_loses_nothin
                        sessions=LONG_SESSIONS)
         timebase = Timebase(trio.current_time(), datetime(2026, 1, 1, tzinfo=UTC), speed)
         stations = build_stations(spec, PROFILES, recorder, timebase)
-        options = ConnectOptions(Target.parse(csms.url), backoff_initial_s=0.5, backoff_max_s=2.0)
+        options = ConnectOptions(Target.parse(csms.url), reconnect=Backoff(base_s=0.5, cap_s=2.0))
         fleet = Fleet(stations, options, recorder, random.Random(1))
         # Everyone connected and charging by 2 s (120 simulated seconds); the storm then.
         schedule = FaultSchedule(FaultPlan(storms=(Storm(at_s=120.0),)), 1,

@@ -17,6 +17,7 @@ from fleetsim.engine.run import RunSpec, build_stations, run, shares, station_id
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.profiles.builtin import load_builtin
 from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.timebase import Timebase
 
 PROFILES = load_builtin()
@@ -27,7 +28,7 @@ def make_fleet(csms: RunningCsms, stations: int, recorder: Recorder, *, speed: f
     spec = RunSpec(fleet=shares(sorted(PROFILES), stations), duration_s=0, speed=speed, reaction_delays=False,
                    sessions=sessions)
     timebase = Timebase(trio.current_time(), datetime.now(UTC), speed)
-    options = ConnectOptions(Target.parse(csms.url), backoff_initial_s=backoff_s, backoff_max_s=backoff_s * 4)
+    options = ConnectOptions(Target.parse(csms.url), reconnect=Backoff(base_s=backoff_s, cap_s=backoff_s * 4))
     return Fleet(build_stations(spec, PROFILES, recorder, timebase), options, recorder, random.Random(1))
 
 
@@ -97,7 +98,7 @@ async def test_a_csms_that_is_not_there_counts_failures_and_keeps_trying() -> No
         port = probe.getsockname()[1]
     spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 2), duration_s=0, reaction_delays=False, sessions=None)
     stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC)))
-    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}"), backoff_initial_s=0.02, backoff_max_s=0.05)
+    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}"), reconnect=Backoff(base_s=0.02, cap_s=0.05))
     fleet = Fleet(stations, options, recorder, random.Random(1))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(fleet.run, 0.0)
@@ -171,7 +172,8 @@ async def test_a_close_from_the_csms_is_counted_as_such_and_the_station_reconnec
         server = await nursery.start(trio_websocket.serve_websocket, accept_boot_then_close, "127.0.0.1", 0, None)
         spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0, reaction_delays=False, sessions=None)
         stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC)))
-        options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{server.port}/ocpp"), backoff_initial_s=0.05)
+        options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{server.port}/ocpp"),
+                                 reconnect=Backoff(base_s=0.05))
         fleet = Fleet(stations, options, recorder, random.Random(1))
         nursery.start_soon(fleet.run, 0.0)
         await wait_for(lambda: closed >= 2)

@@ -138,3 +138,13 @@ async def test_a_fleet_that_never_connects_shows_no_timer_lag() -> None:
     recorder.fold()
     timer_lag = recorder.simulator["timer_lag"]
     assert timer_lag.total_count == 0 or timer_lag.get_max_value() < 50_000
+
+
+async def test_the_ramp_starts_no_station_once_the_duration_is_over(autojump_clock: trio.abc.Clock) -> None:
+    # The stop grace (StopTransactions delivered) is no time to start more
+    # stations: a 4 s run of a slow ramp once started its whole fleet.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(sorted(PROFILES), 100), duration_s=1.0, ramp_per_s=10, stop_grace_s=5.0,
+                   reaction_delays=False)
+    outcome = await run(spec, PROFILES, recorder)
+    assert 10 <= outcome.progress.started <= 11  # t = 0, 0.1, ... 1.0

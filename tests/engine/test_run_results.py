@@ -22,6 +22,7 @@ from fleetsim.metrics.results import summary_document
 from fleetsim.profiles.builtin import load_builtin
 from fleetsim.sessions.config import IdTags, Segment, SegmentSessions
 from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.timebase import Timebase
 
 PROFILES = load_builtin()
@@ -80,7 +81,7 @@ async def test_reconnects_and_disconnects_are_counted() -> None:
         csms = await nursery.start(serve_csms, CsmsConfig(heartbeat_interval_s=1,
                                                           faults=Faults(drop_after_messages=6)))
         stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC)))
-        options = ConnectOptions(Target.parse(csms.url), backoff_initial_s=0.05, backoff_max_s=0.2)
+        options = ConnectOptions(Target.parse(csms.url), reconnect=Backoff(base_s=0.05, cap_s=0.2))
         fleet = Fleet(stations, options, recorder, random.Random(1))
         nursery.start_soon(fleet.run, 0.0)
         with trio.fail_after(15):

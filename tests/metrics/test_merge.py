@@ -131,3 +131,17 @@ def test_a_model_id_that_no_tag_may_hold_survives_the_log(tmp_path: Path) -> Non
     assert "Tag=corrected.odd%20model%2C%20v2%25.Heartbeat," in (tmp_path / "a" / "latency.hlog").read_text()
     merged = merge_results([tmp_path / "a"], tmp_path / "merged")
     assert merged["models"]["odd model, v2%"]["exchanges"]["Heartbeat"]["answered"] == 1
+
+
+def test_stations_the_shards_started_add_up(tmp_path: Path) -> None:
+    # A merged fleet was driven when its shards' stations were: the counts the
+    # exit-4 judgement reads are added like any other.
+    stream = events(600, duration_s=SECONDS)
+    for name, started in (("a", 4), ("b", 6)):
+        _write_run(tmp_path / name, stream)
+        path = tmp_path / name / "summary.json"
+        document = json.loads(path.read_text())
+        document["run"]["stations_started"] = started
+        path.write_text(json.dumps(document))
+    merged = merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+    assert merged["run"]["stations_started"] == 10

@@ -36,20 +36,21 @@ def _write_shard(out: Path, outages: list[OutageRecovery], counters: dict[str, i
 
 
 def _outage(at_s: float, *, stations: int, booted_after_s: float | None, delivered_after_s: float | None,
-            queued: int = 0, not_booted: int = 0, undelivered: int = 0) -> OutageRecovery:
+            queued: int = 0, not_booted: int = 0, undelivered: int = 0, net_s: float | None = None) -> OutageRecovery:
     return OutageRecovery(at_s=at_s, for_s=60.0, stations=stations, queued_transaction_messages=queued,
-                          booted_after_s=booted_after_s, delivered_after_s=delivered_after_s,
-                          not_booted=not_booted, undelivered=undelivered)
+                          booted_after_s=booted_after_s, booted_after_net_s=net_s,
+                          delivered_after_s=delivered_after_s, not_booted=not_booted, undelivered=undelivered)
 
 
 def test_two_shards_merge_each_outage_as_the_slower_shard_and_add_the_counters(tmp_path: Path) -> None:
+    # Each figure is the slower shard's, net of back-off too (not necessarily the same shard).
     _write_shard(tmp_path / "a", [
-        _outage(600.0, stations=5, booted_after_s=2.5, delivered_after_s=4.0, queued=7),
-        _outage(1800.0, stations=5, booted_after_s=1.0, delivered_after_s=9.5, queued=3),
+        _outage(600.0, stations=5, booted_after_s=2.5, delivered_after_s=4.0, queued=7, net_s=1.5),
+        _outage(1800.0, stations=5, booted_after_s=1.0, delivered_after_s=9.5, queued=3, net_s=0.25),
     ], {"fault.outage": 5, "fault.reboot": 2, "fault.connector": 4, "fault.connector.recovered": 3})
     _write_shard(tmp_path / "b", [
-        _outage(600.0, stations=5, booted_after_s=3.25, delivered_after_s=3.5, queued=2),
-        _outage(1800.0, stations=5, booted_after_s=1.5, delivered_after_s=2.0, queued=0),
+        _outage(600.0, stations=5, booted_after_s=3.25, delivered_after_s=3.5, queued=2, net_s=0.5),
+        _outage(1800.0, stations=5, booted_after_s=1.5, delivered_after_s=2.0, queued=0, net_s=0.75),
     ], {"fault.outage": 5, "fault.reboot": 1, "fault.connector": 1, "fault.connector.recovered": 1})
 
     document = merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
@@ -58,9 +59,11 @@ def test_two_shards_merge_each_outage_as_the_slower_shard_and_add_the_counters(t
     assert faults["injected"] == {"connector": 5, "connector.recovered": 4, "outage": 10, "reboot": 3}
     assert faults["outages"] == [
         {"at_s": 600.0, "for_s": 60.0, "stations": 10, "queued_transaction_messages": 9,
-         "booted_after_s": 3.25, "delivered_after_s": 4.0, "not_booted": 0, "undelivered": 0},
+         "booted_after_s": 3.25, "booted_after_net_s": 1.5, "delivered_after_s": 4.0, "not_booted": 0,
+         "undelivered": 0},
         {"at_s": 1800.0, "for_s": 60.0, "stations": 10, "queued_transaction_messages": 3,
-         "booted_after_s": 1.5, "delivered_after_s": 9.5, "not_booted": 0, "undelivered": 0},
+         "booted_after_s": 1.5, "booted_after_net_s": 0.75, "delivered_after_s": 9.5, "not_booted": 0,
+         "undelivered": 0},
     ]
     # What merge returns is what it wrote.
     assert json.loads((tmp_path / "merged" / "summary.json").read_text())["faults"] == faults

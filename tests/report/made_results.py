@@ -88,7 +88,8 @@ def make_results(out: Path, *, with_errors: bool = True, lag_ms: float = 0.3, st
                    seed=7, speed=1.0, interval_s=1.0)
     outcome = RunOutcome(started_at=START, ended_at=START + timedelta(seconds=SECONDS), csms_url="ws://127.0.0.1:1/ocpp",
                          embedded_csms=False, stations=sum(STATIONS.values()),
-                         progress=SimpleNamespace(messages_out=sent * 2, messages_in=sent * 2, connect_failures=0))
+                         progress=SimpleNamespace(messages_out=sent * 2, messages_in=sent * 2, connect_failures=0,
+                                                  started=sum(STATIONS.values())))
     write_summary(out, summary_document(recorder, spec, outcome, run_id="made", host="test"))
     return out
 

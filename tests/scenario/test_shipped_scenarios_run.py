@@ -29,7 +29,9 @@ def test_a_shipped_scenario_runs_against_the_embedded_csms(path: Path, tmp_path:
     out = tmp_path / "results"
     result = CliRunner().invoke(main, ["run", str(path), "-q", "--duration", f"{SECONDS}s", "--out", str(out)],
                                 prog_name="fleetsim")
-    assert result.exit_code in (0, 99), result.output  # 99: a threshold meant for the full run
+    # 99: a threshold meant for the full run; 4: a fleet whose ramp is longer than
+    # the shortened run (not every station booted; none failed to connect: below).
+    assert result.exit_code in (0, 4, 99), result.output
     summary = json.loads((out / "summary.json").read_text())
     fleet = summary["fleet"]
     assert fleet["boot"]["answers"].get("Accepted", 0) > 0
