@@ -26,6 +26,7 @@ section, the simulator's peak RSS, and how many stations answered at the end.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import pickle
@@ -45,21 +46,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "fuzz")]
 
 import trio  # noqa: E402
 
-from hostile_frames import (  # noqa: E402
-    INVALID_CLOSE_CODES,
-    INVALID_UTF8,
-    OP_BINARY,
-    OP_CLOSE,
-    OP_CONTINUATION,
-    OP_PING,
-    OP_TEXT,
-    RESERVED_OPCODES,
-    RawFrame,
-    close_payload,
-)
-from hostile_ocpp import dumps  # noqa: E402
-from hostile_frames import PeerViolation  # noqa: E402
-from hostile_peer import Request, Wire, accept_upgrade, serve_hostile_csms, switching_protocols  # noqa: E402
+# The fuzz suite's hostile peer: code of this repository (tests/fuzz), loaded
+# from there; what it needs beyond fleetsim is in the `bench` extra.
+hostile_frames = importlib.import_module("hostile_frames")
+hostile_ocpp = importlib.import_module("hostile_ocpp")
+hostile_peer = importlib.import_module("hostile_peer")
+RawFrame, PeerViolation = hostile_frames.RawFrame, hostile_frames.PeerViolation
+OP_BINARY, OP_CLOSE, OP_CONTINUATION = hostile_frames.OP_BINARY, hostile_frames.OP_CLOSE, hostile_frames.OP_CONTINUATION
+OP_PING, OP_TEXT, close_payload = hostile_frames.OP_PING, hostile_frames.OP_TEXT, hostile_frames.close_payload
+dumps = hostile_ocpp.dumps
+Wire, accept_upgrade, switching_protocols = hostile_peer.Wire, hostile_peer.accept_upgrade, hostile_peer.switching_protocols
 
 # ---------------------------------------------------------------- pools (driver)
 
@@ -69,24 +65,22 @@ def build_pools(path: Path) -> dict[str, int]:
     from hypothesis import HealthCheck, Phase, given, settings
 
     from fleetsim.ocpp.actions import Initiator
-    from hostile_frames import frame_cases, wire_bytes
-    from hostile_ocpp import ocpp_cases
 
     ocpp: list[tuple[str, bytes]] = []
-    frames: list[bytes] = []
+    frames: list[tuple[bytes, int]] = []
     quiet = settings(max_examples=600, database=None, derandomize=True, phases=[Phase.generate],
                      suppress_health_check=list(HealthCheck), deadline=None)
 
     @quiet
-    @given(ocpp_cases(to=Initiator.CHARGE_POINT, index=0))
+    @given(hostile_ocpp.ocpp_cases(to=Initiator.CHARGE_POINT, index=0))
     def ocpp_pool(case):  # type: ignore[no-untyped-def]
         ocpp.append((ocpp_class(case.kind), case.data))
 
     @quiet
-    @given(frame_cases(masked=False, max_message_bytes=4 << 20,
+    @given(hostile_frames.frame_cases(masked=False, max_message_bytes=4 << 20,
                        call=lambda uid, filler: dumps([2, uid, "GetConfiguration", {"key": [filler or "HeartbeatInterval"]}])))
     def frame_pool(case):  # type: ignore[no-untyped-def]
-        frames.append(b"".join(wire_bytes(case)))
+        frames.append((b"".join(hostile_frames.wire_bytes(case)), len(case.frames)))
 
     ocpp_pool()
     frame_pool()
@@ -113,7 +107,7 @@ BIG_FRAMES_AT_ONCE = 20  # unfinished 4 MiB frames held at a time (kernel buffer
 
 
 class Connection:
-    def __init__(self, wire: Wire, charge_point_id: str) -> None:
+    def __init__(self, wire: Any, charge_point_id: str) -> None:
         self.wire = wire
         self.charge_point_id = charge_point_id
         self.boot_reply: tuple[str, int] = ("Accepted", 60)
@@ -122,12 +116,13 @@ class Connection:
         self.reading.set()
         self.gone = trio.Event()
         self.final_answer = trio.Event()
+        self.aborted = False  # we reset it (an abrupt kill, an unfinished frame given up)
 
 
 class Mix:
     def __init__(self, pools: dict[str, Any], report: Path, hostile_until: float, seed: int) -> None:
         self.ocpp: list[tuple[str, bytes]] = pools["ocpp"]
-        self.frames_pool: list[bytes] = pools["frames"]
+        self.frames_pool: list[tuple[bytes, int]] = pools["frames"]
         self.report = report
         self.hostile_until = hostile_until
         self.rng = random.Random(seed ^ os.getpid())
@@ -161,7 +156,7 @@ class Mix:
 
     # ------------------------------------------------------------ a connection
 
-    async def handle(self, stream: trio.SocketStream, request: Request) -> None:
+    async def handle(self, stream: trio.SocketStream, request: Any) -> None:
         if self.hostile() and self.rng.random() < HANDSHAKE_SHARE:
             await self.handshake_abuse(stream, request)
             return
@@ -199,10 +194,13 @@ class Mix:
                     self.stats["answers"] += 1
         except (PeerViolation, ValueError) as error:  # the station broke RFC 6455 or sent no JSON: a finding
             self.stats["violations"][type(error).__name__] += 1
-        self.stats["closes"][str(wire.closed.code if wire.closed else "reset")] += 1
+        ended = wire.closed
+        cause = "reset by us" if connection.aborted else "no close frame" if ended is None or ended.code is None \
+            else str(ended.code)
+        self.stats["closes"][cause] += 1
         connection.gone.set()
 
-    async def handshake_abuse(self, stream: trio.SocketStream, request: Request) -> None:
+    async def handshake_abuse(self, stream: trio.SocketStream, request: Any) -> None:
         kind = self.rng.choice(("401", "wrong subprotocol", "no subprotocol", "garbage", "header of 1 MiB",
                                 "wrong accept", "silence"))
         responses = {
@@ -271,8 +269,8 @@ class Mix:
             await self.send(connection, kind, RawFrame(OP_TEXT, data).encode())
 
     async def _frame_grammar(self, connection: Connection) -> None:
-        data = self.rng.choice(self.frames_pool)
-        await self.send(connection, "frame grammar", data, data.count(b"\x81") or 1)
+        data, frames = self.rng.choice(self.frames_pool)
+        await self.send(connection, "frame grammar", data, frames)
 
     async def _binary(self, connection: Connection) -> None:
         await self.send(connection, "binary", RawFrame(OP_BINARY, probe_call("bin")).encode())
@@ -322,19 +320,20 @@ class Mix:
                 await connection.gone.wait()
         finally:
             self.big_now -= 1
+        connection.aborted = True
         connection.wire.abort()  # it can never be finished now
 
     async def _invalid_close_code(self, connection: Connection) -> None:
-        code = self.rng.choice(INVALID_CLOSE_CODES)
+        code = self.rng.choice(hostile_frames.INVALID_CLOSE_CODES)
         await self.send(connection, "invalid close codes", RawFrame(OP_CLOSE, close_payload(code, b"x")).encode())
 
     async def _invalid_utf8(self, connection: Connection) -> None:
-        data = probe_call("utf8").replace(b"HeartbeatInterval", self.rng.choice(INVALID_UTF8))
+        data = probe_call("utf8").replace(b"HeartbeatInterval", self.rng.choice(hostile_frames.INVALID_UTF8))
         await self.send(connection, "invalid UTF-8", RawFrame(OP_TEXT, data).encode())
 
     async def _reserved_bits_and_opcodes(self, connection: Connection) -> None:
         frame = (RawFrame(OP_TEXT, probe_call("rsv"), rsv=self.rng.randint(1, 7)) if self.rng.random() < 0.5
-                 else RawFrame(self.rng.choice(RESERVED_OPCODES), b"x"))
+                 else RawFrame(self.rng.choice(hostile_frames.RESERVED_OPCODES), b"x"))
         await self.send(connection, "reserved bits and opcodes", frame.encode())
 
     async def _trigger_flood(self, connection: Connection) -> None:
@@ -348,6 +347,7 @@ class Mix:
         connection.silent = False
 
     async def _abrupt_kill(self, connection: Connection) -> None:
+        connection.aborted = True
         connection.wire.abort()
 
 
@@ -383,7 +383,7 @@ async def serve(args: argparse.Namespace) -> None:
             await trio.sleep(1)
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve_hostile_csms, mix.handle, 16384, args.port)
+        await nursery.start(hostile_peer.serve_hostile_csms, mix.handle, 16384, args.port)
         nursery.start_soon(keep_writing)
         print("ready", flush=True)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -460,7 +460,7 @@ def figures(args: argparse.Namespace, exit_code: int, output: str, peak_rss: flo
         print(f"  {kind:34} {frames:>10,}  ({hostile['bytes'].get(kind, 0) / 1e6:,.1f} MB)")
     print(f"  {'total':34} {sum(hostile['frames'].values()):>10,}  ({sum(hostile['bytes'].values()) / 1e6:,.1f} MB)")
     print("episodes:", ", ".join(f"{k} {v:,}" for k, v in sorted(hostile["episodes"].items(), key=lambda i: -i[1])))
-    print("connections ended (station's close code, or reset):",
+    print("connections ended (the station's close code, or how):",
           ", ".join(f"{k}: {v:,}" for k, v in sorted(hostile["closes"].items(), key=lambda i: -i[1])))
     print(f"answers to hostile CALLs: {hostile['answers']:,}; RFC 6455 or JSON breaches by the stations: "
           f"{dict(hostile['violations']) or 'none'}; hostile CSMS started {hostile['starts']} times (one kill -9)")

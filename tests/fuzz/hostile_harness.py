@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from fleetsim.engine.link import Target
 from fleetsim.engine.run import FleetShare, RunSpec, build_stations
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.profiles.builtin import load_builtin
+from fleetsim.station.backoff import Backoff
 from fleetsim.station.timebase import Timebase
 from hostile_ocpp import dumps
 from hostile_peer import (
@@ -147,8 +149,8 @@ def build_fleet(port: int, stations: int, recorder: Recorder, *, max_message_byt
                           FleetShare(PROBE_MODEL, 1, id_pattern="PROBE-{n}")),
                    duration_s=0, reaction_delays=False, sessions=None)
     timebase = Timebase(trio.current_time(), datetime.now(UTC))
-    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}/ocpp"), backoff_initial_s=0.05,
-                             backoff_max_s=0.2, connect_timeout_s=2.0, max_message_bytes=max_message_bytes)
+    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}/ocpp"), reconnect=Backoff(base_s=0.05, cap_s=0.2),
+                             connect_timeout_s=2.0, max_message_bytes=max_message_bytes)
     return Fleet(build_stations(spec, PROFILES, recorder, timebase), options, recorder, random.Random(1))
 
 
@@ -168,9 +170,11 @@ def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float
             await _watch_window(outcome, rig.done, deadline_s, settle_s)
             nursery.cancel_scope.cancel()
 
+    gc.callbacks.append(outcome.watch.on_gc)
     try:
         trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
+        gc.callbacks.remove(outcome.watch.on_gc)
         outcome.probe.close()
     TALLY.cases += 1
     return outcome
@@ -228,9 +232,11 @@ def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConf
                                                    "(a traceback each in its log)")
             nursery.cancel_scope.cancel()
 
+    gc.callbacks.append(outcome.watch.on_gc)
     try:
         trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
+        gc.callbacks.remove(outcome.watch.on_gc)
         outcome.probe.close()
     TALLY.cases += 1
     return outcome

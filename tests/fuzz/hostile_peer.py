@@ -71,6 +71,9 @@ class LoopWatch(trio.abc.Instrument):
         self.longest_s = 0.0  # wall
         self.longest_cpu_s = 0.0
         self.longest_task = ""
+        self.longest_gc_s = 0.0  # of the longest step, the collector's share
+        self.gc_s = 0.0  # the collector's time in the step running now
+        self._gc_started = 0.0
         self.steps = 0
         self.longest_hostile_s = 0.0  # the hostile side's own longest step (CPU): it delays the probe too
         self._wall = 0.0
@@ -78,6 +81,14 @@ class LoopWatch(trio.abc.Instrument):
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
+        self.gc_s = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """A ``gc.callbacks`` entry: the collector's share of a step is told apart."""
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            self.gc_s += time.thread_time() - self._gc_started
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
         if not self.armed:
@@ -91,13 +102,15 @@ class LoopWatch(trio.abc.Instrument):
         if cpu > self.longest_cpu_s:
             self.longest_cpu_s = cpu
             self.longest_task = task.name
+            self.longest_gc_s = self.gc_s
         self.longest_s = max(self.longest_s, wall)
 
     def check(self) -> None:
         TALLY.block(self.longest_cpu_s, self.longest_task)
         assert self.longest_cpu_s <= LOOP_BLOCK_LIMIT_S, (
-            f"the event loop was blocked {self.longest_cpu_s * 1000:.1f} ms (CPU; {self.longest_s * 1000:.1f} ms "
-            f"wall) by one step of task {self.longest_task}")
+            f"the event loop was blocked {self.longest_cpu_s * 1000:.1f} ms (CPU, of which the garbage collector "
+            f"{self.longest_gc_s * 1000:.1f} ms; {self.longest_s * 1000:.1f} ms wall) by one step of task "
+            f"{self.longest_task}")
 
 
 def rss_peak_reset() -> None:
