@@ -225,6 +225,8 @@ class Wire:
     def abort(self) -> None:
         """End the TCP connection with a reset, as a killed process's kernel does."""
         sock = self.stream.socket
+        if sock.fileno() == -1:
+            return  # already closed
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
 
