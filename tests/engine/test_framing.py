@@ -395,6 +395,26 @@ def test_random_bytes_never_raise(data: bytes, masked: bool, split: int) -> None
     assert all(isinstance(event, Message | Ping | Pong | Close | Violation) for event in events)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    stream=st.lists(st.sampled_from([
+        bytes([0x01, 0x03]) + b"abc", bytes([0x00, 0x02]) + b"de", bytes([0x80, 0x01]) + b"f",
+        bytes([0x81, 0x7E, 0x00, 0x80]) + b"g" * 128, bytes([0x89, 0x01]) + b"p", bytes([0x82, 0x05]) + b"\xff" * 5,
+    ]), max_size=12).map(b"".join),
+    cuts=st.lists(st.integers(min_value=0), max_size=10),
+    max_bytes=st.integers(min_value=0, max_value=300),
+)
+def test_the_budget_always_matches_what_the_parser_holds(stream: bytes, cuts: list[int], max_bytes: int) -> None:
+    budget = PartialBudget(max_bytes)
+    one = FrameParser(expect_masked=False, max_message_bytes=1 << 20, budget=budget)
+    points = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    for a, b in zip(points, points[1:], strict=False):
+        one.feed(stream[a:b])
+        assert budget.held_bytes == one.held_bytes <= max_bytes
+    one.release()
+    assert budget.held_bytes == 0
+
+
 # ----------------------------------------------------------------- handshake
 
 
