@@ -27,6 +27,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 
 from fleetsim.engine import framing
@@ -122,7 +123,8 @@ def main() -> None:
         cells = []
         for masked in (False, True):
             frame = framing.encode_frame(framing.OP_TEXT, data, masked=masked)
-            cells += interleaved(modules, args.repeat, lambda m, f=frame, k=masked: ns_per_message(m, f, k, args.number))
+            cells += interleaved(modules, args.repeat, partial(ns_per_message, frame=frame, masked=masked,
+                                                               number=args.number))
         check = statistics.median(ns_utf8_check(data, args.number) for _ in range(args.repeat))
         print(f"{label:<18}{len(data):>6}{''.join(f'{c:>26.0f}' for c in cells)}{check:>13.0f}")
     print("\nhostile input, CPU ms, median of 3" + (f" ({' / '.join(names)})" if args.baseline else ""))

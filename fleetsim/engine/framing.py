@@ -4,10 +4,13 @@ fleetsim speaks WebSocket itself rather than through a general-purpose
 library because the link is the product's hot path: measured here, a
 trio-websocket round trip costs about 65 µs, hand-written framing on plain
 sockets about 25 µs.  Only what OCPP-J needs is here: text messages (binary
-accepted), fragmentation, ping/pong, close, masking, a size limit.
+accepted), fragmentation, ping/pong, close, masking.
 
 Like wsproto, a peer that breaks the protocol yields an *event*
-(:class:`Violation` with the close code to send), never an exception.
+(:class:`Violation` with the close code to send), never an exception.  What
+a peer controls is capped before it is stored (message size, fragments per
+message, and with a :class:`PartialBudget` the partial frames of the whole
+process), and the work done on its bytes is linear in them.
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ from typing import NamedTuple
 
 import trio
 import trio.testing
-
-from autobahn_cases import OP_CLOSE, OP_PING, OP_PONG, AwaitClose, AwaitPong, Frame, Quiet, Send, SendCut, Step
+from autobahn_cases import OP_CLOSE, OP_PONG, AwaitClose, AwaitPong, Frame, Quiet, Send, SendCut, Step
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 

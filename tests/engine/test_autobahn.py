@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-
 from autobahn_cases import Case, all_cases
 from autobahn_peer import Outcome, Peer, accept_upgrade, listen, open_upgrade
+
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.csms.server import serve_csms
 from fleetsim.engine import framing
