@@ -35,6 +35,9 @@ _RECV_BYTES: Final = 16384
 DEFAULT_MAX_BACKLOG_BYTES: Final = 8 * 1024 * 1024
 """What may wait for a peer to read, per connection: a SendLocalList answer or
 a certificate chain fits many times over; a peer that lets more pile up is cut."""
+DEFAULT_MAX_PARTIAL_BYTES: Final = 256 * 1024 * 1024
+"""Unfinished frames all links of a process may hold together (64 messages of
+the 4 MiB limit); frames that arrive whole within a read cost nothing of it."""
 DEFAULT_SEND_STALL_S: Final = 30.0
 """A peer that takes no byte for this long (real seconds) is cut."""
 
@@ -110,10 +113,13 @@ class Link:
     )
 
     def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True,
-                 max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES) -> None:
+                 max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES, budget: framing.PartialBudget | None = None) -> None:
         self.sock = sock
         self._masked = client
-        self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes)
+        # ``budget``: the process's allowance for unfinished frames, shared by
+        # all its links (framing.PartialBudget); this link's share is given back on close.
+        self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes,
+                                           budget=budget)
         # Bytes the kernel has not taken: the chunk being written (a TLS write
         # that wants a retry must be retried with the same bytes) and whole
         # frames behind it.  Never a growing ``bytes`` (quadratic to append to).
@@ -306,6 +312,7 @@ class Link:
         if code is not None:
             self._write(framing.encode_close(code, reason, masked=self._masked))
         self._closed = True
+        self._parser.release()  # what it held of unfinished frames goes back to the process's budget
         try:
             # trio requires this before closing a socket a task may be parked on
             # (our receiver or flusher): it wakes them; without it they never wake.
@@ -345,6 +352,7 @@ async def connect(
     ssl_context: ssl.SSLContext | None,
     local_address: str | None,
     max_message_bytes: int,
+    budget: framing.PartialBudget | None = None,
 ) -> Link:
     """TCP connect, TLS handshake where the target is wss://, WebSocket upgrade
     with subprotocol ocpp1.6.  The caller owns the timeout (``trio.fail_after``)."""
@@ -363,7 +371,7 @@ async def connect(
         problem = framing.check_server_response(head, key, SUBPROTOCOL)
         if problem is not None:
             raise LinkError(f"WebSocket handshake refused: {problem}")
-        return Link(sock, leftover, max_message_bytes)
+        return Link(sock, leftover, max_message_bytes, budget=budget)
     except BaseException:
         sock.close()
         raise
