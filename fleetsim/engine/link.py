@@ -71,9 +71,11 @@ class Target(msgspec.Struct, frozen=True):
             raise ValueError(f"CSMS URL has no host: {url!r}")
         tls = parts.scheme == "wss"
         try:
-            port = parts.port or (443 if tls else 80)
+            port = parts.port if parts.port is not None else (443 if tls else 80)
         except ValueError as error:
             raise ValueError(f"CSMS URL has a bad port: {url!r}") from error
+        if port == 0:  # no server listens on port 0: every connection would fail
+            raise ValueError(f"CSMS URL has port 0: {url!r}")
         return cls(parts.hostname, port, parts.path.rstrip("/"), tls)
 
     def path_for(self, charge_point_id: str) -> str:
