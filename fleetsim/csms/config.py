@@ -249,6 +249,7 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     max_message_bytes: int = DEFAULT_MAX_FRAME_BYTES
     handshake_timeout_s: float = 10.0  # the opening handshake, TLS and HTTP upgrade together
     send_stall_s: float = 30.0  # a station that reads nothing for this long is cut (real seconds)
+    max_partial_bytes: int = 256 * 1024 * 1024  # unfinished frames of all connections together; past it: 1008
     max_charge_points: int = 1_000_000  # charge point ids the CSMS keeps state for; later new ones get HTTP 503
     # The simulated clock's speed: the times the CSMS writes (currentTime,
     # reservation expiry, schedule starts) run this many times faster than
@@ -265,5 +266,6 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError("timeouts must be positive")
         if self.speed <= 0:
             raise ValueError("speed must be positive")
-        if self.csms_call_queue < 0 or self.max_message_bytes < 1 or self.max_charge_points < 1:
+        if (self.csms_call_queue < 0 or self.max_message_bytes < 1 or self.max_charge_points < 1
+                or self.max_partial_bytes < 0):
             raise ValueError("csms_call_queue and max_message_bytes out of range")

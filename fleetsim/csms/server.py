@@ -203,6 +203,8 @@ class _Server:
         self.central = CentralSystem(config)
         self.stats = CsmsStats()
         self.timers = TimerHeap()
+        # Unfinished frames of every connection together (framing.PartialBudget).
+        self.partial_budget = framing.PartialBudget(config.max_partial_bytes)
         # Read once, at start: a missing or wrong certificate file fails here,
         # not at the first station.
         self.tls_context = server_context(config.tls) if config.tls is not None else None
@@ -309,7 +311,7 @@ class _Server:
         return sock, decision.charge_point_id, leftover
 
     async def _run_connection(self, sock: socket.socket, charge_point_id: str, leftover: bytes) -> None:
-        link = Link(sock, leftover, self.config.max_message_bytes, client=False)
+        link = Link(sock, leftover, self.config.max_message_bytes, client=False, budget=self.partial_budget)
         stats = self.stats
         stats.connections_open += 1
         stats.connections_total += 1

@@ -26,7 +26,7 @@ import msgspec
 import trio
 
 from fleetsim.engine import framing
-from fleetsim.engine.link import DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
+from fleetsim.engine.link import DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
 from fleetsim.metrics.live import LastInterval
@@ -49,6 +49,10 @@ class ConnectOptions(msgspec.Struct, frozen=True):
     reconnect: Backoff = Backoff()  # the waits before connecting again (fleetsim.station.backoff)
     max_message_bytes: int = 4 * 1024 * 1024
     send_stall_s: float = DEFAULT_SEND_STALL_S  # a CSMS that reads nothing for this long is cut
+    # What all stations together may hold of unfinished frames (RFC 6455
+    # framing.PartialBudget): a CSMS that starts large frames and never
+    # finishes them gets connections cut (1008), not the process's memory.
+    max_partial_bytes: int = DEFAULT_MAX_PARTIAL_BYTES
 
 
 class Progress(msgspec.Struct):
@@ -104,6 +108,7 @@ class Fleet:
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's (recorded per interval).
         self.timer_lag = recorder.simulator_histogram("timer_lag")
+        self.partial_budget = framing.PartialBudget(options.max_partial_bytes)
 
     def census(self) -> tuple[int, int]:
         """(stations booted and connected now, connectors charging now)."""
@@ -197,6 +202,7 @@ class Fleet:
                 link = await connect(
                     options.target, station.charge_point_id, authorization=authorization,
                     ssl_context=options.ssl_context, local_address=source, max_message_bytes=options.max_message_bytes,
+                    budget=self.partial_budget,
                 )
         except trio.TooSlowError:
             self._connect_failed(station, "timeout")
@@ -238,7 +244,7 @@ class Fleet:
                         progress.messages_in += 1
                         station.on_message(event.data, now)
                     else:
-                        closed_as = _CLOSED_AS.get(type(event), closed_as)
+                        closed_as = _closed_as(event, closed_as)
                         if link.answer(event):
                             self._start_flusher(link)
                 self.after(runner)
@@ -395,8 +401,14 @@ def _census(runners: Sequence[_Runner]) -> tuple[int, int]:
     return booted, charging
 
 
-# How a link the CSMS ended is counted (disconnect.<cause>).
+# How a link the CSMS ended is counted (disconnect.<cause>): its close frame,
+# or how it broke RFC 6455, by the close code the station answered with.
 _CLOSED_AS = {framing.Close: "closed_by_csms", framing.Violation: "protocol_violation"}
+_VIOLATIONS = {
+    framing.CLOSE_INVALID_PAYLOAD: "invalid_utf8",
+    framing.CLOSE_POLICY_VIOLATION: "partial_frames_budget",
+    framing.CLOSE_TOO_BIG: "message_too_big",
+}
 
 # The counter a failed connection lands in: the first phrase its message holds
 # (most specific first, so a TLS or HTTP 401 failure is not counted as refused).
@@ -405,6 +417,12 @@ _REASONS = (
     ("reset", "reset"), ("timedout", "timeout"), ("timeout", "timeout"), ("handshake", "handshake"),
     ("closed", "closed"), ("resolve", "resolve"), ("source address", "source_address"),
 )
+
+
+def _closed_as(event: framing.Event, before: str | None) -> str | None:
+    if type(event) is framing.Violation:
+        return _VIOLATIONS.get(event.code, "protocol_violation")
+    return _CLOSED_AS.get(type(event), before)
 
 
 def _reason(error: BaseException) -> str:

@@ -35,6 +35,9 @@ _RECV_BYTES: Final = 16384
 DEFAULT_MAX_BACKLOG_BYTES: Final = 8 * 1024 * 1024
 """What may wait for a peer to read, per connection: a SendLocalList answer or
 a certificate chain fits many times over; a peer that lets more pile up is cut."""
+DEFAULT_MAX_PARTIAL_BYTES: Final = 256 * 1024 * 1024
+"""Unfinished frames all links of a process may hold together (64 messages of
+the 4 MiB limit); frames that arrive whole within a read cost nothing of it."""
 DEFAULT_SEND_STALL_S: Final = 30.0
 """A peer that takes no byte for this long (real seconds) is cut."""
 
@@ -68,9 +71,11 @@ class Target(msgspec.Struct, frozen=True):
             raise ValueError(f"CSMS URL has no host: {url!r}")
         tls = parts.scheme == "wss"
         try:
-            port = parts.port or (443 if tls else 80)
+            port = parts.port if parts.port is not None else (443 if tls else 80)
         except ValueError as error:
             raise ValueError(f"CSMS URL has a bad port: {url!r}") from error
+        if port == 0:  # no server listens on port 0: every connection would fail
+            raise ValueError(f"CSMS URL has port 0: {url!r}")
         return cls(parts.hostname, port, parts.path.rstrip("/"), tls)
 
     def path_for(self, charge_point_id: str) -> str:
@@ -110,10 +115,13 @@ class Link:
     )
 
     def __init__(self, sock: socket.socket, leftover: bytes, max_message_bytes: int, *, client: bool = True,
-                 max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES) -> None:
+                 max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES, budget: framing.PartialBudget | None = None) -> None:
         self.sock = sock
         self._masked = client
-        self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes)
+        # ``budget``: the process's allowance for unfinished frames, shared by
+        # all its links (framing.PartialBudget); this link's share is given back on close.
+        self._parser = framing.FrameParser(expect_masked=not client, max_message_bytes=max_message_bytes,
+                                           budget=budget)
         # Bytes the kernel has not taken: the chunk being written (a TLS write
         # that wants a retry must be retried with the same bytes) and whole
         # frames behind it.  Never a growing ``bytes`` (quadratic to append to).
@@ -306,6 +314,7 @@ class Link:
         if code is not None:
             self._write(framing.encode_close(code, reason, masked=self._masked))
         self._closed = True
+        self._parser.release()  # what it held of unfinished frames goes back to the process's budget
         try:
             # trio requires this before closing a socket a task may be parked on
             # (our receiver or flusher): it wakes them; without it they never wake.
@@ -345,6 +354,7 @@ async def connect(
     ssl_context: ssl.SSLContext | None,
     local_address: str | None,
     max_message_bytes: int,
+    budget: framing.PartialBudget | None = None,
 ) -> Link:
     """TCP connect, TLS handshake where the target is wss://, WebSocket upgrade
     with subprotocol ocpp1.6.  The caller owns the timeout (``trio.fail_after``)."""
@@ -363,7 +373,7 @@ async def connect(
         problem = framing.check_server_response(head, key, SUBPROTOCOL)
         if problem is not None:
             raise LinkError(f"WebSocket handshake refused: {problem}")
-        return Link(sock, leftover, max_message_bytes)
+        return Link(sock, leftover, max_message_bytes, budget=budget)
     except BaseException:
         sock.close()
         raise

@@ -113,3 +113,26 @@ async def test_a_client_inventing_charge_point_ids_gets_no_state_past_the_cap() 
             again = await Station.open(csms, "CP-1")  # a known id is welcome back
             assert isinstance(await again.call(core.HeartbeatReq()), CallResult)
             assert len(csms.central.charge_points) == 3
+
+
+async def test_unfinished_frames_of_all_stations_are_bounded_by_one_budget() -> None:
+    # 200 connections each holding an unfinished 4 MiB frame once reached
+    # 920 MB.  One budget for the process: the connection whose frame does not
+    # fit is cut (1008), the others keep theirs, and closing gives it back.
+    budget_bytes = 3 * 1024 * 1024
+    with trio.fail_after(DEADLINE_S):
+        async with running_csms(CsmsConfig(max_partial_bytes=budget_bytes)) as csms:
+            other = await Station.open(csms, "CP-other")
+            hoarders = [await Station.open(csms, f"CP-hoard-{n}") for n in range(5)]
+            # The head of a 4 MiB text frame and 1 MiB of it, masked, never finished.
+            head = framing.encode_frame(framing.OP_TEXT, b"x" * (4 * 1024 * 1024), masked=True)[:14 + 1024 * 1024]
+            for hoarder in hoarders:
+                hoarder.link.sock.sendall(head)
+            budget = csms._server.partial_budget
+            await wait_until(lambda: budget.refusals >= 2)
+            assert budget.peak_bytes <= budget_bytes
+            assert isinstance(await other.call(core.HeartbeatReq()), CallResult)
+            await wait_until(lambda: csms.stats.connections_open == 4)  # two of five cut
+            for hoarder in hoarders:
+                hoarder.link.close()
+            await wait_until(lambda: budget.held_bytes == 0)

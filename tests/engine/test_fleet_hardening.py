@@ -19,10 +19,12 @@ from fleetsim.engine.fleet import ConnectOptions, Fleet
 from fleetsim.engine.link import Target
 from fleetsim.engine.run import RunSpec, build_stations, run, shares
 from fleetsim.metrics.recorder import Recorder
+from fleetsim.station.backoff import Backoff, Jitter
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import Timebase
 
 DEADLINE_S = 20
+QUICK = Backoff(base_s=0.05, cap_s=0.05, jitter=Jitter.NONE)  # reconnect attempts 50 ms apart
 
 
 async def test_a_station_that_raises_is_disconnected_and_the_fleet_goes_on(
@@ -105,7 +107,7 @@ async def test_a_name_that_does_not_resolve_is_counted_as_resolve(monkeypatch: p
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(link_module.trio.socket, "getaddrinfo", getaddrinfo)
-    options = ConnectOptions(Target.parse("ws://csms.invalid/ocpp"), backoff_initial_s=0.05, backoff_max_s=0.05)
+    options = ConnectOptions(Target.parse("ws://csms.invalid/ocpp"), reconnect=QUICK)
     reasons = await failed_reasons(options)
     assert set(reasons) == {"resolve"}
 
@@ -115,8 +117,7 @@ async def test_a_source_address_the_host_does_not_have_is_counted_as_such() -> N
         async with trio.open_nursery() as nursery:
             csms = await nursery.start(serve_csms, CsmsConfig())
             # 192.0.2.1 (RFC 5737 TEST-NET-1) is on no interface here: bind fails at once.
-            options = ConnectOptions(Target.parse(csms.url), source_addresses=("192.0.2.1",),
-                                     backoff_initial_s=0.05, backoff_max_s=0.05)
+            options = ConnectOptions(Target.parse(csms.url), source_addresses=("192.0.2.1",), reconnect=QUICK)
             reasons = await failed_reasons(options)
             nursery.cancel_scope.cancel()
     assert set(reasons) == {"source_address"}

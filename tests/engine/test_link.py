@@ -33,7 +33,7 @@ def test_target_paths_and_host_headers() -> None:
     assert Target.parse("ws://h/ocpp").path_for("CP1") == "/ocpp/CP1"  # OCPP-J 1.6 §3.1.1
     assert Target.parse("ws://h:80/x").host_header() == "h"
     assert Target.parse("ws://[::1]:9000").host_header() == "[::1]:9000"
-    for bad in ("http://h/", "ws://", "ws://h:notaport/"):
+    for bad in ("http://h/", "ws://", "ws://h:notaport/", "ws://h:0/", "ws://h:70000/"):
         with pytest.raises(ValueError):
             Target.parse(bad)
     for secret in ("ws://cp:s3cr3t@h/ocpp", "ws://h/ocpp?token=s3cr3t", "ws://h/ocpp#s3cr3t"):

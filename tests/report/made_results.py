@@ -113,6 +113,7 @@ def make_refused_results(out: Path, *, seconds: int = 5) -> Path:
                    seed=7, speed=1.0, interval_s=1.0)
     outcome = RunOutcome(started_at=START, ended_at=START + timedelta(seconds=seconds), csms_url=REFUSING_CSMS,
                          embedded_csms=False, stations=sum(STATIONS.values()),
-                         progress=SimpleNamespace(messages_out=0, messages_in=0, connect_failures=failures))
+                         progress=SimpleNamespace(messages_out=0, messages_in=0, connect_failures=failures,
+                                                  started=sum(STATIONS.values())))
     write_summary(out, summary_document(recorder, spec, outcome, run_id="refused", host="test"))
     return out
