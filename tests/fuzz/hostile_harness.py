@@ -144,20 +144,22 @@ class FleetRig:
                 self.recovery.set()
 
 
-def build_fleet(port: int, stations: int, recorder: Recorder, *, max_message_bytes: int = 4 << 20) -> Fleet:
+def build_fleet(port: int, stations: int, recorder: Recorder, **options: Any) -> Fleet:
+    """The hostile stations and the probe station; ``options`` of ConnectOptions override."""
     spec = RunSpec(fleet=(FleetShare(HOSTILE_MODEL, stations, id_pattern="HOSTILE-{n}"),
                           FleetShare(PROBE_MODEL, 1, id_pattern="PROBE-{n}")),
                    duration_s=0, reaction_delays=False, sessions=None)
     timebase = Timebase(trio.current_time(), datetime.now(UTC))
-    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}/ocpp"), reconnect=Backoff(base_s=0.05, cap_s=0.2),
-                             connect_timeout_s=2.0, max_message_bytes=max_message_bytes)
-    return Fleet(build_stations(spec, PROFILES, recorder, timebase), options, recorder, random.Random(1))
+    settings = {"reconnect": Backoff(base_s=0.05, cap_s=0.2), "connect_timeout_s": 2.0, **options}
+    connect = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}/ocpp"), **settings)
+    return Fleet(build_stations(spec, PROFILES, recorder, timebase), connect, recorder, random.Random(1))
 
 
 def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float = 10.0, settle_s: float = 0.02,
-                  rcvbuf: int | None = None) -> Outcome:
+                  rcvbuf: int | None = None, **options: Any) -> Outcome:
     """Run ``script`` for ``stations`` hostile stations of one fleet (the
-    first connection of each), beside the probe; return what was seen."""
+    first connection of each), beside the probe; return what was seen.
+    ``options``: ConnectOptions of the fleet's."""
     outcome = Outcome(lambda uid: dumps([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}]),
                       probe_client=False)
     rig = FleetRig(script, stations, outcome)
@@ -165,7 +167,7 @@ def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float
     async def hostile_main() -> None:
         async with trio.open_nursery() as nursery:
             port = await nursery.start(serve_hostile_csms, rig.route, rcvbuf, name=f"{HOSTILE}csms")
-            outcome.fleet = fleet = build_fleet(port, stations, outcome.recorder)
+            outcome.fleet = fleet = build_fleet(port, stations, outcome.recorder, **options)
             nursery.start_soon(_run_fleet, fleet, outcome, rig.done, name="fleet under test")
             await _watch_window(outcome, rig.done, deadline_s, settle_s)
             nursery.cancel_scope.cancel()
