@@ -75,6 +75,7 @@ class Outcome:
         self.fleet: Fleet | None = None
         self.rss_start_mb = 0.0
         self.rss_peak_mb = 0.0
+        self.armed = trio.Event()  # the window is open: hostile traffic may start
 
     @property
     def rss_growth_mb(self) -> float:
@@ -118,6 +119,7 @@ class FleetRig:
             self.started += 1
             result = None
             try:
+                await self.outcome.armed.wait()  # nothing hostile before the measurements start
                 result = await self.script(stream, request, self)
             finally:
                 self.outcome.results.append(result)
@@ -196,6 +198,7 @@ async def _watch_window(outcome: Outcome, done: trio.Event, deadline_s: float, s
         rss_peak_reset()
         outcome.rss_start_mb = rss_mb()
         outcome.watch.armed = outcome.probe.armed = True
+        outcome.armed.set()
         start_s = trio.current_time()
         await done.wait()
         await trio.sleep(settle_s)  # the probe goes on a moment after the hostile side is done
@@ -266,6 +269,7 @@ async def _csms_script(script: CsmsScript, outcome: Outcome, n: int, total: int,
     assert outcome.csms is not None
     result = None
     try:
+        await outcome.armed.wait()  # nothing hostile before the measurements start
         result = await script(outcome.csms, n)
     finally:
         outcome.results.append(result)
