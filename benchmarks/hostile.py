@@ -443,7 +443,10 @@ def drive(args: argparse.Namespace) -> int:
     server = start_server(args, port, pools, report, hostile_until)
     fleet = subprocess.Popen(
         [sys.executable, "-m", "fleetsim", "run", "--csms", f"ws://127.0.0.1:{port}/ocpp", "-n", str(args.stations),
-         "-d", f"{args.duration}s", "--ramp", f"{args.ramp}/s", "--out", str(results), "-q", "--seed", str(args.seed)],
+         "-d", f"{args.duration}s", "--ramp", f"{args.ramp}/s", "--out", str(results), "-q", "--seed", str(args.seed),
+         # Waits of at most 10 s: a station that met a few handshake abuses and the
+         # outage in a row is back within the run (the default cap is 60 s).
+         "--reconnect-backoff", "1", "10", "full"],
         env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak_rss, killed = 0.0, False
     while fleet.poll() is None:
