@@ -56,9 +56,15 @@ RawFrame, PeerViolation = hostile_frames.RawFrame, hostile_frames.PeerViolation
 OP_BINARY, OP_CLOSE, OP_CONTINUATION = hostile_frames.OP_BINARY, hostile_frames.OP_CLOSE, hostile_frames.OP_CONTINUATION
 OP_PING, OP_TEXT, close_payload = hostile_frames.OP_PING, hostile_frames.OP_TEXT, hostile_frames.close_payload
 dumps = hostile_ocpp.dumps
-Wire, accept_upgrade, switching_protocols = hostile_peer.Wire, hostile_peer.accept_upgrade, hostile_peer.switching_protocols
+Wire, accept_upgrade = hostile_peer.Wire, hostile_peer.accept_upgrade
+switching_protocols = hostile_peer.switching_protocols
 
 # ---------------------------------------------------------------- pools (driver)
+
+
+def station_call(uid: str, filler: str = "") -> bytes:
+    """A CALL every station answers with a CALLRESULT (OCPP 1.6 §5.8)."""
+    return dumps([2, uid, "GetConfiguration", {"key": [filler or "HeartbeatInterval"]}])
 
 
 def build_pools(path: Path) -> dict[str, int]:
@@ -78,8 +84,7 @@ def build_pools(path: Path) -> dict[str, int]:
         ocpp.append((ocpp_class(case.kind), case.data))
 
     @quiet
-    @given(hostile_frames.frame_cases(masked=False, max_message_bytes=4 << 20,
-                       call=lambda uid, filler: dumps([2, uid, "GetConfiguration", {"key": [filler or "HeartbeatInterval"]}])))
+    @given(hostile_frames.frame_cases(masked=False, max_message_bytes=4 << 20, call=station_call))
     def frame_pool(case):  # type: ignore[no-untyped-def]
         frames.append((b"".join(hostile_frames.wire_bytes(case)), len(case.frames)))
 
@@ -260,8 +265,7 @@ class Mix:
         for attempt in range(3):
             if connection.gone.is_set():
                 return
-            call = dumps([2, f"final-{attempt}", "GetConfiguration", {"key": ["HeartbeatInterval"]}])
-            await connection.wire.send_text(call)
+            await connection.wire.send_text(station_call(f"final-{attempt}"))
             with trio.move_on_after(3):
                 await connection.final_answer.wait()
             if connection.final_answer.is_set() or connection.gone.is_set():
@@ -282,10 +286,10 @@ class Mix:
         await self.send(connection, "frame grammar", data, frames)
 
     async def _binary(self, connection: Connection) -> None:
-        await self.send(connection, "binary", RawFrame(OP_BINARY, probe_call("bin")).encode())
+        await self.send(connection, "binary", RawFrame(OP_BINARY, station_call("bin")).encode())
 
     async def _fragmented(self, connection: Connection) -> None:
-        data = probe_call("frag")
+        data = station_call("frag")
         frames = [RawFrame(OP_TEXT, data[:1], fin=False)]
         for at in range(1, len(data)):
             frames.append(RawFrame(OP_CONTINUATION, data[at : at + 1], fin=False))
@@ -300,7 +304,7 @@ class Mix:
                         20_001)
 
     async def _byte_at_a_time(self, connection: Connection) -> None:
-        data = RawFrame(OP_TEXT, probe_call("slow")).encode()
+        data = RawFrame(OP_TEXT, station_call("slow")).encode()
         for at in range(len(data)):
             await self.send(connection, "byte at a time", data[at : at + 1], 0 if at else 1)
             await trio.sleep(0.002)
@@ -323,7 +327,8 @@ class Mix:
         self.big_now += 1
         try:
             with trio.move_on_after(5):
-                await self.send(connection, "unfinished 4 MiB frame", RawFrame(OP_BINARY, declared_length=4 << 20).encode())
+                header = RawFrame(OP_BINARY, declared_length=4 << 20).encode()
+                await self.send(connection, "unfinished 4 MiB frame", header)
                 await self.send(connection, "unfinished 4 MiB frame", BIG, 0)
             with trio.move_on_after(2):
                 await connection.gone.wait()
@@ -337,11 +342,11 @@ class Mix:
         await self.send(connection, "invalid close codes", RawFrame(OP_CLOSE, close_payload(code, b"x")).encode())
 
     async def _invalid_utf8(self, connection: Connection) -> None:
-        data = probe_call("utf8").replace(b"HeartbeatInterval", self.rng.choice(hostile_frames.INVALID_UTF8))
+        data = station_call("utf8").replace(b"HeartbeatInterval", self.rng.choice(hostile_frames.INVALID_UTF8))
         await self.send(connection, "invalid UTF-8", RawFrame(OP_TEXT, data).encode())
 
     async def _reserved_bits_and_opcodes(self, connection: Connection) -> None:
-        frame = (RawFrame(OP_TEXT, probe_call("rsv"), rsv=self.rng.randint(1, 7)) if self.rng.random() < 0.5
+        frame = (RawFrame(OP_TEXT, station_call("rsv"), rsv=self.rng.randint(1, 7)) if self.rng.random() < 0.5
                  else RawFrame(self.rng.choice(hostile_frames.RESERVED_OPCODES), b"x"))
         await self.send(connection, "reserved bits and opcodes", frame.encode())
 
@@ -358,10 +363,6 @@ class Mix:
     async def _abrupt_kill(self, connection: Connection) -> None:
         connection.aborted = True
         connection.wire.abort()
-
-
-def probe_call(uid: str) -> bytes:
-    return dumps([2, uid, "GetConfiguration", {"key": ["HeartbeatInterval"]}])
 
 
 BIG = b"\x00" * ((4 << 20) - 1)
@@ -410,7 +411,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(args: argparse.Namespace, port: int, pools: Path, report: Path, hostile_until: float) -> subprocess.Popen[str]:
+def start_server(args: argparse.Namespace, port: int, pools: Path, report: Path,
+                 hostile_until: float) -> subprocess.Popen[str]:
     command = [sys.executable, __file__, "serve", "--port", str(port), "--pools", str(pools), "--report", str(report),
                "--hostile-until", str(hostile_until), "--seed", str(args.seed)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment())

@@ -114,7 +114,8 @@ def actions_from(initiator: Initiator) -> list[str]:
 # ---------------------------------------------------------------- valid payloads
 
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
-_date_times = st.integers(0, 400 * 86400).map(lambda s: (_NOW + timedelta(seconds=s)).isoformat().replace("+00:00", "Z"))
+_date_times = st.integers(0, 400 * 86400).map(
+    lambda s: (_NOW + timedelta(seconds=s)).isoformat().replace("+00:00", "Z"))
 _WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
@@ -160,7 +161,10 @@ def valid_payloads(action: str) -> st.SearchStrategy[dict[str, Any]]:
 # ---------------------------------------------------------------- payload mutations
 
 
-def _paths(node: dict[str, Any], value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+Path = tuple[Any, ...]
+
+
+def _paths(node: dict[str, Any], value: Any, path: Path = ()) -> list[tuple[Path, dict[str, Any]]]:
     """(path, schema node) of every value in ``value``."""
     found = [(path, node)]
     if isinstance(value, dict):
@@ -253,6 +257,8 @@ def _get(value: Any, path: tuple[Any, ...]) -> Any:
 
 # ---------------------------------------------------------------- whole messages
 
+DATA_TRANSFER = ("DataTransfer", {"vendorId": "x"})  # a CALL valid both ways
+
 # Valid CALLs whose effect ends the connection on purpose (a reboot): left out
 # of the valid ones, kept among the mutated ones.
 REBOOTING = frozenset({"Reset", "UpdateFirmware", "SignedUpdateFirmware"})
@@ -266,7 +272,7 @@ def nested(depth: int, inner: bytes = b"") -> bytes:
 def ocpp_cases(draw: st.DrawFn, *, to: Initiator, index: int) -> OcppCase:
     """One message for a receiver of type ``to`` (a charge point or a central
     system), from a peer of the other type; ``index`` keeps unique ids unique."""
-    ours = [a for a in actions_from(Initiator.CENTRAL_SYSTEM if to is Initiator.CHARGE_POINT else Initiator.CHARGE_POINT)]
+    ours = actions_from(Initiator.CENTRAL_SYSTEM if to is Initiator.CHARGE_POINT else Initiator.CHARGE_POINT)
     theirs = [a for a in actions_from(to) if ACTIONS[a].initiator is not Initiator.EITHER]
     uid = f"h{index}"
     kind = draw(st.sampled_from(_KINDS))
@@ -298,17 +304,17 @@ def ocpp_cases(draw: st.DrawFn, *, to: Initiator, index: int) -> OcppCase:
             return OcppCase(how, dumps(items), uid, error(FORMATION, PROTOCOL))
         case "message type":  # §4.1.3: a message type id not in the list is ignored
             number = draw(st.sampled_from((0, 1, 5, 6, -2, 99, 2**70)))
-            return OcppCase(f"message type {number}", dumps([number, uid, "DataTransfer", {"vendorId": "x"}]), None, IGNORED)
+            return OcppCase(f"message type {number}", dumps([number, uid, *DATA_TRANSFER]), None, IGNORED)
         case "message type not a number":  # not an integer: refused, or ignored as unknown
             value = draw(st.sampled_from(("2", 2.5, True, None, [2])))
             expect = Expect(codes=frozenset({FORMATION, PROTOCOL}), ignore=True)
-            return OcppCase(f"message type {value!r}", dumps([value, uid, "DataTransfer", {"vendorId": "x"}]), uid, expect)
+            return OcppCase(f"message type {value!r}", dumps([value, uid, *DATA_TRANSFER]), uid, expect)
         case "unique id":
             tail = draw(st.sampled_from((37, 100, 10_000, 100_000)))
             long_uid = uid + "u" * tail
             # §4.1.3 caps ids at 36 characters: refused (echoing the id) or ignored.
             expect = Expect(codes=frozenset({FORMATION, PROTOCOL, TYPE, OCCURENCE, PROPERTY}), ignore=True)
-            return OcppCase(f"unique id of {len(long_uid)} characters", dumps([2, long_uid, "DataTransfer", {"vendorId": "x"}]), long_uid,
+            return OcppCase(f"unique id of {len(long_uid)} characters", dumps([2, long_uid, *DATA_TRANSFER]), long_uid,
                             expect)
         case "unique id not a string":
             value = draw(st.sampled_from((5, None, [], {}, True)))
