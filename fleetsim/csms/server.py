@@ -59,6 +59,9 @@ from fleetsim.ocpp.payloads import core
 
 log = logging.getLogger(__name__)
 
+# Messages of one read handled in one go before the other connections get a
+# turn: a read of tiny messages (8,000 fit in 16 KiB) must not hold the loop.
+MESSAGES_PER_STEP: Final = 64
 # Answers held back by a configured delay, per connection: far above what one
 # CALL in flight at a time (OCPP-J 1.6 §4.1.1) ever needs.
 MAX_DELAYED_ANSWERS: Final = 1024
@@ -344,7 +347,14 @@ class _Server:
             if self._stall is not None:
                 await self._wait_out_stall()
             now_s = trio.current_time()
-            for event in events:
+            for count, event in enumerate(events, start=1):
+                if count % MESSAGES_PER_STEP == 0:
+                    # One read can hold thousands of tiny messages: let the
+                    # other connections run between slices of them.
+                    await trio.lowlevel.checkpoint()
+                    if link.closed:
+                        return
+                    now_s = trio.current_time()
                 if type(event) is framing.Message:
                     try:
                         on_message(connection, event.data, now_s)

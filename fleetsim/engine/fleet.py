@@ -37,6 +37,9 @@ from fleetsim.station.backoff import Backoff, WaitLog
 from fleetsim.station.station import Station
 
 INF = math.inf
+# Messages of one read handled in one go before the other stations get a turn
+# (8,000 tiny ones fit in a 16 KiB read: handled at once they held the loop 54 ms).
+MESSAGES_PER_STEP = 64
 log = logging.getLogger(__name__)
 
 
@@ -239,14 +242,26 @@ class Fleet:
             while not link.closed:
                 events = await link.receive()
                 now = trio.current_time()
-                for event in events:
+                for count, event in enumerate(events, start=1):
+                    if count % MESSAGES_PER_STEP == 0:
+                        # A read can hold thousands of tiny messages: what they
+                        # asked for goes out, and the other stations get a turn.
+                        self.after(runner)
+                        await trio.lowlevel.checkpoint()
+                        if link.closed:
+                            break
+                        now = trio.current_time()
                     if type(event) is framing.Message:
                         progress.messages_in += 1
                         station.on_message(event.data, now)
-                    else:
-                        closed_as = _closed_as(event, closed_as)
-                        if link.answer(event):
-                            self._start_flusher(link)
+                        continue
+                    closed_as = _closed_as(event, closed_as)
+                    if type(event) is not framing.Ping:
+                        # The answers to the CALLs before a close or a violation
+                        # leave before the close frame, in the order asked.
+                        self.after(runner)
+                    if link.answer(event):
+                        self._start_flusher(link)
                 self.after(runner)
         except LinkError as error:
             # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
