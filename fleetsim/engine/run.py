@@ -23,6 +23,7 @@ from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
 from fleetsim.metrics.intervals import Census, IntervalWriter
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import ModelStats, Recorder
 from fleetsim.ocpp.enums import AuthorizationStatus, Reason
 from fleetsim.profiles.profile import StationProfile
@@ -80,6 +81,9 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     # None: Invalid when the sessions present tags of their own, else embedded_csms's.
     unknown_id_tag: AuthorizationStatus | None = None
     scenario: str | None = None  # the scenario's name, for the results; None: the command line
+    # The percentiles of summary.json's latency blocks (besides max; those of
+    # schema 1 are always added): fleetsim.metrics.percentiles.
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     def stations_per_model(self) -> dict[str, int]:
         """Stations per model, over every share of it, in the fleet's order."""

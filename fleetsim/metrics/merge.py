@@ -38,6 +38,7 @@ from fleetsim import __version__
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram, new_histogram
 from fleetsim.metrics.intervals import HLOG_FILE, P99_FILE, P99_HEADER, TIMESERIES_FILE, TIMESERIES_HEADER
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, checked_list, reported
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE, write_summary
 from fleetsim.metrics.summary import recorder_summary
@@ -160,8 +161,8 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
     _merge_hlogs(shards, out, recorder, start_s, interval_s, unknown)
     _merge_timeseries(shards, out, start_s, interval_s)
     _copy_profiles(shards, out)
-    document = {"schema_version": SCHEMA_VERSION, "run": _merged_run(shards, out, interval_s),
-                **recorder_summary(recorder)}
+    run = _merged_run(shards, out, interval_s)
+    document = {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, run["percentiles"])}
     _unknown_timeouts(document, unknown)
     write_summary(out, document)
     return document
@@ -405,6 +406,7 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
         "seed": common("seed"), "fleet": dict(sorted(fleet.items())),
         "duration_s": max((r.get("duration_s") or 0.0 for r in runs), default=0.0),
         "speed": common("speed"), "simulated_start": common("simulated_start"), "interval_s": interval_s,
+        "percentiles": _percentiles(shards),
         "completed": all(r.get("completed", False) for r in runs),
         "dropped": [line for shard in shards for line in shard.dropped],
     }
@@ -417,6 +419,15 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
         )
     merged["merged_from"] = runs
     return merged
+
+
+def _percentiles(shards: list[_Shard]) -> list[float]:
+    """Every percentile a shard reported (one of an older fleetsim: the default list)."""
+    listed = [p for shard in shards for p in shard.run.get("percentiles") or DEFAULT_PERCENTILES]
+    try:
+        return list(reported(checked_list(listed)))
+    except (TypeError, ValueError) as error:
+        raise MergeError(f"run.percentiles of a shard: {error}") from error
 
 
 def _copy_profiles(shards: list[_Shard], out: Path) -> None:

@@ -29,14 +29,8 @@ from typing import Any, Final
 
 import msgspec
 
-from fleetsim.report.thresholds import (
-    COUNT_FIELDS,
-    FLEET,
-    LATENCY_METRICS,
-    LATENCY_UNITS_MS,
-    RATE_METRICS,
-    format_value,
-)
+from fleetsim.report.threshold_grammar import COUNT_FIELDS, FLEET, LATENCY_METRICS, LATENCY_UNITS_MS, RATE_METRICS
+from fleetsim.report.thresholds import format_value
 
 SHOWN: Final = ("p50", "p99", "max", "count", "errors")
 COUNTED: Final = ("errors", "timeouts", "late")

@@ -53,7 +53,7 @@ def test_gate_fails_with_99_and_writes_junit(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["-t", "BootNotification.p95 < 2s"], "unknown metric 'p95'"),
+    (["-t", "BootNotification.p100 < 2s"], "'p100' is not a percentile"),
     ([], "Missing option '--threshold'"),
 ])
 def test_gate_usage_errors_exit_2(tmp_path: Path, args: list[str], words: str) -> None:

@@ -54,7 +54,13 @@ def test_good_expressions_parse(expression: str, parsed: tuple[Any, ...]) -> Non
 
 BAD = [
     # expression, column (0-based) of the caret, words the message must hold
-    ("BootNotification.p95 < 2s", 17, ("unknown metric 'p95'", "did you mean 'p99'")),
+    ("BootNotification.p100 < 2s", 17, ("'p100' is not a percentile", "'max'")),
+    ("BootNotification.p(0) < 2s", 17, ("'p(0)' is not a percentile",)),
+    ("BootNotification.p99..9 < 2s", 21, ("expected ACTION.METRIC",)),
+    ("BootNotification.pmax < 2s", 17, ("unknown metric 'pmax'", "did you mean 'max'")),
+    ("errors.rate < 1% abort later", 23, ("grace period", "abort after 30s")),
+    ("timeouts == 0 abort after 30", 26, ("duration with its unit",)),
+    ("timeouts == 0 abort after", 20, ("grace period",)),
     ("Hearbeat.p99 < 1s", 0, ("unknown action", "did you mean 'Heartbeat'")),
     ("RemoteStartTransaction.p99 < 1s", 0, ("sent by the CSMS",)),
     ("p99 < 2s", 0, ("needs an action", "'*.p99'")),
@@ -200,7 +206,8 @@ def test_connection_and_outage_metrics_parse(expression: str, parsed: tuple[Any,
 
 
 SETUP_BAD = [
-    ("connect.p95 < 2s", 8, ("unknown metric 'connect.p95'", "did you mean 'connect.p99'")),
+    ("connect.pp99 < 2s", 8, ("unknown metric 'connect.pp99'", "did you mean 'connect.p99'")),
+    ("boot.p(100) < 2s", 5, ("'p(100)' is not a percentile",)),
     ("outage.booted < 30s", 7, ("unknown metric 'outage.booted'", "did you mean 'outage.booted_after'")),
     ("conect.p99 < 2s", 0, ("unknown action or metric 'conect'", "did you mean 'connect'")),
     ("Heartbeat.connect.p99 < 2s", 0, ("connect.p99 is not per action",)),
@@ -340,7 +347,7 @@ def test_fleetsim_gate_judges_connections_and_outages(tmp_path: Path) -> None:
     assert "✗ outage.delivered_after < 60s" in result.output
     assert "thresholds: 2 passed, 1 failed" in result.output
     assert 'failures="1"' in junit.read_text()
-    bad = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.p95 < 2s"], prog_name="fleetsim")
+    bad = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.pp99 < 2s"], prog_name="fleetsim")
     assert bad.exit_code == 2 and "did you mean 'connect.p99'" in bad.output
 
 
