@@ -12,7 +12,7 @@ import click
 import trio
 
 from fleetsim import __version__
-from fleetsim.cli.gates import ThresholdType, judge
+from fleetsim.cli.gates import AbortWatch, PercentilesType, ThresholdType, judge_run, with_named_percentiles
 from fleetsim.cli.options import (
     Duration,
     check_charge_point_ids,
@@ -24,6 +24,7 @@ from fleetsim.cli.options import (
 )
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin, load_profile_file
@@ -112,15 +113,19 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="Interval of the HdrHistogram log (latency.hlog) and the time series (timeseries*.csv).")
 @click.option("--threshold", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
               help="Pass/fail criterion judged on summary.json after the run (repeatable), e.g. "
-                   "'BootNotification.p99 < 2s', 'errors.rate < 0.1%', 'StartTransaction.p99.9 < declared'. "
-                   "Any failure exits with 99.")
+                   "'BootNotification.p(95) < 2s', 'errors.rate < 0.1%', 'StartTransaction.p99.9 < declared'. "
+                   "Any failure exits with 99. With 'abort' ('errors.rate < 1% abort', 'timeouts == 0 abort after "
+                   "30s') it is judged at every interval too, and its first failure stops the run.")
+@click.option("--percentiles", type=PercentilesType(), metavar="LIST",
+              help="Percentiles of summary.json's latency figures, e.g. 50,90,95,99,99.9,99.99 (p50, p90, p99 "
+                   "and p99.9 are always in; default 50,90,95,99,99.9).")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress line.")
 def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
                 client_key, insecure, source_addresses, csms_calls, no_csms_calls, interval_s, quiet, thresholds,
-                junit_file) -> None:  # type: ignore[no-untyped-def]
+                junit_file, percentiles) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -154,6 +159,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         sessions=SimpleSessions(mean_idle_s=mean_idle, mean_connected_s=mean_session),
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
         embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
+        percentiles=percentiles or DEFAULT_PERCENTILES,
     )
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
@@ -191,6 +197,9 @@ def _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file,
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out or Path("results") / run_id
     recorder = Recorder()
+    spec = with_named_percentiles(spec, thresholds)
+    watch = AbortWatch(thresholds, recorder, spec.percentiles, say=lambda line: click.secho(
+        f"\n{line}", fg="red", bold=True, err=True))
     show = None if quiet else _show_progress
     stations = sum(share.stations for share in spec.fleet)
     mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
@@ -198,7 +207,8 @@ def _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file,
                f"for {spec.duration_s:g}s against {spec.csms_url or 'the embedded CSMS'}", err=True)
     try:
         outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
-                                       on_progress=show, handle_signals=True, results_dir=out_dir))
+                                       on_progress=show, handle_signals=True, results_dir=out_dir,
+                                       on_interval=watch or None))
     except Exception as error:  # the run itself broke: still write what was measured
         click.echo(f"\nerror: the run failed: {error!r}", err=True)
         write_results(out_dir, recorder, spec, profiles, None, run_id=run_id, host=socket.gethostname(),
@@ -216,7 +226,7 @@ def _execute(spec, profiles, tls, passwords, out, quiet, thresholds, junit_file,
     _print_footer(outcome, out_dir)
     if thresholds or junit_file:  # CI gates, judged on the figures of summary.json (as `fleetsim gate` would)
         document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
-        if not judge(thresholds, document, junit_file):
+        if not judge_run(thresholds, document, junit_file, out_dir, watch.aborted):
             sys.exit(EXIT_THRESHOLD_FAILED)
 
 
@@ -239,6 +249,6 @@ def _show_progress(progress, recorder, elapsed_s) -> None:  # type: ignore[no-un
 
 def _print_footer(outcome: RunOutcome, out_dir: Path) -> None:
     seconds = (outcome.ended_at - outcome.started_at).total_seconds()
-    note = " (stopped early)" if outcome.interrupted else ""
+    note = " (stopped early)" if outcome.interrupted else " (aborted by a threshold)" if outcome.aborted else ""
     click.echo(f"\n{outcome.stations} stations, {outcome.progress.messages_out} messages sent, "
                f"{outcome.progress.messages_in} received in {seconds:.1f}s{note}; results in {out_dir}/")

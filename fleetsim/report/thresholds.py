@@ -60,7 +60,7 @@ Pure: a threshold is parsed from text and judged against a decoded
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -80,13 +80,14 @@ from fleetsim.report.threshold_grammar import (
     is_connection_metric,
     is_latency,
     is_per_action,
+    is_setup_latency,
     parse_threshold,
     suggest,
 )
 
 __all__ = [
     "FLEET", "LATENCY_METRICS", "METRICS", "NOT_PER_ACTION", "Threshold", "ThresholdError", "Verdict", "evaluate",
-    "format_ms", "format_value", "parse_threshold", "verdict_lines",
+    "figure_steps", "format_ms", "format_value", "judge_live", "parse_threshold", "verdict_lines", "verdict_records",
 ]
 
 
@@ -126,7 +127,60 @@ def evaluate(thresholds: Sequence[Threshold], summary: Mapping[str, Any]) -> lis
 def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
     cases = _cases(threshold, summary)
     if isinstance(cases, str):
-        return Verdict(threshold.expression, False, None, threshold.limit, threshold.unit, cases)
+        return Verdict(threshold.expression, False, None, threshold.limit, threshold.unit, cases, threshold.abort)
+    return _verdict(threshold, cases)
+
+
+def judge_live(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict | None:
+    """The threshold judged on a run's figures so far (a live summary,
+    fleetsim.metrics.summary.live_summary): its failing verdict when a figure
+    is past its limit, else None.  A figure the run cannot give yet (no calls
+    so far, an outage not recovered from yet) is no failure yet: the run goes
+    on, and the judgement at its end says what it could not answer."""
+    cases = _cases(threshold, summary)
+    if isinstance(cases, str):
+        return None
+    compare = OPERATORS[threshold.op]
+    observed = [case for case in cases if case.observed is not None]
+    if all(compare(case.observed, case.limit) for case in observed):
+        return None
+    return msgspec.structs.replace(_verdict(threshold, observed), aborted_run=True)
+
+
+def figure_steps(threshold: Threshold, summary: Mapping[str, Any]) -> Iterator[None]:
+    """Read, one at a time, the latency figures :func:`judge_live` will read
+    from a live summary (each made when first read: an added histogram and a
+    percentile cost up to a millisecond), so that a caller can let other work
+    run in between.  Reading nothing, or too much, changes no verdict."""
+    metric = threshold.metric
+    if is_setup_latency(metric):
+        scope = (summary.get("models") or {}).get(threshold.model) if threshold.model else summary.get("fleet")
+        section = (scope or {}).get("connection" if metric.startswith("connect.") else "boot") or {}
+        block = section.get("connect_ms" if metric.startswith("connect.") else "boot_ms")
+        if block is not None:
+            block.get(metric.partition(".")[2])
+        yield
+        return
+    if not is_latency(metric) or threshold.action is None:
+        return
+    models = summary.get("models") or {}
+    if threshold.model is not None:
+        sections = [models.get(threshold.model) or {}]
+    elif threshold.declared:
+        sections = [models[model_id] for model_id in models]
+    else:
+        sections = [summary.get("fleet") or {}]
+    for section in sections:
+        exchanges = section.get("exchanges") or {}
+        actions = list(exchanges) if threshold.action == EVERY_ACTION else [threshold.action]
+        for action in actions:
+            block = (exchanges.get(action) or {}).get(f"{threshold.view}_ms")
+            if block is not None:
+                block.get(metric)
+            yield
+
+
+def _verdict(threshold: Threshold, cases: Sequence[_Case]) -> Verdict:
     compare = OPERATORS[threshold.op]
     judged = [(case, case.observed is not None and compare(case.observed, case.limit)) for case in cases]
     failing = [case for case, passed in judged if not passed]
@@ -148,7 +202,8 @@ def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
             detail = f"{what}: {len(failing)} of {len(cases)} {judged_over} fail: {listed}{more}"
         else:
             detail = f"{what}: all {len(cases)} {judged_over} pass; closest: {_case_text(worst, threshold)}"
-    return Verdict(threshold.expression, not failing, worst.observed, worst.limit, threshold.unit, detail)
+    return Verdict(threshold.expression, not failing, worst.observed, worst.limit, threshold.unit, detail,
+                   threshold.abort)
 
 
 def _noun(threshold: Threshold) -> str:
@@ -323,3 +378,15 @@ def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
     failed = sum(not verdict.passed for verdict in verdicts)
     lines.append(f"thresholds: {len(verdicts) - failed} passed, {failed} failed")
     return lines
+
+
+def verdict_records(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
+    """The verdicts as summary.json's ``thresholds`` (results/README.md)."""
+    return [{
+        "expression": verdict.expression,
+        "passed": verdict.passed,
+        "observed": None if verdict.observed is None else format_value(verdict.observed, verdict.unit),
+        "detail": verdict.detail,
+        "abort": verdict.abort,
+        "aborted_run": verdict.aborted_run,
+    } for verdict in verdicts]

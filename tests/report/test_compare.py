@@ -41,7 +41,7 @@ def test_regression_limits_parse(text: str, metric: str, allowed: float, relativ
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ("p99", "METRIC=LIMIT"), ("p95=10%", "metrics:"), ("p99=10", "unit"), ("errors.rate=1ms", "percentage points"),
+    ("p99", "METRIC=LIMIT"), ("p100=10%", "metrics:"), ("p99=10", "unit"), ("errors.rate=1ms", "percentage points"),
     ("timeouts=1ms", "no unit"), ("p99=fast", "not a limit"),
 ])
 def test_bad_regression_limits_are_refused(text: str, words: str) -> None:
