@@ -24,9 +24,9 @@ from fleetsim.metrics.percentiles import is_latency_key, parse_key, percentile_k
 from fleetsim.metrics.summary import BOOT, CONNECT
 from fleetsim.report.threshold_grammar import FLEET
 
-__all__ = ["Block", "Series", "fill_percentiles", "interval_blocks", "run_histograms"]
+__all__ = ["Block", "Series", "SeriesBlocks", "fill_percentiles", "interval_blocks", "run_histograms"]
 
-MAX_BLOCKS: Final = 30
+MAX_BLOCKS: Final = 20
 EXCHANGE_VIEWS: Final = ("corrected", "service")
 SETUP_NAMES: Final = (CONNECT, BOOT)
 
@@ -53,7 +53,12 @@ def _lines(path: Path, views: Collection[str]) -> Iterator[tuple[Series, float, 
     """(series, start in seconds since the log's start, histogram) of every
     line of the wanted views; setup-time reactions only (connect, boot)."""
     start_s = hlog.read_start_s(path) or 0.0
-    for logged in hlog.read_hlog(path, []):
+
+    def wanted(tag: str) -> bool:
+        view, _, name = hlog.split_tag(tag)
+        return view in views and (view != "reaction" or name in SETUP_NAMES)
+
+    for logged in hlog.read_hlog(path, [], wanted):
         if logged.tag is None:
             continue
         view, model_id, name = hlog.split_tag(logged.tag)
@@ -94,14 +99,20 @@ def _interval_count(path: Path) -> tuple[float, int]:
     return length_s, round(last_s / length_s) + 1
 
 
-def interval_blocks(path: Path, views: Collection[str], max_blocks: int = MAX_BLOCKS) -> dict[Series, list[Block]]:
+class SeriesBlocks(NamedTuple):
+    blocks: list[Block]  # the run's blocks of consecutive intervals, in order; empty where it recorded nothing
+    pooled: Block  # all of them added: the whole run's
+
+
+def interval_blocks(path: Path, views: Collection[str], max_blocks: int = MAX_BLOCKS) -> dict[Series, SeriesBlocks]:
     """Every series of the wanted views in at most ``max_blocks`` blocks of
     consecutive intervals (one interval a block when the run has fewer); the
-    same blocks for every series of the run, empty where it recorded nothing."""
+    same blocks for every series of the run."""
     length_s, intervals = _interval_count(path)
     blocks = max(1, min(max_blocks, intervals))
     found: dict[Series, list[Block]] = {}
     current: dict[Series, tuple[int, Histogram]] = {}
+    pooled: dict[Series, Histogram] = {}
     empty = Block(0, array("Q"))
 
     def close(series: Series) -> None:
@@ -109,6 +120,9 @@ def interval_blocks(path: Path, views: Collection[str], max_blocks: int = MAX_BL
         found.setdefault(series, [])
         found[series] += [empty] * (index - len(found[series]))
         found[series].append(_compact(histogram))
+        if series not in pooled:
+            pooled[series] = new_histogram()
+        pooled[series].add(histogram)
         histogram.zero()
 
     for series, at_s, histogram in _lines(path, views):
@@ -123,7 +137,7 @@ def interval_blocks(path: Path, views: Collection[str], max_blocks: int = MAX_BL
     for key in list(current):
         close(key)
         found[key] += [empty] * (blocks - len(found[key]))
-    return found
+    return {key: SeriesBlocks(found[key], _compact(pooled[key])) for key in found}
 
 
 def _compact(histogram: Histogram) -> Block:

@@ -5,18 +5,20 @@ Each run's ``latency.hlog`` holds a histogram per interval.  The band of a
 change (new against base) is a bootstrap over both runs, seeded, so the same
 two folders always give the same band:
 
-1. a run's intervals are taken in at most 30 blocks of consecutive intervals
-   (one interval a block in shorter runs), and the blocks are drawn with
-   replacement, as many as there are: the run's variation from interval to
-   interval (a slow minute, a ramp, a GC pause) enters the band;
-2. the percentile is read from the drawn blocks' added histogram at the rank
-   an equally large sample drawn from it would put it at (the order
-   statistic's Beta distribution): the sampling noise within the intervals
-   enters too, which alone matters when all of an action's calls fell into
-   one interval (the boots of a ramp);
-3. 1,000 such draws of each run give 1,000 changes (new / base - 1, or new -
-   base for a limit in ms); the band is their central interval at the
-   confidence asked (99 %: from the 1st to the 99th percentile of the changes).
+* a run's intervals are taken in at most 30 blocks of consecutive intervals
+  (one interval a block in shorter runs); a draw takes as many blocks as
+  there are, with replacement, the same blocks for every action of the run
+  (what is drawn is a stretch of the run's time), and reads the percentile
+  from the drawn blocks' added histogram.  The run's variation from interval
+  to interval (a slow minute, a ramp, a GC pause) and the sampling noise
+  within the intervals both enter the band;
+* an action whose calls fell into fewer than 10 blocks (the boots of a ramp)
+  has too few of them to resample: its draws are those of the percentile of
+  an equally large sample drawn from its histogram (the order statistic's
+  Beta distribution), the sampling noise alone;
+* 1,000 draws of each run give 1,000 changes (new / base - 1, or new - base
+  for a limit in ms); the band is their central interval at the confidence
+  asked (99 %: from the 1st to the 99th percentile of the changes).
 
 A change counts as a regression only when the whole band is past the limit
 (fleetsim.report.compare).
@@ -28,8 +30,10 @@ from __future__ import annotations
 
 import operator
 import random
+from bisect import bisect_left
+from functools import cache
 from collections.abc import Sequence
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from pathlib import Path
 from typing import Final
 
@@ -39,12 +43,13 @@ from fleetsim.metrics.histogram import new_histogram
 from fleetsim.metrics.hlog import HlogError
 from fleetsim.metrics.intervals import HLOG_FILE
 from fleetsim.metrics.percentiles import MAX, key_percentile
-from fleetsim.report.histograms import EXCHANGE_VIEWS, Block, Series, interval_blocks
+from fleetsim.report.histograms import EXCHANGE_VIEWS, Series, SeriesBlocks, interval_blocks
 
-__all__ = ["DEFAULT_CONFIDENCE", "RESAMPLES", "Band", "Noise", "load_noise"]
+__all__ = ["DEFAULT_CONFIDENCE", "MIN_BLOCKS", "RESAMPLES", "Band", "Noise", "load_noise"]
 
 RESAMPLES: Final = 1000
 DEFAULT_CONFIDENCE: Final = 0.99
+MIN_BLOCKS: Final = 10  # blocks with calls an action needs before its blocks are resampled
 _REFERENCE: Final = new_histogram()  # index → value, as every histogram of ours maps them
 
 
@@ -57,58 +62,75 @@ class Band(msgspec.Struct, frozen=True):
     relative: bool
 
 
+@cache
+def _value_ms(index: int) -> float:
+    return _REFERENCE.get_highest_equivalent_value(_REFERENCE.get_value_from_index(index)) / 1000
+
+
+def _rank(key: str, total: int) -> int:
+    """HdrHistogram's rank of a percentile (get_target_count_at_percentile)."""
+    return total if key == MAX else max(1, int(key_percentile(key) * total / 100 + 0.5))
+
+
 class _Prepared:
-    """One series of one run, ready to resample: at each occupied index of
-    the histogram (``indices``), every block's cumulative count (``columns``)."""
+    """One series of one run, ready to draw from: the histogram's occupied
+    indices, the whole run's cumulative count at each, and (for resampling
+    blocks) every block's."""
 
-    __slots__ = ("columns", "indices", "totals")
+    def __init__(self, data: SeriesBlocks) -> None:
+        self.data = data
+        pooled = data.pooled
+        self.offsets = [offset for offset, count in enumerate(pooled.counts) if count]
+        self.indices = [pooled.first + offset for offset in self.offsets]
+        self.cumulative = list(accumulate(count for count in pooled.counts if count))
+        self.total = self.cumulative[-1] if self.cumulative else 0
+        self.resampled = sum(1 for block in data.blocks if block.counts) >= MIN_BLOCKS
+        self._columns: list[tuple[int, ...]] | None = None
 
-    def __init__(self, blocks: Sequence[Block]) -> None:
-        occupied: set[int] = set()
-        for block in blocks:
-            occupied.update(block.first + offset for offset, count in enumerate(block.counts) if count)
-        self.indices = sorted(occupied)
-        rows = [_cumulative_at(block, self.indices) for block in blocks]
-        self.columns: list[tuple[int, ...]] = list(zip(*rows, strict=True)) if self.indices else []
-        self.totals = self.columns[-1] if self.columns else tuple(0 for _ in blocks)
+    def columns(self) -> list[tuple[int, ...]]:
+        """At each occupied index, every block's cumulative count."""
+        if self._columns is None:
+            pooled, pick = self.data.pooled, operator.itemgetter(*self.offsets)
+            rows = []
+            for block in self.data.blocks:
+                if not block.counts:
+                    rows.append((0,) * len(self.offsets))
+                    continue
+                after = len(pooled.counts) - (block.first - pooled.first) - len(block.counts)
+                padded = chain(repeat(0, block.first - pooled.first), block.counts, repeat(0, max(0, after)))
+                picked = pick(list(accumulate(padded)))
+                rows.append(picked if len(self.offsets) > 1 else (picked,))
+            self._columns = list(zip(*rows, strict=True))
+        return self._columns
 
 
-def _cumulative_at(block: Block, indices: Sequence[int]) -> list[int]:
-    if not block.counts:
-        return [0] * len(indices)
-    cumulative = list(accumulate(block.counts))
-    last = len(cumulative) - 1
-    return [0 if index < block.first else cumulative[min(index - block.first, last)] for index in indices]
-
-
-def resampled(prepared: _Prepared, key: str, rng: random.Random, resamples: int = RESAMPLES) -> list[float]:
-    """``resamples`` draws of the figure ``key`` (``p99``, ``max``) in ms (see
-    the module's text); draws that hold no sample are left out."""
-    if not prepared.indices:
-        return []
-    blocks = len(prepared.totals)
-    choices = range(blocks)
-    percentile = key_percentile(key)
-    values: list[float] = []
-    for _ in range(resamples):
-        weights = [0] * blocks
-        for chosen in rng.choices(choices, k=blocks):
-            weights[chosen] += 1
-        total = sum(map(operator.mul, weights, prepared.totals))
+def _drawn_by_blocks(prepared: _Prepared, key: str, weights: Sequence[Sequence[int]]) -> list[float]:
+    columns = prepared.columns()
+    totals = columns[-1]
+    values = []
+    for weight in weights:
+        total = sum(map(operator.mul, weight, totals))
         if not total:
             continue
-        # HdrHistogram's rank of a percentile (get_target_count_at_percentile).
-        rank = total if key == MAX else max(1, int(percentile * total / 100 + 0.5))
-        target = rng.betavariate(rank, total - rank + 1) * total
-        low, high = 0, len(prepared.indices) - 1
+        target = _rank(key, total)
+        low, high = 0, len(columns) - 1
         while low < high:
             middle = (low + high) // 2
-            if sum(map(operator.mul, weights, prepared.columns[middle])) >= target:
+            if sum(map(operator.mul, weight, columns[middle])) >= target:
                 high = middle
             else:
                 low = middle + 1
-        index = prepared.indices[low]
-        values.append(_REFERENCE.get_highest_equivalent_value(_REFERENCE.get_value_from_index(index)) / 1000)
+        values.append(_value_ms(prepared.indices[low]))
+    return values
+
+
+def _drawn_by_samples(prepared: _Prepared, key: str, rng: random.Random, resamples: int) -> list[float]:
+    total, values = prepared.total, []
+    rank = _rank(key, total)
+    for _ in range(resamples):
+        target = rng.betavariate(rank, total - rank + 1) * total
+        values.append(_value_ms(prepared.indices[min(bisect_left(prepared.cumulative, target),
+                                                     len(prepared.indices) - 1)]))
     return values
 
 
@@ -117,14 +139,15 @@ def _quantile(ordered: Sequence[float], share: float) -> float:
 
 
 class Noise:
-    """The noise of a comparison: both runs' interval blocks, bootstrapped per
+    """The noise of a comparison: both runs' interval blocks, drawn from per
     series and figure when first asked for (and kept)."""
 
-    def __init__(self, base: dict[Series, list[Block]], new: dict[Series, list[Block]],
+    def __init__(self, base: dict[Series, SeriesBlocks], new: dict[Series, SeriesBlocks],
                  confidence: float = DEFAULT_CONFIDENCE, resamples: int = RESAMPLES) -> None:
         self.runs = (base, new)
         self.confidence = confidence
         self.resamples = resamples
+        self._weights: dict[int, list[list[int]]] = {}
         self._prepared: dict[tuple[int, Series], _Prepared] = {}
         self._drawn: dict[tuple[int, Series, str], list[float]] = {}
 
@@ -145,18 +168,36 @@ class Noise:
             return None
         return Band(_quantile(changes, 1 - self.confidence), _quantile(changes, self.confidence), relative)
 
+    def _block_weights(self, run: int, blocks: int) -> list[list[int]]:
+        """The run's draws: how often each block is taken, the same for every series."""
+        if run not in self._weights:
+            rng, choices, drawn = random.Random(f"blocks/{run}"), range(blocks), []
+            for _ in range(self.resamples):
+                weight = [0] * blocks
+                for chosen in rng.choices(choices, k=blocks):
+                    weight[chosen] += 1
+                drawn.append(weight)
+            self._weights[run] = drawn
+        return self._weights[run]
+
     def _draws(self, run: int, series: Series, key: str) -> list[float]:
         drawn = self._drawn.get((run, series, key))
-        if drawn is None:
-            blocks = self.runs[run].get(series)
-            if blocks is None:
-                return []
-            prepared = self._prepared.get((run, series))
-            if prepared is None:
-                prepared = self._prepared[(run, series)] = _Prepared(blocks)
-            # Seeded by what is drawn, so the same folders give the same band.
-            rng = random.Random(f"{run}/{series.view}/{series.scope}/{series.name}/{key}")
-            drawn = self._drawn[(run, series, key)] = resampled(prepared, key, rng, self.resamples)
+        if drawn is not None:
+            return drawn
+        data = self.runs[run].get(series)
+        if data is None:
+            return []
+        prepared = self._prepared.get((run, series))
+        if prepared is None:
+            prepared = self._prepared[(run, series)] = _Prepared(data)
+        if not prepared.total:
+            drawn = []
+        elif prepared.resampled:
+            drawn = _drawn_by_blocks(prepared, key, self._block_weights(run, len(data.blocks)))
+        else:  # seeded by what is drawn, so the same folders give the same band
+            rng = random.Random(f"samples/{run}/{series.view}/{series.scope}/{series.name}/{key}")
+            drawn = _drawn_by_samples(prepared, key, rng, self.resamples)
+        self._drawn[(run, series, key)] = drawn
         return drawn
 
 

@@ -41,7 +41,32 @@ GOOD = [
     ("Authorize.late <= 3", (None, "Authorize", "corrected", "late", "<=", 3.0)),
     ("Heartbeat.errors == 0", (None, "Heartbeat", "corrected", "errors", "==", 0.0)),
     ("Heartbeat.p50 < 0.5s", (None, "Heartbeat", "corrected", "p50", "<", 500.0)),
+    # Any percentile, as k6 writes it too; kept in its canonical spelling.
+    ("BootNotification.p(95) < 2s", (None, "BootNotification", "corrected", "p95", "<", 2000.0)),
+    ("BootNotification.p95 < 2s", (None, "BootNotification", "corrected", "p95", "<", 2000.0)),
+    ("Heartbeat.p99.99 < 1s", (None, "Heartbeat", "corrected", "p99.99", "<", 1000.0)),
+    ("m:Heartbeat.service.p(99.9) <= 5ms", ("m", "Heartbeat", "service", "p99.9", "<=", 5.0)),
+    ("*.p99.999 < declared", (None, "*", "corrected", "p99.999", "<", None)),
+    ("StartTransaction.p(50) > 1ms abort", (None, "StartTransaction", "corrected", "p50", ">", 1.0)),
 ]
+
+ABORTS = [
+    # expression, abort, grace period (s)
+    ("errors.rate < 1% abort", True, 0.0),
+    ("timeouts == 0 abort after 30s", True, 30.0),
+    ("BootNotification.p(99.9) < 2s  abort  after  2m ", True, 120.0),
+    ("connect.failures.rate < 5% abort after 1.5h", True, 5400.0),
+    ("outage.booted_after < 30s abort after 500ms", True, 0.5),
+    ("errors.rate < 1%", False, 0.0),
+]
+
+
+@pytest.mark.parametrize(("expression", "abort", "after_s"), ABORTS, ids=[e for e, _, _ in ABORTS])
+def test_abort_and_its_grace_period_parse(expression: str, abort: bool, after_s: float) -> None:
+    threshold = parse_threshold(expression)
+    assert (threshold.abort, threshold.abort_after_s) == (abort, after_s)
+    assert threshold.expression == expression  # as written, suffix and all
+    assert threshold.limit == parse_threshold(expression.split(" abort")[0]).limit
 
 
 @pytest.mark.parametrize(("expression", "parsed"), GOOD, ids=[e for e, _ in GOOD])
@@ -136,6 +161,9 @@ JUDGED = [
     ("model-c:Heartbeat.p99 < 1s", False, None, 1000.0, ("model 'model-c' was not in this run", "model-a, model.b")),
     ("model-a:Heartbeat.p99 < 1s", True, 12.0, 1000.0, ()),
     ("MeterValues.p50 < 1s", False, None, 1000.0, ("no answers", "4 timed out")),
+    # A percentile summary.json does not list cannot be judged from it alone.
+    ("BootNotification.p(95) < 2s", False, None, 2000.0, ("lists no p95", "p50, p90, p99, p99.9, max", "latency.hlog")),
+    ("errors.rate < 0.2% abort after 30s", True, 2 / 1304, 0.002, ()),
 ]
 
 
