@@ -168,7 +168,10 @@ def _sections(counters: Callable[[], Counter[str]], reaction: Callable[[str], Hi
             "disconnects": _by_prefix(counters(), "disconnect."),
             "connect_ms": Later(lambda: block(CONNECT)),
         })),
-        "boot": Later(lambda: Lazy({"answers": _by_prefix(counters(), "boot."), "boot_ms": Later(lambda: block(BOOT))})),
+        "boot": Later(lambda: Lazy({
+            "answers": _by_prefix(counters(), "boot."),
+            "boot_ms": Later(lambda: block(BOOT)),
+        })),
         "csms_calls": Later(lambda: _csms_calls(counters())),
         "reactions": Later(reactions),
         "counters": Later(lambda: dict(sorted(counters().items()))),
@@ -266,7 +269,8 @@ def _simulator_figures(histogram: Histogram, percentiles: Sequence[float]) -> La
 
 def _simulator_section(recorder: Recorder, percentiles: Sequence[float]) -> Lazy:
     return Lazy({
-        **{f"{name}_ms": Later(lambda h=h: _simulator_figures(h, percentiles)) for name, h in recorder.simulator.items()},
+        **{f"{name}_ms": Later(lambda h=h: _simulator_figures(h, percentiles))
+           for name, h in recorder.simulator.items()},
         "gc_collections": _by_prefix(recorder.simulator_counters, "gc.collections."),
         "warning": Later(lambda: lag_warning(recorder)),
     })

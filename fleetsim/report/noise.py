@@ -33,7 +33,7 @@ import random
 from bisect import bisect_left
 from functools import cache
 from collections.abc import Sequence
-from itertools import accumulate, chain, repeat
+from itertools import accumulate
 from pathlib import Path
 from typing import Final
 
@@ -80,8 +80,7 @@ class _Prepared:
     def __init__(self, data: SeriesBlocks) -> None:
         self.data = data
         pooled = data.pooled
-        self.offsets = [offset for offset, count in enumerate(pooled.counts) if count]
-        self.indices = [pooled.first + offset for offset in self.offsets]
+        self.indices = [pooled.first + offset for offset, count in enumerate(pooled.counts) if count]
         self.cumulative = list(accumulate(count for count in pooled.counts if count))
         self.total = self.cumulative[-1] if self.cumulative else 0
         self.resampled = sum(1 for block in data.blocks if block.counts) >= MIN_BLOCKS
@@ -90,16 +89,18 @@ class _Prepared:
     def columns(self) -> list[tuple[int, ...]]:
         """At each occupied index, every block's cumulative count."""
         if self._columns is None:
-            pooled, pick = self.data.pooled, operator.itemgetter(*self.offsets)
-            rows = []
+            occupied, rows = len(self.indices), []
             for block in self.data.blocks:
                 if not block.counts:
-                    rows.append((0,) * len(self.offsets))
+                    rows.append((0,) * occupied)
                     continue
-                after = len(pooled.counts) - (block.first - pooled.first) - len(block.counts)
-                padded = chain(repeat(0, block.first - pooled.first), block.counts, repeat(0, max(0, after)))
-                picked = pick(list(accumulate(padded)))
-                rows.append(picked if len(self.offsets) > 1 else (picked,))
+                cumulative = list(accumulate(block.counts))
+                start = bisect_left(self.indices, block.first)
+                end = bisect_left(self.indices, block.first + len(block.counts))
+                inside = [index - block.first for index in self.indices[start:end]]
+                picked = operator.itemgetter(*inside)(cumulative) if inside else ()
+                picked = picked if len(inside) != 1 else (picked,)
+                rows.append((0,) * start + picked + (cumulative[-1],) * (occupied - end))
             self._columns = list(zip(*rows, strict=True))
         return self._columns
 

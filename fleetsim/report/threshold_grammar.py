@@ -8,11 +8,10 @@ Pure: text only.
 from __future__ import annotations
 
 import difflib
-import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Callable, Iterable
+from typing import Final, Literal
 
 import msgspec
 

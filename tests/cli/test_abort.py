@@ -5,6 +5,7 @@ written, exit 99, the threshold named) long before its duration."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import trio
@@ -88,7 +89,6 @@ faults = {{ malformed_every = 2 }}
     assert (run_section["completed"], run_section["interrupted"]) == (True, False)
     assert run_section["percentiles"] == [50.0, 90.0, 95.0, 99.0, 99.9, 99.99]  # p95: a threshold names it
     started, ended = (run_section[key] for key in ("started_at", "ended_at"))
-    from datetime import datetime
     assert (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds() < 30
     assert [(t["expression"], t["passed"], t["abort"], t["aborted_run"]) for t in summary["thresholds"]] == [
         ("errors.rate < 1% abort after 1s", False, True, True), ("BootNotification.p(95) < 10s", True, False, False)]

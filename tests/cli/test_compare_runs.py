@@ -33,7 +33,8 @@ async def _run(spec: RunSpec, out: Path) -> None:
 
 
 def test_shards_of_one_run_do_not_differ_and_a_slower_csms_is_caught(tmp_path: Path) -> None:
-    slow = msgspec.structs.replace(SPEC, id_prefix="C", embedded_csms=CsmsConfig(delay=ResponseDelay.parse("fixed:20ms")))
+    delayed = CsmsConfig(delay=ResponseDelay.parse("fixed:20ms"))
+    slow = msgspec.structs.replace(SPEC, id_prefix="C", embedded_csms=delayed)
 
     async def all_three() -> None:
         with trio.fail_after(60):
