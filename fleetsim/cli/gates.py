@@ -79,8 +79,13 @@ def percentiles_named(thresholds: Sequence[Threshold]) -> set[float]:
     return named
 
 
-def judge(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_file: Path | None,
-          *, aborted: Verdict | None = None) -> list[Verdict]:
+def judge(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_file: Path | None) -> bool:
+    """Print every verdict; write the JUnit file if asked.  True if all pass."""
+    return all(verdict.passed for verdict in print_verdicts(thresholds, document, junit_file))
+
+
+def print_verdicts(thresholds: Sequence[Threshold], document: Mapping[str, Any], junit_file: Path | None,
+                   *, aborted: Verdict | None = None) -> list[Verdict]:
     """Judge, print every verdict and write the JUnit file if asked.  The
     threshold that ``aborted`` the run keeps the verdict that stopped it."""
     verdicts = [aborted if aborted is not None and verdict.expression == aborted.expression else verdict
@@ -112,7 +117,7 @@ def gate_folder(results_dir: Path, thresholds: Sequence[Threshold], document: di
     problem = fill_percentiles(document, folder, percentiles_named(thresholds))
     if problem is not None:
         click.secho(f"note: {problem}", fg="yellow", err=True)
-    verdicts = judge(thresholds, document, junit_file)
+    verdicts = print_verdicts(thresholds, document, junit_file)
     store_verdicts(folder, verdicts)
     return all(verdict.passed for verdict in verdicts)
 
@@ -124,7 +129,7 @@ def judge_run(thresholds: Sequence[Threshold], document: dict[str, Any], junit_f
     its summary.json.  True if every threshold passed."""
     if aborted is not None:
         document["run"]["aborted_by"] = aborted.expression
-    verdicts = judge(thresholds, document, junit_file, aborted=aborted)
+    verdicts = print_verdicts(thresholds, document, junit_file, aborted=aborted)
     store_verdicts(out_dir, verdicts, aborted_by=aborted.expression if aborted is not None else None)
     return all(verdict.passed for verdict in verdicts)
 

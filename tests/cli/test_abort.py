@@ -94,3 +94,22 @@ faults = {{ malformed_every = 2 }}
         ("errors.rate < 1% abort after 1s", False, True, True), ("BootNotification.p(95) < 10s", True, False, False)]
     assert summary["thresholds"][0]["detail"].startswith("aborted the run at ")
     assert (out / "latency.hlog").is_file() and (out / "run.json").is_file()
+
+
+def test_percentiles_on_the_command_line(tmp_path: Path) -> None:
+    bad = CliRunner().invoke(main, ["run", "-n", "3", "--percentiles", "50,100", "--out", str(tmp_path / "bad")],
+                             prog_name="fleetsim")
+    assert bad.exit_code == 2 and "above 0 and below 100" in bad.output and not (tmp_path / "bad").exists()
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "-n", "3", "-d", "2s", "--speed", "60", "--no-csms-calls", "-q",
+                                       "--percentiles", "99.99,p50", "--threshold", "BootNotification.p(95) < 10s",
+                                       "--out", str(out)], prog_name="fleetsim", catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["percentiles"] == [50.0, 90.0, 95.0, 99.0, 99.9, 99.99]
+    assert list(summary["fleet"]["exchanges"]["BootNotification"]["corrected_ms"]) == [
+        "p50", "p90", "p95", "p99", "p99.9", "p99.99", "max"]
+    (stored,) = summary["thresholds"]
+    assert (stored["expression"], stored["passed"], stored["aborted_run"]) == ("BootNotification.p(95) < 10s", True,
+                                                                              False)
+    assert "aborted_by" not in summary["run"]
