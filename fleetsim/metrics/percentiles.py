@@ -22,6 +22,9 @@ REQUIRED_PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
 DEFAULT_PERCENTILES: Final = (50.0, 90.0, 95.0, 99.0, 99.9)
 MAX: Final = "max"
 MAX_LISTED: Final = 32  # percentiles a run may list: each costs a little in every block of summary.json
+# A comparison judges no figure of fewer samples: a bootstrap of a handful
+# cannot reach past the values it has, and would call its own noise a change.
+MIN_SAMPLES_FLOOR: Final = 20
 
 _KEY = re.compile(r"^p(?:\((?P<paren>[^()]*)\)|(?P<plain>[0-9.]+))$")
 _NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
@@ -114,9 +117,10 @@ def key_percentile(key: str) -> float:
 def min_samples(key: str) -> int:
     """Samples a run needs before a comparison judges this figure: enough that
     one sample lies beyond the percentile on average (a p99 needs 100, a p99.9
-    1,000, a p50 2); ``max`` is judged like a p99."""
+    1,000), and never fewer than 20 (a p50, a p95); ``max`` is judged like a
+    p99."""
     percentile = 99.0 if key == MAX else key_percentile(key)
-    return max(1, math.ceil(100 / (100 - percentile) - 1e-9))
+    return max(MIN_SAMPLES_FLOOR, math.ceil(100 / (100 - percentile) - 1e-9))
 
 
 class Percentiles(Mapping[str, float]):

@@ -17,20 +17,23 @@ Only increases are regressions: every metric here is better lower.  Rows with
 fewer than ``min_count`` calls on either side are shown but not judged.  A
 latency figure is judged only when each run has enough answers for it
 (:func:`fleetsim.metrics.percentiles.min_samples`: a p99 needs 100, a p99.9
-1,000, a p50 2, a max 100), and with a noise model (fleetsim.report.noise) an
+1,000, a p50 or p95 20, a max 100), and with a noise model (fleetsim.report.noise) an
 increase past its limit is a regression only when the whole noise band of the
 change is past it too: the variation of both runs, from interval to interval,
 does not explain it.  Counts and rates are judged on their figures (no
-interval data per action holds them).  An action the base run had enough calls
-of to judge a limit and the new run has no answered call of (missing, or every
-call timed out), while the base had answers, is a regression: no limit can be
-judged on it, and a gate fails what the run cannot answer.
+interval data per action holds them).  An action the new run has no answered
+call of (missing, or every call timed out), while the base had answers, is a
+regression, no limit being judgeable on it, when the base had enough of them:
+with a noise model, as many as make it unlikely by chance (were both runs
+alike, each call would fall into either with even odds, so none of n in the new
+run has odds 2^-n: 7 calls at 99 %); without one, enough to judge a limit.
 
 Pure: takes two decoded ``summary.json`` documents (and a noise model).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -246,7 +249,7 @@ class _Judge:
     def row(self, scope: str, action: str, base: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
             metrics: Sequence[str]) -> Row:
         changes = {metric: Change(figure(base, metric), figure(new, metric)) for metric in metrics}
-        unanswered = _unanswered(scope, action, base, new, self.limits, self.min_count)
+        unanswered = _unanswered(scope, action, base, new, self.limits, self._unanswered_needs())
         if unanswered is not None:
             return Row(scope, action, changes, True, [unanswered], "no answered call in the new run")
         note = ""
@@ -287,6 +290,16 @@ class _Judge:
                                               unit_of(limit.metric)))
         return Row(scope, action, changes, True, regressions, note, bands, unjudged, within)
 
+    def _unanswered_needs(self) -> int:
+        """Answers in the base that make none in the new run a regression."""
+        if not self.limits:
+            return 0
+        if self.noise is None:
+            return min(_needed(limit, self.min_count) for limit in self.limits)
+        # Both runs alike, a call falls into either with even odds: none of n
+        # in the new run has odds 2^-n, to be below 1 - confidence.
+        return max(self.min_count, math.ceil(math.log2(1 / max(1e-9, 1 - self.noise.confidence))))
+
 
 def _too_few(metric: str, base: Mapping[str, Any], new: Mapping[str, Any], change: Change) -> str:
     """Why a latency figure is not judged in a row, or ""."""
@@ -306,12 +319,12 @@ def _needed(limit: RegressionLimit, min_count: int) -> int:
 
 
 def _unanswered(scope: str, action: str, base: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
-                limits: Sequence[RegressionLimit], min_count: int) -> Regression | None:
-    """A regression when the base run could be judged on a limit and the new
-    one has no answered call: its latencies are missing, not better."""
+                limits: Sequence[RegressionLimit], needed: int) -> Regression | None:
+    """A regression when the base run had ``needed`` answers and the new one
+    has no answered call: its latencies are missing, not better."""
     base_count = (base or {}).get("count", 0)
-    if (not limits or base is None or base_count < min(_needed(limit, min_count) for limit in limits)
-            or not base.get("answered", 0) or (new or {}).get("answered", 0) > 0):
+    if (not limits or base is None or base.get("answered", 0) < max(1, needed)
+            or (new or {}).get("answered", 0) > 0):
         return None
     if new is None:
         reason = f"missing from the new run ({base_count} calls in the base)"

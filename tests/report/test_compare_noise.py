@@ -17,6 +17,7 @@ from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.report.compare import Comparison, compare, comparison_table, parse_regression_limits
 from fleetsim.report.folder import read_summary
+from fleetsim.report.noise import Noise
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "metrics"))
 from recordings import MODELS, events, feed, new_recorder  # noqa: E402
@@ -116,3 +117,19 @@ def test_a_percentile_needs_enough_answers_to_be_judged() -> None:
     few = compare(summary(1.0, 99), summary(5.0, 99), limits)
     assert few.passed and "p99 not judged: 99/99 answers, needs 100" in comparison_table(few)
     assert not compare(summary(1.0, 100), summary(5.0, 100), limits).passed  # judged on its figures: no noise model
+
+
+def test_an_action_missing_from_the_new_run_counts_only_when_chance_cannot_explain_it() -> None:
+    def summary(answered: int) -> dict[str, object]:
+        block = {"p50": 1.0, "p90": 1.0, "p99": 1.0, "p99.9": 1.0, "max": 1.0}
+        exchanges = {"Heartbeat": {"count": 500, "answered": 500, "corrected_ms": block, "service_ms": block}}
+        if answered:
+            exchanges["Reset"] = {"count": answered, "answered": answered, "corrected_ms": block, "service_ms": block}
+        return {"run": {}, "models": {}, "fleet": {"exchanges": exchanges}}
+
+    limits = parse_regression_limits("10%")
+    noise = Noise({}, {}, confidence=0.99)  # both runs alike, a call falls into either with even odds: 2^-7 < 1 %
+    assert compare(summary(6), summary(0), limits, noise=noise).passed
+    (regression,) = compare(summary(7), summary(0), limits, noise=noise).regressions
+    assert regression.text() == "all models Reset: missing from the new run (7 calls in the base) " \
+                                "(limits: p50=10%, p95=10%, p99=10%)"
