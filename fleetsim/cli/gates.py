@@ -153,11 +153,20 @@ def store_verdicts(folder: Path, verdicts: Sequence[Verdict], *, aborted_by: str
         document["thresholds"] = kept + list(fresh.values())
         if aborted_by is not None:
             document["run"]["aborted_by"] = aborted_by
-        temporary = path.with_name(f".{SUMMARY_FILE}.{os.getpid()}.tmp")
-        temporary.write_bytes(msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
-        temporary.replace(path)
+        _replace(path, msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
     except (OSError, msgspec.DecodeError, KeyError, TypeError, AttributeError) as error:
         click.secho(f"note: the verdicts could not be stored in {path}: {error}", fg="yellow", err=True)
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write a new file whole, then rename it over ``path``: a full disk or a
+    kill leaves the old file, never half of one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(content)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class PercentilesType(click.ParamType):

@@ -4,12 +4,16 @@ live summary that makes only the figures read and can read any percentile."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from recordings import events, feed, new_recorder
 
 from fleetsim.engine.run import FleetShare, RunSpec
+from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.lazy import force
+from fleetsim.metrics.merge import MergeError, merge_results
 from fleetsim.metrics.percentiles import (
     DEFAULT_PERCENTILES,
     canonical_metric,
@@ -19,7 +23,7 @@ from fleetsim.metrics.percentiles import (
     percentile_key,
 )
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import summary_document
+from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.metrics.summary import live_summary, recorder_summary
 
 
@@ -107,3 +111,23 @@ def test_a_live_summary_reads_any_percentile_and_makes_only_what_is_read() -> No
     exchanges = live["fleet"]["exchanges"]
     assert [action for action, value in exchanges._items.items() if type(value).__name__ != "Later"] == ["Heartbeat"]
     assert type(live["fleet"]._items["connection"]).__name__ == "Later"
+
+
+def test_a_merge_reports_every_percentile_a_shard_did(tmp_path: Path) -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for name, percentiles in (("a", (95.0,)), ("b", (99.99,))):
+        recorder = new_recorder()
+        writer = IntervalWriter(tmp_path / name, recorder, start)
+        for event in events(500, seed=len(name) + ord(name)):
+            feed(recorder, event)
+        writer.close(10.0, Census())
+        spec = RunSpec(fleet=(FleetShare("ac-model", 1),), duration_s=10, percentiles=percentiles)
+        write_summary(tmp_path / name, summary_document(recorder, spec, None, run_id=name, host="h"))
+    merged = merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+    assert merged["run"]["percentiles"] == [50.0, 90.0, 95.0, 99.0, 99.9, 99.99]
+    assert list(merged["fleet"]["exchanges"]["Heartbeat"]["corrected_ms"])[-3:] == ["p99.9", "p99.99", "max"]
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    summary["run"]["percentiles"] = [50, 100]
+    (tmp_path / "b" / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(MergeError, match="percentiles"):
+        merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "again")
