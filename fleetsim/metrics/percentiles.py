@@ -22,8 +22,12 @@ REQUIRED_PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
 DEFAULT_PERCENTILES: Final = (50.0, 90.0, 95.0, 99.0, 99.9)
 MAX: Final = "max"
 MAX_LISTED: Final = 32  # percentiles a run may list: each costs a little in every block of summary.json
-# A comparison judges no figure of fewer samples: a bootstrap of a handful
-# cannot reach past the values it has, and would call its own noise a change.
+# A comparison judges a percentile only with this many samples beyond it on
+# average, and no figure on fewer than MIN_SAMPLES_FLOOR: a bootstrap draws
+# only values the run had, so the spread of a percentile with a handful of
+# samples beyond it (or of a figure of a handful of samples) is out of its
+# reach, and it would call that spread a change.
+SAMPLES_BEYOND: Final = 10
 MIN_SAMPLES_FLOOR: Final = 20
 
 _KEY = re.compile(r"^p(?:\((?P<paren>[^()]*)\)|(?P<plain>[0-9.]+))$")
@@ -115,12 +119,12 @@ def key_percentile(key: str) -> float:
 
 
 def min_samples(key: str) -> int:
-    """Samples a run needs before a comparison judges this figure: enough that
-    one sample lies beyond the percentile on average (a p99 needs 100, a p99.9
-    1,000), and never fewer than 20 (a p50, a p95); ``max`` is judged like a
-    p99."""
+    """Samples a run needs before a comparison judges this figure: enough
+    that ten lie beyond the percentile on average (a p95 needs 200, a p99
+    1,000, a p99.9 10,000), and never fewer than 20 (a p50); ``max`` is
+    judged like a p99."""
     percentile = 99.0 if key == MAX else key_percentile(key)
-    return max(MIN_SAMPLES_FLOOR, math.ceil(100 / (100 - percentile) - 1e-9))
+    return max(MIN_SAMPLES_FLOOR, math.ceil(SAMPLES_BEYOND * 100 / (100 - percentile) - 1e-6))
 
 
 class Percentiles(Mapping[str, float]):

@@ -16,8 +16,9 @@ p50, p95 and p99):
 Only increases are regressions: every metric here is better lower.  Rows with
 fewer than ``min_count`` calls on either side are shown but not judged.  A
 latency figure is judged only when each run has enough answers for it
-(:func:`fleetsim.metrics.percentiles.min_samples`: a p99 needs 100, a p99.9
-1,000, a p50 or p95 20, a max 100), and with a noise model (fleetsim.report.noise) an
+(:func:`fleetsim.metrics.percentiles.min_samples`: ten beyond the percentile
+on average, and at least 20: a p50 20, a p95 200, a p99 or a max 1,000), and
+with a noise model (fleetsim.report.noise) an
 increase past its limit is a regression only when the whole noise band of the
 change is past it too: the variation of both runs, from interval to interval,
 does not explain it.  Counts and rates are judged on their figures (no

@@ -114,9 +114,9 @@ def test_a_percentile_needs_enough_answers_to_be_judged() -> None:
         return {"run": {}, "models": {}, "fleet": {"exchanges": {"Heartbeat": exchange}}}
 
     limits = parse_regression_limits("p99=10%")
-    few = compare(summary(1.0, 99), summary(5.0, 99), limits)
-    assert few.passed and "p99 not judged: 99/99 answers, needs 100" in comparison_table(few)
-    assert not compare(summary(1.0, 100), summary(5.0, 100), limits).passed  # judged on its figures: no noise model
+    few = compare(summary(1.0, 999), summary(5.0, 999), limits)
+    assert few.passed and "p99 not judged: 999/999 answers, needs 1000" in comparison_table(few)
+    assert not compare(summary(1.0, 1000), summary(5.0, 1000), limits).passed  # on its figures: no noise model
 
 
 def test_an_action_missing_from_the_new_run_counts_only_when_chance_cannot_explain_it() -> None:
