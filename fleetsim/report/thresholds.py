@@ -53,8 +53,9 @@ summary.json does not list, when no ``latency.hlog`` was read), an outage
 metric in a run without an outage.  A gate that passes because there was
 nothing to judge would hide a broken run.
 
-Pure: a threshold is parsed from text and judged against a decoded
-``summary.json`` (results/README.md).
+Pure: a threshold is parsed from text (fleetsim.report.threshold_grammar)
+and judged against a decoded ``summary.json`` (results/README.md), or, live,
+against what summary.json would say so far (:func:`judge_live`, for ``abort``).
 """
 
 from __future__ import annotations
