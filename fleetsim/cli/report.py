@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from fleetsim.cli.gates import ThresholdType, judge
+from fleetsim.cli.gates import ThresholdType, compare_folders, gate_folder
 from fleetsim.cli.run import EXIT_THRESHOLD_FAILED
-from fleetsim.report.compare import compare, comparison_table, parse_regression_limit
+from fleetsim.report.compare import comparison_table, parse_regression_limits
 from fleetsim.report.folder import ResultsError, read_folder, read_summary
 from fleetsim.report.html import REPORT_FILE, render
 
@@ -33,6 +33,9 @@ def _warn_incomplete(document: dict[str, Any], path: Path) -> None:
         click.secho(f"note: the run in {path} broke before its end; judging what it measured", fg="yellow", err=True)
     elif run.get("interrupted"):
         click.secho(f"note: the run in {path} was stopped early; judging what it measured", fg="yellow", err=True)
+    elif run.get("aborted_by"):
+        click.secho(f"note: the run in {path} was aborted by the threshold {run['aborted_by']!r}; judging what it "
+                    "measured", fg="yellow", err=True)
 
 
 @click.command("gate")
@@ -47,17 +50,19 @@ def gate_command(results_dir: Path, thresholds, junit_file: Path | None) -> None
 
     Exits with 0 when every threshold passes, 99 when one fails, 2 when the
     results cannot be read. A threshold the run cannot answer (an action it
-    never saw, a model not in it) fails.
+    never saw, a model not in it) fails. A percentile summary.json does not
+    list is read from the folder's latency.hlog. The verdicts are stored in
+    summary.json (`thresholds`).
     """
     document = _summary(results_dir, "RESULTS_DIR")
     _warn_incomplete(document, results_dir)
-    if not judge(thresholds, document, junit_file):
+    if not gate_folder(results_dir, thresholds, document, junit_file):
         sys.exit(EXIT_THRESHOLD_FAILED)
 
 
 def _limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]):  # type: ignore[no-untyped-def]
     try:
-        return [parse_regression_limit(value) for value in values]
+        return [limit for value in values for limit in parse_regression_limits(value)]
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
 
@@ -67,15 +72,25 @@ def _limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.argument("new_dir", type=_RESULTS)
 @click.option("--max-regression", "limits", multiple=True, callback=_limits, metavar="METRIC=LIMIT",
               help="Fail (exit 99) when a metric of an action, fleet-wide or of a model, got worse than this "
-                   "(repeatable): p99=10% (of the base), p99=5ms, errors.rate=0.1% (percentage points), timeouts=0.")
+                   "(repeatable): p99=10% (of the base), p(95)=5ms, errors.rate=0.1% (percentage points), "
+                   "timeouts=0; a bare 10% limits p50, p95 and p99.")
 @click.option("--min-count", type=click.IntRange(0), default=1, show_default=True,
               help="Judge only actions with at least this many calls in both runs.")
-def compare_command(base_dir: Path, new_dir: Path, limits, min_count: int) -> None:  # type: ignore[no-untyped-def]
+@click.option("--confidence", type=click.FloatRange(0, 99.9), default=99.0, show_default=True, metavar="PERCENT",
+              help="A latency past its limit is a regression only when the change's noise band at this confidence "
+                   "(a bootstrap over both runs' interval histograms in latency.hlog) is past it too; 0: judge the "
+                   "figures alone.")
+def compare_command(base_dir: Path, new_dir: Path, limits, min_count: int,  # type: ignore[no-untyped-def]
+                    confidence: float) -> None:
     """Set a new run beside a base run: per action, fleet-wide and per model,
-    how p50, p99, max (ms), count and errors moved."""
+    how p50, p99, max (ms), count and errors moved, with the noise band of each
+    limited latency."""
+    if 0 < confidence < 50:
+        raise click.BadParameter("0 (no noise band), or from 50 to 99.9", param_hint="--confidence")
     base = _summary(base_dir, "BASE_DIR")
     new = _summary(new_dir, "NEW_DIR")
-    comparison = compare(base, new, limits, min_count=min_count)
+    comparison = compare_folders(base_dir, new_dir, base, new, limits, min_count=min_count,
+                                 confidence=confidence / 100)
     click.echo(comparison_table(comparison))
     if not comparison.passed:
         sys.exit(EXIT_THRESHOLD_FAILED)

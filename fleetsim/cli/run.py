@@ -15,7 +15,7 @@ import msgspec
 import trio
 
 from fleetsim import __version__
-from fleetsim.cli.gates import ThresholdType, judge
+from fleetsim.cli.gates import AbortWatch, PercentilesType, ThresholdType, judge_run, with_named_percentiles
 from fleetsim.cli.options import (
     Duration,
     Number,
@@ -33,6 +33,7 @@ from fleetsim.cli.options import source_addresses as check_addresses
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_output
 from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.inputs import (
@@ -159,8 +160,12 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="Interval of the HdrHistogram log (latency.hlog) and the time series (timeseries*.csv).")
 @click.option("--threshold", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
               help="Pass/fail criterion judged on summary.json after the run (repeatable), e.g. "
-                   "'BootNotification.p99 < 2s', 'errors.rate < 0.1%', 'StartTransaction.p99.9 < declared'. "
-                   "Any failure exits with 99.")
+                   "'BootNotification.p(95) < 2s', 'errors.rate < 0.1%', 'StartTransaction.p99.9 < declared'. "
+                   "Any failure exits with 99. With 'abort' ('errors.rate < 1% abort', 'timeouts == 0 abort after "
+                   "30s') it is judged at every interval too, and its first failure stops the run.")
+@click.option("--percentiles", type=PercentilesType(), metavar="LIST",
+              help="Percentiles of summary.json's latency figures, e.g. 50,90,95,99,99.9,99.99 (p50, p90, p99 "
+                   "and p99.9 are always in; default 50,90,95,99,99.9).")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the thresholds' verdicts as JUnit XML (one test case per threshold).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the verdict line.")
@@ -174,7 +179,8 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
 def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
                 client_key, insecure, source_addresses, csms_calls, no_csms_calls, reconnect, interval_s, quiet,
-                thresholds, junit_file, details, metrics_port, metrics_address) -> None:  # type: ignore[no-untyped-def]
+                thresholds, junit_file, details, metrics_port, metrics_address,
+                percentiles) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -220,6 +226,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
         embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
         reconnect=reconnect or Backoff(),
+        percentiles=percentiles or DEFAULT_PERCENTILES,
     )
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
@@ -292,8 +299,13 @@ def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit
             endpoint.close()
         return _cannot_write(out_dir, error)
     recorder = Recorder()
-    outcome = _measure(spec, profiles, tls, passwords, out_dir, view, endpoint, recorder)
+    spec = with_named_percentiles(spec, thresholds)  # a threshold's percentile is one summary.json lists
+    watch = AbortWatch(thresholds, recorder, spec.percentiles, say=lambda line: click.secho(
+        f"\n{line}", fg="red", bold=True, err=True))
+    outcome = _measure(spec, profiles, tls, passwords, out_dir, view, endpoint, recorder, watch)
     document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
+    if watch.aborted is not None:
+        document["run"]["aborted_by"] = watch.aborted.expression
     try:
         write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
     except OSError as error:
@@ -301,11 +313,13 @@ def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit
     if outcome is None:
         click.echo(f"what it measured is in {out_dir}/", err=True)
         return EXIT_RUN_BROKE
-    verdicts = evaluate(thresholds, document) if thresholds else []
+    # The threshold that aborted the run keeps the verdict that stopped it.
+    verdicts = [watch.aborted if watch.aborted is not None and verdict.expression == watch.aborted.expression
+                else verdict for verdict in evaluate(thresholds, document)] if thresholds else []
     code, headline, why = _verdict(document, outcome, thresholds, verdicts, view.quiet)
     _show_end(view, code, headline, why, document)
-    if thresholds or junit_file:  # the verdicts (as `fleetsim gate` prints them) and the JUnit file
-        judge(thresholds, document, junit_file, echo=not view.quiet)
+    if thresholds or junit_file:  # printed as `fleetsim gate` does, stored in summary.json, and the JUnit file
+        judge_run(thresholds, document, junit_file, out_dir, watch.aborted, echo=not view.quiet)
     if not view.quiet:
         _print_simulator(document)
         click.echo(f"\nresults in {out_dir}/\n"
@@ -315,7 +329,7 @@ def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit
 
 
 def _measure(spec, profiles, tls, passwords, out_dir, view, endpoint,  # type: ignore[no-untyped-def]
-             recorder) -> RunOutcome | None:
+             recorder, watch) -> RunOutcome | None:
     """The run itself, shown live; None if it broke (what it measured is in ``recorder``)."""
     stations = sum(share.stations for share in spec.fleet)
     if not view.quiet:
@@ -329,7 +343,8 @@ def _measure(spec, profiles, tls, passwords, out_dir, view, endpoint,  # type: i
     try:
         screen.start()
         return trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
-                                    on_progress=screen, handle_signals=True, results_dir=out_dir))
+                                    on_progress=screen, handle_signals=True, results_dir=out_dir,
+                                    on_interval=watch or None))
     except Exception as error:  # the run itself broke: the caller still writes what was measured
         click.echo(f"error: the run failed: {error!r}", err=True)
         return None
@@ -377,6 +392,10 @@ def _verdict(document: dict[str, Any], outcome: RunOutcome, thresholds: tuple[Th
     if outcome.interrupted:
         return (EXIT_INTERRUPTED, f"INTERRUPTED after {seconds:.1f} s of {document['run']['duration_s']:g} s: "
                 f"{booted:,} of {fleet:,} stations booted; the results are complete up to then", threshold_note)
+    if outcome.aborted is not None:
+        # It stopped on purpose, its ramp maybe unfinished: the threshold is the verdict, not the shortfall.
+        return (EXIT_THRESHOLD_FAILED, f"FAILED: a threshold aborted the run after {seconds:.1f} s: "
+                f"{document['run'].get('aborted_by', outcome.aborted)}", shortfall + threshold_note)
     if shortfall and not allowed:
         cause = f" ({terminal.shortfall_in_brief(document)})" if quiet else ""
         return (EXIT_FLEET_SHORT, f"FAILED: could not drive its fleet: {booted:,} of {fleet:,} stations "

@@ -77,6 +77,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "reconnect": settings.reconnect,
         "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
         "sim_start": settings.start, "scenario": scenario.name or loaded.path.stem,
+        "percentiles": tuple(sorted(set(settings.percentiles))),
     }
     fields.update(overrides)
     embedded = fields["csms_url"] is None
@@ -164,7 +165,8 @@ def spec_overrides(options: dict[str, Any]) -> dict[str, Any]:
     """``fleetsim run`` options as RunSpec fields.  The ramp is parsed by the
     caller (``ramp_per_s``)."""
     names = {"duration": "duration_s", "speed": "speed", "seed": "seed", "csms_url": "csms_url",
-             "id_prefix": "id_prefix", "interval_s": "interval_s", "ramp_per_s": "ramp_per_s"}
+             "id_prefix": "id_prefix", "interval_s": "interval_s", "ramp_per_s": "ramp_per_s",
+             "percentiles": "percentiles"}
     overrides = {field: options[name] for name, field in names.items() if name in options}
     if "stop_mode" in options:
         overrides["end_transactions"] = options["stop_mode"] == "clean"

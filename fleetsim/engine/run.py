@@ -8,7 +8,7 @@ import math
 import random
 import signal
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,8 @@ from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
 from fleetsim.metrics.intervals import Census, IntervalWriter
-from fleetsim.metrics.recorder import ModelStats, Recorder
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
+from fleetsim.metrics.recorder import ModelStats, Recorder, fold_into
 from fleetsim.ocpp.enums import AuthorizationStatus, Reason
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.sessions.config import SessionConfig
@@ -83,6 +84,9 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     # None: Invalid when the sessions present tags of their own, else embedded_csms's.
     unknown_id_tag: AuthorizationStatus | None = None
     scenario: str | None = None  # the scenario's name, for the results; None: the command line
+    # The percentiles of summary.json's latency blocks (besides max; those of
+    # schema 1 are always added): fleetsim.metrics.percentiles.
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     def stations_per_model(self) -> dict[str, int]:
         """Stations per model, over every share of it, in the fleet's order."""
@@ -100,9 +104,14 @@ class RunOutcome(msgspec.Struct):
     stations: int
     progress: Progress
     interrupted: bool = False
+    aborted: str | None = None  # why the run stopped itself early (an interval callback's reason)
 
 
 ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, recorder, seconds since start
+# Awaited after each interval's fold with the seconds since the start (the
+# recorder's cumulative histograms then hold everything so far): a reason
+# stops the run cleanly, as reaching its duration does (thresholds' abort).
+IntervalCallback = Callable[[float], Awaitable[str | None]]
 
 
 def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
@@ -185,18 +194,29 @@ def declared_reactions(profile: StationProfile) -> dict[str, float]:
 async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, *,
               ssl_context: ssl.SSLContext | None = None, passwords: Callable[[str], bytes | None] | None = None,
               on_progress: ProgressCallback | None = None, progress_every_s: float = 1.0,
-              handle_signals: bool = False, results_dir: Path | None = None) -> RunOutcome:
+              handle_signals: bool = False, results_dir: Path | None = None,
+              on_interval: IntervalCallback | None = None) -> RunOutcome:
     """Run the load test.  With ``handle_signals``, a first Ctrl-C (or SIGTERM)
     ends the run early but cleanly, like reaching the duration; a second one
     closes everything at once.  Either way the caller gets what was recorded.
     With ``results_dir``, the interval logs (``latency.hlog``, the time series)
     are written there every ``spec.interval_s`` as the run goes, and closed
-    with the last interval however the run ends."""
+    with the last interval however the run ends.  ``on_interval`` is awaited
+    after each interval (with or without ``results_dir``) and may stop the run."""
     started_at = datetime.now(UTC)
     start_s = trio.current_time()
     writer = IntervalWriter(results_dir, recorder, started_at) if results_dir is not None else None
     stop = trio.Event()
+    aborted: list[str] = []
     fleet: Fleet | None = None
+
+    async def after_fold(elapsed_s: float) -> None:
+        if on_interval is not None and not stop.is_set():
+            reason = await on_interval(elapsed_s)
+            if reason is not None and not stop.is_set():
+                aborted.append(reason)
+                stop.set()
+
     # The stations are built before the collector is watched: its pauses then
     # (thousands of stations allocated) delay no message, as none is in flight.
     timebase = Timebase(trio.current_time(), started_at, spec.speed, wall_timestamps=spec.wall_timestamps,
@@ -221,8 +241,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
                 nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
-            if writer is not None:
-                nursery.start_soon(_write_intervals, fleet, writer, spec.interval_s, start_s)
+            if writer is not None or on_interval is not None:
+                nursery.start_soon(_write_intervals, fleet, writer, recorder, spec.interval_s, start_s, after_fold)
             # The collector's pauses count while stations send; those of the
             # shutdown after (the heap unfrozen) delay no measured message.
             with watch_gc(recorder):
@@ -232,7 +252,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
         if writer is not None:
             writer.close(trio.current_time() - start_s, fleet.census_now() if fleet is not None else Census())
     return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
-                      stop.is_set())
+                      stop.is_set() and not aborted, aborted[0] if aborted else None)
 
 
 async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms | None, str]:
@@ -264,21 +284,29 @@ async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms
     return csms, csms.url
 
 
-async def _write_intervals(fleet: Fleet, writer: IntervalWriter, interval_s: float, start_s: float) -> None:
+async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder: Recorder, interval_s: float,
+                           start_s: float, after_fold: Callable[[float], Awaitable[None]]) -> None:
     """Tick the interval writer every ``interval_s``, on a fixed grid (a late
     tick does not push the later ones back), letting the loop's other tasks
-    run between the writer's steps."""
+    run between the writer's steps; then ``after_fold``.  Without a writer
+    the intervals are folded into the totals all the same."""
     tick_s = start_s
     while True:
         tick_s += interval_s
         await trio.sleep_until(tick_s)
         elapsed_s = trio.current_time() - start_s
-        census = await fleet.take_census()
-        # closing(): a cancelled tick still writes what it folded, at once.
-        with closing(writer.tick_steps(elapsed_s, census)) as steps:
-            for _ in steps:
+        if writer is not None:
+            census = await fleet.take_census()
+            # closing(): a cancelled tick still writes what it folded, at once.
+            with closing(writer.tick_steps(elapsed_s, census)) as steps:
+                for _ in steps:
+                    await trio.lowlevel.checkpoint()
+        else:
+            for _, interval, total in recorder.series():  # a series a step, as the writer does
+                fold_into(total, interval)
                 await trio.lowlevel.checkpoint()
         fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
+        await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
 
 

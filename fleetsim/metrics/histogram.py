@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Final
 
+from hdrh.codec import HdrHistogramEncoder, HdrPayload
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US: Final = 1
@@ -41,8 +42,9 @@ class Histogram(HdrHistogram):
     Property tests check each against the library value by value.
     """
 
-    def __init__(self, lowest: int, highest: int, significant_digits: int) -> None:
-        super().__init__(lowest, highest, significant_digits)
+    def __init__(self, lowest: int, highest: int, significant_digits: int,
+                 hdr_payload: HdrPayload | None = None) -> None:
+        super().__init__(lowest, highest, significant_digits, hdr_payload=hdr_payload)
         self._bucket_shift = self.unit_magnitude + self.sub_bucket_half_count_magnitude + 1
 
     def record_value(self, value: int, count: int = 1) -> bool:
@@ -125,7 +127,15 @@ def us(seconds: float) -> int:
 
 
 def from_encoded(encoded: str | bytes) -> Histogram:
-    """A histogram of ours holding what an ``.hlog`` line's payload holds."""
+    """A histogram of ours holding what an ``.hlog`` line's payload holds.
+    A payload of our settings becomes the histogram itself (reading a log is
+    a decode per line: one allocation, not three); another tool's is added
+    into one of ours."""
+    payload = HdrHistogramEncoder.decode(encoded)
+    settings = payload.payload
+    if (settings.lowest_trackable_value, settings.highest_trackable_value,
+            settings.significant_figures) == (LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS):
+        return Histogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS, hdr_payload=payload)
     histogram = new_histogram()
     histogram.add(HdrHistogram.decode(encoded))
     return histogram

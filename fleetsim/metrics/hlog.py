@@ -18,7 +18,7 @@ import binascii
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -158,8 +158,11 @@ def read_spans(path: Path) -> Iterator[Span]:
                 yield Span(clock.epoch_s(float(match[2])), float(match[3]))
 
 
-def read_hlog(path: Path, torn: list[TornLine] | None = None) -> Iterator[LoggedInterval]:
-    """Every interval line of an ``.hlog`` file, with absolute start times.
+def read_hlog(path: Path, torn: list[TornLine] | None = None,
+              wanted: Callable[[str], bool] | None = None) -> Iterator[LoggedInterval]:
+    """Every interval line of an ``.hlog`` file, with absolute start times;
+    with ``wanted``, only the lines whose tag it wants (the others are not
+    decoded, the costly part).
 
     A last line that cannot be read (the run was killed while writing it)
     ends the log: it is described in ``torn`` if given, else :class:`HlogError`.
@@ -175,6 +178,8 @@ def read_hlog(path: Path, torn: list[TornLine] | None = None) -> Iterator[Logged
                     clock.base_s = float(match[1])
                 continue
             if not line.strip() or line.startswith('"'):  # blank, or the legend
+                continue
+            if wanted is not None and line.startswith("Tag=") and not wanted(line[4:line.find(",")]):
                 continue
             try:
                 interval = _interval(line, clock)

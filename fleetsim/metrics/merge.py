@@ -48,6 +48,7 @@ from fleetsim.metrics.merge_series import (
     write_events,
     write_timeseries,
 )
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, checked_list, reported
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE, write_summary
 from fleetsim.metrics.summary import CONNECT, recorder_summary
@@ -214,8 +215,8 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
                      connect_p99_ms)
     write_events(out, [(shard.offset_s, shard.events) for shard in shards])
     _copy_profiles(shards, out)
-    document = {"schema_version": SCHEMA_VERSION, "run": _merged_run(shards, out, interval_s),
-                **recorder_summary(recorder)}
+    run = _merged_run(shards, out, interval_s)
+    document = {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, run["percentiles"])}
     _unknown_timeouts(document, unknown)
     write_summary(out, document)
     return document
@@ -419,6 +420,7 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
         "seed": common("seed"), "fleet": dict(sorted(fleet.items())),
         "duration_s": max((r.get("duration_s") or 0.0 for r in runs), default=0.0),
         "speed": common("speed"), "simulated_start": common("simulated_start"), "interval_s": interval_s,
+        "percentiles": _percentiles(shards),
         "completed": all(r.get("completed", False) for r in runs),
         "dropped": [line for shard in shards for line in shard.dropped],
     }
@@ -433,6 +435,15 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
         merged["stations_started"] = sum(r["stations_started"] for r in runs)
     merged["merged_from"] = runs
     return merged
+
+
+def _percentiles(shards: list[_Shard]) -> list[float]:
+    """Every percentile a shard reported (one of an older fleetsim: the default list)."""
+    listed = [p for shard in shards for p in shard.run.get("percentiles") or DEFAULT_PERCENTILES]
+    try:
+        return list(reported(checked_list(listed)))
+    except (TypeError, ValueError) as error:
+        raise MergeError(f"run.percentiles of a shard: {error}") from error
 
 
 def _copy_profiles(shards: list[_Shard], out: Path) -> None:

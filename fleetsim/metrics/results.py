@@ -11,7 +11,9 @@ from typing import Any
 import msgspec
 
 from fleetsim import __version__
+from fleetsim.metrics.percentiles import reported
 from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.summary import recorder_summary
 from fleetsim.profiles.builtin import encode_profile
 from fleetsim.profiles.profile import StationProfile
 
@@ -24,6 +26,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
     interval writer has not folded yet (or everything, in a run without one)
     belongs in the totals too."""
     recorder.fold()
+    percentiles = reported(spec.percentiles)
     run: dict[str, Any] = {
         "id": run_id,
         "fleetsim_version": __version__,
@@ -35,6 +38,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
         "speed": spec.speed,
         "simulated_start": spec.sim_start.isoformat() if spec.sim_start is not None else None,
         "interval_s": spec.interval_s,
+        "percentiles": list(percentiles),
         "completed": outcome is not None,
     }
     if outcome is not None:
@@ -48,7 +52,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
             connect_failures=outcome.progress.connect_failures,
             stations_started=outcome.progress.started,
         )
-    return {"schema_version": SCHEMA_VERSION, "run": run, **recorder.summary()}
+    return {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, percentiles)}
 
 
 def write_summary(out_dir: Path, document: dict[str, Any]) -> None:

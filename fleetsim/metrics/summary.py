@@ -9,17 +9,22 @@ per model, against that model's own declaration, then summed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from fleetsim.metrics.histogram import Histogram, new_histogram, us
+from fleetsim.metrics.lazy import Lazy, Later, force
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, REQUIRED_PERCENTILES, Percentiles, reported
 
 if TYPE_CHECKING:
     from fleetsim.metrics.recorder import ExchangeStats, ModelStats, Recorder
 
-PERCENTILES: Final = (50.0, 90.0, 99.0, 99.9)
-# The keys of every latency figure in summary.json ({"p50", ..., "max"}).
+PERCENTILES: Final = REQUIRED_PERCENTILES
+# The keys every latency block of summary.json has ({"p50", ..., "max"}); a run
+# may add more (fleetsim.metrics.percentiles).
 FIGURE_KEYS: Final = (*(f"p{p:g}" for p in PERCENTILES), "max")
 # Reaction-time histograms that are setup times, reported in their own sections.
 CONNECT: Final = "connect"
@@ -48,13 +53,14 @@ TIMER_LAG_LIMIT_MS: Final = 50.0
 LOOP_PROBE_PERIOD_S: Final = 0.010  # fleetsim.engine.watch: the loop-lag probe sleeps this long
 
 
-def percentiles_ms(histogram: Histogram) -> dict[str, float] | None:
-    if histogram.total_count == 0:
-        return None
-    values = histogram.values_at_percentiles(PERCENTILES)
-    figures = {f"p{p:g}": values[p] / 1000 for p in PERCENTILES}
-    figures["max"] = histogram.get_max_value() / 1000
-    return figures
+def _block(histogram: Histogram, percentiles: Sequence[float]) -> Percentiles | None:
+    return Percentiles(histogram, percentiles) if histogram.total_count else None
+
+
+def percentiles_ms(histogram: Histogram, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, float] | None:
+    """A latency block of summary.json: ``percentiles`` (those schema 1
+    requires are always added) and ``max``, in ms; None when empty."""
+    return force(_block(histogram, reported(percentiles)))
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -65,14 +71,45 @@ def _corrected_over_declared(stats: ExchangeStats) -> int:
     return stats.corrected.count_above(stats.declared_timeout_us) + stats.timeouts
 
 
-def exchange_summary(stats: ExchangeStats, *, corrected_over_declared: int | None = None) -> dict[str, Any]:
-    """One action of one model (or of the fleet, given its per-model sum of
-    ``corrected_over_declared``)."""
+class _FleetExchange:
+    """One action over every model that sent it: counts summed at once,
+    histograms added when first read (never percentiles averaged)."""
+
+    def __init__(self, parts: Sequence[ExchangeStats]) -> None:
+        self._parts = parts
+        self.answered = sum(part.answered for part in parts)
+        self.errors: Counter[str] = Counter()
+        for part in parts:
+            self.errors.update(part.errors)
+        self.timeouts = sum(part.timeouts for part in parts)
+        self.late = sum(part.late for part in parts)
+        self.declared_timeout_us = min(part.declared_timeout_us for part in parts)
+
+    @cached_property
+    def corrected(self) -> Histogram:
+        return _added(part.corrected for part in self._parts)
+
+    @cached_property
+    def service(self) -> Histogram:
+        return _added(part.service for part in self._parts)
+
+    def corrected_over_declared(self) -> int:
+        """Judged per model, against each model's own declaration, then summed."""
+        return sum(_corrected_over_declared(part) for part in self._parts)
+
+
+def _added(histograms: Iterable[Histogram]) -> Histogram:
+    total = new_histogram()
+    for histogram in histograms:
+        total.add(histogram)
+    return total
+
+
+def _exchange(stats: ExchangeStats | _FleetExchange, percentiles: Sequence[float],
+              corrected_over_declared: Callable[[], int]) -> Lazy:
     count = stats.answered + stats.timeouts
     over = stats.late + stats.timeouts
-    if corrected_over_declared is None:
-        corrected_over_declared = _corrected_over_declared(stats)
-    return {
+    return Lazy({
         "count": count,
         "answered": stats.answered,
         "errors": dict(sorted(stats.errors.items())),
@@ -82,10 +119,20 @@ def exchange_summary(stats: ExchangeStats, *, corrected_over_declared: int | Non
         "declared_timeout_ms": stats.declared_timeout_us / 1000,
         "over_declared": over,
         "over_declared_share": _share(over, count),
-        "corrected_over_declared_share": _share(corrected_over_declared, count),
-        "corrected_ms": percentiles_ms(stats.corrected),
-        "service_ms": percentiles_ms(stats.service),
-    }
+        "corrected_over_declared_share": Later(lambda: _share(corrected_over_declared(), count)),
+        "corrected_ms": Later(lambda: _block(stats.corrected, percentiles)),
+        "service_ms": Later(lambda: _block(stats.service, percentiles)),
+    })
+
+
+def exchange_summary(stats: ExchangeStats, *, corrected_over_declared: int | None = None,
+                     percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    """One action of one model (or of the fleet, given its per-model sum of
+    ``corrected_over_declared``)."""
+    def over() -> int:
+        return _corrected_over_declared(stats) if corrected_over_declared is None else corrected_over_declared
+
+    return force(_exchange(stats, reported(percentiles), over))
 
 
 def _by_prefix(counters: Counter[str], prefix: str) -> dict[str, int]:
@@ -101,26 +148,33 @@ def _csms_calls(counters: Counter[str]) -> dict[str, dict[str, int]]:
     return calls
 
 
-def _sections(counters: Counter[str], reactions: dict[str, Histogram],
-              reaction_figures: dict[str, Any]) -> dict[str, Any]:
-    """The sections models and the fleet share, from counters and histograms."""
-    empty = new_histogram()
+def _sections(counters: Callable[[], Counter[str]], reaction: Callable[[str], Histogram | None],
+              reactions: Callable[[], Lazy], percentiles: Sequence[float]) -> dict[str, Any]:
+    """The sections models and the fleet share, from counters and histograms
+    (``reaction(name)``: the named setup or reaction histogram, if any)."""
+    def block(name: str) -> Percentiles | None:
+        histogram = reaction(name)
+        return None if histogram is None else _block(histogram, percentiles)
+
     return {
-        "connection": {
-            "connects": counters["connect.ok"],
+        "connection": Later(lambda: Lazy({
+            "connects": counters()["connect.ok"],
             # Stations that connected, and were Accepted, at least once: a run
             # that could not drive its whole fleet shows it here.
-            "stations_connected": counters["stations.connected"],
-            "stations_booted": counters["stations.booted"],
-            "reconnects": counters["connect.reconnect"],
-            "failures": _by_prefix(counters, "connect.failed."),
-            "disconnects": _by_prefix(counters, "disconnect."),
-            "connect_ms": percentiles_ms(reactions.get(CONNECT, empty)),
-        },
-        "boot": {"answers": _by_prefix(counters, "boot."), "boot_ms": percentiles_ms(reactions.get(BOOT, empty))},
-        "csms_calls": _csms_calls(counters),
-        "reactions": reaction_figures,
-        "counters": dict(sorted(counters.items())),
+            "stations_connected": counters()["stations.connected"],
+            "stations_booted": counters()["stations.booted"],
+            "reconnects": counters()["connect.reconnect"],
+            "failures": _by_prefix(counters(), "connect.failed."),
+            "disconnects": _by_prefix(counters(), "disconnect."),
+            "connect_ms": Later(lambda: block(CONNECT)),
+        })),
+        "boot": Later(lambda: Lazy({
+            "answers": _by_prefix(counters(), "boot."),
+            "boot_ms": Later(lambda: block(BOOT)),
+        })),
+        "csms_calls": Later(lambda: _csms_calls(counters())),
+        "reactions": Later(reactions),
+        "counters": Later(lambda: dict(sorted(counters().items()))),
     }
 
 
@@ -129,60 +183,104 @@ def _reaction_over_declared(model: ModelStats, name: str) -> int:
     return 0 if declared_s is None else model.reactions[name].count_above(us(declared_s))
 
 
-def model_summary(model: ModelStats) -> dict[str, Any]:
-    reactions = {
-        name: {
-            "count": histogram.total_count,
-            "declared_max_ms": (None if (declared_s := model.declared_reaction_max_s.get(name)) is None
-                                else declared_s * 1000),
-            "over_declared": _reaction_over_declared(model, name),
-            "ms": percentiles_ms(histogram),
-        }
-        for name, histogram in sorted(model.reactions.items()) if name not in (CONNECT, BOOT)
-    }
-    return {
+def _reaction(histogram: Callable[[], Histogram], declared_max_ms: float | None, over_declared: Callable[[], int],
+              percentiles: Sequence[float]) -> Lazy:
+    return Lazy({
+        "count": Later(lambda: histogram().total_count),
+        "declared_max_ms": declared_max_ms,
+        "over_declared": Later(over_declared),
+        "ms": Later(lambda: _block(histogram(), percentiles)),
+    })
+
+
+def _model_sections(model: ModelStats, percentiles: Sequence[float]) -> Lazy:
+    def reactions() -> Lazy:
+        return Lazy({
+            name: Later(lambda name=name: _reaction(
+                lambda: model.reactions[name],
+                None if (declared_s := model.declared_reaction_max_s.get(name)) is None else declared_s * 1000,
+                lambda: _reaction_over_declared(model, name), percentiles))
+            for name in sorted(model.reactions) if name not in (CONNECT, BOOT)
+        })
+
+    return Lazy({
         "declared_timeout_s": model.declared_timeout_s,
-        "exchanges": {action: exchange_summary(stats) for action, stats in sorted(model.exchanges.items())},
-        **_sections(model.counters, model.reactions, reactions),
-    }
+        "exchanges": Later(lambda: Lazy({
+            action: Later(lambda stats=stats: _exchange(stats, percentiles, lambda: _corrected_over_declared(stats)))
+            for action, stats in sorted(model.exchanges.items())
+        })),
+        **_sections(lambda: model.counters, model.reactions.get, reactions, percentiles),
+    })
 
 
-def fleet_summary(recorder: Recorder) -> dict[str, Any]:
+def model_summary(model: ModelStats, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    return force(_model_sections(model, reported(percentiles)))
+
+
+def _fleet_sections(recorder: Recorder, percentiles: Sequence[float]) -> Lazy:
     models = list(recorder.models.values())
-    exchanges = {
-        action: exchange_summary(stats, corrected_over_declared=sum(
-            _corrected_over_declared(m.exchanges[action]) for m in models if action in m.exchanges))
-        for action, stats in sorted(recorder.fleet_exchanges().items())
-    }
+    actions = sorted({action for model in models for action in model.exchanges})
+    names = sorted({name for model in models for name in model.reactions})
     merged: dict[str, Histogram] = {}
-    for model in models:
-        for name, histogram in model.reactions.items():
-            merged.setdefault(name, new_histogram()).add(histogram)
-    reactions = {
-        name: {
-            "count": histogram.total_count,
-            "declared_max_ms": None,
-            "over_declared": sum(_reaction_over_declared(m, name) for m in models if name in m.reactions),
-            "ms": percentiles_ms(histogram),
-        }
-        for name, histogram in sorted(merged.items()) if name not in (CONNECT, BOOT)
-    }
-    return {"exchanges": exchanges, **_sections(recorder.counters(), merged, reactions)}
+    counted: list[Counter[str]] = []
+
+    def reaction(name: str) -> Histogram | None:
+        if name not in names:
+            return None
+        if name not in merged:
+            merged[name] = _added(m.reactions[name] for m in models if name in m.reactions)
+        return merged[name]
+
+    def counters() -> Counter[str]:
+        if not counted:
+            counted.append(recorder.counters())
+        return counted[0]
+
+    def exchange(action: str) -> Lazy:
+        fleet = _FleetExchange([m.exchanges[action] for m in models if action in m.exchanges])
+        return _exchange(fleet, percentiles, fleet.corrected_over_declared)
+
+    def reactions() -> Lazy:
+        return Lazy({
+            name: Later(lambda name=name: _reaction(
+                lambda: _present(reaction(name)), None,
+                lambda: sum(_reaction_over_declared(m, name) for m in models if name in m.reactions), percentiles))
+            for name in names if name not in (CONNECT, BOOT)
+        })
+
+    return Lazy({
+        "exchanges": Later(lambda: Lazy({action: Later(lambda action=action: exchange(action)) for action in actions})),
+        **_sections(counters, reaction, reactions, percentiles),
+    })
 
 
-def _simulator_figures(histogram: Histogram) -> dict[str, Any] | None:
-    figures = percentiles_ms(histogram)
-    return None if figures is None else {"count": histogram.total_count, **figures}
+def _present(histogram: Histogram | None) -> Histogram:
+    return new_histogram() if histogram is None else histogram
 
 
-def simulator_summary(recorder: Recorder) -> dict[str, Any]:
-    section: dict[str, Any] = {f"{name}_ms": _simulator_figures(h) for name, h in recorder.simulator.items()}
-    section["gc_collections"] = _by_prefix(recorder.simulator_counters, "gc.collections.")
-    # Exceptions a station raised (a bug of ours, found by what the CSMS sent):
-    # each disconnected that station only, and makes the run fail.
-    section["station_errors"] = recorder.simulator_counters["station_errors"]
-    section["warning"] = lag_warning(recorder)
-    return section
+def fleet_summary(recorder: Recorder, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    return force(_fleet_sections(recorder, reported(percentiles)))
+
+
+def _simulator_figures(histogram: Histogram, percentiles: Sequence[float]) -> Lazy | None:
+    block = _block(histogram, percentiles)
+    return None if block is None else Lazy({"count": histogram.total_count, **block})
+
+
+def _simulator_section(recorder: Recorder, percentiles: Sequence[float]) -> Lazy:
+    return Lazy({
+        **{f"{name}_ms": Later(lambda h=h: _simulator_figures(h, percentiles))
+           for name, h in recorder.simulator.items()},
+        "gc_collections": _by_prefix(recorder.simulator_counters, "gc.collections."),
+        # Exceptions a station raised (a bug of ours, found by what the CSMS
+        # sent): each disconnected that station only, and makes the run fail.
+        "station_errors": recorder.simulator_counters["station_errors"],
+        "warning": Later(lambda: lag_warning(recorder)),
+    })
+
+
+def simulator_summary(recorder: Recorder, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    return force(_simulator_section(recorder, reported(percentiles)))
 
 
 def fleet_median_ms(recorder: Recorder) -> float | None:
@@ -262,10 +360,21 @@ def faults_summary(recorder: Recorder) -> dict[str, Any]:
     }
 
 
-def recorder_summary(recorder: Recorder) -> dict[str, Any]:
-    return {
-        "models": {model_id: model_summary(model) for model_id, model in sorted(recorder.models.items())},
-        "fleet": fleet_summary(recorder),
-        "simulator": simulator_summary(recorder),
-        "faults": faults_summary(recorder),
-    }
+def live_summary(recorder: Recorder, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> Lazy:
+    """What summary.json would say now (``models``, ``fleet``, ``simulator``,
+    ``faults``, up to the last fold), each figure made when first read; any
+    percentile can be read from its latency blocks."""
+    listed = reported(percentiles)
+    return Lazy({
+        "models": Later(lambda: Lazy({model_id: Later(lambda model=model: _model_sections(model, listed))
+                                      for model_id, model in sorted(recorder.models.items())})),
+        "fleet": Later(lambda: _fleet_sections(recorder, listed)),
+        "simulator": Later(lambda: _simulator_section(recorder, listed)),
+        "faults": Later(lambda: faults_summary(recorder)),
+    })
+
+
+def recorder_summary(recorder: Recorder, percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> dict[str, Any]:
+    """``models``, ``fleet``, ``simulator`` and ``faults`` of summary.json,
+    with ``percentiles`` (and those schema 1 requires) in every latency block."""
+    return force(live_summary(recorder, percentiles))

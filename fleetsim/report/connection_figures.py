@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import msgspec
 
+from fleetsim.metrics.percentiles import is_latency_key
 from fleetsim.metrics.summary import BOOT, CONNECT, FIGURE_KEYS
 
 __all__ = [
@@ -67,7 +68,7 @@ class Figure(msgspec.Struct, frozen=True):
 def describe(metric: str, scope: str) -> str:
     """What a connection or outage metric measures, for a verdict's detail."""
     stage, _, key = metric.partition(".")
-    if metric in SETUP_LATENCIES:
+    if stage in (CONNECT, BOOT) and is_latency_key(key):  # any percentile, not only SETUP_LATENCIES
         return f"{key} of {_DESCRIPTIONS[stage]} ({scope})"
     if metric in OUTAGE_METRICS:
         return f"{_DESCRIPTIONS[metric]} (real time, the slowest outage decides)"
@@ -117,6 +118,9 @@ def connection_figure(metric: str, scope: str, section: Mapping[str, Any], stati
                f"{', '.join(f'{status} {n}' for status, n in sorted(answers.items())) or 'none'})")
     if figures is None:
         return Figure(scope, None, why)
+    if figures.get(key) is None:
+        return Figure(scope, None, f"summary.json lists no {key} ({', '.join(figures)}) and no latency.hlog was "
+                                   "read to take it from")
     return Figure(scope, float(figures[key]))
 
 

@@ -1,6 +1,7 @@
 """Thresholds as JUnit XML, the format CI systems (GitLab, Jenkins, GitHub
 actions' test reporters) show as test results: one test case per threshold,
-a failure carrying the observed value against the limit.
+a failure carrying the observed value against the limit (and whether it
+aborted the run).
 
 Pure: returns the document as text; the CLI writes it.
 """
@@ -40,8 +41,9 @@ def junit_xml(verdicts: Sequence[Verdict], *, suite: str = "fleetsim thresholds"
         if verdict.passed:
             ElementTree.SubElement(case, "system-out").text = verdict.detail
         else:
+            aborted = "aborted the run: " if verdict.aborted_run else ""
             failure = ElementTree.SubElement(case, "failure", {
-                "message": f"observed {observed}, limit {limit}", "type": "ThresholdFailed",
+                "message": f"{aborted}observed {observed}, limit {limit}", "type": "ThresholdFailed",
             })
             failure.text = f"{verdict.expression}\nobserved: {observed}\nlimit: {limit}\n{verdict.detail}\n"
     ElementTree.indent(root)

@@ -12,14 +12,18 @@
     connect.failures == 0                   failed connection attempts
     stations.booted.rate > 95%              the share of the fleet ever Accepted (allows a partial fleet)
     outage.booted_after < 30s               the slowest recovery over the run's CSMS outages
+    BootNotification.p(95) < 2s             any percentile: p95, p99.99, k6's p(95)
+    errors.rate < 1% abort after 30s        judged live too: stops the run once it fails
 
-Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE`` for the calls
-the stations send, ``[MODEL:]CONNECTION_METRIC OP VALUE`` for their connections
-and ``OUTAGE_METRIC OP VALUE`` for the recovery from CSMS outages.
+Grammar: ``[MODEL:][ACTION.][service.|corrected.]METRIC OP VALUE [abort [after
+DURATION]]`` for the calls the stations send, ``[MODEL:]CONNECTION_METRIC OP
+VALUE`` for their connections and ``OUTAGE_METRIC OP VALUE`` for the recovery
+from CSMS outages (each with the same ``abort`` suffix).
 
-* METRIC: ``p50 p90 p99 p99.9 max`` (latency, ms in summary.json), ``count
-  errors timeouts late`` (calls), ``errors.rate timeouts.rate late.rate``
-  (shares of ``count``).
+* METRIC: ``pN`` for any percentile N above 0 and below 100 (``p95``,
+  ``p99.99``, k6's ``p(95)``) and ``max`` (latency, ms in summary.json),
+  ``count errors timeouts late`` (calls), ``errors.rate timeouts.rate
+  late.rate`` (shares of ``count``).
 * ACTION: a call the stations send (``Heartbeat``), ``*`` for every action the
   run saw (each judged on its own), or nothing for the sum over actions (counts
   and rates only: percentiles of different actions cannot be added from
@@ -27,8 +31,8 @@ and ``OUTAGE_METRIC OP VALUE`` for the recovery from CSMS outages.
 * OP: ``< <= > >= == !=``.  VALUE: a latency with its unit (``800us``,
   ``20ms``, ``2s``) or ``declared``; a share as ``0.1%`` or ``0.001``; a count
   as a plain number.
-* CONNECTION_METRIC, from the ``connection`` and ``boot`` sections: ``connect.p50
-  .. connect.max`` (setup time), ``boot.p50 .. boot.max`` (connection open to
+* CONNECTION_METRIC, from the ``connection`` and ``boot`` sections: ``connect.pN``,
+  ``connect.max`` (setup time), ``boot.pN``, ``boot.max`` (connection open to
   BootNotification Accepted), ``connects reconnects disconnects
   connect.failures`` (counts; failures and disconnects summed over reasons),
   ``connect.failures.rate`` (share of attempts: ``connects`` plus failures).
@@ -38,101 +42,55 @@ and ``OUTAGE_METRIC OP VALUE`` for the recovery from CSMS outages.
   delivered), real time, judged for every outage: the worst decides.  An
   outage the fleet had not recovered from by the end of the run fails.
 
-What the run cannot answer fails, with the reason: an action it never saw, a
-model that was not in it, a percentile with no answers to read it from, an
-outage metric in a run without an outage.  A
-gate that passes because there was nothing to judge would hide a broken run.
+* ``abort``: the threshold is also judged at every interval of the run, on its
+  figures so far, and the first failure stops the run (k6's ``abortOnFail``);
+  ``after DURATION`` (``30s``, ``5m``) judges it live only once the run is that
+  old (k6's ``delayAbortEval``).  Live, only a figure observed past its limit
+  aborts: a figure the run cannot give yet (no calls so far) waits.
 
-Pure: a threshold is parsed from text and judged against a decoded
-``summary.json`` (results/README.md).
+What the run cannot answer fails, with the reason: an action it never saw, a
+model that was not in it, a percentile with no answers to read it from (or one
+summary.json does not list, when no ``latency.hlog`` was read), an outage
+metric in a run without an outage.  A gate that passes because there was
+nothing to judge would hide a broken run.
+
+Pure: a threshold is parsed from text (fleetsim.report.threshold_grammar)
+and judged against a decoded ``summary.json`` (results/README.md), or, live,
+against what summary.json would say so far (:func:`judge_live`, for ``abort``).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-import operator
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
-from fleetsim.metrics.summary import FIGURE_KEYS
-from fleetsim.ocpp.actions import ACTIONS, Initiator
 from fleetsim.report import connection_figures as figures
+from fleetsim.report.threshold_grammar import (
+    COUNT_FIELDS,
+    COUNT_METRICS,
+    EVERY_ACTION,
+    FLEET,
+    LATENCY_METRICS,
+    METRICS,
+    NOT_PER_ACTION,
+    OPERATORS,
+    Threshold,
+    ThresholdError,
+    is_connection_metric,
+    is_latency,
+    is_per_action,
+    is_setup_latency,
+    parse_threshold,
+    suggest,
+)
 
 __all__ = [
-    "LATENCY_METRICS", "METRICS", "NOT_PER_ACTION", "Threshold", "ThresholdError", "Verdict", "evaluate", "format_ms",
-    "format_value", "parse_threshold", "verdict_lines",
+    "FLEET", "LATENCY_METRICS", "METRICS", "NOT_PER_ACTION", "Threshold", "ThresholdError", "Verdict", "evaluate",
+    "figure_steps", "format_ms", "format_value", "judge_live", "parse_threshold", "verdict_lines", "verdict_records",
 ]
-
-LATENCY_METRICS: Final = FIGURE_KEYS
-COUNT_METRICS: Final = ("count", "errors", "timeouts", "late")
-RATE_METRICS: Final = ("errors.rate", "timeouts.rate", "late.rate")
-METRICS: Final = LATENCY_METRICS + COUNT_METRICS + RATE_METRICS
-VIEWS: Final = ("corrected", "service")
-# Figures of the stations' connections (summary.json: connection, boot) and of
-# the fleet's recovery from CSMS outages (faults.outages): not per action.
-NOT_PER_ACTION: Final = figures.CONNECTION_METRICS + figures.OUTAGE_METRICS
-_FAMILIES: Final = frozenset(metric.partition(".")[0] for metric in NOT_PER_ACTION)
-# The calls a station sends, and so the ones summary.json has latencies for.
-STATION_ACTIONS: Final = frozenset(
-    name for name, spec in ACTIONS.items() if spec.initiator in (Initiator.CHARGE_POINT, Initiator.EITHER)
-)
-EVERY_ACTION: Final = "*"
-
-OPERATORS: Final[dict[str, Callable[[float, float], bool]]] = {
-    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
-}
-_OPERATOR = re.compile(r"<=|>=|==|!=|<|>")
-_NUMBER = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Zµ%]*)\s*$")
-LATENCY_UNITS_MS: Final = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
-# summary.json field counted by each count metric (rates divide it by "count").
-COUNT_FIELDS: Final = {"count": "count", "errors": "errors_total", "timeouts": "timeouts", "late": "late"}
-FLEET: Final = "all models"  # the scope of fleet-wide figures, in every report
-
-Unit = Literal["ms", "share", "calls", "connections"]
-
-
-def _unit(metric: str) -> Unit:
-    if metric in LATENCY_METRICS or metric in figures.SETUP_LATENCIES or metric in figures.OUTAGE_METRICS:
-        return "ms"
-    if metric in RATE_METRICS or metric in figures.CONNECTION_RATES:
-        return "share"
-    return "connections" if metric in figures.CONNECTION_COUNTS else "calls"
-
-
-class ThresholdError(ValueError):
-    """An expression that is not a threshold; says where (0-based column)."""
-
-    def __init__(self, expression: str, column: int, message: str) -> None:
-        super().__init__(message)
-        self.expression = expression
-        self.column = column
-        self.message = message
-
-    def __str__(self) -> str:
-        return (f"{self.message} (column {self.column + 1})\n"
-                f"  {self.expression}\n  {' ' * self.column}^")
-
-
-class Threshold(msgspec.Struct, frozen=True):
-    expression: str
-    metric: str  # one of METRICS or NOT_PER_ACTION
-    op: str  # one of OPERATORS
-    limit: float | None  # ms, share (0..1) or calls; None when judged against the declared timeout
-    model: str | None = None  # None: the fleet (all models)
-    action: str | None = None  # None: summed over actions; "*": every action on its own
-    view: str = "corrected"  # latency metrics: "corrected" or "service"
-
-    @property
-    def unit(self) -> Unit:
-        return _unit(self.metric)
-
-    @property
-    def declared(self) -> bool:
-        return self.limit is None
 
 
 class Verdict(msgspec.Struct, frozen=True):
@@ -146,149 +104,8 @@ class Verdict(msgspec.Struct, frozen=True):
     limit: float | None
     unit: str
     detail: str
-
-
-# ---------------------------------------------------------------- parsing
-
-
-def parse_threshold(expression: str) -> Threshold:
-    """``'BootNotification.p99 < 2s'`` → :class:`Threshold`; :class:`ThresholdError` if not."""
-    found = _OPERATOR.search(expression)
-    if found is None:
-        raise ThresholdError(expression, len(expression.rstrip()),
-                             "expected an operator (< <= > >= == !=) and a limit, as in 'BootNotification.p99 < 2s'")
-    if _OPERATOR.search(expression, found.end()) is not None:
-        second = _OPERATOR.search(expression, found.end())
-        assert second is not None
-        raise ThresholdError(expression, second.start(), "only one comparison per threshold")
-    model, action, view, metric = _parse_left(expression, found.start())
-    limit = _parse_limit(expression, found.end(), metric)
-    if metric in LATENCY_METRICS and action is None:
-        raise ThresholdError(expression, _first_char(expression, 0),
-                             f"{metric} needs an action ('Heartbeat.{metric}', or '*.{metric}' for every action): "
-                             "percentiles of different actions cannot be combined from summary.json")
-    return Threshold(expression=expression, metric=metric, op=found.group(), limit=limit, model=model, action=action,
-                     view=view)
-
-
-def _first_char(text: str, start: int) -> int:
-    while start < len(text) and text[start].isspace():
-        start += 1
-    return start
-
-
-def _parse_left(expression: str, end: int) -> tuple[str | None, str | None, str, str]:
-    """``[MODEL:][ACTION.][VIEW.]METRIC`` in ``expression[:end]``."""
-    start = _first_char(expression, 0)
-    left = expression[start:end].rstrip()
-    if not left:
-        raise ThresholdError(expression, start, "expected a metric before the operator, as in 'Heartbeat.p99'")
-    model = None
-    if ":" in left:
-        model, _, rest = left.partition(":")
-        if not model.strip() or model != model.strip():
-            raise ThresholdError(expression, start, "expected a model id before ':' (no spaces)")
-        start += len(model) + 1
-        left = rest
-    if not left or any(c.isspace() for c in left):
-        column = start + next((i for i, c in enumerate(left) if c.isspace()), len(left))
-        raise ThresholdError(expression, column, "expected ACTION.METRIC with no spaces, as in 'Heartbeat.p99'")
-    if left.partition(".")[0] in _FAMILIES:
-        return model, None, "corrected", _not_per_action(expression, left, start, model)
-    segments, position = [], start
-    for segment in left.split("."):
-        segments.append((segment, position))
-        position += len(segment) + 1
-    action = None
-    first, first_at = segments[0]
-    if first not in VIEWS and not any(metric.split(".")[0] == first for metric in METRICS):
-        _check_action(expression, first, first_at)
-        action = first
-        segments = segments[1:]
-    view, view_at = "corrected", -1
-    if segments and segments[0][0] in VIEWS:
-        view, view_at = segments[0]
-        segments = segments[1:]
-    if not segments:
-        raise ThresholdError(expression, position - 1,
-                             f"expected a metric after {left!r}, one of: {', '.join(METRICS)}")
-    metric = ".".join(segment for segment, _ in segments)
-    if metric in NOT_PER_ACTION:
-        raise ThresholdError(expression, segments[0][1] if action is None else first_at,
-                             f"{metric} is not per action: write '{metric}' alone (or 'MODEL:{metric}')")
-    if metric not in METRICS:
-        raise ThresholdError(expression, segments[0][1],
-                             f"unknown metric {metric!r}{_suggest(metric, METRICS)}; metrics: {', '.join(METRICS)}")
-    if view_at >= 0 and metric not in LATENCY_METRICS:
-        raise ThresholdError(expression, view_at, f"{view!r} applies to latencies ({', '.join(LATENCY_METRICS)}), "
-                                                  f"not to {metric}")
-    return model, action, view, metric
-
-
-def _not_per_action(expression: str, left: str, start: int, model: str | None) -> str:
-    """A connection or outage metric, ``left`` (at column ``start``)."""
-    if left not in NOT_PER_ACTION:
-        dot = left.find(".")
-        raise ThresholdError(expression, start + dot + 1 if dot >= 0 else start,
-                             f"unknown metric {left!r}{_suggest(left, NOT_PER_ACTION)}; connection and outage "
-                             f"metrics: {', '.join(NOT_PER_ACTION)}")
-    if model is not None and left in figures.OUTAGE_METRICS:
-        raise ThresholdError(expression, _first_char(expression, 0),
-                             f"{left} is fleet-wide (summary.json's faults.outages): no 'MODEL:'")
-    return left
-
-
-def _check_action(expression: str, action: str, column: int) -> None:
-    if action == EVERY_ACTION:
-        return
-    if action in ACTIONS and action not in STATION_ACTIONS:
-        raise ThresholdError(expression, column, f"{action} is sent by the CSMS: thresholds judge the calls the "
-                                                 "stations send (their answers are in csms_calls)")
-    if action not in STATION_ACTIONS:
-        choices = sorted(STATION_ACTIONS) + list(METRICS) + sorted(_FAMILIES)
-        raise ThresholdError(expression, column, f"unknown action or metric {action!r}{_suggest(action, choices)}")
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _parse_limit(expression: str, start: int, metric: str) -> float | None:
-    text = expression[start:]
-    column = _first_char(expression, start)
-    unit_of_metric = _unit(metric)
-    if text.strip() == "declared":
-        if metric not in LATENCY_METRICS:
-            needs = "a latency (2s, 500ms)" if unit_of_metric == "ms" else "a number"
-            raise ThresholdError(expression, column, f"'declared' (the model's response timeout) applies to the "
-                                                     f"latency of calls; {metric} needs {needs}")
-        return None
-    match = _NUMBER.match(text)
-    if match is None:
-        raise ThresholdError(expression, column, "expected a limit: a latency (2s, 500ms, 800us), 'declared', "
-                                                 "a share (0.1%) or a count")
-    value, unit = float(match.group(1)), match.group(2)
-    unit_at = start + match.start(2)
-    if unit_of_metric == "ms":
-        if unit not in LATENCY_UNITS_MS:
-            got = f", not {unit!r}" if unit else ""
-            raise ThresholdError(expression, unit_at if unit else len(expression.rstrip()),
-                                 f"a latency needs a unit: us, ms or s (as in 500ms){got}")
-        return value * LATENCY_UNITS_MS[unit]
-    if unit_of_metric == "share":
-        if unit == "%":
-            return value / 100
-        if unit:
-            raise ThresholdError(expression, unit_at, f"a share is written 0.1% or 0.001, not with {unit!r}")
-        if value > 1:
-            raise ThresholdError(expression, column,
-                                 f"a share without % is a fraction from 0 to 1; did you mean {value:g}%?")
-        return value
-    if unit:
-        noun = "calls" if unit_of_metric == "calls" else "connections or attempts"
-        raise ThresholdError(expression, unit_at, f"{metric} is a number of {noun}: no unit")
-    return value
+    abort: bool = False  # the threshold could abort the run
+    aborted_run: bool = False  # it did: judged live, it failed and stopped the run
 
 
 # ---------------------------------------------------------------- evaluation
@@ -312,7 +129,60 @@ def evaluate(thresholds: Sequence[Threshold], summary: Mapping[str, Any]) -> lis
 def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
     cases = _cases(threshold, summary)
     if isinstance(cases, str):
-        return Verdict(threshold.expression, False, None, threshold.limit, threshold.unit, cases)
+        return Verdict(threshold.expression, False, None, threshold.limit, threshold.unit, cases, threshold.abort)
+    return _verdict(threshold, cases)
+
+
+def judge_live(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict | None:
+    """The threshold judged on a run's figures so far (a live summary,
+    fleetsim.metrics.summary.live_summary): its failing verdict when a figure
+    is past its limit, else None.  A figure the run cannot give yet (no calls
+    so far, an outage not recovered from yet) is no failure yet: the run goes
+    on, and the judgement at its end says what it could not answer."""
+    cases = _cases(threshold, summary)
+    if isinstance(cases, str):
+        return None
+    compare = OPERATORS[threshold.op]
+    observed = [case for case in cases if case.observed is not None]
+    if all(compare(case.observed, case.limit) for case in observed):
+        return None
+    return msgspec.structs.replace(_verdict(threshold, observed), aborted_run=True)
+
+
+def figure_steps(threshold: Threshold, summary: Mapping[str, Any]) -> Iterator[None]:
+    """Read, one at a time, the latency figures :func:`judge_live` will read
+    from a live summary (each made when first read: an added histogram and a
+    percentile cost up to a millisecond), so that a caller can let other work
+    run in between.  Reading nothing, or too much, changes no verdict."""
+    metric = threshold.metric
+    if is_setup_latency(metric):
+        scope = (summary.get("models") or {}).get(threshold.model) if threshold.model else summary.get("fleet")
+        section = (scope or {}).get("connection" if metric.startswith("connect.") else "boot") or {}
+        block = section.get("connect_ms" if metric.startswith("connect.") else "boot_ms")
+        if block is not None:
+            block.get(metric.partition(".")[2])
+        yield
+        return
+    if not is_latency(metric) or threshold.action is None:
+        return
+    models = summary.get("models") or {}
+    if threshold.model is not None:
+        sections = [models.get(threshold.model) or {}]
+    elif threshold.declared:
+        sections = [models[model_id] for model_id in models]
+    else:
+        sections = [summary.get("fleet") or {}]
+    for section in sections:
+        exchanges = section.get("exchanges") or {}
+        actions = list(exchanges) if threshold.action == EVERY_ACTION else [threshold.action]
+        for action in actions:
+            block = (exchanges.get(action) or {}).get(f"{threshold.view}_ms")
+            if block is not None:
+                block.get(metric)
+            yield
+
+
+def _verdict(threshold: Threshold, cases: Sequence[_Case]) -> Verdict:
     compare = OPERATORS[threshold.op]
     judged = [(case, case.observed is not None and compare(case.observed, case.limit)) for case in cases]
     failing = [case for case, passed in judged if not passed]
@@ -334,7 +204,8 @@ def _judge(threshold: Threshold, summary: Mapping[str, Any]) -> Verdict:
             detail = f"{what}: {len(failing)} of {len(cases)} {judged_over} fail: {listed}{more}"
         else:
             detail = f"{what}: all {len(cases)} {judged_over} pass; closest: {_case_text(worst, threshold)}"
-    return Verdict(threshold.expression, not failing, worst.observed, worst.limit, threshold.unit, detail)
+    return Verdict(threshold.expression, not failing, worst.observed, worst.limit, threshold.unit, detail,
+                   threshold.abort)
 
 
 def _noun(threshold: Threshold) -> str:
@@ -371,11 +242,11 @@ def _worst(cases: Sequence[_Case], op: str) -> _Case:
 
 def _describe_metric(threshold: Threshold) -> str:
     scope = threshold.model or FLEET
-    if threshold.metric in NOT_PER_ACTION:
+    if not is_per_action(threshold.metric):
         return figures.describe(threshold.metric, scope)
     action = {None: "all actions", EVERY_ACTION: "every action"}.get(threshold.action, threshold.action)
     view = ""
-    if threshold.metric in LATENCY_METRICS:
+    if is_latency(threshold.metric):
         view = " service time" if threshold.view == "service" else " corrected latency"
     declared = ", each model against its own declared timeout" if threshold.declared else ""
     return f"{threshold.metric}{view} of {action} ({scope}{declared})"
@@ -389,10 +260,10 @@ def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | st
     models: Mapping[str, Any] = summary.get("models") or {}
     if threshold.model is not None:
         if threshold.model not in models:
-            return (f"model {threshold.model!r} was not in this run{_suggest(threshold.model, models)} "
+            return (f"model {threshold.model!r} was not in this run{suggest(threshold.model, models)} "
                     f"(models: {', '.join(sorted(models)) or 'none'})")
         scopes = [(threshold.model, models[threshold.model])]
-    elif threshold.metric in figures.CONNECTION_METRICS:
+    elif is_connection_metric(threshold.metric):
         scopes = [(FLEET, summary.get("fleet") or {})]
     elif threshold.declared:
         # The fleet's percentiles mix models of different timeouts: judge each
@@ -400,7 +271,7 @@ def _cases(threshold: Threshold, summary: Mapping[str, Any]) -> list[_Case] | st
         scopes = sorted(models.items())
     else:
         scopes = [(FLEET, summary.get("fleet") or {})]
-    if threshold.metric in figures.CONNECTION_METRICS:
+    if is_connection_metric(threshold.metric):
         stations = figures.fleet_stations(summary, threshold.model)
         return [_case(figures.connection_figure(threshold.metric, scope, section, stations), threshold)
                 for scope, section in scopes]
@@ -443,12 +314,14 @@ def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], 
                                                 "that left no profile of it)")
         limit = float(declared_ms)
     metric = threshold.metric
-    if metric in LATENCY_METRICS:
-        figures = exchange.get(f"{threshold.view}_ms")
-        if figures is None:
+    if is_latency(metric):
+        block = exchange.get(f"{threshold.view}_ms")
+        if block is None:
             return _Case(label, None, limit, f"no answers to read a {metric} from ({exchange.get('count', 0)} calls, "
                                              f"{exchange.get('timeouts', 0)} timed out)")
-        return _Case(label, float(figures[metric]), limit)
+        if block.get(metric) is None:
+            return _Case(label, None, limit, not_listed(metric, block))
+        return _Case(label, float(block[metric]), limit)
     if metric in COUNT_METRICS:
         return _Case(label, float(exchange.get(COUNT_FIELDS[metric], 0)), limit)
     count = exchange.get("count", 0)
@@ -456,6 +329,12 @@ def _action_case(threshold: Threshold, label: str, exchange: Mapping[str, Any], 
     if not count:
         return _Case(label, None, limit, "no calls to take a share of")
     return _Case(label, numerator / count, limit)
+
+
+def not_listed(key: str, block: Mapping[str, Any]) -> str:
+    """Why a percentile is missing from a latency block of summary.json."""
+    return (f"summary.json lists no {key} ({', '.join(block)}) and no latency.hlog was read to take it from "
+            "(`fleetsim gate` reads the run folder's; `--percentiles` lists more in later runs)")
 
 
 def _summed_case(threshold: Threshold, scope: str, exchanges: Mapping[str, Any]) -> _Case:
@@ -502,3 +381,15 @@ def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
     failed = sum(not verdict.passed for verdict in verdicts)
     lines.append(f"thresholds: {len(verdicts) - failed} passed, {failed} failed")
     return lines
+
+
+def verdict_records(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
+    """The verdicts as summary.json's ``thresholds`` (results/README.md)."""
+    return [{
+        "expression": verdict.expression,
+        "passed": verdict.passed,
+        "observed": None if verdict.observed is None else format_value(verdict.observed, verdict.unit),
+        "detail": verdict.detail,
+        "abort": verdict.abort,
+        "aborted_run": verdict.aborted_run,
+    } for verdict in verdicts]

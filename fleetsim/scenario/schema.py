@@ -26,6 +26,7 @@ from fleetsim.inputs import (
     MAX_STATIONS,
 )
 from fleetsim.csms.config import TrafficRule
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, MAX_LISTED
 from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.faults import FaultPlan
@@ -131,6 +132,10 @@ class RunSettings(_Table):
     # (simulated seconds): idle between sessions, plugged in per session.
     mean_idle_s: Seconds = 600.0
     mean_session_s: Seconds = 1800.0
+    # The percentiles of summary.json's latency figures (p50, p90, p99 and
+    # p99.9 are always in), e.g. [50, 90, 95, 99, 99.9, 99.99].
+    percentiles: Annotated[tuple[Annotated[float, msgspec.Meta(gt=0, lt=100)], ...],
+                           msgspec.Meta(max_length=MAX_LISTED)] = DEFAULT_PERCENTILES
 
 
 class CsmsSettings(_Table):
@@ -162,7 +167,7 @@ class Scenario(_Table):
     name: str | None = None
     description: str | None = None
     profile_files: tuple[str, ...] = ()  # extra profiles (`fleetsim profiles import`), relative paths
-    thresholds: tuple[str, ...] = ()  # k6 syntax, judged like `fleetsim run --threshold`
+    thresholds: tuple[str, ...] = ()  # k6 syntax, judged like `fleetsim run --threshold` (abort suffix too)
     target: Target = Target()
     run: RunSettings = RunSettings()
     csms: CsmsSettings | None = None

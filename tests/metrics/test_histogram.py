@@ -4,6 +4,7 @@ answers."""
 
 from __future__ import annotations
 
+import pytest
 from hdrh.histogram import HdrHistogram
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,6 +92,30 @@ def test_adding_into_an_empty_histogram_keeps_the_minimum() -> None:
     total.add(new_histogram())  # an empty interval changes nothing
     assert total.get_min_value() == source.get_min_value() > 0
     assert total.total_count == 1 and total.get_max_value() == source.get_max_value()
+
+
+@settings(max_examples=100, deadline=None)
+@given(values)
+def test_a_decoded_payload_is_the_library_decode_of_it(recorded: list[int]) -> None:
+    theirs = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for value in recorded:
+        theirs.record_value(value)
+    ours, decoded = from_encoded(theirs.encode()), HdrHistogram.decode(theirs.encode())
+    assert list(ours.counts) == list(decoded.counts)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (
+        decoded.total_count, decoded.min_value, decoded.max_value)
+    assert ours.values_at_percentiles((50, 99.9)) == {p: decoded.get_value_at_percentile(p) for p in (50, 99.9)}
+    ours.record_value(5)  # ours: the fast operations work on it
+    assert ours.total_count == decoded.total_count + 1
+
+
+def test_a_payload_of_other_settings_is_added_into_ours() -> None:
+    other = HdrHistogram(1, 60_000_000, 2)  # another tool's: 2 significant digits, a minute
+    for value in (5, 5_000, 59_000_000):
+        other.record_value(value)
+    ours = from_encoded(other.encode())
+    assert (ours.total_count, ours.significant_figures, ours.highest_trackable_value) == (3, 3, HIGHEST_US)
+    assert ours.get_max_value() == pytest.approx(other.get_max_value(), rel=0.01)  # at the other's resolution
 
 
 def test_a_decoded_log_payload_is_the_same_histogram() -> None:

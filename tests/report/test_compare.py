@@ -41,7 +41,7 @@ def test_regression_limits_parse(text: str, metric: str, allowed: float, relativ
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    ("p99", "METRIC=LIMIT"), ("p95=10%", "metrics:"), ("p99=10", "unit"), ("errors.rate=1ms", "percentage points"),
+    ("p99", "METRIC=LIMIT"), ("p100=10%", "metrics:"), ("p99=10", "unit"), ("errors.rate=1ms", "percentage points"),
     ("timeouts=1ms", "no unit"), ("p99=fast", "not a limit"),
 ])
 def test_bad_regression_limits_are_refused(text: str, words: str) -> None:
@@ -63,11 +63,20 @@ def test_the_same_run_has_no_differences_and_no_regression() -> None:
     assert "no regression past the limits (p99=0%)" in comparison_table(comparison)
 
 
+def _booted_a_thousand_times() -> dict[str, Any]:
+    """SUMMARY with 1,000 boots in every scope: enough answers to judge a p99."""
+    document = copy.deepcopy(SUMMARY)
+    for section in (document["fleet"], *document["models"].values()):
+        section["exchanges"]["BootNotification"].update(count=1000, answered=1000)
+    return document
+
+
 def test_a_p99_past_its_relative_limit_is_a_regression_of_that_row_only() -> None:
-    new = copy.deepcopy(SUMMARY)
+    base = _booted_a_thousand_times()
+    new = copy.deepcopy(base)
     _set(new, FLEET, "BootNotification", "corrected_ms", 140.0, "p99")  # +12 %
     _set(new, A, "BootNotification", "corrected_ms", 131.0, "p99")  # 120 -> 131: +9.2 %
-    comparison = compare(SUMMARY, new, [parse_regression_limit("p99=10%")])
+    comparison = compare(base, new, [parse_regression_limit("p99=10%")])
     assert not comparison.passed
     (regression,) = comparison.regressions
     assert (regression.scope, regression.action, regression.base, regression.new) == (
@@ -79,10 +88,12 @@ def test_a_p99_past_its_relative_limit_is_a_regression_of_that_row_only() -> Non
 
 
 def test_an_absolute_latency_limit() -> None:
-    new = copy.deepcopy(SUMMARY)
+    base = _booted_a_thousand_times()
+    new = copy.deepcopy(base)
     _set(new, B, "BootNotification", "corrected_ms", 136.0, "p99")  # 130 -> 136
-    assert compare(SUMMARY, new, [parse_regression_limit("p99=6ms")]).passed
-    assert not compare(SUMMARY, new, [parse_regression_limit("p99=5ms")]).passed
+    assert compare(base, new, [parse_regression_limit("p99=6ms")]).passed
+    assert not compare(base, new, [parse_regression_limit("p99=5ms")]).passed
+    assert compare(SUMMARY, new, [parse_regression_limit("p99=5ms")]).passed  # 100 boots: too few for a p99
 
 
 def test_an_error_rate_limit_is_in_percentage_points() -> None:

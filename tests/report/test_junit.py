@@ -44,3 +44,11 @@ def test_no_thresholds_is_an_empty_suite() -> None:
     root = ElementTree.fromstring(junit_xml([]))
     assert (root.get("tests"), root.get("failures")) == ("0", "0")
     assert root.find("testsuite").findall("testcase") == []
+
+
+def test_a_threshold_that_aborted_the_run_says_so() -> None:
+    aborted = Verdict("errors.rate < 1% abort after 30s", False, 0.3, 0.01, "share",
+                      "aborted the run at 31 s: errors.rate ...: 30% not < 1%", abort=True, aborted_run=True)
+    failure = ElementTree.fromstring(junit_xml([aborted])).find("testsuite/testcase/failure")
+    assert failure.get("message") == "aborted the run: observed 30%, limit 1%"
+    assert "aborted the run at 31 s" in failure.text

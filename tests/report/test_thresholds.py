@@ -41,7 +41,32 @@ GOOD = [
     ("Authorize.late <= 3", (None, "Authorize", "corrected", "late", "<=", 3.0)),
     ("Heartbeat.errors == 0", (None, "Heartbeat", "corrected", "errors", "==", 0.0)),
     ("Heartbeat.p50 < 0.5s", (None, "Heartbeat", "corrected", "p50", "<", 500.0)),
+    # Any percentile, as k6 writes it too; kept in its canonical spelling.
+    ("BootNotification.p(95) < 2s", (None, "BootNotification", "corrected", "p95", "<", 2000.0)),
+    ("BootNotification.p95 < 2s", (None, "BootNotification", "corrected", "p95", "<", 2000.0)),
+    ("Heartbeat.p99.99 < 1s", (None, "Heartbeat", "corrected", "p99.99", "<", 1000.0)),
+    ("m:Heartbeat.service.p(99.9) <= 5ms", ("m", "Heartbeat", "service", "p99.9", "<=", 5.0)),
+    ("*.p99.999 < declared", (None, "*", "corrected", "p99.999", "<", None)),
+    ("StartTransaction.p(50) > 1ms abort", (None, "StartTransaction", "corrected", "p50", ">", 1.0)),
 ]
+
+ABORTS = [
+    # expression, abort, grace period (s)
+    ("errors.rate < 1% abort", True, 0.0),
+    ("timeouts == 0 abort after 30s", True, 30.0),
+    ("BootNotification.p(99.9) < 2s  abort  after  2m ", True, 120.0),
+    ("connect.failures.rate < 5% abort after 1.5h", True, 5400.0),
+    ("outage.booted_after < 30s abort after 500ms", True, 0.5),
+    ("errors.rate < 1%", False, 0.0),
+]
+
+
+@pytest.mark.parametrize(("expression", "abort", "after_s"), ABORTS, ids=[e for e, _, _ in ABORTS])
+def test_abort_and_its_grace_period_parse(expression: str, abort: bool, after_s: float) -> None:
+    threshold = parse_threshold(expression)
+    assert (threshold.abort, threshold.abort_after_s) == (abort, after_s)
+    assert threshold.expression == expression  # as written, suffix and all
+    assert threshold.limit == parse_threshold(expression.split(" abort")[0]).limit
 
 
 @pytest.mark.parametrize(("expression", "parsed"), GOOD, ids=[e for e, _ in GOOD])
@@ -54,7 +79,13 @@ def test_good_expressions_parse(expression: str, parsed: tuple[Any, ...]) -> Non
 
 BAD = [
     # expression, column (0-based) of the caret, words the message must hold
-    ("BootNotification.p95 < 2s", 17, ("unknown metric 'p95'", "did you mean 'p99'")),
+    ("BootNotification.p100 < 2s", 17, ("'p100' is not a percentile", "'max'")),
+    ("BootNotification.p(0) < 2s", 17, ("'p(0)' is not a percentile",)),
+    ("BootNotification.p99..9 < 2s", 21, ("expected ACTION.METRIC",)),
+    ("BootNotification.pmax < 2s", 17, ("unknown metric 'pmax'", "did you mean 'max'")),
+    ("errors.rate < 1% abort later", 23, ("grace period", "abort after 30s")),
+    ("timeouts == 0 abort after 30", 26, ("duration with its unit",)),
+    ("timeouts == 0 abort after", 20, ("grace period",)),
     ("Hearbeat.p99 < 1s", 0, ("unknown action", "did you mean 'Heartbeat'")),
     ("RemoteStartTransaction.p99 < 1s", 0, ("sent by the CSMS",)),
     ("p99 < 2s", 0, ("needs an action", "'*.p99'")),
@@ -130,6 +161,9 @@ JUDGED = [
     ("model-c:Heartbeat.p99 < 1s", False, None, 1000.0, ("model 'model-c' was not in this run", "model-a, model.b")),
     ("model-a:Heartbeat.p99 < 1s", True, 12.0, 1000.0, ()),
     ("MeterValues.p50 < 1s", False, None, 1000.0, ("no answers", "4 timed out")),
+    # A percentile summary.json does not list cannot be judged from it alone.
+    ("BootNotification.p(95) < 2s", False, None, 2000.0, ("lists no p95", "p50, p90, p99, p99.9, max", "latency.hlog")),
+    ("errors.rate < 0.2% abort after 30s", True, 2 / 1304, 0.002, ()),
 ]
 
 
@@ -200,7 +234,8 @@ def test_connection_and_outage_metrics_parse(expression: str, parsed: tuple[Any,
 
 
 SETUP_BAD = [
-    ("connect.p95 < 2s", 8, ("unknown metric 'connect.p95'", "did you mean 'connect.p99'")),
+    ("connect.pp99 < 2s", 8, ("unknown metric 'connect.pp99'", "did you mean 'connect.p99'")),
+    ("boot.p(100) < 2s", 5, ("'p(100)' is not a percentile",)),
     ("outage.booted < 30s", 7, ("unknown metric 'outage.booted'", "did you mean 'outage.booted_after'")),
     ("conect.p99 < 2s", 0, ("unknown action or metric 'conect'", "did you mean 'connect'")),
     ("Heartbeat.connect.p99 < 2s", 0, ("connect.p99 is not per action",)),
@@ -340,7 +375,7 @@ def test_fleetsim_gate_judges_connections_and_outages(tmp_path: Path) -> None:
     assert "✗ outage.delivered_after < 60s" in result.output
     assert "thresholds: 2 passed, 1 failed" in result.output
     assert 'failures="1"' in junit.read_text()
-    bad = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.p95 < 2s"], prog_name="fleetsim")
+    bad = CliRunner().invoke(main, ["gate", str(tmp_path), "-t", "connect.pp99 < 2s"], prog_name="fleetsim")
     assert bad.exit_code == 2 and "did you mean 'connect.p99'" in bad.output
 
 
