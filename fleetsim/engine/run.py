@@ -301,11 +301,11 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
             with closing(writer.tick_steps(elapsed_s, census)) as steps:
                 for _ in steps:
                     await trio.lowlevel.checkpoint()
+            fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
         else:
             for _, interval, total in recorder.series():  # a series a step, as the writer does
                 fold_into(total, interval)
                 await trio.lowlevel.checkpoint()
-        fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
         await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
 

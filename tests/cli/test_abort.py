@@ -82,7 +82,7 @@ faults = {{ malformed_every = 2 }}
     assert result.exit_code == EXIT_THRESHOLD_FAILED, result.output
     aborted_lines = [line for line in result.output.splitlines() if "run aborted at" in line]
     assert len(aborted_lines) == 1 and "errors.rate < 1% abort after 1s" in aborted_lines[0]
-    assert "(aborted by a threshold)" in result.output
+    assert "FAILED: a threshold aborted the run after" in result.output
     summary = json.loads((out / "summary.json").read_text())
     run_section = summary["run"]
     assert run_section["aborted_by"] == "errors.rate < 1% abort after 1s"
