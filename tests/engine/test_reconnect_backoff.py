@@ -99,7 +99,7 @@ def test_the_scenario_sets_the_policy_and_refuses_a_bad_one(tmp_path: Path) -> N
     assert run_spec(loaded).reconnect == Backoff(base_s=0.5, cap_s=8.0, jitter=Jitter.EQUAL)
     assert run_spec(load_scenario(_scenario(tmp_path, ""))).reconnect == Backoff()  # 1 s, 60 s, full
     for text, field, words in (('base_s = 9\ncap_s = 4', "run.reconnect", "must not be longer than cap_s"),
-                               ("cap_s = inf", "run.reconnect", "finite"),
+                               ("cap_s = inf", "run.reconnect.cap_s", "finite"),
                                ('jitter = "decorrelated"', "run.reconnect.jitter", "full, equal, none")):
         with pytest.raises(ScenarioError, match=words) as error:
             load_scenario(_scenario(tmp_path, text))
