@@ -15,7 +15,7 @@ from fleetsim.cli.run import EXIT_THRESHOLD_FAILED
 from fleetsim.csms.config import CsmsConfig, ResponseDelay
 from fleetsim.engine.run import RunSpec, run, shares
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import write_results
+from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin
 from fleetsim.sessions.simple import SimpleSessions
 
@@ -29,7 +29,8 @@ SPEC = RunSpec(fleet=shares(MODELS, 16), duration_s=6.0, ramp_per_s=0, speed=60.
 async def _run(spec: RunSpec, out: Path) -> None:
     recorder = Recorder()
     outcome = await run(spec, PROFILES, recorder, results_dir=out)
-    write_results(out, recorder, spec, PROFILES, outcome, run_id=out.name, host="test")
+    document = summary_document(recorder, spec, outcome, run_id=out.name, host="test")
+    write_results(out, document, spec, PROFILES)
 
 
 def test_shards_of_one_run_do_not_differ_and_a_slower_csms_is_caught(tmp_path: Path) -> None:
