@@ -37,6 +37,9 @@ TIMESERIES_HEADER: Final = ("elapsed_s", "wall_time", "interval_s", "connected",
 # in the interval and the fleet-wide p99 of their setup time (empty: none).
 CONNECTION_COLUMNS: Final = ("connects", "connect_failures", "connect_p99_ms")
 P99_HEADER: Final = ("elapsed_s", "wall_time", "action", "count", "p99_ms", "service_p99_ms")
+# An event's batch (one storm's cuts) is written once no part of it came for
+# this long (real seconds): a killed run loses at most that much of its events.
+EVENT_SETTLE_S: Final = 5.0
 EVENTS_HEADER: Final = ("elapsed_s", "wall_time", "kind", "label", "span_s", "stations", "at_s")
 
 
@@ -93,15 +96,18 @@ class IntervalWriter:
         # An event not written yet: the faults of one batch (a storm cuts
         # thousands of stations at the same scheduled time) become one row.
         self._pending: RunEvent | None = None
+        self._pending_last_s = 0.0  # when the pending batch last grew
         self.closed = False
         # The figures of the last closed interval, for the live views: replaced
         # whole at each tick, never changed (another thread may read it).
         self.last = LastInterval()
 
     def event(self, event: RunEvent) -> None:
-        """Note what happened to the run (written at the first tick half an
-        interval after it, at the latest).  Consecutive events of one kind,
-        scheduled for the same time, are one row with their stations added."""
+        """Note what happened to the run (written at the first tick
+        EVENT_SETTLE_S after its batch's last part, at the latest).  Consecutive
+        events of one kind, scheduled for the same time, are one row with
+        their stations added: a storm cutting thousands of stations over a
+        few seconds is one storm."""
         if self.closed:
             return
         pending = self._pending
@@ -109,14 +115,15 @@ class IntervalWriter:
                                                                                    event.label):
             self._pending = msgspec.structs.replace(pending, stations=pending.stations + event.stations,
                                                     span_s=max(pending.span_s, event.span_s))
+            self._pending_last_s = event.elapsed_s
             return
         self._write_event()
-        self._pending = event
+        self._pending, self._pending_last_s = event, event.elapsed_s
 
     def _write_event(self, before_s: float = math.inf) -> None:
-        """Write the pending event if it happened before ``before_s``."""
+        """Write the pending event if its batch's last part came before ``before_s``."""
         event = self._pending
-        if event is not None and event.elapsed_s <= before_s:
+        if event is not None and self._pending_last_s <= before_s:
             self._pending = None
             self._events.writerow((f"{event.elapsed_s:.3f}", self._wall(event.elapsed_s), event.kind, event.label,
                                    f"{event.span_s:.3f}", event.stations,
@@ -139,9 +146,9 @@ class IntervalWriter:
         start_s, length_s = self._last_s, max(0.0, elapsed_s - self._last_s)
         self._last_s = max(elapsed_s, self._last_s)
         wall = self._wall(elapsed_s)
-        # A batch under way (a tick can come in the middle of a storm's
-        # thousands of cuts) stays one row: written at the next tick.
-        self._write_event(before_s=elapsed_s - length_s / 2)
+        # A batch under way (a storm's thousands of cuts take seconds, ticks
+        # come in between) stays one row: written once it stopped growing.
+        self._write_event(before_s=elapsed_s - max(EVENT_SETTLE_S, length_s / 2))
         lines: list[str] = []
         latencies: list[ActionLatency] = []
         lags: list[LagFigures] = []

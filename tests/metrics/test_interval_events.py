@@ -70,8 +70,8 @@ def test_events_are_written_as_they_happen_and_a_batch_is_one_row(tmp_path: Path
         writer.event(RunEvent(elapsed_s=46.0021, kind="storm", stations=hit, at_s=450.0))
     writer.event(RunEvent(elapsed_s=46.5, kind="drop", stations=1, at_s=465.13))
     writer.event(RunEvent(elapsed_s=46.6, kind="drop", stations=1, at_s=466.2))
-    writer.tick(47.0, Census())
-    writer.tick(48.0, Census())
+    for second in range(47, 53):  # EVENT_SETTLE_S after the last: written
+        writer.tick(float(second), Census())
     # Not closed (a killed run): the events are on disk all the same.
     rows = read_csv(tmp_path / EVENTS_FILE)
     assert list(rows[0]) == list(EVENTS_HEADER)
@@ -87,3 +87,20 @@ def test_events_are_written_as_they_happen_and_a_batch_is_one_row(tmp_path: Path
         ("outage", "12.000", "", "500.000"), ("connector", "60.000", "GroundFailure", "")]
     writer.event(RunEvent(elapsed_s=61.0, kind="drop"))  # after the end: ignored, no crash
     assert len(read_csv(tmp_path / EVENTS_FILE)) == 5
+
+
+def test_a_storm_spread_over_several_intervals_is_one_row(tmp_path: Path) -> None:
+    # The injector cuts a storm's thousands of stations in batches over a few
+    # seconds: ticks in between once split one storm into three rows.
+    recorder = Recorder()
+    writer = IntervalWriter(tmp_path, recorder, START)
+    for second in range(1, 46):
+        writer.tick(float(second), Census())
+    parts = [(45.3, 100), (45.9, 101), (46.4, 102), (48.1, 103), (49.35, 104)]
+    for second in range(46, 60):
+        for at, stations in parts:
+            if second - 1 <= at < second:
+                writer.event(RunEvent(elapsed_s=at, kind="storm", stations=stations, at_s=450.0))
+        writer.tick(float(second), Census())
+    rows = read_csv(tmp_path / EVENTS_FILE)
+    assert [(r["elapsed_s"], r["kind"], r["stations"]) for r in rows] == [("45.300", "storm", "510")]
