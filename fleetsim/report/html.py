@@ -69,6 +69,7 @@ tr.bad td { background: #fdecea; } tr.bad td:first-child { box-shadow: inset 3px
 .verdict { padding: 10px 14px; border-radius: 4px; font-size: 15px; max-width: 1100px; }
 .verdict.good { background: #e8f5e9; border-left: 5px solid #2e7d32; }
 .verdict.bad { background: #fdecea; border-left: 5px solid #c62828; }
+.verdict.warn { background: #fff3e0; border-left: 5px solid #e65100; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 3px; font-size: 12px; font-weight: 700; color: #fff; }
 .badge.pass { background: #2e7d32; } .badge.fail { background: #c62828; }
 table.thresholds td { white-space: normal; }

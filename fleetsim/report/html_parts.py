@@ -179,7 +179,8 @@ def headline(summary: Mapping[str, Any]) -> str:
                      "from when the station meant to send them.")
         return note(" ".join(parts), "verdict bad")
     parts.append("Every answer came within every model's declared response timeout.")
-    return note(" ".join(parts), "verdict good")
+    # Answered in time is not answered well: CALLERRORs make it no green verdict.
+    return note(" ".join(parts), "verdict warn" if errors else "verdict good")
 
 
 def glance_table(summary: Mapping[str, Any]) -> str:

@@ -227,3 +227,14 @@ def test_a_log_axis_spans_the_data_and_a_single_point_still_shows() -> None:
     labels = re.findall(r"text-anchor='end' fill='#555'>([^<]*)<", svg)
     assert labels == ["100µs", "1ms", "10ms", "100ms", "1s", "10s"]
     assert svg.count("<circle") == 3
+
+
+def test_callerrors_within_the_timeouts_are_no_green_verdict() -> None:
+    # Answered in time is not answered well: 3 % CALLERRORs once showed green.
+    from fleetsim.report.html_parts import headline
+
+    def summary(errors: int) -> dict:
+        return {"fleet": {"exchanges": {"Heartbeat": {"count": 629, "errors_total": errors, "timeouts": 0, "late": 0}}}}
+
+    assert "class='verdict warn'" in headline(summary(19)) and "19 answered with a CALLERROR" in headline(summary(19))
+    assert "class='verdict good'" in headline(summary(0))
