@@ -85,9 +85,20 @@ def _badge(station: Station, connector_id: int, session: PlannedSession, now_s: 
         station.present_id_tag(connector_id, session.id_tag, now_s)
 
 
+# How long a driver's app waits before asking again while the station is not
+# online and accepted (simulated seconds): the CSMS could not reach it yet.
+APP_RETRY_S = 30.0
+
+
 def _ask_remote_start(station: Station, connector_id: int, session: PlannedSession,
                       remote_start: RemoteStart | None, now_s: float) -> None:
     if not _still_here(station, connector_id, session.ev):
+        return
+    if remote_start is not None and not station.accepted_online():
+        # Timers planned before the station first connected run when it does,
+        # ahead of its BootNotification: the app asks again, until the EV leaves.
+        station.at(now_s + station.sim_s(APP_RETRY_S),
+                   lambda now: _ask_remote_start(station, connector_id, session, remote_start, now))
         return
     station.stats.count("session.remote_start_asked")
     if remote_start is not None and not remote_start(station.charge_point_id, connector_id, session.id_tag):

