@@ -144,8 +144,8 @@ class Fleet:
 
     async def run(self, ramp_per_s: float, *, freeze_gc_after_ramp: bool = True) -> None:
         """Start the stations at ``ramp_per_s`` and run them until cancelled.
-        With ``freeze_gc_after_ramp``, manage the collector (see _managed_gc)."""
-        with _managed_gc(freeze_gc_after_ramp):
+        With ``freeze_gc_after_ramp``, manage the collector (see managed_gc)."""
+        with managed_gc(freeze_gc_after_ramp):
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._serve_timers)
@@ -387,7 +387,7 @@ GC_GEN0_THRESHOLD = 20_000
 
 
 @contextmanager
-def _managed_gc(manage: bool) -> Iterator[None]:
+def managed_gc(manage: bool) -> Iterator[None]:
     """Collect and freeze what exists before the first station connects (no
     traffic yet to stall, so the pause is not the simulator's lag), and raise
     the generation-0 threshold for the run."""

@@ -280,7 +280,9 @@ class Link:
             self._maybe_more = len(data) == _RECV_BYTES or (
                 isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
             )
-            return _last_ping_only(self._parser.feed(data))
+            events = self._parser.feed(data)
+            # Most reads hold one frame: only several can hold pings to fold.
+            return _last_ping_only(events) if len(events) > 1 else events
 
     def answer(self, event: framing.Event) -> bool:
         """RFC 6455 housekeeping for control events: pong a ping, echo a close,

@@ -8,26 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetsim.engine.fleet import GC_GEN0_THRESHOLD
+from fleetsim.engine.fleet import managed_gc as fleet_managed_gc
 from hostile_peer import TALLY
 
 
 @pytest.fixture(scope="session", autouse=True)
 def managed_gc() -> Iterator[None]:
-    """As ``fleetsim run`` does before its first station connects (see
-    fleetsim.engine.fleet): collect, freeze what exists, raise the
+    """What ``fleetsim run`` does before its first station connects (the same
+    fleetsim.engine.fleet.managed_gc): collect, freeze what exists, raise the
     generation-0 threshold.  Without it, a full collection of the test
     process's own heap (pytest, hypothesis) would be taken for a block of the
     code under test."""
-    gc.collect()
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
-    try:
+    with fleet_managed_gc(True):
         yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)
