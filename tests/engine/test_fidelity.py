@@ -48,7 +48,11 @@ HEARTBEAT_S = 1.0 / SPEED
 WINDOW_S = 3.0
 SEED = 11
 PERCENTILES = (50.0, 90.0, 99.0)
-CSMS_TIMER_SLACK_MS = 3.0  # how late the CSMS's timer may realize a delay (epoll's milliseconds, jitter)
+# How late the CSMS's timer may realize a delay (epoll's milliseconds, jitter).
+# A check of the test's own CSMS, not of fleetsim's figures (those are judged
+# against what the CSMS realized): at the end of the full suite, in one
+# long-lived process, its p99 reached 3.7-4.2 ms here.
+CSMS_TIMER_SLACK_MS = 5.0
 
 
 def tolerance_ms(figure_ms: float) -> float:
