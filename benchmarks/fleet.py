@@ -6,6 +6,8 @@ loopback (so the two share no core's worth of work).
     python benchmarks/fleet.py throughput --stations 2000 --rates 5000,10000,20000,30000
     python benchmarks/fleet.py storm --stations 10000
     python benchmarks/fleet.py lag --stations 2000 --rate 8000
+    python benchmarks/fleet.py realistic --stations 1000 --meter-interval 1
+    python benchmarks/fleet.py realistic --stations 5000 --meter-interval 10
 
 Each figure comes from a fresh simulator process.  Throughput is OCPP calls
 answered per CPU-second of the simulator process (user + system time), i.e.
@@ -30,7 +32,7 @@ import trio
 from fleetsim.engine.fleet import ConnectOptions, Fleet
 from fleetsim.engine.limits import raise_open_files_limit
 from fleetsim.engine.link import Target
-from fleetsim.engine.run import RunSpec, build_stations, shares
+from fleetsim.engine.run import FleetShare, RunSpec, build_stations, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.profiles.builtin import load_builtin
 from fleetsim.sessions.simple import SimpleSessions
@@ -99,6 +101,24 @@ def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Rec
     return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1))
 
 
+def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: Recorder) -> tuple[Fleet, list[str]]:
+    """Stations that charge most of the time, with MeterValues every
+    ``meter_interval_s`` and a transaction cycle (plug in, authorize, start,
+    meter, stop, unplug): the models whose certified range allows the interval."""
+    profiles = load_builtin()
+    models = [pid for pid in sorted(profiles)
+              if (profiles[pid].limits.meter_value_sample_interval_min_s or 0) <= meter_interval_s]
+    fleet_shares = tuple(FleetShare(share.profile_id, share.stations,
+                                    configuration=(("MeterValueSampleInterval", str(meter_interval_s)),))
+                         for share in shares(models, stations))
+    # Sessions of about two minutes with 5 s between them: most connectors charge.
+    sessions = SimpleSessions(mean_idle_s=5.0, mean_connected_s=120.0, badge_delay_s=1.0)
+    spec = RunSpec(fleet=fleet_shares, duration_s=0, reaction_delays=False, sessions=sessions)
+    timebase = Timebase(trio.current_time(), datetime.now(UTC), 1.0)
+    built = build_stations(spec, profiles, recorder, timebase)
+    return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1)), models
+
+
 def _booted(recorder: Recorder) -> int:
     return recorder.counters().get("boot.Accepted", 0)
 
@@ -150,6 +170,27 @@ async def _throughput(params: dict) -> dict:
             "lag_max_ms": lag.get_max_value() / 1000, "lag_samples": lag.get_total_count() - lag0}
 
 
+async def _realistic(params: dict) -> dict:
+    stations, port, window_s = params["stations"], params["port"], params["window_s"]
+    recorder = Recorder()
+    fleet, models = _charging_fleet(stations, port, params["meter_interval_s"], recorder)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 2000.0)
+        while _booted(recorder) < stations:
+            await trio.sleep(0.2)
+        await trio.sleep(params["warmup_s"])  # sessions start, the rate settles
+        calls0, cpu0, wall0 = _answered(recorder), cpu_s(), time.perf_counter()
+        await trio.sleep(window_s)
+        calls, cpu, wall = _answered(recorder) - calls0, cpu_s() - cpu0, time.perf_counter() - wall0
+        charging = fleet.census()[1]
+        lag = fleet.timer_lag
+        nursery.cancel_scope.cancel()
+    meter_values = sum(m.exchanges["MeterValues"].answered for m in recorder.models.values() if "MeterValues" in m.exchanges)
+    return {"stations": stations, "models": models, "answered_per_s": calls / wall, "cpu_share": cpu / wall,
+            "calls_per_cpu_s": calls / cpu if cpu else 0.0, "charging": charging, "meter_values": meter_values,
+            "lag_p99_ms": lag.get_value_at_percentile(99) / 1000, "rss_mb": rss_kb() / 1024}
+
+
 async def _storm(params: dict) -> dict:
     stations, port = params["stations"], params["port"]
     recorder = Recorder()
@@ -170,7 +211,7 @@ async def _storm(params: dict) -> dict:
 
 def worker(mode: str, params: dict) -> None:
     raise_open_files_limit(params["stations"] + 1024)
-    job = {"idle": _idle, "throughput": _throughput, "storm": _storm}[mode]
+    job = {"idle": _idle, "throughput": _throughput, "storm": _storm, "realistic": _realistic}[mode]
     print(json.dumps(trio.run(job, params)))
 
 
@@ -202,6 +243,21 @@ def throughput(args: argparse.Namespace) -> None:
             pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
             print(f"{rate:>10} {pick('answered_per_s'):>11.0f} {pick('cpu_share'):>10.2f} "
                   f"{pick('calls_per_cpu_s'):>12.0f} {pick('lag_p99_ms'):>11.2f}")
+
+
+def realistic(args: argparse.Namespace) -> None:
+    print(f"charging fleet, {_machine()}: {args.stations} stations, MeterValues every {args.meter_interval} s, "
+          f"sessions of ~2 min, median of {args.repeat} runs of {args.window:g} s")
+    with Csms(heartbeat_interval_s=60) as csms:
+        runs = [run_worker("realistic", stations=args.stations, port=csms.port, meter_interval_s=args.meter_interval,
+                           window_s=args.window, warmup_s=args.warmup) for _ in range(args.repeat)]
+    pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+    print(f"models: {', '.join(runs[0]['models'])}")
+    print(f"{'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'charging':>9} {'lag p99 ms':>11} {'RSS MB':>7}")
+    for r in runs:
+        print(f"{r['answered_per_s']:>11.0f} {r['cpu_share']:>10.2f} {r['calls_per_cpu_s']:>12.0f} "
+              f"{r['charging']:>9} {r['lag_p99_ms']:>11.2f} {r['rss_mb']:>7.0f}")
+    print(f"median: {pick('calls_per_cpu_s'):.0f} calls per CPU-second at {pick('answered_per_s'):.0f} calls/s")
 
 
 def storm(args: argparse.Namespace) -> None:
@@ -243,6 +299,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--sessions", action="store_true", help="sessions too (MeterValues, Start/Stop, Status)")
     p.set_defaults(func=throughput)
+    p = commands.add_parser("realistic")
+    p.add_argument("--stations", type=int, default=1000)
+    p.add_argument("--meter-interval", type=int, default=1)
+    p.add_argument("--window", type=float, default=20.0)
+    p.add_argument("--warmup", type=float, default=10.0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.set_defaults(func=realistic)
     p = commands.add_parser("storm")
     p.add_argument("--stations", type=int, default=10000)
     p.add_argument("--repeat", type=int, default=3)
