@@ -63,6 +63,15 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def system_s() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
+def switches() -> int:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
+
+
 class Csms:
     """The embedded CSMS in its own process."""
 
@@ -101,7 +110,8 @@ def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Rec
     return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1))
 
 
-def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: Recorder) -> tuple[Fleet, list[str]]:
+def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: Recorder, gather_s: float = 0.0
+                    ) -> tuple[Fleet, list[str]]:
     """Stations that charge most of the time, with MeterValues every
     ``meter_interval_s`` and a transaction cycle (plug in, authorize, start,
     meter, stop, unplug): the models whose certified range allows the interval."""
@@ -116,7 +126,8 @@ def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: R
     spec = RunSpec(fleet=fleet_shares, duration_s=0, reaction_delays=False, sessions=sessions)
     timebase = Timebase(trio.current_time(), datetime.now(UTC), 1.0)
     built = build_stations(spec, profiles, recorder, timebase)
-    return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1)), models
+    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}"), gather_s=gather_s)
+    return Fleet(built, options, recorder, random.Random(1)), models
 
 
 def _booted(recorder: Recorder) -> int:
@@ -173,21 +184,28 @@ async def _throughput(params: dict) -> dict:
 async def _realistic(params: dict) -> dict:
     stations, port, window_s = params["stations"], params["port"], params["window_s"]
     recorder = Recorder()
-    fleet, models = _charging_fleet(stations, port, params["meter_interval_s"], recorder)
+    fleet, models = _charging_fleet(stations, port, params["meter_interval_s"], recorder, params.get("gather_s", 0.0))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(fleet.run, 2000.0)
         while _booted(recorder) < stations:
             await trio.sleep(0.2)
         await trio.sleep(params["warmup_s"])  # sessions start, the rate settles
-        calls0, cpu0, wall0 = _answered(recorder), cpu_s(), time.perf_counter()
+        calls0, cpu0, wall0, sys0, switches0 = _answered(recorder), cpu_s(), time.perf_counter(), system_s(), switches()
+        timers0, out0, in0 = fleet.timer_lag.get_total_count(), fleet.progress.messages_out, fleet.progress.messages_in
         await trio.sleep(window_s)
+        timers = fleet.timer_lag.get_total_count() - timers0
+        frames_out, frames_in = fleet.progress.messages_out - out0, fleet.progress.messages_in - in0
         calls, cpu, wall = _answered(recorder) - calls0, cpu_s() - cpu0, time.perf_counter() - wall0
+        system, switched = system_s() - sys0, switches() - switches0
         charging = fleet.census()[1]
         lag = fleet.timer_lag
         nursery.cancel_scope.cancel()
     meter_values = sum(m.exchanges["MeterValues"].answered for m in recorder.models.values() if "MeterValues" in m.exchanges)
     return {"stations": stations, "models": models, "answered_per_s": calls / wall, "cpu_share": cpu / wall,
             "calls_per_cpu_s": calls / cpu if cpu else 0.0, "charging": charging, "meter_values": meter_values,
+            "system_share": system / cpu if cpu else 0.0, "switches_per_call": switched / calls if calls else 0.0,
+            "timers_per_call": timers / calls if calls else 0.0, "frames_out_per_call": frames_out / calls if calls else 0.0,
+            "frames_in_per_call": frames_in / calls if calls else 0.0,
             "lag_p99_ms": lag.get_value_at_percentile(99) / 1000, "rss_mb": rss_kb() / 1024}
 
 
@@ -250,12 +268,15 @@ def realistic(args: argparse.Namespace) -> None:
           f"sessions of ~2 min, median of {args.repeat} runs of {args.window:g} s")
     with Csms(heartbeat_interval_s=60) as csms:
         runs = [run_worker("realistic", stations=args.stations, port=csms.port, meter_interval_s=args.meter_interval,
-                           window_s=args.window, warmup_s=args.warmup) for _ in range(args.repeat)]
+                           window_s=args.window, warmup_s=args.warmup, gather_s=args.gather / 1000)
+                for _ in range(args.repeat)]
     pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
     print(f"models: {', '.join(runs[0]['models'])}")
-    print(f"{'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'charging':>9} {'lag p99 ms':>11} {'RSS MB':>7}")
+    print(f"{'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'of it system':>13} {'switches/call':>14} "
+          f"{'charging':>9} {'lag p99 ms':>11} {'RSS MB':>7}")
     for r in runs:
         print(f"{r['answered_per_s']:>11.0f} {r['cpu_share']:>10.2f} {r['calls_per_cpu_s']:>12.0f} "
+              f"{r['system_share']:>13.0%} {r['switches_per_call']:>14.2f} "
               f"{r['charging']:>9} {r['lag_p99_ms']:>11.2f} {r['rss_mb']:>7.0f}")
     print(f"median: {pick('calls_per_cpu_s'):.0f} calls per CPU-second at {pick('answered_per_s'):.0f} calls/s")
 
@@ -302,6 +323,7 @@ def main() -> None:
     p = commands.add_parser("realistic")
     p.add_argument("--stations", type=int, default=1000)
     p.add_argument("--meter-interval", type=int, default=1)
+    p.add_argument("--gather", type=float, default=0.0, help="ms the reactor gathers frames (ConnectOptions.gather_s)")
     p.add_argument("--window", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=3)

@@ -1,13 +1,15 @@
 """The fleet: thousands of stations in one trio process.
 
-Each station costs one task, parked in ``wait_readable`` on its socket.  Its
-timers (heartbeats, meter samples, reaction delays, session events) live in
-**one heap for the whole fleet**, served by one task: a trio sleep wake-up
-costs 16–26 µs, so a sleeping task per station per timer does not scale,
-while a heap pop costs well under a microsecond.
+A connected station costs no task.  One task, the reactor
+(:mod:`fleetsim.engine.reactor`), serves every station's socket and every
+station's timers (heartbeats, meter samples, reaction delays, session events),
+which live in **one heap for the whole fleet**: a trio wake-up costs tens of
+microseconds, a heap pop well under one, and one wake-up serves everything that
+is ready or due.  A task exists only while a station connects (or waits to
+connect again), and while a CSMS that stopped reading holds its sends.
 
-Sends are synchronous (see :mod:`fleetsim.engine.link`), so the timer task
-sends for any station without a task switch.
+Sends are synchronous (see :mod:`fleetsim.engine.link`), so the reactor sends
+for any station without a task switch.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import trio
 
 from fleetsim.engine import framing
 from fleetsim.engine.link import DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
+from fleetsim.engine.reactor import MAX_READY, Reactor
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
 from fleetsim.metrics.live import LastInterval
@@ -40,6 +43,9 @@ INF = math.inf
 # Messages of one read handled in one go before the other stations get a turn
 # (8,000 tiny ones fit in a 16 KiB read: handled at once they held the loop 54 ms).
 MESSAGES_PER_STEP = 64
+# Timers run in one pass of the reactor before sockets get their turn again (a
+# clock-aligned burst of 19,000 meter samples would otherwise hold the loop).
+MAX_TIMERS_PER_PASS = 512
 log = logging.getLogger(__name__)
 
 
@@ -56,6 +62,11 @@ class ConnectOptions(msgspec.Struct, frozen=True):
     # framing.PartialBudget): a CSMS that starts large frames and never
     # finishes them gets connections cut (1008), not the process's memory.
     max_partial_bytes: int = DEFAULT_MAX_PARTIAL_BYTES
+    # How long the reactor lets frames gather after a socket woke it, before
+    # serving every ready socket in one pass: a wake-up costs tens of
+    # microseconds, so at light load one per frame dominates the CPU.  Latency
+    # is unaffected where the kernel stamps each read's arrival (plain TCP).
+    gather_s: float = 0.0
 
 
 class Progress(msgspec.Struct):
@@ -75,12 +86,16 @@ class Progress(msgspec.Struct):
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("cut_by", "index", "link", "scheduled_s", "started_s", "station", "waits")
+    __slots__ = ("again", "closed_as", "cut_by", "fd", "index", "link", "scheduled_s", "started_s", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
         self.link: Link | None = None
+        self.fd = -1  # the link's descriptor in the reactor
+        self.again = False  # in the fleet's list of links to read again without waiting
         self.cut_by: str | None = None  # the fault that cut the link (fleetsim.engine.faults)
+        # The CSMS's close frame, or its breach of RFC 6455: how the link ends.
+        self.closed_as: str | None = None
         self.scheduled_s = INF
         self.index = index
         # When the ramp started it: a wake-up that fell due before is no lag of ours.
@@ -102,7 +117,11 @@ class Fleet:
         self.progress = Progress()
         self._heap: list[tuple[float, int, _Runner]] = []
         self._seq = 0
-        self._timer_scope: trio.CancelScope | None = None
+        self._reactor: Reactor | None = None
+        self._by_fd: dict[int, _Runner] = {}
+        self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
+        self._serving = False  # inside a pass of the reactor: the timer is armed when it ends
+        self._slack_s = 0.0  # how late a timer may fire, to share a wake-up with others (gather_s)
         self._nursery: trio.Nursery | None = None
         # Until then the CSMS is unreachable (an outage fault): every
         # connection attempt fails, counted as connect.failed.outage.
@@ -146,49 +165,64 @@ class Fleet:
         """Start the stations at ``ramp_per_s`` and run them until cancelled.
         With ``freeze_gc_after_ramp``, manage the collector (see managed_gc)."""
         with managed_gc(freeze_gc_after_ramp):
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                nursery.start_soon(self._serve_timers)
-                start_s = trio.current_time()
-                for runner in self.runners:
-                    if ramp_per_s > 0:
-                        await trio.sleep_until(start_s + runner.index / ramp_per_s)
-                    if self.ramp_stopped:
-                        break  # the run is ending: stations not started by now never are
-                    runner.started_s = trio.current_time()
-                    nursery.start_soon(self._run_station, runner)
-                    self.progress.started += 1
-                if freeze_gc_after_ramp:
-                    # What the ramp made (links, connections) lives for the run:
-                    # out of the collector's sight.  Without a collection first:
-                    # at 2,000 stations one found no garbage at all (0 of 153,000
-                    # objects) and stalled the loop 61 ms (0.85 s at 15,000),
-                    # while gc.freeze() takes 2 µs (benchmarks/gc_pauses.py).
-                    gc.freeze()
+            self._reactor = Reactor()
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    nursery.start_soon(self._serve)
+                    await self._ramp(nursery, ramp_per_s)
+                    if freeze_gc_after_ramp:
+                        # What the ramp made (links, connections) lives for the run:
+                        # out of the collector's sight.  Without a collection first:
+                        # at 2,000 stations one found no garbage at all (0 of 153,000
+                        # objects) and stalled the loop 61 ms (0.85 s at 15,000),
+                        # while gc.freeze() takes 2 µs (benchmarks/gc_pauses.py).
+                        gc.freeze()
+            finally:
+                self._nursery = None
+                self._close_all()
+                self._reactor.close()
 
-    async def _run_station(self, runner: _Runner) -> None:
+    async def _ramp(self, nursery: trio.Nursery, ramp_per_s: float) -> None:
+        start_s = trio.current_time()
+        for runner in self.runners:
+            if ramp_per_s > 0:
+                due_s = start_s + runner.index / ramp_per_s
+                if due_s > trio.current_time():
+                    await trio.sleep_until(due_s)
+                elif runner.index % 64 == 0:
+                    await trio.lowlevel.checkpoint()  # behind schedule: start them, but let the loop run
+            if self.ramp_stopped:
+                break  # the run is ending: stations not started by now never are
+            runner.started_s = trio.current_time()
+            nursery.start_soon(self._connect_loop, runner, False)
+            self.progress.started += 1
+
+    async def _connect_loop(self, runner: _Runner, lost: bool) -> None:
+        """Connect ``runner``'s station, with back-off between attempts, and
+        hand its link to the reactor.  ``lost``: its connection was lost (not a
+        reboot), so the first attempt waits too."""
         station = runner.station
         backoff = self.options.reconnect
         waits = 0  # since it was last connected: the back-off's attempt number
         while True:
-            now = trio.current_time()
-            if station.offline_until_s > now:
+            if lost:
+                # A failed attempt, or a lost connection (OCPP 1.6 leaves the wait to
+                # the vendor): exponential back-off, with jitter unless configured
+                # without, so a fleet cut at once does not come back in lockstep.
+                # Each wait is logged: outage recovery is reported net of them.
+                start_s = trio.current_time()
+                end_s = start_s + backoff.wait_s(waits, self.rng)
+                runner.waits.wait(start_s, end_s)
+                waits += 1
+                await trio.sleep_until(end_s)
+            lost = True
+            if station.offline_until_s > trio.current_time():
                 await trio.sleep_until(station.offline_until_s)
             link = await self._connect(runner)
             if link is not None:
-                waits = 0
-                await self._serve_link(runner, link)
-                if station.want_disconnect:
-                    continue  # a reboot: it comes back when its station is up again
-            # A failed attempt, or a lost connection (OCPP 1.6 leaves the wait to
-            # the vendor): exponential back-off, with jitter unless configured
-            # without, so a fleet cut at once does not come back in lockstep.
-            # Each wait is logged: outage recovery is reported net of them.
-            start_s = trio.current_time()
-            end_s = start_s + backoff.wait_s(waits, self.rng)
-            runner.waits.wait(start_s, end_s)
-            waits += 1
-            await trio.sleep_until(end_s)
+                self._attach(runner, link)
+                return
 
     async def _connect(self, runner: _Runner) -> Link | None:
         options = self.options
@@ -213,8 +247,8 @@ class Fleet:
         except (LinkError, OSError) as error:
             self._connect_failed(station, _reason(error))
             return None
-        if trio.current_time() < self.outage_until_s:  # the outage began while connecting
-            link.close()
+        if trio.current_time() < self.outage_until_s or self._reactor is None or self._reactor.closed:
+            link.close()  # the outage began while connecting, or the fleet is ending
             self._connect_failed(station, "outage")
             return None
         station.stats.record_reaction(CONNECT, trio.current_time() - started_s)
@@ -229,64 +263,54 @@ class Fleet:
         self.progress.connect_failures += 1
         station.stats.count(f"connect.failed.{reason}")
 
-    async def _serve_link(self, runner: _Runner, link: Link) -> None:
-        station = runner.station
-        progress = self.progress
-        runner.link = link
-        progress.connected += 1
-        station.on_connected(trio.current_time())
+    def _attach(self, runner: _Runner, link: Link) -> None:
+        """A new connection: the reactor watches its socket from now on."""
+        assert self._reactor is not None
+        runner.link, runner.closed_as = link, None
+        runner.fd = link.sock.fileno()
+        self._by_fd[runner.fd] = runner
+        self._reactor.register(runner.fd)
+        self.progress.connected += 1
+        runner.station.on_connected(trio.current_time())
         self.after(runner)
-        closed_as: str | None = None  # the CSMS's close frame, its breach of RFC 6455, or how the link failed
-        run_ended = False
-        try:
-            while not link.closed:
-                events = await link.receive()
-                now = trio.current_time()
-                for count, event in enumerate(events, start=1):
-                    if count % MESSAGES_PER_STEP == 0:
-                        # A read can hold thousands of tiny messages: what they
-                        # asked for goes out, and the other stations get a turn.
-                        self.after(runner)
-                        await trio.lowlevel.checkpoint()
-                        if link.closed:
-                            break
-                        now = trio.current_time()
-                    if type(event) is framing.Message:
-                        progress.messages_in += 1
-                        station.on_message(event.data, now)
-                        continue
-                    closed_as = _closed_as(event, closed_as)
-                    if type(event) is not framing.Ping:
-                        # The answers to the CALLs before a close or a violation
-                        # leave before the close frame, in the order asked.
-                        self.after(runner)
-                    if link.answer(event):
-                        self._start_flusher(link)
-                self.after(runner)
-        except LinkError as error:
-            # Closing the link for a Reset or a fault wakes the reader with a LinkError too.
-            closed_as = closed_as or link.failure or _reason(error)
-        except trio.Cancelled:
-            run_ended = True  # the run is over: closing now is no disconnect
-            raise
-        except Exception:
-            # Our bug, found by what this station received: it must not end the
-            # fleet.  Counted (the run then fails, see simulator.station_errors).
-            closed_as = "internal_error"
-            self._station_failed(runner, "message")
-            link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
-        finally:
-            if not run_ended or runner.cut_by:
-                # Ours first: a fault that cut it, or a reboot; else the CSMS's doing.
-                cause = runner.cut_by or ("reboot" if station.want_disconnect else closed_as or "closed")
-                station.stats.count(f"disconnect.{cause}")
-                progress.disconnects += 1
-            runner.cut_by = None
-            progress.connected -= 1
-            runner.link = None
-            link.close()
-            station.on_disconnected(trio.current_time())
-            self.after(runner)
+        if link.maybe_more and not runner.again:  # frames the CSMS sent right behind its handshake
+            runner.again = True
+            self._again.append(runner)
+        self._arm()
+
+    def _drop(self, runner: _Runner, cause: str) -> None:
+        """The link is gone (the CSMS's doing, a fault's or the station's own):
+        count it, tell the station, and start connecting again."""
+        link = runner.link
+        if link is None:
+            return
+        station = runner.station
+        # Ours first: a fault that cut it, or a reboot; else the CSMS's doing.
+        cause = runner.cut_by or ("reboot" if station.want_disconnect else cause)
+        station.stats.count(f"disconnect.{cause}")
+        self.progress.disconnects += 1
+        self._forget(runner, link)
+        self.after(runner)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._connect_loop, runner, not station.want_disconnect)
+
+    def _forget(self, runner: _Runner, link: Link) -> None:
+        assert self._reactor is not None
+        self._reactor.unregister(runner.fd)  # before close: the descriptor's number may be reused
+        self._by_fd.pop(runner.fd, None)
+        runner.fd, runner.link, runner.cut_by = -1, None, None
+        self.progress.connected -= 1
+        link.close()
+        runner.station.on_disconnected(trio.current_time())
+
+    def _close_all(self) -> None:
+        """The run is over: closing now is no disconnect."""
+        for runner in self.runners:
+            if runner.link is not None:
+                self._forget(runner, runner.link)
+        for runner in self._again:
+            runner.again = False
+        self._again.clear()
 
     def _station_failed(self, runner: _Runner, where: str) -> None:
         """Count (and log, once per kind) an exception a station raised."""
@@ -305,8 +329,148 @@ class Fleet:
         if link is None or link.closed:
             return False
         runner.cut_by = cause
-        link.close()  # wakes the station's reader task, which cleans up
+        self._drop(runner, cause)
         return True
+
+    # ------------------------------------------------------------ the reactor
+
+    async def _serve(self) -> None:
+        """Every socket's readiness and every timer, from this one task: a
+        pass handles what is ready and due, bounded, then yields; with
+        nothing left it sleeps until a socket is readable or a timer is due."""
+        reactor = self._reactor
+        assert reactor is not None
+        gather_s = self.options.gather_s if reactor.precise else 0.0
+        self._slack_s = gather_s
+        while True:
+            self._serving = True
+            try:
+                more = self._pass(reactor)
+            finally:
+                self._serving = False
+            if more:
+                await trio.lowlevel.checkpoint()
+                continue
+            self._arm()
+            await reactor.wait()
+            if gather_s > 0 and trio.current_time() < reactor.armed:
+                # A socket woke us, not a timer: let its neighbours' frames
+                # arrive too, and serve them all in one pass (see gather_s).
+                reactor.arm(min(reactor.armed, trio.current_time() + gather_s))
+                await reactor.wait_timer()
+
+    def _arm(self) -> None:
+        """Arm the reactor's timer for the next wake-up: the heap's head, or up
+        to gather_s after it, so that timers falling due close together fire in
+        one pass.  A timer already armed within that window is kept (re-arming
+        is a system call)."""
+        reactor = self._reactor
+        if self._serving or reactor is None:
+            return
+        heap = self._heap
+        if not heap:
+            reactor.arm(INF)
+            return
+        head_s = heap[0][0]
+        armed_s = reactor.armed
+        if not head_s <= armed_s <= head_s + self._slack_s:
+            reactor.arm(head_s + self._slack_s)
+
+    def _pass(self, reactor: Reactor) -> bool:
+        """One round: True when work was left over (a budget ran out)."""
+        by_fd = self._by_fd
+        ready = reactor.ready()
+        for fd, _ in ready:
+            runner = by_fd.get(fd)
+            if runner is not None:
+                self._read(runner)
+        again, self._again = self._again, []
+        for runner in again:
+            runner.again = False
+            if runner.link is not None:
+                self._read(runner)
+        return self._fire_timers() or len(ready) >= MAX_READY or bool(self._again)
+
+    def _read(self, runner: _Runner) -> None:
+        link = runner.link
+        assert link is not None
+        try:
+            events = link.read()
+        except LinkError as error:
+            # Closing the link for a Reset or a fault lands here too.
+            self._drop(runner, runner.closed_as or link.failure or _reason(error))
+            return
+        if events:
+            self._handle(runner, link, events)
+        if runner.link is link:
+            if link.closed:
+                self._drop(runner, runner.closed_as or link.failure or "closed")
+            elif link.maybe_more and not runner.again:
+                runner.again = True
+                self._again.append(runner)
+
+    def _handle(self, runner: _Runner, link: Link, events: list[framing.Event]) -> None:
+        station = runner.station
+        progress = self.progress
+        now = trio.current_time()
+        try:
+            for count, event in enumerate(events, start=1):
+                if type(event) is framing.Message:
+                    progress.messages_in += 1
+                    station.on_message(event.data, now)
+                else:
+                    runner.closed_as = _closed_as(event, runner.closed_as)
+                    if type(event) is not framing.Ping:
+                        # The answers to the CALLs before a close or a violation
+                        # leave before the close frame, in the order asked.
+                        self.after(runner)
+                    if link.answer(event):
+                        self._start_flusher(runner, link)
+                    if link.closed:
+                        return
+                if count == MESSAGES_PER_STEP and count < len(events):
+                    # A read can hold thousands of tiny messages: what they
+                    # asked for goes out, and the other stations get a turn.
+                    link.unread(events[count:])
+                    break
+            self.after(runner)
+        except Exception:
+            # Our bug, found by what this station received: it must not end the
+            # fleet.  Counted (the run then fails, see simulator.station_errors).
+            runner.closed_as = "internal_error"
+            self._station_failed(runner, "message")
+            link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
+
+    def _fire_timers(self) -> bool:
+        """Run the timers due now, at most MAX_TIMERS_PER_PASS of them; True
+        when more were due."""
+        heap = self._heap
+        lag = self.timer_lag
+        now = trio.current_time()
+        fired = 0
+        while heap and heap[0][0] <= now:
+            if fired == MAX_TIMERS_PER_PASS:
+                return True
+            when_s, _, runner = heapq.heappop(heap)
+            if when_s != runner.scheduled_s:
+                continue  # superseded by an earlier entry that already fired
+            fired += 1
+            now = trio.current_time()  # a long batch makes later timers later still
+            # Counted from the ramp's start of the station (not started yet: no lag).
+            late_s = now - max(when_s, runner.started_s)
+            lag.record_value(max(1, round(late_s * 1_000_000)) if late_s > 0 else 1)
+            runner.scheduled_s = INF
+            try:
+                runner.station.on_timer(now)
+            except Exception:  # our bug: this station only, never the fleet's timers
+                self._station_failed(runner, "timer")
+                if runner.link is not None:
+                    runner.closed_as = "internal_error"
+                    runner.link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
+                    self._drop(runner, "internal_error")
+                continue
+            self.after(runner)
+        return False
 
     # ------------------------------------------------------------ sending and timers
 
@@ -320,17 +484,15 @@ class Fleet:
             if link is not None:
                 # Several frames due at once leave in one system call.
                 if link.send_text(outbox[0]) if len(outbox) == 1 else link.send_texts(outbox):
-                    self._start_flusher(link)
+                    self._start_flusher(runner, link)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
         if station.want_ping:
             station.want_ping = False
             if link is not None:
                 if link.send_ping():
-                    self._start_flusher(link)
+                    self._start_flusher(runner, link)
                 station.stats.count("websocket.ping")
-        if station.want_disconnect and link is not None and not link.closed:
-            link.close(framing.CLOSE_NORMAL, "reboot")  # wakes the station's reader task
         wake_s = station.wake_at_s
         if wake_s < runner.scheduled_s:
             # Only an earlier wake-up needs a new heap entry; a later one is
@@ -339,42 +501,25 @@ class Fleet:
             runner.scheduled_s = wake_s
             self._seq += 1
             heapq.heappush(self._heap, (wake_s, self._seq, runner))
-            scope = self._timer_scope
-            if scope is not None and wake_s < scope.deadline:
-                scope.deadline = wake_s
+            if not self._serving and self._heap[0][2] is runner:
+                self._arm()  # from outside the reactor (a connect, a fault, the run's end): an earlier wake-up
+        if link is not None and link is runner.link:
+            if station.want_disconnect and not link.closed:
+                link.close(framing.CLOSE_NORMAL, "reboot")
+                self._drop(runner, "reboot")
+            elif link.closed and not self._serving:
+                self._drop(runner, link.failure or "closed")  # it cut itself (a CSMS that does not read)
 
-    def _start_flusher(self, link: Link) -> None:
+    def _start_flusher(self, runner: _Runner, link: Link) -> None:
         """The kernel took only part of what the link sent: drain the rest in a
         task, which cuts a CSMS that reads nothing for send_stall_s."""
         if self._nursery is not None:
-            self._nursery.start_soon(link.flush, self.options.send_stall_s)
+            self._nursery.start_soon(self._flush, runner, link)
 
-    async def _serve_timers(self) -> None:
-        heap = self._heap
-        while True:
-            with trio.CancelScope(deadline=heap[0][0] if heap else INF) as scope:
-                self._timer_scope = scope
-                await trio.sleep_forever()
-            self._timer_scope = None
-            now = trio.current_time()
-            lag = self.timer_lag
-            while heap and heap[0][0] <= now:
-                when_s, _, runner = heapq.heappop(heap)
-                if when_s != runner.scheduled_s:
-                    continue  # superseded by an earlier entry that already fired
-                now = trio.current_time()  # a long batch makes later timers later still
-                # Counted from the ramp's start of the station (not started yet: no lag).
-                late_s = now - max(when_s, runner.started_s)
-                lag.record_value(max(1, round(late_s * 1_000_000)) if late_s > 0 else 1)
-                runner.scheduled_s = INF
-                try:
-                    runner.station.on_timer(now)
-                except Exception:  # our bug: this station only, never the fleet's timers
-                    self._station_failed(runner, "timer")
-                    if runner.link is not None:
-                        runner.link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
-                    continue
-                self.after(runner)
+    async def _flush(self, runner: _Runner, link: Link) -> None:
+        await link.flush(self.options.send_stall_s)
+        if link.closed and runner.link is link:
+            self._drop(runner, link.failure or "closed")
 
 
 # The collector's generation-0 threshold during a run (Python's default: 700).

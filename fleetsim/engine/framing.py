@@ -209,7 +209,15 @@ class FrameParser:
         self._utf8: codecs.IncrementalDecoder | None = None  # of an unfinished text message
         self._done = False
 
-    def feed(self, data: bytes) -> list[Event]:
+    @property
+    def parsable(self) -> bool:
+        """Whole frames wait in the buffer (a feed stopped at its ``limit``)."""
+        return bool(self._buffer) and self._need == 0
+
+    def feed(self, data: bytes, limit: int = 1 << 62) -> list[Event]:
+        """The events ``data`` completes, at most ``limit`` of them: what is
+        left waits (:attr:`parsable`) for the next feed, ``b""`` will do.  A
+        read that holds 8,000 tiny frames is then parsed a slice at a time."""
         if self._done:
             return []
         buffer = self._buffer
@@ -227,6 +235,9 @@ class FrameParser:
             available = end - offset
             if available < 2:
                 need = 2
+                break
+            if len(events) >= limit:
+                need = 0
                 break
             first = data[offset]
             second = data[offset + 1]

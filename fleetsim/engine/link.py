@@ -4,8 +4,10 @@ driven by trio's low-level readiness API.
 Sending is synchronous: a frame goes straight into the kernel's socket buffer
 with one ``send`` call, so the fleet's timer task can send for any station
 without a task switch.  Only when the buffer is full (a CSMS that stopped
-reading) does a flusher task wait for the socket to drain.  Receiving is the
-station's one task, parked in ``wait_readable``.
+reading) does a flusher task wait for the socket to drain.  Receiving is a
+non-blocking :meth:`Link.read` when the owner knows the socket is readable (the
+fleet's reactor, :mod:`fleetsim.engine.reactor`), or :meth:`Link.receive`, a
+task parked in ``wait_readable`` (the embedded CSMS).
 
 Security profiles (OCPP 1.6 security whitepaper §2): 1 = HTTP Basic over ws://,
 2 = Basic over TLS (wss://, the server verified), 3 = TLS with a client
@@ -18,6 +20,7 @@ import contextlib
 import errno
 import socket
 import ssl
+import struct
 from collections import deque
 from typing import Final
 from urllib.parse import urlsplit
@@ -28,6 +31,10 @@ import trio
 from fleetsim.engine import framing
 
 SUBPROTOCOL: Final = "ocpp1.6"
+# Messages parsed from what one read brought before the owner gets them: the
+# rest waits in the parser (Link.maybe_more), so 8,000 tiny frames in one read
+# cost the loop a slice at a time, not 16 ms at once.
+MAX_EVENTS_PER_READ: Final = 64
 # One read's worth.  Small enough that what one read can hold (8,000 empty
 # frames at most) is handled well inside a millisecond budget per peer, so a
 # peer that floods cannot hold the loop; OCPP frames are a few hundred bytes.
@@ -40,6 +47,12 @@ DEFAULT_MAX_PARTIAL_BYTES: Final = 256 * 1024 * 1024
 the 4 MiB limit); frames that arrive whole within a read cost nothing of it."""
 DEFAULT_SEND_STALL_S: Final = 30.0
 """A peer that takes no byte for this long (real seconds) is cut."""
+# Linux: the kernel stamps each read with when its bytes arrived (socket(7)
+# SO_TIMESTAMPNS, CLOCK_REALTIME), so an answer read late (the loop busy, or
+# gathering frames, or collecting garbage) is still timed from its arrival.
+_SO_TIMESTAMPNS: Final = 35
+_STAMP_SPACE: Final = socket.CMSG_SPACE(16)
+_STAMP = struct.Struct("@qq")
 
 
 class LinkError(Exception):
@@ -108,9 +121,11 @@ class Link:
         "_parser",
         "_pending",
         "_pong",
+        "_stamped",
         "bytes_in",
         "bytes_out",
         "failure",
+        "received_at",
         "sock",
     )
 
@@ -135,6 +150,16 @@ class Link:
         self.failure: str | None = None  # why the link cut itself (a peer that does not read)
         self.bytes_out = 0
         self.bytes_in = 0
+        # Wall-clock time (time.time()) the bytes of the last read reached this
+        # host, from the kernel; 0.0 where it cannot tell (TLS, other systems).
+        self.received_at = 0.0
+        self._stamped = False
+        if not isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self._stamped = True
+            except OSError:  # pragma: no cover - not Linux
+                pass
         # Frames the peer sent right behind its handshake.
         self._pending: list[framing.Event] = self._parser.feed(leftover) if leftover else []
         # Decrypted bytes TLS already holds would never be announced by readiness.
@@ -240,9 +265,59 @@ class Link:
             self.sock.send(framing.encode_close(code, reason.replace("_", " "), masked=self._masked))
         self.close()
 
+    @property
+    def maybe_more(self) -> bool:
+        """Events held back (:meth:`unread`) or bytes that readiness would not
+        announce (a full read may have left more; TLS may hold decrypted bytes):
+        read again without waiting."""
+        return bool(self._pending) or self._maybe_more or self._parser.parsable
+
+    def unread(self, events: list[framing.Event]) -> None:
+        """Give back events not handled yet: the next :meth:`read` returns them first."""
+        self._pending = events + self._pending
+
+    def read(self) -> list[framing.Event]:
+        """One non-blocking read: the events it completes ([] when nothing
+        came, or only part of a frame).  Raises :class:`LinkError` when the
+        connection is gone."""
+        if self._pending:
+            events, self._pending = self._pending, []
+            return events
+        if self._closed:
+            raise LinkError(f"connection cut: {self.failure}" if self.failure else "connection closed")
+        if self._parser.parsable:
+            return self._parsed(b"")
+        try:
+            if self._stamped:
+                data, ancillary, _, _ = self.sock.recvmsg(_RECV_BYTES, _STAMP_SPACE)
+                if ancillary:
+                    seconds, nanoseconds = _STAMP.unpack_from(ancillary[0][2])
+                    self.received_at = seconds + nanoseconds * 1e-9
+            else:
+                data = self.sock.recv(_RECV_BYTES)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            # (A TLS read that wants to write first: the peer's next bytes
+            # announce readiness again.)
+            self._maybe_more = False
+            return []
+        except OSError as error:
+            self._closed = True
+            raise LinkError(f"connection lost: {error.strerror or error}") from error
+        if not data:
+            self._closed = True
+            raise LinkError("connection closed by the CSMS")
+        self.bytes_in += len(data)
+        self._maybe_more = len(data) == _RECV_BYTES or (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0)
+        return self._parsed(data)
+
+    def _parsed(self, data: bytes) -> list[framing.Event]:
+        events = self._parser.feed(data, MAX_EVENTS_PER_READ)
+        # Most reads hold one frame: only several can hold pings to fold.
+        return _last_ping_only(events) if len(events) > 1 else events
+
     async def receive(self) -> list[framing.Event]:
-        """Wait for data and return the events it completes ([] while a frame is
-        partial).  Raises :class:`LinkError` when the connection is gone."""
+        """Wait for data and return the events it completes.  Raises
+        :class:`LinkError` when the connection is gone."""
         if self._pending:
             events, self._pending = self._pending, []
             return events
@@ -250,7 +325,7 @@ class Link:
             if self._closed:
                 raise LinkError(f"connection cut: {self.failure}" if self.failure else "connection closed")
             try:
-                if self._maybe_more:
+                if self._maybe_more or self._parser.parsable:
                     # Data may be waiting, so no wait: but a peer that sends
                     # without pause must not keep this task from yielding.
                     await trio.lowlevel.checkpoint()
@@ -258,31 +333,9 @@ class Link:
                     await trio.lowlevel.wait_readable(self.sock)
             except trio.ClosedResourceError:  # close() from another task
                 raise LinkError("connection closed") from None
-            if self._closed:
-                continue
-            try:
-                data = self.sock.recv(_RECV_BYTES)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                self._maybe_more = False
-                continue
-            except ssl.SSLWantWriteError:
-                await trio.lowlevel.wait_writable(self.sock)
-                continue
-            except OSError as error:
-                self._closed = True
-                raise LinkError(f"connection lost: {error.strerror or error}") from error
-            if not data:
-                self._closed = True
-                raise LinkError("connection closed by the CSMS")
-            self.bytes_in += len(data)
-            # A full read may have left more in the kernel; TLS may hold decrypted
-            # bytes that readiness would never announce.
-            self._maybe_more = len(data) == _RECV_BYTES or (
-                isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
-            )
-            events = self._parser.feed(data)
-            # Most reads hold one frame: only several can hold pings to fold.
-            return _last_ping_only(events) if len(events) > 1 else events
+            events = self.read()
+            if events:
+                return events
 
     def answer(self, event: framing.Event) -> bool:
         """RFC 6455 housekeeping for control events: pong a ping, echo a close,
