@@ -18,7 +18,7 @@ from fleetsim.station.outgoing import Outgoing
 from fleetsim.station.power import NOMINAL_VOLTAGE_V
 
 if TYPE_CHECKING:
-    from fleetsim.station.station import Station
+    from fleetsim.station.ports import MeterPort
 
 INF = math.inf
 PHYSICS_STEP_S = 60.0  # simulated seconds between power updates while charging
@@ -27,7 +27,7 @@ _AC_PHASES = (Phase.L1, Phase.L2, Phase.L3)
 _AC_PHASE_VOLTAGES = (Phase.L1_N, Phase.L2_N, Phase.L3_N)
 
 
-def next_due(station: Station) -> float:
+def next_due(station: MeterPort) -> float:
     due = INF
     for connector in station.connectors:
         if connector.sample_due_s < due:
@@ -37,7 +37,7 @@ def next_due(station: Station) -> float:
     return due
 
 
-def schedule_physics(station: Station, connector: Connector, now_s: float) -> None:
+def schedule_physics(station: MeterPort, connector: Connector, now_s: float) -> None:
     """While energy flows, update the power at least every PHYSICS_STEP_S
     simulated seconds (the DC taper moves) and exactly when the EV is full
     (SuspendedEV then, not at the next sample)."""
@@ -47,15 +47,15 @@ def schedule_physics(station: Station, connector: Connector, now_s: float) -> No
     connector.physics_due_s = min(connector.physics_due_s, now_s + station.sim_s(max(step_s, 1e-3)))
 
 
-def _interval_s(station: Station, key: str) -> int:
+def _interval_s(station: MeterPort, key: str) -> int:
     return max(0, station.config.get_int(key, 0))
 
 
-def on_boot(station: Station, now_s: float) -> None:
+def on_boot(station: MeterPort, now_s: float) -> None:
     schedule_aligned(station, now_s)
 
 
-def schedule_aligned(station: Station, now_s: float) -> None:
+def schedule_aligned(station: MeterPort, now_s: float) -> None:
     """Clock-aligned data falls due on wall-clock multiples of the interval
     (OCPP 1.6 §9.1.7: 900 s means :00, :15, :30, :45)."""
     interval = _interval_s(station, "ClockAlignedDataInterval")
@@ -68,7 +68,7 @@ def schedule_aligned(station: Station, now_s: float) -> None:
     station.aligned_due_s = now_s + station.sim_s(wait_sim_s)
 
 
-def on_transaction_started(station: Station, connector: Connector, now_s: float) -> None:
+def on_transaction_started(station: MeterPort, connector: Connector, now_s: float) -> None:
     connector.last_sample_wh = connector.register_wh
     transaction = connector.transaction
     assert transaction is not None
@@ -78,17 +78,17 @@ def on_transaction_started(station: Station, connector: Connector, now_s: float)
     _schedule_sample(station, connector, now_s)
 
 
-def on_transaction_stopped(station: Station, connector: Connector) -> None:
+def on_transaction_stopped(station: MeterPort, connector: Connector) -> None:
     connector.sample_due_s = INF
     connector.physics_due_s = INF
 
 
-def _schedule_sample(station: Station, connector: Connector, now_s: float) -> None:
+def _schedule_sample(station: MeterPort, connector: Connector, now_s: float) -> None:
     interval = _interval_s(station, "MeterValueSampleInterval")
     connector.sample_due_s = now_s + station.sim_s(interval) if interval > 0 else INF
 
 
-def on_timer(station: Station, now_s: float) -> None:
+def on_timer(station: MeterPort, now_s: float) -> None:
     for connector in station.connectors:
         if connector.physics_due_s <= now_s:
             connector.physics_due_s = INF
@@ -102,7 +102,7 @@ def on_timer(station: Station, now_s: float) -> None:
         schedule_aligned(station, now_s + 1e-6)
 
 
-def _periodic_sample(station: Station, connector: Connector, now_s: float) -> None:
+def _periodic_sample(station: MeterPort, connector: Connector, now_s: float) -> None:
     station.update_power(connector, now_s)
     transaction = connector.transaction
     if transaction is None or transaction.stopping:
@@ -116,7 +116,7 @@ def _periodic_sample(station: Station, connector: Connector, now_s: float) -> No
     _schedule_sample(station, connector, now_s)
 
 
-def _aligned_sample(station: Station, connector: Connector, now_s: float) -> None:
+def _aligned_sample(station: MeterPort, connector: Connector, now_s: float) -> None:
     """Clock-aligned values go out as MeterValues (MeterValuesAlignedData) and,
     independently, into the transaction's StopTxnAlignedData."""
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
@@ -127,7 +127,7 @@ def _aligned_sample(station: Station, connector: Connector, now_s: float) -> Non
     _send_values(station, connector, "MeterValuesAlignedData", ReadingContext.SAMPLE_CLOCK, now_s)
 
 
-def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
+def trigger(station: MeterPort, connector_id: int | None, now_s: float) -> None:
     """MeterValues on TriggerMessage: the sampled measurands, context Trigger."""
     targets = station.connectors if connector_id in (None, 0) else [c for c in station.connectors if c.connector_id == connector_id]
     for connector in targets:
@@ -135,7 +135,7 @@ def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
         _send_values(station, connector, "MeterValuesSampledData", ReadingContext.TRIGGER, now_s, front=True)
 
 
-def _send_values(station: Station, connector: Connector, key: str, context: ReadingContext, now_s: float,
+def _send_values(station: MeterPort, connector: Connector, key: str, context: ReadingContext, now_s: float,
                  front: bool = False) -> None:
     # The call's intended send time is now, when the station's timer fired:
     # how late that was (the simulator's own timer lag, as in a burst of
@@ -164,7 +164,7 @@ def _transaction_builder(connector_id: int, transaction: Transaction, meter_valu
     return build
 
 
-def stop_transaction_data(station: Station, connector: Connector, transaction: Transaction, now_s: float
+def stop_transaction_data(station: MeterPort, connector: Connector, transaction: Transaction, now_s: float
                           ) -> list[TransactionData] | None:
     """StopTransaction.req transactionData (OCPP 1.6 §6.49): the StopTxn*Data
     samples taken during the transaction, bounded by the model's limit."""
@@ -180,7 +180,7 @@ def stop_transaction_data(station: Station, connector: Connector, transaction: T
     return [TransactionData(timestamp=stamp, sampled_value=values) for stamp, values in samples[:limit]]
 
 
-def _sample(station: Station, connector: Connector, key: str, context: ReadingContext) -> list[SampledValue]:
+def _sample(station: MeterPort, connector: Connector, key: str, context: ReadingContext) -> list[SampledValue]:
     measurands = station.config.get_list(key)
     values: list[SampledValue] = []
     for name in measurands:
