@@ -217,6 +217,9 @@ def update_power(station: ChargingPort, connector: Connector, now_s: float) -> N
     """Something changed what may flow (a limit, a suspension): integrate up
     to now, then report Charging / SuspendedEV / SuspendedEVSE."""
     connector.advance(now_s)
-    if connector.transaction is not None and not connector.transaction.stopping and connector.plugged:
-        station.set_status(connector, connector.charging_status(), now_s)
-        connector.advance(now_s)  # the power depends on the status (none while SuspendedEVSE)
+    transaction = connector.transaction
+    if transaction is not None and not transaction.stopping and connector.plugged:
+        new_status = connector.charging_status()
+        if new_status != connector.status:
+            station.set_status(connector, new_status, now_s)
+            connector.advance(now_s)  # the power depends on the status (none while SuspendedEVSE)

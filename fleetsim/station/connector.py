@@ -4,10 +4,16 @@ it, and the transaction on it."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fleetsim.ocpp.datatypes import SampledValue
 from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus
 from fleetsim.station.power import ConnectorRating, Ev, ev_demand_w
+
+if TYPE_CHECKING:
+    from fleetsim.station.measurands import MeterPlan
+
+Sample = tuple[datetime, list[SampledValue]]
 
 
 class Transaction:
@@ -37,7 +43,7 @@ class Transaction:
         self.reservation_id = reservation_id
         self.transaction_id: int | None = None
         self.remote = remote
-        self.samples: list[tuple[datetime, list[SampledValue]]] = []  # for StopTxn*Data
+        self.samples: list[Sample] = []  # for StopTxn*Data
         self.stopping = False
         self.invalid = False  # the CSMS did not accept the idTag (StartTransaction.conf)
 
@@ -56,6 +62,11 @@ class Connector:
         "last_sample_wh",
         "last_update_s",
         "limit_w",
+        "meter_plan",
+        "physics_basis_due_s",
+        "physics_basis_ev",
+        "physics_basis_s",
+        "physics_basis_w",
         "physics_due_s",
         "plugged",
         "power_w",
@@ -97,6 +108,13 @@ class Connector:
         self.reservation_expires_s = float("inf")
         self.sample_due_s = float("inf")  # next MeterValueSampleInterval sample
         self.physics_due_s = float("inf")  # next power update while charging
+        # What physics_due_s was last computed from (metering.schedule_physics):
+        # the due time it set, the meter's last update and power, the EV.
+        self.physics_basis_due_s = float("nan")
+        self.physics_basis_s = float("nan")
+        self.physics_basis_w = float("nan")
+        self.physics_basis_ev: Ev | None = None
+        self.meter_plan: MeterPlan | None = None  # what it samples, per configuration version (metering)
         self.speed = speed  # simulated seconds per engine second
         self.last_sample_wh = register_wh  # for the *.Interval measurands
 
