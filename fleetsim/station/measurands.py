@@ -19,6 +19,9 @@ from fleetsim.station.config import Configuration
 from fleetsim.station.power import NOMINAL_VOLTAGE_V, ConnectorRating, Ev
 
 DC_VOLTAGE_V = 400.0
+# StopTransaction's transactionData when StopTransactionMaxMeterValues is 0 or
+# absent: the first samples and the last, however long the transaction.
+DEFAULT_STOP_METER_VALUES = 1_000
 _AC_PHASES = (Phase.L1, Phase.L2, Phase.L3)
 _AC_PHASE_VOLTAGES = (Phase.L1_N, Phase.L2_N, Phase.L3_N)
 
@@ -72,7 +75,8 @@ class MeterPlan:
         self.stop_sampled = recipes_for(config.get_list("StopTxnSampledData"), rating)
         self.stop_aligned = recipes_for(config.get_list("StopTxnAlignedData"), rating)
         self.sample_interval_s = max(0, config.get_int("MeterValueSampleInterval", 0))
-        self.stop_limit = config.get_int("StopTransactionMaxMeterValues", 0)  # 0: every sample
+        limit = config.get_int("StopTransactionMaxMeterValues", 0)
+        self.stop_limit = limit if limit > 0 else DEFAULT_STOP_METER_VALUES
 
 
 def recipes_for(names: tuple[str, ...], rating: ConnectorRating) -> tuple[Recipe, ...]:

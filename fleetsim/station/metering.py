@@ -101,7 +101,7 @@ def on_transaction_started(station: MeterPort, connector: Connector, now_s: floa
     current = plan(station, connector)
     begin = sample(connector, current.stop_sampled, ReadingContext.TRANSACTION_BEGIN)
     if begin:
-        transaction.samples.append((station.timebase.wall(now_s), begin))
+        transaction.keep_sample((station.timebase.wall(now_s), begin), current.stop_limit)
     _schedule_sample(station, connector, current, now_s)
 
 
@@ -140,7 +140,7 @@ def _periodic_sample(station: MeterPort, connector: Connector, now_s: float) -> 
     _send_values(station, connector, current.sampled, ReadingContext.SAMPLE_PERIODIC, now_s, stamp)
     extra = sample(connector, current.stop_sampled, ReadingContext.SAMPLE_PERIODIC)
     if extra:
-        transaction.samples.append((stamp, extra))
+        transaction.keep_sample((stamp, extra), current.stop_limit)
     connector.last_sample_wh = connector.register_wh
     _schedule_sample(station, connector, current, now_s)
 
@@ -154,7 +154,7 @@ def _aligned_sample(station: MeterPort, connector: Connector, now_s: float) -> N
     if transaction is not None:
         aligned = sample(connector, current.stop_aligned, ReadingContext.SAMPLE_CLOCK)
         if aligned:
-            transaction.samples.append((stamp, aligned))
+            transaction.keep_sample((stamp, aligned), current.stop_limit)
     _send_values(station, connector, current.aligned, ReadingContext.SAMPLE_CLOCK, now_s, stamp)
 
 
@@ -199,15 +199,10 @@ def _transaction_builder(connector_id: int, transaction: Transaction, meter_valu
 def stop_transaction_data(station: MeterPort, connector: Connector, transaction: Transaction, now_s: float
                           ) -> list[TransactionData] | None:
     """StopTransaction.req transactionData (OCPP 1.6 §6.49): the StopTxn*Data
-    samples taken during the transaction, bounded by the model's limit."""
+    samples taken during the transaction, at most StopTransactionMaxMeterValues
+    of them: when there were more, the first ones and the last."""
     current = plan(station, connector)
-    end = sample(connector, current.stop_sampled, ReadingContext.TRANSACTION_END)
-    samples = list(transaction.samples)
-    if end:
-        samples.append((station.timebase.wall(now_s), end))
-    if not samples:
-        return None
-    limit = current.stop_limit or len(samples)
-    if len(samples) > limit:
-        samples = samples[: max(1, limit - 1)] + samples[-1:]
-    return [TransactionData(timestamp=stamp, sampled_value=values) for stamp, values in samples[:limit]]
+    at_end = sample(connector, current.stop_sampled, ReadingContext.TRANSACTION_END)
+    end = (station.timebase.wall(now_s), at_end) if at_end else None
+    samples = transaction.stop_samples(end, current.stop_limit)
+    return [TransactionData(timestamp=stamp, sampled_value=values) for stamp, values in samples] or None
