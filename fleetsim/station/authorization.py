@@ -14,23 +14,23 @@ from fleetsim.ocpp.payloads.core import AuthorizeConf, AuthorizeReq
 from fleetsim.station.outgoing import Outgoing
 
 if TYPE_CHECKING:
-    from fleetsim.station.station import Station
+    from fleetsim.station.ports import AuthPort
 
 Verdict = Callable[[float, bool], None]  # (now_s, accepted)
 
 
-def cache_enabled(station: Station) -> bool:
+def cache_enabled(station: AuthPort) -> bool:
     return station.config.has("AuthorizationCacheEnabled") and station.config.get_bool("AuthorizationCacheEnabled", False)
 
 
-def remember(station: Station, id_tag: str, info: IdTagInfo) -> None:
+def remember(station: AuthPort, id_tag: str, info: IdTagInfo) -> None:
     """§3.5.1: the cache keeps the latest IdTagInfo the CSMS gave for a tag
     (from Authorize, StartTransaction and StopTransaction confirmations)."""
     if cache_enabled(station):
         station.auth_cache[id_tag.upper()] = info
 
 
-def known(station: Station, id_tag: str) -> IdTagInfo | None:
+def known(station: AuthPort, id_tag: str) -> IdTagInfo | None:
     """The local list first (it takes precedence, §3.5.3), then the cache.
     IdTokens are case-insensitive (§7.28)."""
     key = id_tag.upper()
@@ -46,7 +46,7 @@ def usable(info: IdTagInfo, wall: datetime) -> bool:
     return info.status == AuthorizationStatus.ACCEPTED and (info.expiry_date is None or info.expiry_date > wall)
 
 
-def authorize(station: Station, id_tag: str, now_s: float, done: Verdict) -> None:
+def authorize(station: AuthPort, id_tag: str, now_s: float, done: Verdict) -> None:
     info = known(station, id_tag)
     valid = info is not None and usable(info, station.timebase.wall(now_s))
     if station.online and station.registration == RegistrationStatus.ACCEPTED:

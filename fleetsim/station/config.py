@@ -50,14 +50,18 @@ class ModelConfiguration:
 
 
 class Configuration:
-    """One station's view: the model's keys plus its own changes."""
+    """One station's view: the model's keys plus its own changes.
 
-    __slots__ = ("_parsed", "changed", "model")
+    ``version`` counts the changes: what a caller derives from the values
+    (the meter's measurand recipes, say) it may keep until the version moves."""
+
+    __slots__ = ("_parsed", "changed", "model", "version")
 
     def __init__(self, model: ModelConfiguration) -> None:
         self.model = model
         self.changed: dict[str, str] = {}
         self._parsed: dict[tuple[object, str], object] | None = None  # of changed keys only
+        self.version = 0
 
     def get(self, name: str) -> str | None:
         value = self.changed.get(name)
@@ -96,6 +100,7 @@ class Configuration:
         BootNotification.conf gave)."""
         self.changed[name] = value
         self._parsed = None
+        self.version += 1
 
     def change(self, name: str, value: str) -> tuple[ConfigurationStatus, str | None]:
         """ChangeConfiguration (OCPP 1.6 §5.3): the status, and the key's spec
@@ -108,6 +113,7 @@ class Configuration:
             return ConfigurationStatus(verdict), None
         self.changed[key.key] = key.canonical(value)
         self._parsed = None
+        self.version += 1
         return ConfigurationStatus.ACCEPTED, key.key
 
     def report(self, names: list[str] | None) -> tuple[list[KeyValue], list[str]]:

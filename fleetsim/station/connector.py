@@ -4,20 +4,32 @@ it, and the transaction on it."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fleetsim.ocpp.datatypes import SampledValue
 from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus
 from fleetsim.station.power import ConnectorRating, Ev, ev_demand_w
 
+if TYPE_CHECKING:
+    from fleetsim.station.measurands import MeterPlan
+
+Sample = tuple[datetime, list[SampledValue]]
+
 
 class Transaction:
     """One transaction, from the station's side.  ``transaction_id`` is the
     CSMS's id, unknown until StartTransaction.conf arrives (possibly long after,
-    when the transaction started offline)."""
+    when the transaction started offline).
+
+    Of its StopTxn*Data samples it keeps what StopTransaction.req can carry
+    (StopTransactionMaxMeterValues, ``limit``): the first ``limit`` - 1 in
+    ``samples`` and, once there were more, the latest in ``latest_sample``;
+    a transaction sampled every second for a day keeps no more."""
 
     __slots__ = (
         "id_tag",
         "invalid",
+        "latest_sample",
         "meter_start_wh",
         "remote",
         "reservation_id",
@@ -37,9 +49,31 @@ class Transaction:
         self.reservation_id = reservation_id
         self.transaction_id: int | None = None
         self.remote = remote
-        self.samples: list[tuple[datetime, list[SampledValue]]] = []  # for StopTxn*Data
+        self.samples: list[Sample] = []  # the first StopTxn*Data samples
+        self.latest_sample: Sample | None = None  # the latest, once there were more than ``samples`` keeps
         self.stopping = False
         self.invalid = False  # the CSMS did not accept the idTag (StartTransaction.conf)
+
+    def keep_sample(self, sample: Sample, limit: int) -> None:
+        """Keep ``sample`` if it is among the first ``limit`` - 1 (one at
+        least), else as the latest."""
+        if self.latest_sample is None and len(self.samples) < max(1, limit - 1):
+            self.samples.append(sample)
+        else:
+            self.latest_sample = sample
+
+    def stop_samples(self, end: Sample | None, limit: int) -> list[Sample]:
+        """What StopTransaction.req carries of the samples taken and the one
+        at its ``end``: all if they are at most ``limit``, else the first
+        ``limit`` - 1 and the last (only the first for a limit of 1).  A limit
+        raised during the transaction finds only what the lower one kept."""
+        if self.latest_sample is None:
+            samples = [*self.samples, end] if end is not None else list(self.samples)
+            if len(samples) > limit:
+                samples = samples[: max(1, limit - 1)] + samples[-1:]
+        else:
+            samples = self.samples[: max(1, limit - 1)] + [end if end is not None else self.latest_sample]
+        return samples[:limit]
 
 
 class Connector:
@@ -56,6 +90,11 @@ class Connector:
         "last_sample_wh",
         "last_update_s",
         "limit_w",
+        "meter_plan",
+        "physics_basis_due_s",
+        "physics_basis_ev",
+        "physics_basis_s",
+        "physics_basis_w",
         "physics_due_s",
         "plugged",
         "power_w",
@@ -97,6 +136,13 @@ class Connector:
         self.reservation_expires_s = float("inf")
         self.sample_due_s = float("inf")  # next MeterValueSampleInterval sample
         self.physics_due_s = float("inf")  # next power update while charging
+        # What physics_due_s was last computed from (metering.schedule_physics):
+        # the due time it set, the meter's last update and power, the EV.
+        self.physics_basis_due_s = float("nan")
+        self.physics_basis_s = float("nan")
+        self.physics_basis_w = float("nan")
+        self.physics_basis_ev: Ev | None = None
+        self.meter_plan: MeterPlan | None = None  # what it samples, per configuration version (metering)
         self.speed = speed  # simulated seconds per engine second
         self.last_sample_wh = register_wh  # for the *.Interval measurands
 

@@ -17,7 +17,7 @@ from fleetsim.ocpp.enums import ChargePointErrorCode, ChargePointStatus, Reason
 from fleetsim.station import status
 
 if TYPE_CHECKING:
-    from fleetsim.station.station import Station
+    from fleetsim.station.ports import FaultPort
 
 INF = float("inf")
 # How long a station that reports its StopTransactions before going down
@@ -26,7 +26,7 @@ INF = float("inf")
 POWER_HOLDUP_S = 1.0
 
 
-def inject(station: Station, step: Callable[[float], None], now_s: float) -> None:
+def inject(station: FaultPort, step: Callable[[float], None], now_s: float) -> None:
     """Run ``step(now_s)`` on the station now, then let it settle."""
     station.at(now_s, step)
     station.on_timer(now_s)
@@ -35,7 +35,7 @@ def inject(station: Station, step: Callable[[float], None], now_s: float) -> Non
 # ---------------------------------------------------------------- connector faults
 
 
-def connector_fault(station: Station, connector_id: int, error_code: ChargePointErrorCode, now_s: float,
+def connector_fault(station: FaultPort, connector_id: int, error_code: ChargePointErrorCode, now_s: float,
                     recover_after_s: float) -> None:
     """The connector fails with ``error_code``: StatusNotification Faulted with
     that errorCode (OCPP 1.6 §4.9, §7.6), the transaction on it stops, and after
@@ -60,7 +60,8 @@ def connector_fault(station: Station, connector_id: int, error_code: ChargePoint
                lambda now: connector_recovered(station, connector_id, now, stopped_transaction=stopped))
 
 
-def connector_recovered(station: Station, connector_id: int, now_s: float, *, stopped_transaction: bool = True) -> None:
+def connector_recovered(station: FaultPort, connector_id: int, now_s: float, *,
+                        stopped_transaction: bool = True) -> None:
     """The fault clears: NoError, and the status the connector now has (§4.9:
     Finishing while the EV of the session the fault stopped is still plugged
     in; Preparing for an EV plugged in with no transaction yet)."""
@@ -79,7 +80,7 @@ def connector_recovered(station: Station, connector_id: int, now_s: float, *, st
 # ---------------------------------------------------------------- power loss
 
 
-def power_loss(station: Station, now_s: float, for_s: float) -> None:
+def power_loss(station: FaultPort, now_s: float, for_s: float) -> None:
     """The station loses power for ``for_s`` (simulated): charging stops, the
     connection goes, and the station boots again once power is back.  Its
     transactions end with reason PowerLoss (OCPP 1.6 §7.32), reported as the
@@ -98,12 +99,12 @@ def power_loss(station: Station, now_s: float, for_s: float) -> None:
         _stop_all(station, now_s)
 
 
-def _stop_all(station: Station, now_s: float) -> None:
+def _stop_all(station: FaultPort, now_s: float) -> None:
     for connector in station.connectors:
         station.stop_transaction(connector, Reason.POWER_LOSS, now_s)
 
 
-def _power_down(station: Station, now_s: float, back_s: float) -> None:
+def _power_down(station: FaultPort, now_s: float, back_s: float) -> None:
     # As after a hard reset, for as long as the power is off (simulated, as ``back_s``).
     station.go_down(now_s, back_s)
     for connector in station.connectors:
@@ -113,7 +114,7 @@ def _power_down(station: Station, now_s: float, back_s: float) -> None:
 # ---------------------------------------------------------------- clock skew
 
 
-def skew_clock(station: Station, skew_s: float) -> None:
+def skew_clock(station: FaultPort, skew_s: float) -> None:
     """The station's clock is off by ``skew_s``: every timestamp it sends, and
     every date the CSMS sends it, is read on that clock; the people at the
     charger keep the true time of day.  Call before the run."""

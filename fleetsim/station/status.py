@@ -17,7 +17,7 @@ from fleetsim.station.connector import Connector
 from fleetsim.station.outgoing import Outgoing
 
 if TYPE_CHECKING:
-    from fleetsim.station.station import Station
+    from fleetsim.station.ports import StatusPort
 
 
 def idle_status(connector: Connector) -> ChargePointStatus:
@@ -29,12 +29,12 @@ def idle_status(connector: Connector) -> ChargePointStatus:
     return ChargePointStatus.AVAILABLE
 
 
-def station_status(station: Station) -> ChargePointStatus:
+def station_status(station: StatusPort) -> ChargePointStatus:
     """Connector 0: Unavailable when the whole station is (§5.2), else Available."""
     return ChargePointStatus.UNAVAILABLE if all(c.inoperative for c in station.connectors) else ChargePointStatus.AVAILABLE
 
 
-def set_status(station: Station, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
+def set_status(station: StatusPort, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
     if connector.status == status:
         return
     connector.status = status
@@ -47,12 +47,12 @@ def set_status(station: Station, connector: Connector, status: ChargePointStatus
         _report_if_current(station, connector, status, now_s)
 
 
-def _report_if_current(station: Station, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
+def _report_if_current(station: StatusPort, connector: Connector, status: ChargePointStatus, now_s: float) -> None:
     if connector.status == status and connector.reported_status != status:
         send(station, connector.connector_id, now_s)
 
 
-def send(station: Station, connector_id: int, now_s: float, *, front: bool = False, triggered: bool = False) -> None:
+def send(station: StatusPort, connector_id: int, now_s: float, *, front: bool = False, triggered: bool = False) -> None:
     """Queue the StatusNotification of a connector (0: the station)."""
     if not station.online:
         return  # reported once the station is back (report_changed)
@@ -73,14 +73,14 @@ def send(station: Station, connector_id: int, now_s: float, *, front: bool = Fal
         station.enqueue(call)
 
 
-def report_all(station: Station, now_s: float) -> None:
+def report_all(station: StatusPort, now_s: float) -> None:
     """After a boot: every connector, 0 first (§4.2); what was queued before is stale."""
     station.queue.discard("StatusNotification")
     for connector_id in range(len(station.connectors) + 1):
         send(station, connector_id, now_s)
 
 
-def report_changed(station: Station, now_s: float) -> None:
+def report_changed(station: StatusPort, now_s: float) -> None:
     """After a reconnect: what changed while offline."""
     if station.reported_station_status != station_status(station):
         send(station, 0, now_s)
@@ -89,13 +89,36 @@ def report_changed(station: Station, now_s: float) -> None:
             send(station, connector.connector_id, now_s)
 
 
-def report_station(station: Station, now_s: float) -> None:
+def report_station(station: StatusPort, now_s: float) -> None:
     """Connector 0's notification, when the station's own status changed."""
     if station.reported_station_status != station_status(station):
         send(station, 0, now_s)
 
 
-def trigger(station: Station, connector_id: int | None, now_s: float) -> None:
+# ---------------------------------------------------------------- availability (§5.2)
+
+
+def set_availability(station: StatusPort, connector: Connector, inoperative: bool, now_s: float) -> None:
+    connector.inoperative = inoperative
+    if inoperative:
+        connector.authorized_id_tag = None  # an Unavailable connector takes no session (§5.2): the claim goes
+    if connector.transaction is None:
+        set_status(station, connector, idle_status(connector) if not connector.plugged or inoperative
+                   else ChargePointStatus.PREPARING, now_s)
+
+
+def apply_scheduled_availability(station: StatusPort, connector: Connector, now_s: float) -> None:
+    """A ChangeAvailability that waited for the connector's transaction to end (Scheduled)."""
+    scheduled, connector.inoperative_scheduled = connector.inoperative_scheduled, None
+    if scheduled is not None:
+        set_availability(station, connector, scheduled, now_s)
+        report_station(station, now_s)
+
+
+# ---------------------------------------------------------------- TriggerMessage
+
+
+def trigger(station: StatusPort, connector_id: int | None, now_s: float) -> None:
     """TriggerMessage(StatusNotification): one connector, or all of them in order."""
     targets = [connector_id] if connector_id is not None else list(range(len(station.connectors) + 1))
     for target in reversed(targets):  # pushed to the front: reversed, so they go out in order

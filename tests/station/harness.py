@@ -32,7 +32,7 @@ from fleetsim.ocpp.frames import (
 )
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
-from fleetsim.station.timebase import fixed_timebase
+from fleetsim.station.timebase import Timebase, fixed_timebase
 
 
 class Silence:
@@ -55,9 +55,10 @@ class Bench:
     """Runs one station against a :class:`CentralSystem` in virtual time."""
 
     def __init__(self, model: StationModel, *, csms: CsmsConfig | None = None, latency_s: float = 0.001,
-                 seed: int = 1, reaction_delays: bool = False, charge_point_id: str = "CP-1") -> None:
+                 seed: int = 1, reaction_delays: bool = False, charge_point_id: str = "CP-1",
+                 timebase: Timebase | None = None) -> None:
         self.recorder = Recorder()
-        self.timebase = fixed_timebase()
+        self.timebase = timebase or fixed_timebase()
         self.station = Station(charge_point_id, model, self.recorder.model(model.model_id, model.response_timeout_s),
                                random.Random(seed), self.timebase, reaction_delays=reaction_delays)
         self.central = CentralSystem(csms or CsmsConfig())
@@ -67,6 +68,7 @@ class Bench:
         self.replies: dict[str, Payload | CallError] = {}  # the station's answers to our CALLs
         self.reply_at: dict[str, float] = {}  # when the station emitted each of those answers
         self.received: list[tuple[float, bytes]] = []  # every frame delivered to the station, and when
+        self.frames: list[tuple[float, bytes]] = []  # every frame the station emitted, as sent, and when
         self.answer_override: Callable[[Call], Payload | Refusal | Silence | None] | None = None
         self.connected = False
         self._deliveries: list[tuple[float, int, bytes]] = []
@@ -134,6 +136,7 @@ class Bench:
         while outbox:
             data = outbox.pop(0)
             assert self.connected, "a disconnected station must not emit frames"
+            self.frames.append((self.now_s, data))
             frame = decode_frame(data)
             match frame:
                 case Call() as call:

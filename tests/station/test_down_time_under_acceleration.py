@@ -18,7 +18,8 @@ from fleetsim.ocpp.payloads.core import ResetReq
 from fleetsim.ocpp.payloads.firmware import UpdateFirmwareReq
 from fleetsim.station.faults import inject, power_loss
 from fleetsim.station.features.firmware import DOWNLOAD_S, INSTALL_S
-from fleetsim.station.station import MIN_DOWN_S, REBOOT_S, RESET_SHUTDOWN_S, Station
+from fleetsim.station.lifecycle import MIN_DOWN_S, REBOOT_S, RESET_SHUTDOWN_S
+from fleetsim.station.station import Station
 from fleetsim.station.timebase import fixed_timebase
 
 

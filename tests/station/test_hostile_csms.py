@@ -10,8 +10,8 @@ from fleetsim.ocpp.errors import ErrorCode
 from fleetsim.ocpp.frames import CallError
 from fleetsim.ocpp.payloads.core import ClearCacheReq
 from fleetsim.ocpp.payloads.remote_trigger import TriggerMessageReq
+from fleetsim.station.handlers import MAX_PENDING_TIMERS
 from fleetsim.station.outgoing import MAX_QUEUED_OTHER_CALLS, MAX_QUEUED_TRANSACTION_MESSAGES, Outgoing, OutgoingQueue
-from fleetsim.station.station import MAX_PENDING_TIMERS
 
 
 def test_a_deeply_nested_call_is_answered_with_a_formation_violation() -> None:

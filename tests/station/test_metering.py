@@ -81,6 +81,27 @@ def test_meter_values_carry_exactly_the_configured_measurands(model_id: str) -> 
         assert {str(v.context) for v in value.sampled_value} == {ReadingContext.SAMPLE_PERIODIC}
 
 
+def test_measurands_changed_during_a_transaction_apply_from_the_next_sample() -> None:
+    bench = booted(AC_3PHASE)
+    start_charging(bench, 1)
+    bench.run_for(120)
+    version = bench.station.config.version
+    assert configure(bench, "MeterValuesSampledData", "Power.Active.Import,Energy.Active.Import.Register") \
+        == "Accepted"
+    assert bench.station.config.version == version + 1
+    changed_at = bench.now_s
+    assert configure(bench, "MeterValuesSampledData", "Unknown.Measurand") == "Rejected"
+    assert bench.station.config.version == version + 1, "a rejected change changes nothing"
+    bench.run_for(120)
+
+    before = [value for at, value in periodic(bench) if at < changed_at]
+    after = [value for at, value in periodic(bench) if at > changed_at]
+    assert before and after
+    assert all("Current.Import" in {str(v.measurand) for v in value.sampled_value} for value in before)
+    for value in after:
+        assert [str(v.measurand) for v in value.sampled_value] == ["Power.Active.Import", REGISTER]
+
+
 def test_ac_three_phase_reports_current_and_voltage_per_phase() -> None:
     bench = booted(AC_3PHASE)
     measurands = "Energy.Active.Import.Register,Current.Import,Voltage"

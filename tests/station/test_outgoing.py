@@ -14,7 +14,7 @@ from harness import SILENT, Bench, Silence
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.ocpp.frames import Call
 from fleetsim.ocpp.payloads.core import HeartbeatReq, StatusNotificationReq
-from fleetsim.station.outgoing import Outgoing, OutgoingQueue
+from fleetsim.station.outgoing import MAX_QUEUED_TRANSACTION_MESSAGES, Outgoing, OutgoingQueue
 
 
 def heartbeat(due_s: float = 0.0) -> Outgoing:
@@ -341,3 +341,24 @@ def test_the_last_transaction_message_pending_marks_when_all_of_them_are_gone() 
     in_flight = queue.take_next(0.0)
     assert in_flight is not None and in_flight.action == "Heartbeat"
     assert queue.last_transaction_message() is later
+
+
+def test_a_queue_full_of_messages_of_a_lost_transaction_is_skipped_through_at_once() -> None:
+    # A StartTransaction abandoned after a long outage leaves its MeterValues
+    # with no transactionId to send: each is dropped as it comes up, however
+    # many there are, and the next message behind them goes out.
+    bench = booted(AC_3PHASE)
+    station = bench.station
+
+    def queue_them(now_s: float) -> None:
+        for _ in range(MAX_QUEUED_TRANSACTION_MESSAGES - 1):
+            station.enqueue(Outgoing("MeterValues", None, now_s, build=lambda: None, is_transaction=True))
+        station.enqueue(heartbeat(now_s))
+        station.on_timer(now_s)
+
+    sent_before = len(bench.sent)
+    bench.act(queue_them)
+    bench.run_for(1)
+
+    assert bench.sent_actions()[sent_before:] == ["Heartbeat"]
+    assert len(station.queue) == 0

@@ -4,6 +4,8 @@ and what the station does with the CSMS's verdict on the idTag."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from core_steps import (
     AC_3PHASE,
@@ -19,11 +21,15 @@ from core_steps import (
     start_charging,
     unplug,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ReadingContext
 from fleetsim.ocpp.payloads.core import AuthorizeConf, StartTransactionConf
+from fleetsim.station.connector import Transaction
+from fleetsim.station.measurands import DEFAULT_STOP_METER_VALUES
 from fleetsim.station.power import Ev
 
 SMALL_AC_EV = Ev(battery_kwh=10.0, soc_start=0.5, max_ac_kw=11.0)
@@ -163,6 +169,87 @@ def test_no_transaction_data_when_stop_txn_sampled_data_is_empty() -> None:
 
     (_, stop), = calls(bench, "StopTransaction")
     assert stop.transaction_data is None
+
+
+# ---------------------------------------------------------------- what StopTransaction carries, bounded
+
+
+def _carried_before(samples: list[int], end: int | None, limit: int) -> list[int]:
+    """StopTransaction's samples as the station chose them when it kept every
+    sample of the transaction (StopTransactionMaxMeterValues ``limit``)."""
+    chosen = [*samples, end] if end is not None else list(samples)
+    if len(chosen) > limit:
+        chosen = chosen[: max(1, limit - 1)] + chosen[-1:]
+    return chosen[:limit]
+
+
+def _transaction() -> Transaction:
+    return Transaction("TAG-1", 0, datetime(2026, 1, 1, tzinfo=UTC), 0.0, None, False)
+
+
+@given(taken=st.integers(0, 60), limit=st.integers(1, 30), end=st.booleans())
+def test_a_transaction_keeps_what_stop_transaction_carries_and_no_more(taken: int, limit: int, end: bool) -> None:
+    transaction = _transaction()
+    for index in range(taken):
+        transaction.keep_sample(index, limit)  # type: ignore[arg-type]
+        assert len(transaction.samples) <= max(1, limit - 1)
+    carried = transaction.stop_samples(-1 if end else None, limit)  # type: ignore[arg-type]
+    assert carried == _carried_before(list(range(taken)), -1 if end else None, limit)
+
+
+@given(taken=st.integers(0, 60), limits=st.tuples(st.integers(1, 30), st.integers(1, 30)), end=st.booleans())
+def test_a_limit_lowered_during_the_transaction_carries_what_it_did(taken: int, limits: tuple[int, int],
+                                                                     end: bool) -> None:
+    high, low = max(limits), min(limits)
+    transaction = _transaction()
+    for index in range(taken):
+        transaction.keep_sample(index, high if index < taken // 2 else low)  # type: ignore[arg-type]
+    carried = transaction.stop_samples(-1 if end else None, low)  # type: ignore[arg-type]
+    assert carried == _carried_before(list(range(taken)), -1 if end else None, low)
+
+
+def test_hours_of_samples_every_second_keep_a_thousand_for_stop_transaction() -> None:
+    # StopTransactionMaxMeterValues absent: StopTransaction carries at most
+    # 1,000 samples (the first 999 and the last), and the station keeps no
+    # more than that however long the transaction (here 3 h at 1 s).
+    bench = booted(AC_3PHASE)
+    config = bench.station.config
+    config.set("MeterValuesSampledData", "")  # no MeterValues.req: only what StopTransaction carries
+    config.set("StopTxnSampledData", REGISTER)
+    config.set("MeterValueSampleInterval", "1")
+    start_charging(bench, 1)
+    (_, start), = calls(bench, "StartTransaction")
+    bench.run_for(3 * 3600)
+    transaction = bench.station.connectors[0].transaction
+    assert transaction is not None and len(transaction.samples) == DEFAULT_STOP_METER_VALUES - 1
+    unplug(bench, 1)
+    bench.run_for(5)
+
+    (_, stop), = calls(bench, "StopTransaction")
+    data = stop.transaction_data
+    assert len(data) == DEFAULT_STOP_METER_VALUES
+    contexts = [str(entry.sampled_value[0].context) for entry in data]
+    assert contexts == ["Transaction.Begin"] + ["Sample.Periodic"] * 998 + ["Transaction.End"]
+    offsets = [(entry.timestamp - start.timestamp).total_seconds() for entry in data[:-1]]
+    assert offsets == pytest.approx([float(n) for n in range(999)], abs=0.01), "the first ones, one a second"
+    assert number(data[-1].sampled_value, REGISTER) == stop.meter_stop
+
+
+def test_stop_transaction_max_meter_values_keeps_the_first_and_the_last() -> None:
+    bench = booted(AC_3PHASE)
+    config = bench.station.config
+    config.set("StopTxnSampledData", REGISTER)
+    config.set("StopTransactionMaxMeterValues", "4")
+    start_charging(bench, 1)
+    bench.run_for(600)
+    transaction = bench.station.connectors[0].transaction
+    assert transaction is not None and len(transaction.samples) == 3
+    unplug(bench, 1)
+    bench.run_for(5)
+
+    (_, stop), = calls(bench, "StopTransaction")
+    contexts = [str(entry.sampled_value[0].context) for entry in stop.transaction_data]
+    assert contexts == ["Transaction.Begin", "Sample.Periodic", "Sample.Periodic", "Transaction.End"]
 
 
 def test_an_invalid_tag_starts_no_transaction() -> None:

@@ -48,8 +48,8 @@ from fleetsim.ocpp.payloads.security import (
 from fleetsim.station.outgoing import Outgoing
 
 if TYPE_CHECKING:
+    from fleetsim.station.ports import FirmwarePort
     from fleetsim.station.replies import Reply
-    from fleetsim.station.station import Station
 
 KEY = "firmware"
 INF = float("inf")
@@ -95,22 +95,22 @@ class Transfers(msgspec.Struct):
     uploads: dict[UploadKind, Upload] = msgspec.field(default_factory=dict)
 
 
-def _state(station: Station) -> Transfers:
+def _state(station: FirmwarePort) -> Transfers:
     state = station.features.get(KEY)
     if state is None:
         state = station.features[KEY] = Transfers()
     return state
 
 
-def _busy(station: Station) -> bool:
+def _busy(station: FirmwarePort) -> bool:
     return any(connector.transaction is not None for connector in station.connectors)
 
 
-def _duration_s(station: Station, bounds: tuple[float, float]) -> float:
+def _duration_s(station: FirmwarePort, bounds: tuple[float, float]) -> float:
     return station.sim_s(station.rng.uniform(*bounds))
 
 
-def fetchable(station: Station, location: str) -> bool:
+def fetchable(station: FirmwarePort, location: str) -> bool:
     """ORS-16 SupportedFileTransferProtocols: the schemes the station speaks
     (any when the key is absent)."""
     protocols = {name.upper() for name in station.config.get_list("SupportedFileTransferProtocols")}
@@ -118,7 +118,7 @@ def fetchable(station: Station, location: str) -> bool:
     return not protocols or scheme in protocols
 
 
-def file_stamp(station: Station, now_s: float) -> str:
+def file_stamp(station: FirmwarePort, now_s: float) -> str:
     return station.timebase.wall(now_s).strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -139,7 +139,7 @@ _PLAIN = {  # the whitepaper's statuses as OCPP 1.6's FirmwareStatus (§7.25) te
 }
 
 
-def start_update(station: Station, update: Update, now_s: float) -> bool:
+def start_update(station: FirmwarePort, update: Update, now_s: float) -> bool:
     """Begin ``update``; True when it replaces one in progress (which stops)."""
     state = _state(station)
     replaced = state.update is not None
@@ -150,7 +150,7 @@ def start_update(station: Station, update: Update, now_s: float) -> bool:
     return replaced
 
 
-def _notify(station: Station, update: Update, status: SignedFirmwareStatus, now_s: float) -> None:
+def _notify(station: FirmwarePort, update: Update, status: SignedFirmwareStatus, now_s: float) -> None:
     update.last_status = status
     payload: Payload
     if update.signed:
@@ -161,18 +161,18 @@ def _notify(station: Station, update: Update, status: SignedFirmwareStatus, now_
         station.enqueue(Outgoing("FirmwareStatusNotification", payload, now_s))
 
 
-def _enter(station: Station, update: Update, stage: Stage, now_s: float, duration_s: float = 0.0) -> None:
+def _enter(station: FirmwarePort, update: Update, stage: Stage, now_s: float, duration_s: float = 0.0) -> None:
     update.stage = stage
     update.due_s = now_s + duration_s
     if duration_s > 0:
         _poke_at(station, update, update.due_s)
 
 
-def _poke_at(station: Station, update: Update, at_s: float) -> None:
+def _poke_at(station: FirmwarePort, update: Update, at_s: float) -> None:
     station.at(at_s, lambda now: _advance(station, update, now))
 
 
-def _advance(station: Station, update: Update, now_s: float) -> None:
+def _advance(station: FirmwarePort, update: Update, now_s: float) -> None:
     """Move the update on as far as it can go now; a stage waiting for time
     has a wake-up set, one waiting for transactions is resumed when they end."""
     state = station.features.get(KEY)
@@ -211,7 +211,7 @@ def _advance(station: Station, update: Update, now_s: float) -> None:
                 return
 
 
-def _may_install(station: Station, update: Update, now_s: float) -> bool:
+def _may_install(station: FirmwarePort, update: Update, now_s: float) -> bool:
     waiting = now_s < update.install_s or _busy(station)
     if waiting and update.signed and not update.install_noted:
         update.install_noted = True
@@ -221,19 +221,19 @@ def _may_install(station: Station, update: Update, now_s: float) -> bool:
     return not waiting
 
 
-def _finish(station: Station, update: Update, status: SignedFirmwareStatus, now_s: float) -> None:
+def _finish(station: FirmwarePort, update: Update, status: SignedFirmwareStatus, now_s: float) -> None:
     station.stats.count(f"firmware.{status}")
     _notify(station, update, status, now_s)
     _state(station).update = None
 
 
-def on_transaction_stopped(station: Station, now_s: float) -> None:
+def on_transaction_stopped(station: FirmwarePort, now_s: float) -> None:
     state = station.features.get(KEY)
     if state is not None and state.update is not None:
         _advance(station, state.update, now_s)
 
 
-def on_boot_accepted(station: Station, now_s: float) -> bool:
+def on_boot_accepted(station: FirmwarePort, now_s: float) -> bool:
     """After the reboot of an update: the new firmware runs.  True if one was
     installed (the whitepaper's FirmwareUpdated security event)."""
     state = station.features.get(KEY)
@@ -244,7 +244,7 @@ def on_boot_accepted(station: Station, now_s: float) -> bool:
     return True
 
 
-def update_firmware(station: Station, request: UpdateFirmwareReq, now_s: float) -> Reply:
+def update_firmware(station: FirmwarePort, request: UpdateFirmwareReq, now_s: float) -> Reply:
     """§5.19: accepted in any case (the .conf has no status); the work starts
     at retrieveDate."""
     retrieve_s = station.timebase.engine_s(request.retrieve_date)
@@ -252,7 +252,7 @@ def update_firmware(station: Station, request: UpdateFirmwareReq, now_s: float) 
     return UpdateFirmwareConf()
 
 
-def firmware_status(station: Station) -> SignedFirmwareStatus:
+def firmware_status(station: FirmwarePort) -> SignedFirmwareStatus:
     """The status a triggered notification reports: Idle when no update runs (§4.5)."""
     state = station.features.get(KEY)
     return state.update.last_status if state is not None and state.update is not None else SignedFirmwareStatus.IDLE
@@ -261,7 +261,7 @@ def firmware_status(station: Station) -> SignedFirmwareStatus:
 # ------------------------------------------------------------------ uploads
 
 
-def start_upload(station: Station, upload: Upload, now_s: float) -> bool:
+def start_upload(station: FirmwarePort, upload: Upload, now_s: float) -> bool:
     """Upload a diagnostics file or a log; True when it replaces one of the
     same kind in progress (which stops reporting)."""
     state = _state(station)
@@ -275,7 +275,7 @@ def start_upload(station: Station, upload: Upload, now_s: float) -> bool:
     return replaced
 
 
-def _end_upload(station: Station, upload: Upload, ok: bool, now_s: float) -> None:
+def _end_upload(station: FirmwarePort, upload: Upload, ok: bool, now_s: float) -> None:
     state = _state(station)
     if state.uploads.get(upload.kind) is not upload:
         return  # replaced by a newer request
@@ -284,7 +284,7 @@ def _end_upload(station: Station, upload: Upload, ok: bool, now_s: float) -> Non
     _notify_upload(station, upload, None if ok else False, now_s)
 
 
-def _notify_upload(station: Station, upload: Upload, progress: bool | None, now_s: float) -> None:
+def _notify_upload(station: FirmwarePort, upload: Upload, progress: bool | None, now_s: float) -> None:
     """``progress``: True uploading, None uploaded, False failed."""
     if upload.kind == UploadKind.DIAGNOSTICS:
         status = {True: DiagnosticsStatus.UPLOADING, None: DiagnosticsStatus.UPLOADED,
@@ -298,12 +298,12 @@ def _notify_upload(station: Station, upload: Upload, progress: bool | None, now_
         station.enqueue(Outgoing("LogStatusNotification", request, now_s))
 
 
-def uploading(station: Station, kind: UploadKind) -> Upload | None:
+def uploading(station: FirmwarePort, kind: UploadKind) -> Upload | None:
     state = station.features.get(KEY)
     return state.uploads.get(kind) if state is not None else None
 
 
-def get_diagnostics(station: Station, request: GetDiagnosticsReq, now_s: float) -> Reply:
+def get_diagnostics(station: FirmwarePort, request: GetDiagnosticsReq, now_s: float) -> Reply:
     """§5.8: the name of the file to be uploaded, then its upload reported by
     DiagnosticsStatusNotification (§4.4)."""
     file_name = f"diagnostics-{station.charge_point_id}-{file_stamp(station, now_s)}.tar.gz"
@@ -314,28 +314,28 @@ def get_diagnostics(station: Station, request: GetDiagnosticsReq, now_s: float) 
 # ------------------------------------------------------------------ TriggerMessage
 
 
-def can_trigger(station: Station, requested: str) -> bool:
+def can_trigger(station: FirmwarePort, requested: str) -> bool:
     return requested in _TRIGGERS and station.model.supports(FeatureProfile.FIRMWARE_MANAGEMENT)
 
 
-def trigger(station: Station, action: str, now_s: float) -> None:
+def trigger(station: FirmwarePort, action: str, now_s: float) -> None:
     """§5.17: the current status, Idle when nothing runs (§4.4, §4.5)."""
     _TRIGGERS[action](station, now_s)
 
 
-def _trigger_diagnostics(station: Station, now_s: float) -> None:
+def _trigger_diagnostics(station: FirmwarePort, now_s: float) -> None:
     status = DiagnosticsStatus.UPLOADING if uploading(station, UploadKind.DIAGNOSTICS) else DiagnosticsStatus.IDLE
     payload = DiagnosticsStatusNotificationReq(status=status)
     station.queue.push_front(Outgoing("DiagnosticsStatusNotification", payload, now_s))
 
 
-def _trigger_firmware(station: Station, now_s: float) -> None:
+def _trigger_firmware(station: FirmwarePort, now_s: float) -> None:
     status = _PLAIN.get(firmware_status(station), FirmwareStatus.IDLE)
     payload = FirmwareStatusNotificationReq(status=status)
     station.queue.push_front(Outgoing("FirmwareStatusNotification", payload, now_s))
 
 
-_TRIGGERS: dict[str, Callable[[Station, float], None]] = {
+_TRIGGERS: dict[str, Callable[[FirmwarePort, float], None]] = {
     MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION: _trigger_diagnostics,
     MessageTrigger.FIRMWARE_STATUS_NOTIFICATION: _trigger_firmware,
 }

@@ -31,22 +31,22 @@ from fleetsim.ocpp.payloads.local_auth import (
 )
 
 if TYPE_CHECKING:
+    from fleetsim.station.ports import LocalAuthPort
     from fleetsim.station.replies import Reply
-    from fleetsim.station.station import Station
 
 NO_LIST_VERSION = -1  # §5.9: the Charge Point has no (usable) local list
 
 
-def _enabled(station: Station) -> bool:
+def _enabled(station: LocalAuthPort) -> bool:
     return station.config.get_bool("LocalAuthListEnabled", True)
 
 
-def get_local_list_version(station: Station, request: GetLocalListVersionReq, now_s: float) -> Reply:
+def get_local_list_version(station: LocalAuthPort, request: GetLocalListVersionReq, now_s: float) -> Reply:
     """§5.9: the version of the list; 0 when none was ever sent."""
     return GetLocalListVersionConf(list_version=station.local_list_version if _enabled(station) else NO_LIST_VERSION)
 
 
-def send_local_list(station: Station, request: SendLocalListReq, now_s: float) -> Reply:
+def send_local_list(station: LocalAuthPort, request: SendLocalListReq, now_s: float) -> Reply:
     """§5.15: a Full update replaces the list, a Differential one edits it and
     must raise its version (VersionMismatch otherwise, §7.47)."""
     if not _enabled(station):
@@ -86,7 +86,7 @@ def _differential(current: dict[str, IdTagInfo], entries: list[Any]) -> dict[str
     return updated
 
 
-def _failed(station: Station, reason: str) -> Reply:
+def _failed(station: LocalAuthPort, reason: str) -> Reply:
     station.stats.count(f"local_list.failed.{reason}")
     return SendLocalListConf(status=UpdateStatus.FAILED)
 

@@ -28,8 +28,8 @@ from fleetsim.station.status import idle_status
 
 if TYPE_CHECKING:
     from fleetsim.station.connector import Connector
+    from fleetsim.station.ports import ReservationPort
     from fleetsim.station.replies import Reply
-    from fleetsim.station.station import Station
 
 KEY = "reservation"
 INF = float("inf")
@@ -53,7 +53,7 @@ class Reservations(msgspec.Struct):
     whole_station: WholeStation | None = None
 
 
-def _state(station: Station) -> Reservations:
+def _state(station: ReservationPort) -> Reservations:
     state = station.features.get(KEY)
     if state is None:
         state = station.features[KEY] = Reservations()
@@ -77,7 +77,7 @@ def _connector_verdict(connector: Connector, reservation_id: int) -> Reservation
     return ReservationStatus.OCCUPIED if connector.status in _BUSY else ReservationStatus.ACCEPTED
 
 
-def _station_verdict(station: Station, reservation_id: int) -> ReservationStatus:
+def _station_verdict(station: ReservationPort, reservation_id: int) -> ReservationStatus:
     """Connector 0: Accepted while some connector is free; otherwise what
     keeps them all from it (all Faulted, all Unavailable, else Occupied)."""
     if not station.model.reserve_connector_zero:
@@ -90,7 +90,7 @@ def _station_verdict(station: Station, reservation_id: int) -> ReservationStatus
     return ReservationStatus.OCCUPIED
 
 
-def reserve_now(station: Station, request: ReserveNowReq, now_s: float) -> Reply:
+def reserve_now(station: ReservationPort, request: ReserveNowReq, now_s: float) -> Reply:
     expires_s = station.timebase.engine_s(request.expiry_date)
     connector = station.connector(request.connector_id)
     if expires_s <= now_s or (connector is None and request.connector_id != 0):
@@ -119,7 +119,7 @@ def reserve_now(station: Station, request: ReserveNowReq, now_s: float) -> Reply
 # ------------------------------------------------------------------ ending reservations
 
 
-def _release(station: Station, connector: Connector, now_s: float, *, restore: bool = True) -> None:
+def _release(station: ReservationPort, connector: Connector, now_s: float, *, restore: bool = True) -> None:
     reservation_id = connector.reservation_id
     connector.reservation_id = connector.reserved_id_tag = None
     connector.reservation_expires_s = INF
@@ -130,14 +130,15 @@ def _release(station: Station, connector: Connector, now_s: float, *, restore: b
         station.set_status(connector, idle_status(connector), now_s)
 
 
-def _expire(station: Station, connector: Connector, reservation_id: int, expires_s: float, now_s: float) -> None:
+def _expire(station: ReservationPort, connector: Connector, reservation_id: int, expires_s: float,
+            now_s: float) -> None:
     # §5.13: the reservation ends at expiryDate (unless replaced or used before).
     if connector.reservation_id == reservation_id and connector.reservation_expires_s == expires_s:
         station.stats.count("reservation.expired")
         _release(station, connector, now_s)
 
 
-def _expire_whole(station: Station, reservation_id: int, expires_s: float, now_s: float) -> None:
+def _expire_whole(station: ReservationPort, reservation_id: int, expires_s: float, now_s: float) -> None:
     state = station.features.get(KEY)
     whole = state.whole_station if state is not None else None
     if whole is not None and whole.reservation_id == reservation_id and whole.expires_s == expires_s:
@@ -145,7 +146,7 @@ def _expire_whole(station: Station, reservation_id: int, expires_s: float, now_s
         state.whole_station = None
 
 
-def _cancel(station: Station, reservation_id: int, now_s: float, *, restore: bool = True) -> bool:
+def _cancel(station: ReservationPort, reservation_id: int, now_s: float, *, restore: bool = True) -> bool:
     for connector in station.connectors:
         if connector.reservation_id == reservation_id:
             _release(station, connector, now_s, restore=restore)
@@ -157,7 +158,7 @@ def _cancel(station: Station, reservation_id: int, now_s: float, *, restore: boo
     return False
 
 
-def cancel_reservation(station: Station, request: CancelReservationReq, now_s: float) -> Reply:
+def cancel_reservation(station: ReservationPort, request: CancelReservationReq, now_s: float) -> Reply:
     """§5.4: Accepted when the station held the reservation, else Rejected."""
     found = _cancel(station, request.reservation_id, now_s)
     return CancelReservationConf(status=CancelReservationStatus.ACCEPTED if found else CancelReservationStatus.REJECTED)
@@ -166,12 +167,12 @@ def cancel_reservation(station: Station, request: CancelReservationReq, now_s: f
 # ------------------------------------------------------------------ using reservations
 
 
-def _parent_of(station: Station, id_tag: str) -> str | None:
+def _parent_of(station: ReservationPort, id_tag: str) -> str | None:
     info = station.local_list.get(id_tag) or station.auth_cache.get(id_tag)
     return info.parent_id_tag if info is not None else None
 
 
-def _holds(station: Station, reserved_tag: str | None, parent: str | None, id_tag: str) -> bool:
+def _holds(station: ReservationPort, reserved_tag: str | None, parent: str | None, id_tag: str) -> bool:
     """§5.13: the reserved idTag, or one whose parentIdTag is the reservation's."""
     if reserved_tag is not None and reserved_tag.casefold() == id_tag.casefold():
         return True
@@ -182,7 +183,7 @@ def _free(connector: Connector) -> bool:
     return _connector_verdict(connector, -1) == ReservationStatus.ACCEPTED
 
 
-def reserved_for_other(station: Station, connector: Connector, id_tag: str) -> bool:
+def reserved_for_other(station: ReservationPort, connector: Connector, id_tag: str) -> bool:
     """Whether a reservation keeps ``id_tag`` from starting on ``connector``."""
     state = station.features.get(KEY)
     if connector.reservation_id is not None:
@@ -196,7 +197,7 @@ def reserved_for_other(station: Station, connector: Connector, id_tag: str) -> b
     return not any(_free(other) for other in station.connectors if other is not connector)
 
 
-def use_reservation(station: Station, connector: Connector, id_tag: str, now_s: float) -> int | None:
+def use_reservation(station: ReservationPort, connector: Connector, id_tag: str, now_s: float) -> int | None:
     """A transaction of ``id_tag`` starts on ``connector``: the reservation it
     uses (its id goes into StartTransaction.req) ends."""
     state = station.features.get(KEY)

@@ -65,8 +65,8 @@ from fleetsim.station.outgoing import Outgoing
 
 if TYPE_CHECKING:
     from fleetsim.ocpp.enums import Reason
+    from fleetsim.station.ports import SecurityPort
     from fleetsim.station.replies import Reply
-    from fleetsim.station.station import Station
 
 KEY = "security"
 INF = float("inf")
@@ -117,7 +117,7 @@ class SecurityState(msgspec.Struct):
     started: bool = False  # StartupOfTheDevice reported since the last power-up
 
 
-def _state(station: Station) -> SecurityState:
+def _state(station: SecurityPort) -> SecurityState:
     state = station.features.get(KEY)
     if state is None:
         store = certificates.factory_store(station.charge_point_id, station.model.vendor)
@@ -125,18 +125,18 @@ def _state(station: Station) -> SecurityState:
     return state
 
 
-def _supported(station: Station) -> bool:
+def _supported(station: SecurityPort) -> bool:
     return station.model.supports(FeatureProfile.SECURITY)
 
 
-def _reporting(station: Station) -> bool:
+def _reporting(station: SecurityPort) -> bool:
     return station.config.get_int("SecurityProfile", 0) > 0
 
 
 # ------------------------------------------------------------------ security events (A04)
 
 
-def record_event(station: Station, event: SecurityEvent, now_s: float, tech_info: str | None = None, *,
+def record_event(station: SecurityPort, event: SecurityEvent, now_s: float, tech_info: str | None = None, *,
                  defer: bool = False) -> None:
     state = _state(station)
     entry = LoggedEvent(event, station.timebase.wall(now_s), tech_info[:255] if tech_info else None)
@@ -150,19 +150,19 @@ def record_event(station: Station, event: SecurityEvent, now_s: float, tech_info
         _send_event(station, entry, now_s)
 
 
-def _send_event(station: Station, entry: LoggedEvent, now_s: float) -> None:
+def _send_event(station: SecurityPort, entry: LoggedEvent, now_s: float) -> None:
     request = SecurityEventNotificationReq(type=entry.event, timestamp=entry.at, tech_info=entry.tech_info)
     station.enqueue(Outgoing("SecurityEventNotification", request, now_s))
 
 
-def on_reboot(station: Station, reason: Reason, now_s: float) -> None:
+def on_reboot(station: SecurityPort, reason: Reason, now_s: float) -> None:
     if not _supported(station):
         return
     _state(station).started = False
     record_event(station, SecurityEvent.RESET_OR_REBOOT, now_s, str(reason), defer=True)
 
 
-def on_boot_accepted(station: Station, now_s: float, firmware_installed: bool) -> None:
+def on_boot_accepted(station: SecurityPort, now_s: float, firmware_installed: bool) -> None:
     if not _supported(station):
         return
     state = _state(station)
@@ -176,12 +176,12 @@ def on_boot_accepted(station: Station, now_s: float, firmware_installed: bool) -
         record_event(station, SecurityEvent.FIRMWARE_UPDATED, now_s)
 
 
-def on_configuration_changed(station: Station, key: str, now_s: float) -> None:
+def on_configuration_changed(station: SecurityPort, key: str, now_s: float) -> None:
     if _supported(station) and key in ("SecurityProfile", "AuthorizationKey"):
         record_event(station, SecurityEvent.RECONFIGURATION_OF_SECURITY_PARAMETERS, now_s, f"{key} changed")
 
 
-def security_log(station: Station) -> list[LoggedEvent]:
+def security_log(station: SecurityPort) -> list[LoggedEvent]:
     state = station.features.get(KEY)
     return list(state.log) if state is not None else []
 
@@ -189,7 +189,7 @@ def security_log(station: Station) -> list[LoggedEvent]:
 # ------------------------------------------------------------------ certificates (A02, M03-M05)
 
 
-def certificate_signed(station: Station, request: CertificateSignedReq, now_s: float) -> Reply:
+def certificate_signed(station: SecurityPort, request: CertificateSignedReq, now_s: float) -> Reply:
     """A02/A03: the Charge Point certificate the CA signed for our CSR.  Too
     long a chain (CertificateSignedMaxChainSize) or no valid certificate in it:
     Rejected, the latter logged as InvalidChargePointCertificate."""
@@ -207,7 +207,7 @@ def certificate_signed(station: Station, request: CertificateSignedReq, now_s: f
     return CertificateSignedConf(status=CertificateSignedStatus.ACCEPTED)
 
 
-def install_certificate(station: Station, request: InstallCertificateReq, now_s: float) -> Reply:
+def install_certificate(station: SecurityPort, request: InstallCertificateReq, now_s: float) -> Reply:
     """M05: one root certificate; Rejected when invalid or when the store
     already holds CertificateStoreMaxLength roots."""
     blocks = certificates.der_blocks(request.certificate)
@@ -226,7 +226,7 @@ def install_certificate(station: Station, request: InstallCertificateReq, now_s:
     return InstallCertificateConf(status=CertificateStatus.ACCEPTED)
 
 
-def delete_certificate(station: Station, request: DeleteCertificateReq, now_s: float) -> Reply:
+def delete_certificate(station: SecurityPort, request: DeleteCertificateReq, now_s: float) -> Reply:
     """M04: NotFound, or Failed for the last certificate of its kind when the
     model cannot be left without one (certificate AQ-1 roots, AQ-3 its own)."""
     state = _state(station)
@@ -243,7 +243,7 @@ def delete_certificate(station: Station, request: DeleteCertificateReq, now_s: f
     return DeleteCertificateConf(status=DeleteCertificateStatus.ACCEPTED)
 
 
-def get_installed_certificate_ids(station: Station, request: GetInstalledCertificateIdsReq, now_s: float) -> Reply:
+def get_installed_certificate_ids(station: SecurityPort, request: GetInstalledCertificateIdsReq, now_s: float) -> Reply:
     """M03: the hash data of the root certificates of the type asked for."""
     kind = CertificateKind(request.certificate_type)
     found = [s.hash_data for s in _state(station).store if s.kind == kind]
@@ -255,7 +255,7 @@ def get_installed_certificate_ids(station: Station, request: GetInstalledCertifi
 # ------------------------------------------------------------------ ExtendedTriggerMessage (F06)
 
 
-def _send_sign_certificate(station: Station, connector_id: int | None, now_s: float) -> None:
+def _send_sign_certificate(station: SecurityPort, connector_id: int | None, now_s: float) -> None:
     """A02: a new key pair and its CSR, for the CSMS to have signed."""
     organization = station.config.get("CpoName") or station.model.vendor
     request = SignCertificateReq(csr=certificates.csr(station.charge_point_id, organization))
@@ -267,7 +267,7 @@ def _send_sign_certificate(station: Station, connector_id: int | None, now_s: fl
     station.queue.push_front(Outgoing("SignCertificate", request, now_s, on_answer=on_answer))
 
 
-def _send_firmware_status(station: Station, connector_id: int | None, now_s: float) -> None:
+def _send_firmware_status(station: SecurityPort, connector_id: int | None, now_s: float) -> None:
     # The requestId is left out only when no update runs (whitepaper §5.19).
     status = firmware.firmware_status(station)
     state = station.features.get(firmware.KEY)
@@ -276,18 +276,18 @@ def _send_firmware_status(station: Station, connector_id: int | None, now_s: flo
     station.queue.push_front(Outgoing("SignedFirmwareStatusNotification", request, now_s))
 
 
-def _send_log_status(station: Station, connector_id: int | None, now_s: float) -> None:
+def _send_log_status(station: SecurityPort, connector_id: int | None, now_s: float) -> None:
     upload = firmware.uploading(station, firmware.UploadKind.LOG)
     request = (LogStatusNotificationReq(status=UploadLogStatus.UPLOADING, request_id=upload.request_id)
                if upload is not None else LogStatusNotificationReq(status=UploadLogStatus.IDLE))
     station.queue.push_front(Outgoing("LogStatusNotification", request, now_s))
 
 
-def _core_trigger(action: str) -> Callable[[Station, int | None, float], None]:
+def _core_trigger(action: str) -> Callable[[SecurityPort, int | None, float], None]:
     return lambda station, connector_id, now_s: station.trigger(action, connector_id, now_s)
 
 
-_EXTENDED: dict[ExtendedMessageTrigger, Callable[[Station, int | None, float], None]] = {
+_EXTENDED: dict[ExtendedMessageTrigger, Callable[[SecurityPort, int | None, float], None]] = {
     ExtendedMessageTrigger.BOOT_NOTIFICATION: _core_trigger("BootNotification"),
     ExtendedMessageTrigger.HEARTBEAT: _core_trigger("Heartbeat"),
     ExtendedMessageTrigger.METER_VALUES: _core_trigger("MeterValues"),
@@ -298,7 +298,7 @@ _EXTENDED: dict[ExtendedMessageTrigger, Callable[[Station, int | None, float], N
 }
 
 
-def extended_trigger_message(station: Station, request: ExtendedTriggerMessageReq, now_s: float) -> Reply:
+def extended_trigger_message(station: SecurityPort, request: ExtendedTriggerMessageReq, now_s: float) -> Reply:
     """F06: as TriggerMessage (OCPP 1.6 §5.17), with the white paper's messages."""
     connector_id = request.connector_id
     if connector_id not in (None, 0) and station.connector(connector_id) is None:
@@ -319,7 +319,7 @@ def extended_trigger_message(station: Station, request: ExtendedTriggerMessageRe
 # ------------------------------------------------------------------ GetLog (N01), SignedUpdateFirmware (L01)
 
 
-def get_log(station: Station, request: GetLogReq, now_s: float) -> Reply:
+def get_log(station: SecurityPort, request: GetLogReq, now_s: float) -> Reply:
     """N01: the log's file name, then its upload reported by
     LogStatusNotification; a new request cancels an upload in progress."""
     filename = f"{request.log_type}-{station.charge_point_id}-{firmware.file_stamp(station, now_s)}.log"
@@ -335,7 +335,7 @@ def _base64(text: str) -> bool:
         return False
 
 
-def signed_update_firmware(station: Station, request: SignedUpdateFirmwareReq, now_s: float) -> Reply:
+def signed_update_firmware(station: SecurityPort, request: SignedUpdateFirmwareReq, now_s: float) -> Reply:
     """L01: refused with InvalidCertificate (and logged) when the signing
     certificate is no certificate; a signature that does not decode fails
     verification (InvalidSignature).  A new request cancels one in progress."""

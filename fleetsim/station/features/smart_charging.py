@@ -44,8 +44,8 @@ from fleetsim.station.power import NOMINAL_VOLTAGE_V, ConnectorRating, limit_to_
 
 if TYPE_CHECKING:
     from fleetsim.station.connector import Connector
+    from fleetsim.station.ports import SmartChargingPort
     from fleetsim.station.replies import Reply
-    from fleetsim.station.station import Station
 
 KEY = "smart_charging"
 INF = math.inf
@@ -69,27 +69,27 @@ class SmartCharging(msgspec.Struct):
     wake_s: float = INF  # the earliest schedule boundary a wake-up is set for
 
 
-def _state(station: Station) -> SmartCharging:
+def _state(station: SmartChargingPort) -> SmartCharging:
     state = station.features.get(KEY)
     if state is None:
         state = station.features[KEY] = SmartCharging()
     return state
 
 
-def _wall_s(station: Station, now_s: float) -> float:
+def _wall_s(station: SmartChargingPort, now_s: float) -> float:
     return station.timebase.wall(now_s).timestamp()
 
 
 # ------------------------------------------------------------------ validation
 
 
-def _allowed_units(station: Station) -> list[ChargingRateUnitType]:
+def _allowed_units(station: SmartChargingPort) -> list[ChargingRateUnitType]:
     """§9.4.2 ChargingScheduleAllowedChargingRateUnit: what the model certified (SC-1.1 A, SC-1.2 W)."""
     names = station.config.get_list("ChargingScheduleAllowedChargingRateUnit")
     return [UNITS[name] for name in names if name in UNITS]
 
 
-def _schedule_rejection(station: Station, profile: ChargingProfile) -> str | None:
+def _schedule_rejection(station: SmartChargingPort, profile: ChargingProfile) -> str | None:
     """What makes a profile unacceptable whatever its connector, or None."""
     config = station.config
     if not 0 <= profile.stack_level <= config.get_int("ChargeProfileMaxStackLevel", profile.stack_level):
@@ -113,7 +113,7 @@ def _schedule_rejection(station: Station, profile: ChargingProfile) -> str | Non
     return None
 
 
-def _rejection(station: Station, connector_id: int, profile: ChargingProfile) -> str | None:
+def _rejection(station: SmartChargingPort, connector_id: int, profile: ChargingProfile) -> str | None:
     """§5.16 and §3.13.2: why SetChargingProfile.req is Rejected, or None."""
     purpose = profile.charging_profile_purpose
     if connector_id != 0 and station.connector(connector_id) is None:
@@ -134,7 +134,7 @@ def _rejection(station: Station, connector_id: int, profile: ChargingProfile) ->
     return _schedule_rejection(station, profile)
 
 
-def _install(station: Station, state: SmartCharging, connector_id: int, profile: ChargingProfile,
+def _install(station: SmartChargingPort, state: SmartCharging, connector_id: int, profile: ChargingProfile,
              now_s: float) -> bool:
     """§5.16: a profile with the same id, or the same stackLevel and purpose
     on the connector, is replaced; past MaxChargingProfilesInstalled, refused."""
@@ -157,7 +157,7 @@ def _install(station: Station, state: SmartCharging, connector_id: int, profile:
 # ------------------------------------------------------------------ CSMS calls
 
 
-def set_charging_profile(station: Station, request: SetChargingProfileReq, now_s: float) -> Reply:
+def set_charging_profile(station: SmartChargingPort, request: SetChargingProfileReq, now_s: float) -> Reply:
     profile = request.cs_charging_profiles
     reason = _rejection(station, request.connector_id, profile)
     state = _state(station)
@@ -183,7 +183,7 @@ def _cleared_by(request: ClearChargingProfileReq) -> Callable[[Placed], bool]:
     )
 
 
-def clear_charging_profile(station: Station, request: ClearChargingProfileReq, now_s: float) -> Reply:
+def clear_charging_profile(station: SmartChargingPort, request: ClearChargingProfileReq, now_s: float) -> Reply:
     state = station.features.get(KEY)
     cleared = _cleared_by(request)
     kept = [placed for placed in state.placed if not cleared(placed)] if state is not None else []
@@ -194,7 +194,7 @@ def clear_charging_profile(station: Station, request: ClearChargingProfileReq, n
     return ClearChargingProfileConf(status=ClearChargingProfileStatus.ACCEPTED)
 
 
-def get_composite_schedule(station: Station, request: GetCompositeScheduleReq, now_s: float) -> Reply:
+def get_composite_schedule(station: SmartChargingPort, request: GetCompositeScheduleReq, now_s: float) -> Reply:
     """§5.10: the schedule in force from now for ``duration`` seconds, in the
     unit asked for (A <-> W at 230 V per phase on AC; impossible on DC)."""
     rejected = GetCompositeScheduleConf(status=GetCompositeScheduleStatus.REJECTED)
@@ -231,7 +231,7 @@ def _rounded(limit: float, unit: ChargingRateUnitType) -> float:
     return float(round(limit)) if unit == ChargingRateUnitType.W else round(limit, 1)
 
 
-def _station_rating(station: Station) -> ConnectorRating:
+def _station_rating(station: SmartChargingPort) -> ConnectorRating:
     """The Charge Point as a whole, for connector 0: all connectors together."""
     ratings = [connector.rating for connector in station.connectors]
     return ConnectorRating(
@@ -240,7 +240,8 @@ def _station_rating(station: Station) -> ConnectorRating:
     )
 
 
-def _natural_unit(station: Station, placed: list[Placed], context: Context, now_wall: float) -> ChargingRateUnitType:
+def _natural_unit(station: SmartChargingPort, placed: list[Placed], context: Context,
+                  now_wall: float) -> ChargingRateUnitType:
     """Without a unit asked for: the unit of the limit in force, else the
     first the model supports."""
     limits = composite.limits_at(placed, context, now_wall)
@@ -277,7 +278,7 @@ def _context(connector: Connector | None, connector_id: int, now_wall: float) ->
     return Context(connector_id, transaction.started_at.timestamp(), True, transaction.transaction_id)
 
 
-def refresh(station: Station, now_s: float) -> None:
+def refresh(station: SmartChargingPort, now_s: float) -> None:
     """Put the limits in force now on every connector, and wake up at the
     next schedule boundary of a connector delivering energy."""
     state = station.features.get(KEY)
@@ -312,14 +313,14 @@ def _cap_w(limits: composite.Limits, to_watts: Converter, delivering: int) -> fl
     return cap_w
 
 
-def _wake_at(station: Station, state: SmartCharging, due_s: float) -> None:
+def _wake_at(station: SmartChargingPort, state: SmartCharging, due_s: float) -> None:
     if state.wake_s <= due_s:
         return  # an earlier wake-up is set (every one is reset when it fires): it will look again
     state.wake_s = due_s
     station.at(due_s, lambda now: _on_wake(station, now))
 
 
-def _on_wake(station: Station, now_s: float) -> None:
+def _on_wake(station: SmartChargingPort, now_s: float) -> None:
     state = station.features.get(KEY)
     if state is None:
         return
@@ -331,7 +332,8 @@ def _on_wake(station: Station, now_s: float) -> None:
 # ------------------------------------------------------------------ transactions
 
 
-def accept_remote_start_profile(station: Station, connector: Connector, profile: ChargingProfile, now_s: float) -> bool:
+def accept_remote_start_profile(station: SmartChargingPort, connector: Connector, profile: ChargingProfile,
+                                now_s: float) -> bool:
     """§5.11: a RemoteStartTransaction may carry a TxProfile (without a
     transactionId) for the transaction it starts; a model without Smart
     Charging cannot honour it, so the request is Rejected."""
@@ -346,7 +348,7 @@ def accept_remote_start_profile(station: Station, connector: Connector, profile:
     return True
 
 
-def on_transaction_started(station: Station, connector: Connector, now_s: float) -> None:
+def on_transaction_started(station: SmartChargingPort, connector: Connector, now_s: float) -> None:
     state = station.features.get(KEY)
     if state is None:
         return
@@ -358,7 +360,7 @@ def on_transaction_started(station: Station, connector: Connector, now_s: float)
     refresh(station, now_s)
 
 
-def on_transaction_stopped(station: Station, connector: Connector, now_s: float) -> None:
+def on_transaction_stopped(station: SmartChargingPort, connector: Connector, now_s: float) -> None:
     state = station.features.get(KEY)
     if state is None:
         return
@@ -371,7 +373,7 @@ def on_transaction_stopped(station: Station, connector: Connector, now_s: float)
     refresh(station, now_s)
 
 
-def installed(station: Station) -> list[Placed]:
+def installed(station: SmartChargingPort) -> list[Placed]:
     """The profiles the station holds (for reports and tests)."""
     state = station.features.get(KEY)
     return list(state.placed) if state is not None else []
