@@ -21,6 +21,7 @@ import math
 import random
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -49,6 +50,9 @@ MAX_TIMERS_PER_PASS = 512
 log = logging.getLogger(__name__)
 
 
+DEFAULT_GATHER_S = 0.002
+
+
 class ConnectOptions(msgspec.Struct, frozen=True):
     target: Target
     ssl_context: ssl.SSLContext | None = None
@@ -63,10 +67,12 @@ class ConnectOptions(msgspec.Struct, frozen=True):
     # finishes them gets connections cut (1008), not the process's memory.
     max_partial_bytes: int = DEFAULT_MAX_PARTIAL_BYTES
     # How long the reactor lets frames gather after a socket woke it, before
-    # serving every ready socket in one pass: a wake-up costs tens of
-    # microseconds, so at light load one per frame dominates the CPU.  Latency
-    # is unaffected where the kernel stamps each read's arrival (plain TCP).
-    gather_s: float = 0.0
+    # serving every ready socket in one pass (and how late a timer may fire to
+    # share a wake-up): a wake-up of trio costs tens of microseconds here, so at
+    # light load one per frame dominates the CPU (benchmarks/fleet.py realistic).
+    # Latency is unaffected: each read carries the kernel's arrival stamp.  Not
+    # on TLS links (no stamp there): the reactor then serves every frame at once.
+    gather_s: float = DEFAULT_GATHER_S
 
 
 class Progress(msgspec.Struct):
@@ -340,7 +346,7 @@ class Fleet:
         nothing left it sleeps until a socket is readable or a timer is due."""
         reactor = self._reactor
         assert reactor is not None
-        gather_s = self.options.gather_s if reactor.precise else 0.0
+        gather_s = self.options.gather_s if reactor.precise and not self.options.target.tls else 0.0
         self._slack_s = gather_s
         while True:
             self._serving = True
@@ -413,11 +419,15 @@ class Fleet:
         station = runner.station
         progress = self.progress
         now = trio.current_time()
+        # When the read's bytes reached the host (the kernel's stamp): an
+        # answer read late, the loop busy or gathering, is timed from there.
+        received = link.received_at
+        received_s = min(now, received + (now - time.time())) if received else now
         try:
             for count, event in enumerate(events, start=1):
                 if type(event) is framing.Message:
                     progress.messages_in += 1
-                    station.on_message(event.data, now)
+                    station.on_message(event.data, now, received_s)
                 else:
                     runner.closed_as = _closed_as(event, runner.closed_as)
                     if type(event) is not framing.Ping:

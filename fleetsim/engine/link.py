@@ -293,6 +293,10 @@ class Link:
                 if ancillary:
                     seconds, nanoseconds = _STAMP.unpack_from(ancillary[0][2])
                     self.received_at = seconds + nanoseconds * 1e-9
+                else:
+                    # Unstamped (the kernel turns stamping on a moment after
+                    # the first socket asks): the reader's own clock, then.
+                    self.received_at = 0.0
             else:
                 data = self.sock.recv(_RECV_BYTES)
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):

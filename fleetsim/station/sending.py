@@ -85,8 +85,8 @@ def _retry_or_fail(station: SenderPort, call: Outgoing, now_s: float) -> None:
 # ------------------------------------------------------------ answers to our calls
 
 
-def on_result(station: SenderPort, result: CallResult, now_s: float) -> None:
-    call = _answered(station, result.unique_id, "result", now_s)
+def on_result(station: SenderPort, result: CallResult, now_s: float, received_s: float | None = None) -> None:
+    call = _answered(station, result.unique_id, "result", now_s if received_s is None else received_s)
     if call is None:
         return
     confirmation = decode_confirmation(call.action, result)
@@ -96,15 +96,15 @@ def on_result(station: SenderPort, result: CallResult, now_s: float) -> None:
         call.on_answer(confirmation, now_s)
 
 
-def on_call_error(station: SenderPort, error: CallError, now_s: float) -> None:
-    call = _answered(station, error.unique_id, "error", now_s)
+def on_call_error(station: SenderPort, error: CallError, now_s: float, received_s: float | None = None) -> None:
+    call = _answered(station, error.unique_id, "error", now_s if received_s is None else received_s)
     if call is not None:
         _failed(station, call, str(error.code), now_s)
 
 
-def _answered(station: SenderPort, unique_id: str, kind: str, now_s: float) -> Outgoing | None:
-    """The in-flight CALL an answer is for, its latency recorded; a CSMS
-    answering something else is counted."""
+def _answered(station: SenderPort, unique_id: str, kind: str, received_s: float) -> Outgoing | None:
+    """The in-flight CALL an answer (received at ``received_s``) is for, its
+    latency recorded; a CSMS answering something else is counted."""
     call = station.queue.answered(unique_id)
     if call is None:
         # After the declared timeout the station gave up on the call (as the
@@ -113,7 +113,9 @@ def _answered(station: SenderPort, unique_id: str, kind: str, now_s: float) -> O
         late = unique_id == station.timed_out_id
         station.stats.count("csms.answer_after_timeout" if late else f"csms.unexpected_{kind}")
         return None
-    station.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, now_s)
+    # (Never before it was sent: the kernel's clock and the loop's agree to
+    # microseconds, not exactly.)
+    station.stats.exchange(call.action).record_answer(call.due_s, call.sent_s, max(received_s, call.sent_s))
     return call
 
 
@@ -122,7 +124,7 @@ def _failed(station: SenderPort, call: Outgoing, code: str, now_s: float) -> Non
     _retry_or_fail(station, call, now_s)
 
 
-def on_malformed(station: SenderPort, malformed: Malformed, now_s: float) -> None:
+def on_malformed(station: SenderPort, malformed: Malformed, now_s: float, received_s: float | None = None) -> None:
     """A frame the CSMS got wrong: a CALL of it is answered with the CALLERROR
     the error calls for; an answer to ours fails that CALL."""
     station.stats.count(f"csms.malformed.{malformed.code}")
@@ -131,6 +133,6 @@ def on_malformed(station: SenderPort, malformed: Malformed, now_s: float) -> Non
     if malformed.message_type == 2:
         station.outbox.append(encode_error(malformed.unique_id, malformed.code, malformed.description[:255]))
     elif malformed.message_type == 3:
-        call = _answered(station, malformed.unique_id, "result", now_s)
+        call = _answered(station, malformed.unique_id, "result", now_s if received_s is None else received_s)
         if call is not None:
             _failed(station, call, f"invalid.{malformed.code}", now_s)

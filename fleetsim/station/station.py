@@ -149,16 +149,19 @@ class Station:
         self.boot_due_s = INF
         self._settle(now_s)
 
-    def on_message(self, data: bytes, now_s: float) -> None:
+    def on_message(self, data: bytes, now_s: float, received_s: float | None = None) -> None:
+        """A WebSocket message, handled at ``now_s``; ``received_s``: when it
+        reached the host (the kernel's stamp, earlier where the loop was busy),
+        from which an answer's latency counts (default: ``now_s``)."""
         match decode_frame(data):
             case Call() as call:
                 handlers.answer(self, call, now_s)
             case CallResult() as result:
-                sending.on_result(self, result, now_s)
+                sending.on_result(self, result, now_s, received_s)
             case CallError() as error:
-                sending.on_call_error(self, error, now_s)
+                sending.on_call_error(self, error, now_s, received_s)
             case Malformed() as malformed:
-                sending.on_malformed(self, malformed, now_s)
+                sending.on_malformed(self, malformed, now_s, received_s)
         self._settle(now_s)
 
     def on_timer(self, now_s: float) -> None:

@@ -168,11 +168,11 @@ def test_a_station_error_fails_the_run_with_3_and_keeps_its_results(
     real_on_message = Station.on_message
     raised: list[str] = []
 
-    def on_message(self: Station, data: bytes, now_s: float) -> None:
+    def on_message(self: Station, data: bytes, now_s: float, received_s: float | None = None) -> None:
         if not raised:
             raised.append(self.charge_point_id)
             raise RuntimeError("a bug of ours")
-        real_on_message(self, data, now_s)
+        real_on_message(self, data, now_s, received_s)
 
     monkeypatch.setattr(Station, "on_message", on_message)
     result = fleetsim_run("--stations", "5", "--profile", MODEL, "--duration", "3s", "--out", str(tmp_path / "r"))

@@ -33,11 +33,11 @@ async def test_a_station_that_raises_is_disconnected_and_the_fleet_goes_on(
     real_on_message = Station.on_message
     raised: list[str] = []
 
-    def on_message(self: Station, data: bytes, now_s: float) -> None:
+    def on_message(self: Station, data: bytes, now_s: float, received_s: float | None = None) -> None:
         if self.charge_point_id == "FS-bionever-bss011k-v1000-00002" and not raised:
             raised.append(self.charge_point_id)
             raise RuntimeError("a bug of ours")
-        real_on_message(self, data, now_s)
+        real_on_message(self, data, now_s, received_s)
 
     monkeypatch.setattr(Station, "on_message", on_message)
     recorder = Recorder()

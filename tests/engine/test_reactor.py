@@ -1,0 +1,160 @@
+"""The fleet's reactor: one task for every socket and timer, woken by a
+timerfd without an exception, and answers timed from their arrival at the
+host (the kernel's stamp), not from when a busy loop got to them."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import trio
+
+from fleetsim.engine import framing
+from fleetsim.engine.fleet import ConnectOptions, Fleet
+from fleetsim.engine.link import Link, Target
+from fleetsim.engine.reactor import Reactor
+from fleetsim.engine.run import RunSpec, build_stations, shares
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.profiles.builtin import load_builtin
+from fleetsim.station.timebase import Timebase
+
+PROFILES = load_builtin()
+
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    listener.close()
+    client.setblocking(False)
+    return client, server
+
+
+def test_a_read_carries_the_kernels_arrival_time_however_late_it_is_read() -> None:
+    ours, theirs = tcp_pair()
+    link = Link(ours, b"", 1 << 20, client=True)
+    time.sleep(0.05)  # the kernel turns stamping on a moment after a socket asks (a deferred static key)
+    sent_at = time.time()
+    theirs.sendall(framing.encode_frame(framing.OP_TEXT, b'[3,"1",{}]', masked=False))
+    time.sleep(0.2)  # the loop was busy
+    events = link.read()
+    assert events == [framing.Message(b'[3,"1",{}]')]
+    assert abs(link.received_at - sent_at) < 0.05  # not the read's time, 200 ms later
+    link.close()
+    theirs.close()
+
+
+async def test_the_timer_wakes_the_reactor_at_its_deadline_and_a_socket_before_it() -> None:
+    reactor = Reactor()
+    assert reactor.precise  # trio's system clock: a timerfd
+    start = trio.current_time()
+    reactor.arm(start + 0.05)
+    await reactor.wait()
+    woke = trio.current_time() - start
+    assert 0.049 <= woke < 0.5
+    assert reactor.ready() != []  # the timer's own descriptor: the owner ignores it
+    ours, theirs = tcp_pair()
+    reactor.register(ours.fileno())
+    reactor.arm(trio.current_time() + 10.0)  # re-arming clears the fired timer
+    start = trio.current_time()
+    theirs.sendall(b"x")
+    await reactor.wait()
+    assert trio.current_time() - start < 1.0
+    assert [fd for fd, _ in reactor.ready()] == [ours.fileno()]
+    reactor.unregister(ours.fileno())
+    reactor.close()
+    ours.close()
+    theirs.close()
+
+
+class ThreadCsms:
+    """A CSMS in a thread of its own: it answers every CALL at once, however
+    busy the fleet's trio loop is."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib_suppress():
+            sock, _ = self.listener.accept()
+            buffer = b""
+            while (parsed := framing.split_head(buffer)) is None:
+                buffer += sock.recv(4096)
+            assert not isinstance(parsed, str)
+            head, _ = parsed
+            request = framing.read_upgrade_request(head)
+            assert not isinstance(request, str)
+            sock.sendall(framing.server_accept(request.key, "ocpp1.6"))
+            parser = framing.FrameParser(expect_masked=True, max_message_bytes=1 << 20)
+            while data := sock.recv(65536):
+                for event in parser.feed(data):
+                    if type(event) is framing.Message:
+                        _, unique_id, action, _ = json.loads(event.data)
+                        payload: dict[str, object] = {}
+                        if action == "BootNotification":
+                            payload = {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 1}
+                        elif action == "Heartbeat":
+                            payload = {"currentTime": "2026-01-01T00:00:00Z"}
+                        answer = json.dumps([3, unique_id, payload]).encode()
+                        sock.sendall(framing.encode_frame(framing.OP_TEXT, answer, masked=False))
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class contextlib_suppress:  # noqa: N801 - a context manager, read as one
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True  # the fleet went away: the thread ends
+
+
+@pytest.mark.parametrize("gather_ms", [0.0, 5.0])
+async def test_an_answer_is_timed_from_its_arrival_while_the_loop_is_held(
+        gather_ms: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fleet's loop is held 300 ms right after each heartbeat goes out (as a
+    # long pass or a collection would); the CSMS answers at once from another
+    # thread.  The answer waits in the kernel, stamped on arrival: its latency
+    # is the CSMS's few milliseconds, not the 300 ms the loop was away.
+    held = []
+    send_text = Link.send_text
+
+    def send_then_hold(link: Link, data: bytes) -> bool:
+        flusher = send_text(link, data)
+        if b'"Heartbeat"' in data and len(held) < 3:
+            held.append(data)
+            time.sleep(0.3)
+        return flusher
+
+    monkeypatch.setattr(Link, "send_text", send_then_hold)
+    csms = ThreadCsms()
+    recorder = Recorder()
+    profile_id = sorted(PROFILES)[0]
+    spec = RunSpec(fleet=shares([profile_id], 1), duration_s=0, reaction_delays=False, sessions=None)
+    timebase = Timebase(trio.current_time(), datetime.now(UTC), 1.0)
+    stations = build_stations(spec, PROFILES, recorder, timebase)
+    stations[0].config.set("ClockAlignedDataInterval", "0")
+    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{csms.port}/ocpp"), gather_s=gather_ms / 1000)
+    fleet = Fleet(stations, options, recorder, random.Random(1))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 0.0)
+        with trio.fail_after(20):
+            while len(held) < 3 or stations[0].queue.in_flight is not None:
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    csms.close()
+    heartbeats = next(m for m in recorder.models.values()).exchanges["Heartbeat"]
+    assert heartbeats.answered >= 3
+    # Each of the three held heartbeats would read >= 300 ms from the loop's clock.
+    recorder.fold()
+    assert heartbeats.service.get_total_count() >= 3
+    assert heartbeats.service.get_max_value() < 100_000, heartbeats.service.get_max_value()
