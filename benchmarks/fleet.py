@@ -27,6 +27,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import trio
 
 from fleetsim.engine.fleet import ConnectOptions, Fleet
@@ -110,7 +111,7 @@ def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Rec
     return Fleet(built, ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}")), recorder, random.Random(1))
 
 
-def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: Recorder, gather_s: float = 0.0
+def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: Recorder, gather_s: float | None = None
                     ) -> tuple[Fleet, list[str]]:
     """Stations that charge most of the time, with MeterValues every
     ``meter_interval_s`` and a transaction cycle (plug in, authorize, start,
@@ -126,7 +127,9 @@ def _charging_fleet(stations: int, port: int, meter_interval_s: int, recorder: R
     spec = RunSpec(fleet=fleet_shares, duration_s=0, reaction_delays=False, sessions=sessions)
     timebase = Timebase(trio.current_time(), datetime.now(UTC), 1.0)
     built = build_stations(spec, profiles, recorder, timebase)
-    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}"), gather_s=gather_s)
+    options = ConnectOptions(Target.parse(f"ws://127.0.0.1:{port}"))
+    if gather_s is not None:
+        options = msgspec.structs.replace(options, gather_s=gather_s)
     return Fleet(built, options, recorder, random.Random(1)), models
 
 
@@ -184,7 +187,7 @@ async def _throughput(params: dict) -> dict:
 async def _realistic(params: dict) -> dict:
     stations, port, window_s = params["stations"], params["port"], params["window_s"]
     recorder = Recorder()
-    fleet, models = _charging_fleet(stations, port, params["meter_interval_s"], recorder, params.get("gather_s", 0.0))
+    fleet, models = _charging_fleet(stations, port, params["meter_interval_s"], recorder, params.get("gather_s"))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(fleet.run, 2000.0)
         while _booted(recorder) < stations:
@@ -268,7 +271,8 @@ def realistic(args: argparse.Namespace) -> None:
           f"sessions of ~2 min, median of {args.repeat} runs of {args.window:g} s")
     with Csms(heartbeat_interval_s=60) as csms:
         runs = [run_worker("realistic", stations=args.stations, port=csms.port, meter_interval_s=args.meter_interval,
-                           window_s=args.window, warmup_s=args.warmup, gather_s=args.gather / 1000)
+                           window_s=args.window, warmup_s=args.warmup,
+                           gather_s=None if args.gather is None else args.gather / 1000)
                 for _ in range(args.repeat)]
     pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
     print(f"models: {', '.join(runs[0]['models'])}")
@@ -323,7 +327,8 @@ def main() -> None:
     p = commands.add_parser("realistic")
     p.add_argument("--stations", type=int, default=1000)
     p.add_argument("--meter-interval", type=int, default=1)
-    p.add_argument("--gather", type=float, default=0.0, help="ms the reactor gathers frames (ConnectOptions.gather_s)")
+    p.add_argument("--gather", type=float, default=None,
+                   help="ms the reactor gathers frames (ConnectOptions.gather_s; default: the product's)")
     p.add_argument("--window", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=3)

@@ -128,6 +128,9 @@ class Fleet:
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
         self._serving = False  # inside a pass of the reactor: the timer is armed when it ends
         self._slack_s = 0.0  # how late a timer may fire, to share a wake-up with others (gather_s)
+        self._fired = 0  # timers fired so far
+        self._tick_s = INF  # while ticking (see _serve): when the next pass comes
+        self._worked = False  # the last pass found sockets to read or timers to fire
         self._nursery: trio.Nursery | None = None
         # Until then the CSMS is unreachable (an outage fault): every
         # connection attempt fails, counted as connect.failed.outage.
@@ -342,8 +345,11 @@ class Fleet:
 
     async def _serve(self) -> None:
         """Every socket's readiness and every timer, from this one task: a
-        pass handles what is ready and due, bounded, then yields; with
-        nothing left it sleeps until a socket is readable or a timer is due."""
+        pass handles what is ready and due, bounded, then yields.  While
+        traffic flows (and gather_s is set) it ticks: the next pass comes
+        gather_s later, serving everything that arrived meanwhile, one wake-up
+        for all of it.  A tick that finds nothing puts it to sleep until a
+        socket is readable or a timer is due."""
         reactor = self._reactor
         assert reactor is not None
         gather_s = self.options.gather_s if reactor.precise and not self.options.target.tls else 0.0
@@ -356,46 +362,53 @@ class Fleet:
                 self._serving = False
             if more:
                 await trio.lowlevel.checkpoint()
-                continue
-            self._arm()
-            await reactor.wait()
-            if gather_s > 0 and trio.current_time() < reactor.armed:
-                # A socket woke us, not a timer: let its neighbours' frames
-                # arrive too, and serve them all in one pass (see gather_s).
-                reactor.arm(min(reactor.armed, trio.current_time() + gather_s))
-                await reactor.wait_timer()
+            elif gather_s > 0 and self._worked:
+                self._tick_s = trio.current_time() + gather_s
+                self._arm()
+                try:
+                    await reactor.wait_timer()
+                finally:
+                    self._tick_s = INF
+            else:
+                self._arm()
+                await reactor.wait()
 
     def _arm(self) -> None:
         """Arm the reactor's timer for the next wake-up: the heap's head, or up
         to gather_s after it, so that timers falling due close together fire in
-        one pass.  A timer already armed within that window is kept (re-arming
-        is a system call)."""
+        one pass; never after the tick while ticking.  A timer already armed
+        within that window is kept (re-arming is a system call)."""
         reactor = self._reactor
         if self._serving or reactor is None:
             return
         heap = self._heap
-        if not heap:
-            reactor.arm(INF)
-            return
-        head_s = heap[0][0]
-        armed_s = reactor.armed
-        if not head_s <= armed_s <= head_s + self._slack_s:
-            reactor.arm(head_s + self._slack_s)
+        head_s = heap[0][0] if heap else INF
+        earliest_s = min(head_s, self._tick_s)
+        latest_s = min(head_s + self._slack_s, self._tick_s)
+        if not earliest_s <= reactor.armed <= latest_s:
+            reactor.arm(latest_s)
 
     def _pass(self, reactor: Reactor) -> bool:
-        """One round: True when work was left over (a budget ran out)."""
+        """One round: True when work was left over (a budget ran out).
+        ``_worked`` says whether it found anything to do."""
         by_fd = self._by_fd
         ready = reactor.ready()
+        read = 0
         for fd, _ in ready:
             runner = by_fd.get(fd)
             if runner is not None:
+                read += 1
                 self._read(runner)
         again, self._again = self._again, []
         for runner in again:
             runner.again = False
             if runner.link is not None:
+                read += 1
                 self._read(runner)
-        return self._fire_timers() or len(ready) >= MAX_READY or bool(self._again)
+        fired = self._fired
+        more = self._fire_timers() or len(ready) >= MAX_READY or bool(self._again)
+        self._worked = bool(read) or self._fired != fired
+        return more
 
     def _read(self, runner: _Runner) -> None:
         link = runner.link
@@ -465,6 +478,7 @@ class Fleet:
             if when_s != runner.scheduled_s:
                 continue  # superseded by an earlier entry that already fired
             fired += 1
+            self._fired += 1
             now = trio.current_time()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no lag).
             late_s = now - max(when_s, runner.started_s)
