@@ -43,6 +43,8 @@ VARIANTS = {
     "freeze, gen0=5000": {"collect": False, "gen0": 5_000},
     "freeze, gen0=20000": {"collect": False, "gen0": 20_000},
     "freeze, gen0=50000": {"collect": False, "gen0": 50_000},
+    "freeze, 700/10/no gen2": {"collect": False, "gen0": 700, "gen2": 1_000_000},
+    "freeze, 2000/10/no gen2": {"collect": False, "gen0": 2_000, "gen2": 1_000_000},
 }
 
 
@@ -64,6 +66,8 @@ async def _measure(params: dict) -> dict:
             post_ramp_ms = (time.perf_counter() - began) * 1000
             if params["gen0"] is not None:
                 gc.set_threshold(params["gen0"], *gc.get_threshold()[1:])
+            if params.get("gen2") is not None:
+                gc.set_threshold(*gc.get_threshold()[:2], params["gen2"])
             await trio.sleep(params["warmup_s"])
             recorder.fold()  # start the window with empty totals
             for histogram in (*recorder.simulator.values(),):
@@ -104,13 +108,17 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--variants", default=";".join(VARIANTS), help="names of the variants to run, separated by ;")
     args = parser.parse_args()
+    chosen = args.variants.split(";")
     print(f"GC pauses: {args.stations} stations with sessions, {args.rate} calls/s offered, "
           f"{args.window:g} s window, median of {args.repeat}")
     print(f"{'variant':<28} {'post-ramp ms':>12} {'gen0/s':>7} {'gen1/s':>7} {'gen2':>5} {'GC ms/s':>8} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'loop p99':>9} {'calls/CPU-s':>12}")
     with Csms(heartbeat_interval_s=60) as csms:
         for name, variant in VARIANTS.items():
+            if name not in chosen:
+                continue
             runs = []
             for _ in range(args.repeat):
                 params = {"stations": args.stations, "port": csms.port, "rate": args.rate, "window_s": args.window,

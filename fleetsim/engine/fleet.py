@@ -47,6 +47,11 @@ MESSAGES_PER_STEP = 64
 # Timers run in one pass of the reactor before sockets get their turn again (a
 # clock-aligned burst of 19,000 meter samples would otherwise hold the loop).
 MAX_TIMERS_PER_PASS = 512
+# How long one pass of the reactor may run before trio's other tasks get a
+# turn (the interval writer, connects, a CSMS in the same process): with 256
+# ready sockets and 512 timers at tens of microseconds each, a pass would
+# otherwise hold the loop for tens of milliseconds.
+PASS_BUDGET_S = 0.002
 log = logging.getLogger(__name__)
 
 
@@ -389,24 +394,39 @@ class Fleet:
             reactor.arm(latest_s)
 
     def _pass(self, reactor: Reactor) -> bool:
-        """One round: True when work was left over (a budget ran out).
-        ``_worked`` says whether it found anything to do."""
+        """One round, of at most PASS_BUDGET_S: True when work was left over
+        (a budget ran out; ready sockets not read stay ready).  ``_worked``
+        says whether it found anything to do."""
         by_fd = self._by_fd
+        clock = trio.current_time
+        deadline_s = clock() + PASS_BUDGET_S
         ready = reactor.ready()
         read = 0
+        over = False
         for fd, _ in ready:
             runner = by_fd.get(fd)
             if runner is not None:
                 read += 1
                 self._read(runner)
-        again, self._again = self._again, []
-        for runner in again:
-            runner.again = False
-            if runner.link is not None:
-                read += 1
-                self._read(runner)
+                if clock() > deadline_s:
+                    over = True
+                    break
+        if not over:
+            again, self._again = self._again, []
+            for index, runner in enumerate(again):
+                runner.again = False
+                if runner.link is not None:
+                    read += 1
+                    self._read(runner)
+                    if clock() > deadline_s:
+                        over = True
+                        for later in again[index + 1:]:  # their turn comes in the next pass
+                            if not later.again:
+                                later.again = True
+                                self._again.append(later)
+                        break
         fired = self._fired
-        more = self._fire_timers() or len(ready) >= MAX_READY or bool(self._again)
+        more = over or self._fire_timers(deadline_s) or len(ready) >= MAX_READY or bool(self._again)
         self._worked = bool(read) or self._fired != fired
         return more
 
@@ -464,15 +484,15 @@ class Fleet:
             self._station_failed(runner, "message")
             link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
 
-    def _fire_timers(self) -> bool:
-        """Run the timers due now, at most MAX_TIMERS_PER_PASS of them; True
-        when more were due."""
+    def _fire_timers(self, deadline_s: float) -> bool:
+        """Run the timers due now, at most MAX_TIMERS_PER_PASS of them and
+        until ``deadline_s``; True when more were due."""
         heap = self._heap
         lag = self.timer_lag
         now = trio.current_time()
         fired = 0
         while heap and heap[0][0] <= now:
-            if fired == MAX_TIMERS_PER_PASS:
+            if fired == MAX_TIMERS_PER_PASS or now > deadline_s:
                 return True
             when_s, _, runner = heapq.heappop(heap)
             if when_s != runner.scheduled_s:
@@ -546,20 +566,26 @@ class Fleet:
             self._drop(runner, link.failure or "closed")
 
 
-# The collector's generation-0 threshold during a run (Python's default: 700).
-# Measured (benchmarks/gc_pauses.py, 2,000 stations with sessions, 800 calls/s,
-# heap frozen after ramp-up): 9.4 collections and 24 ms of pauses a second at
-# 700, 0.1 collections and 3.7 ms a second at 20,000, the event-loop lag p99
-# down from 16.7 to 4.7 ms and the longest pause no longer (38 ms either way:
-# at 700 it is a gen-2 collection, at 20,000 a gen-0 one of 20,000 objects).
-GC_GEN0_THRESHOLD = 20_000
+# The collector's thresholds during a run: young generations collected often
+# (Python's 700 and 10: each pass walks at most a few thousand young objects),
+# the old generation never.  What lives for the run was frozen after the ramp
+# (gc.freeze: out of every collection's sight), the station's steady traffic
+# makes no reference cycles (tests/engine/test_gc.py), and payloads are not
+# tracked at all (fleetsim.ocpp.base.Payload), so what a full collection
+# would walk is what survived two young ones since: a walk of the whole fleet
+# for little or nothing to free.  Measured (benchmarks/gc_pauses.py, 2,000
+# stations with sessions, 2,000 calls/s, 20 s): Python's thresholds paused up
+# to 33 ms (a gen-2 collection); a gen-0 threshold of 20,000 (what fleetsim
+# used before) 7.8-11.6 ms every pause; 700/10 without gen 2, 0.4 ms median,
+# 5.0 ms at most.  The old generation is collected again when the run ends.
+GC_RUN_THRESHOLDS = (700, 10, 1_000_000_000)
 
 
 @contextmanager
 def managed_gc(manage: bool) -> Iterator[None]:
     """Collect and freeze what exists before the first station connects (no
-    traffic yet to stall, so the pause is not the simulator's lag), and raise
-    the generation-0 threshold for the run."""
+    traffic yet to stall, so the pause is not the simulator's lag), and set
+    the run's thresholds (GC_RUN_THRESHOLDS)."""
     if not manage:
         yield
         return
@@ -567,7 +593,7 @@ def managed_gc(manage: bool) -> Iterator[None]:
         gc.collect()
     gc.freeze()
     thresholds = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
+    gc.set_threshold(*GC_RUN_THRESHOLDS)
     try:
         yield
     finally:

@@ -35,8 +35,15 @@ class Payload(
     forbid_unknown_fields=True,
     kw_only=True,
     frozen=True,
+    gc=False,
 ):
-    """Base of every request (``.req``) and confirmation (``.conf``) payload."""
+    """Base of every request (``.req``) and confirmation (``.conf``) payload.
+
+    Untracked by the garbage collector (``gc=False``): a payload is built from
+    data or decoded from JSON, neither of which can refer back to it, so it is
+    never part of a reference cycle, and a fleet holds many (the meter values
+    a transaction keeps for its StopTransaction) that a collection would
+    otherwise walk."""
 
 
 # OCPP 1.6 §7: CiStringNType is a case-insensitive string of at most N characters.

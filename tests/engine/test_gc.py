@@ -1,0 +1,93 @@
+"""The collector stays out of a run: a station's steady traffic makes no
+reference cycles (so the old generation, never collected during a run, holds
+no garbage), payloads are not tracked at all, and the run's thresholds keep
+the young generations small."""
+
+from __future__ import annotations
+
+import gc
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from fleetsim.engine.fleet import GC_RUN_THRESHOLDS, managed_gc
+from fleetsim.engine.run import FleetShare, RunSpec, build_stations
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.ocpp.datatypes import SampledValue
+from fleetsim.ocpp.payloads.core import MeterValuesReq
+from fleetsim.profiles.builtin import load_builtin
+from fleetsim.sessions.simple import SimpleSessions
+from fleetsim.station.station import Station
+from fleetsim.station.timebase import Timebase
+
+PROFILES = load_builtin()
+ANSWERS = {
+    "BootNotification": {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 60},
+    "Heartbeat": {"currentTime": "2026-01-01T00:00:00Z"},
+    "StartTransaction": {"transactionId": 7, "idTagInfo": {"status": "Accepted"}},
+    "Authorize": {"idTagInfo": {"status": "Accepted"}},
+    "StopTransaction": {"idTagInfo": {"status": "Accepted"}},
+}
+
+
+def charging_station(profile_id: str) -> Station:
+    """One station of the model, sampling every second, with sessions of a
+    few seconds: boots, transactions start and stop, meter values flow."""
+    sessions = SimpleSessions(mean_idle_s=2.0, mean_connected_s=8.0, badge_delay_s=1.0)
+    minimum = PROFILES[profile_id].limits.meter_value_sample_interval_min_s or 1
+    share = FleetShare(profile_id, 1, configuration=(("MeterValueSampleInterval", str(max(1, minimum))),))
+    spec = RunSpec(fleet=(share,), duration_s=0, reaction_delays=False, sessions=sessions)
+    (station,) = build_stations(spec, PROFILES, Recorder(), Timebase(0.0, datetime(2026, 1, 1, tzinfo=UTC), 1.0))
+    return station
+
+
+def answer_everything(station: Station, now_s: float) -> None:
+    """The CSMS: every CALL the station sends is answered at once."""
+    while station.outbox:
+        frame = json.loads(station.outbox.pop(0))
+        if frame[0] == 2:
+            answer = json.dumps([3, frame[1], ANSWERS.get(frame[2], {})]).encode()
+            station.on_message(answer, now_s)
+
+
+def live(station: Station, until_s: float) -> float:
+    now_s = 0.0
+    while now_s < until_s:
+        now_s = max(now_s + 1e-3, min(station.wake_at_s, until_s))
+        station.on_timer(now_s)
+        answer_everything(station, now_s + 1e-4)
+    return now_s
+
+
+@pytest.mark.parametrize("profile_id", sorted(PROFILES))
+def test_a_stations_traffic_makes_no_reference_cycles(profile_id: str) -> None:
+    station = charging_station(profile_id)
+    station.on_connected(0.0)
+    answer_everything(station, 0.0)
+    live(station, 30.0)  # booted, charging
+    gc.collect()
+    gc.disable()
+    try:
+        before = station.stats.exchange("MeterValues").answered
+        live(station, 600.0)  # ten minutes of sessions: plug in, authorize, start, meter, stop, unplug
+        assert station.stats.exchange("MeterValues").answered - before >= 10
+        assert station.stats.exchange("StopTransaction").answered > 5
+        assert gc.collect() == 0  # nothing that only the collector could have freed
+    finally:
+        gc.enable()
+
+
+def test_payloads_are_not_tracked_and_the_run_never_collects_the_old_generation() -> None:
+    value = SampledValue(value="1")
+    request = MeterValuesReq(connector_id=1, meter_value=[])
+    assert not gc.is_tracked(value)
+    assert not gc.is_tracked(request)
+    before = gc.get_threshold()
+    with managed_gc(True):
+        assert gc.get_threshold() == GC_RUN_THRESHOLDS
+        assert GC_RUN_THRESHOLDS[0] <= 1000  # young collections stay small
+        assert GC_RUN_THRESHOLDS[2] >= 1_000_000  # and a full one never comes
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
