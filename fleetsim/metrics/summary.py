@@ -326,9 +326,10 @@ def lag_warning(recorder: Recorder) -> str | None:
         return None
     text = []
     if problems:
-        text.append(f"the simulator's own lag could distort the latency figures: {'; '.join(problems)}. Latencies "
-                    f"include up to that much of the simulator's own delay; fleetsim promises max(1 ms, 1 %) "
-                    f"({threshold_ms:.1f} ms here).")
+        text.append(f"the simulator's own lag could distort the latency figures: {'; '.join(problems)}. An answer "
+                    f"on ws:// is timed from its arrival (the kernel's stamp), but on wss://, and for a CALL that "
+                    f"waited behind another, latencies include up to that much of the simulator's own delay; "
+                    f"fleetsim promises max(1 ms, 1 %) ({threshold_ms:.1f} ms here).")
     if late_load:
         text.append(f"the stations sent later than planned (timer lag p99 {timer_p99_ms:.1f} ms, over "
                     f"{TIMER_LAG_LIMIT_MS:.0f} ms): the offered load trails the scenario.")
