@@ -47,8 +47,8 @@ MESSAGES_PER_STEP = 64
 # Timers run in one pass of the reactor before sockets get their turn again (a
 # clock-aligned burst of 19,000 meter samples would otherwise hold the loop).
 MAX_TIMERS_PER_PASS = 512
-# How long one pass of the reactor may run before trio's other tasks get a
-# turn (the interval writer, connects, a CSMS in the same process): with 256
+# How long one pass of the reactor may serve sockets, and then timers, before
+# trio's other tasks get a turn (the interval writer, connects, a CSMS in the same process): with 256
 # ready sockets and 512 timers at tens of microseconds each, a pass would
 # otherwise hold the loop for tens of milliseconds.
 PASS_BUDGET_S = 0.002
@@ -394,7 +394,8 @@ class Fleet:
             reactor.arm(latest_s)
 
     def _pass(self, reactor: Reactor) -> bool:
-        """One round, of at most PASS_BUDGET_S: True when work was left over
+        """One round, of at most PASS_BUDGET_S for sockets and as much for
+        timers: True when work was left over
         (a budget ran out; ready sockets not read stay ready).  ``_worked``
         says whether it found anything to do."""
         by_fd = self._by_fd
@@ -426,7 +427,9 @@ class Fleet:
                                 self._again.append(later)
                         break
         fired = self._fired
-        more = over or self._fire_timers(deadline_s) or len(ready) >= MAX_READY or bool(self._again)
+        # The timers get a budget of their own: sockets that keep a pass busy
+        # must not starve them (nor they the sockets).
+        more = self._fire_timers(clock() + PASS_BUDGET_S) or over or len(ready) >= MAX_READY or bool(self._again)
         self._worked = bool(read) or self._fired != fired
         return more
 
