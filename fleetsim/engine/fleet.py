@@ -554,7 +554,7 @@ class Fleet:
             if station.want_disconnect and not link.closed:
                 link.close(framing.CLOSE_NORMAL, "reboot")
                 self._drop(runner, "reboot")
-            elif link.closed and not self._serving:
+            elif link.closed:
                 self._drop(runner, link.failure or "closed")  # it cut itself (a CSMS that does not read)
 
     def _start_flusher(self, runner: _Runner, link: Link) -> None:
