@@ -133,9 +133,7 @@ class Fleet:
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
         self._serving = False  # inside a pass of the reactor: the timer is armed when it ends
         self._slack_s = 0.0  # how late a timer may fire, to share a wake-up with others (gather_s)
-        self._fired = 0  # timers fired so far
         self._tick_s = INF  # while ticking (see _serve): when the next pass comes
-        self._worked = False  # the last pass found sockets to read or timers to fire
         self._nursery: trio.Nursery | None = None
         # Until then the CSMS is unreachable (an outage fault): every
         # connection attempt fails, counted as connect.failed.outage.
@@ -261,8 +259,8 @@ class Fleet:
         except (LinkError, OSError) as error:
             self._connect_failed(station, _reason(error))
             return None
-        if trio.current_time() < self.outage_until_s or self._reactor is None or self._reactor.closed:
-            link.close()  # the outage began while connecting, or the fleet is ending
+        if trio.current_time() < self.outage_until_s:
+            link.close()  # the outage began while connecting
             self._connect_failed(station, "outage")
             return None
         station.stats.record_reaction(CONNECT, trio.current_time() - started_s)
@@ -362,12 +360,12 @@ class Fleet:
         while True:
             self._serving = True
             try:
-                more = self._pass(reactor)
+                more, worked = self._pass(reactor)
             finally:
                 self._serving = False
             if more:
                 await trio.lowlevel.checkpoint()
-            elif gather_s > 0 and self._worked:
+            elif gather_s > 0 and worked:
                 self._tick_s = trio.current_time() + gather_s
                 self._arm()
                 try:
@@ -393,15 +391,15 @@ class Fleet:
         if not earliest_s <= reactor.armed <= latest_s:
             reactor.arm(latest_s)
 
-    def _pass(self, reactor: Reactor) -> bool:
-        """One round, of at most PASS_BUDGET_S for sockets and as much for
-        timers: True when work was left over
-        (a budget ran out; ready sockets not read stay ready).  ``_worked``
-        says whether it found anything to do."""
-        by_fd = self._by_fd
+    def _pass(self, reactor: Reactor) -> tuple[bool, bool]:
+        """One round: sockets for at most PASS_BUDGET_S, then timers for as
+        long (sockets that keep a pass busy must not starve the timers, nor
+        they the sockets).  Returns (work was left over: a budget ran out,
+        the pass found anything to do).  Ready sockets not read stay ready."""
         clock = trio.current_time
         deadline_s = clock() + PASS_BUDGET_S
         ready = reactor.ready()
+        by_fd = self._by_fd
         read = 0
         over = False
         for fd, _ in ready:
@@ -412,26 +410,19 @@ class Fleet:
                 if clock() > deadline_s:
                     over = True
                     break
-        if not over:
-            again, self._again = self._again, []
-            for index, runner in enumerate(again):
-                runner.again = False
-                if runner.link is not None:
-                    read += 1
-                    self._read(runner)
-                    if clock() > deadline_s:
-                        over = True
-                        for later in again[index + 1:]:  # their turn comes in the next pass
-                            if not later.again:
-                                later.again = True
-                                self._again.append(later)
-                        break
-        fired = self._fired
-        # The timers get a budget of their own: sockets that keep a pass busy
-        # must not starve them (nor they the sockets).
-        more = self._fire_timers(clock() + PASS_BUDGET_S) or over or len(ready) >= MAX_READY or bool(self._again)
-        self._worked = bool(read) or self._fired != fired
-        return more
+        again, self._again = self._again, []
+        for index, runner in enumerate(again):
+            if over:  # still marked: their turn comes first in the next pass
+                self._again[:0] = again[index:]
+                break
+            runner.again = False
+            if runner.link is not None:
+                read += 1
+                self._read(runner)
+                over = clock() > deadline_s
+        timers_left, fired = self._fire_timers(clock() + PASS_BUDGET_S)
+        more = timers_left or over or len(ready) >= MAX_READY or bool(self._again)
+        return more, bool(read or fired)
 
     def _read(self, runner: _Runner) -> None:
         link = runner.link
@@ -487,21 +478,20 @@ class Fleet:
             self._station_failed(runner, "message")
             link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
 
-    def _fire_timers(self, deadline_s: float) -> bool:
+    def _fire_timers(self, deadline_s: float) -> tuple[bool, int]:
         """Run the timers due now, at most MAX_TIMERS_PER_PASS of them and
-        until ``deadline_s``; True when more were due."""
+        until ``deadline_s``: (more were due, how many fired)."""
         heap = self._heap
         lag = self.timer_lag
         now = trio.current_time()
         fired = 0
         while heap and heap[0][0] <= now:
             if fired == MAX_TIMERS_PER_PASS or now > deadline_s:
-                return True
+                return True, fired
             when_s, _, runner = heapq.heappop(heap)
             if when_s != runner.scheduled_s:
                 continue  # superseded by an earlier entry that already fired
             fired += 1
-            self._fired += 1
             now = trio.current_time()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no lag).
             late_s = now - max(when_s, runner.started_s)
@@ -517,7 +507,7 @@ class Fleet:
                     self._drop(runner, "internal_error")
                 continue
             self.after(runner)
-        return False
+        return False, fired
 
     # ------------------------------------------------------------ sending and timers
 

@@ -122,6 +122,7 @@ class Link:
         "_pending",
         "_pong",
         "_stamped",
+        "_tls",
         "bytes_in",
         "bytes_out",
         "failure",
@@ -154,16 +155,17 @@ class Link:
         # host, from the kernel; 0.0 where it cannot tell (TLS, other systems).
         self.received_at = 0.0
         self._stamped = False
-        if not isinstance(sock, ssl.SSLSocket):
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        if not self._tls:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
                 self._stamped = True
             except OSError:  # pragma: no cover - not Linux
                 pass
         # Frames the peer sent right behind its handshake.
-        self._pending: list[framing.Event] = self._parser.feed(leftover) if leftover else []
+        self._pending: list[framing.Event] = self._parsed(leftover) if leftover else []
         # Decrypted bytes TLS already holds would never be announced by readiness.
-        self._maybe_more = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        self._maybe_more = self._tls and sock.pending() > 0  # type: ignore[attr-defined]
 
     @property
     def closed(self) -> bool:
@@ -311,7 +313,7 @@ class Link:
             self._closed = True
             raise LinkError("connection closed by the CSMS")
         self.bytes_in += len(data)
-        self._maybe_more = len(data) == _RECV_BYTES or (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0)
+        self._maybe_more = len(data) == _RECV_BYTES or (self._tls and self.sock.pending() > 0)  # type: ignore[attr-defined]
         return self._parsed(data)
 
     def _parsed(self, data: bytes) -> list[framing.Event]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -124,8 +125,6 @@ def test_19000_stations_pause_under_5_ms_for_a_minute_of_traffic() -> None:
 
 def _listening_port(process: subprocess.Popen[str]) -> int:
     assert process.stdout is not None
-    for line in process.stdout:
-        for word in line.replace("/", " ").replace(":", " ").split():
-            if word.isdigit() and 1024 <= int(word) < 65536 and "127.0.0.1" in line:
-                return int(word)
-    raise AssertionError("the CSMS said no port")
+    listening = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", process.stdout.readline())
+    assert listening is not None, "the CSMS said no port"
+    return int(listening.group(1))

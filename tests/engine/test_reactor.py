@@ -4,6 +4,7 @@ host (the kernel's stamp), not from when a busy loop got to them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -83,7 +84,7 @@ class ThreadCsms:
         self.thread.start()
 
     def _serve(self) -> None:
-        with contextlib_suppress():
+        with contextlib.suppress(Exception):  # the fleet went away: the thread ends
             sock, _ = self.listener.accept()
             buffer = b""
             while (parsed := framing.split_head(buffer)) is None:
@@ -108,14 +109,6 @@ class ThreadCsms:
 
     def close(self) -> None:
         self.listener.close()
-
-
-class contextlib_suppress:  # noqa: N801 - a context manager, read as one
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True  # the fleet went away: the thread ends
 
 
 @pytest.mark.parametrize("gather_ms", [0.0, 5.0])
