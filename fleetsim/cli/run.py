@@ -30,8 +30,16 @@ from fleetsim.cli.options import (
     ssl_context,
 )
 from fleetsim.cli.options import source_addresses as check_addresses
+from fleetsim.cli.scale import (
+    ShardType,
+    StartAtType,
+    WorkersType,
+    check_split,
+    process_limits,
+    resolve_workers,
+    shard_thresholds,
+)
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_output
-from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import Recorder
@@ -51,6 +59,7 @@ from fleetsim.profiles.profile import StationProfile
 from fleetsim.report import terminal
 from fleetsim.report.connection_figures import STATIONS_BOOTED
 from fleetsim.report.thresholds import Threshold, Verdict, evaluate
+from fleetsim.spec.shard import Shard
 from fleetsim.station.backoff import Backoff, Jitter
 
 EXIT_RUN_BROKE = 3  # the run broke, or its results could not be written
@@ -176,11 +185,22 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
                    "(0: any free port, printed at the start).")
 @click.option("--metrics-address", default="127.0.0.1", show_default=True, metavar="ADDRESS",
               help="Address the live metrics are served on (0.0.0.0: every interface, e.g. in a pod).")
+@click.option("--workers", type=WorkersType(), metavar="N|auto",
+              help="Run the fleet in N worker processes (auto: as many as the fleet needs and the cores allow), "
+                   "each a shard of it; without --csms the embedded CSMS runs in processes of its own. One live "
+                   "view, one results folder from the workers' histograms added (their own folders in shards/).")
+@click.option("--shard", type=ShardType(), metavar="I/N",
+              help="Run shard I (from 0) of N of the fleet: its stations, ids, sessions and faults, so that N "
+                   "such runs (on as many machines) are the whole fleet. Thresholds are judged on the merged "
+                   "run (fleetsim merge, then fleetsim gate), not here.")
+@click.option("--start-at", type=StartAtType(), metavar="TIME",
+              help="Build the stations, then start at this wall-clock time (ISO 8601 with offset, e.g. "
+                   "2026-12-06T12:00:00Z), so that shards on several machines ramp together.")
 def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
                 client_key, insecure, source_addresses, csms_calls, no_csms_calls, reconnect, interval_s, quiet,
                 thresholds, junit_file, details, metrics_port, metrics_address,
-                percentiles) -> None:  # type: ignore[no-untyped-def]
+                percentiles, workers, shard, start_at) -> None:  # type: ignore[no-untyped-def]
     """Run a fleet of virtual stations derived from certified hardware.
 
     Without --csms, an embedded CSMS is started on loopback, so the first run
@@ -196,13 +216,17 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
     from fleetsim.sessions.simple import SimpleSessions
 
     view = View(quiet=quiet, details=details, metrics_port=metrics_port, metrics_address=metrics_address)
+    check_split(shard, workers, thresholds, junit_file)
     if scenario_path is not None:
         from fleetsim.cli.scenario import prepare_run
 
         prepared = prepare_run(click.get_current_context(), scenario_path)
+        spec = msgspec.structs.replace(prepared.spec, shard=shard or Shard(), start_at=start_at)
+        check_split(None, workers, prepared.thresholds, None)  # the scenario's thresholds too
         check_results_folder(out)
-        _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
-                 prepared.thresholds, junit_file, scenario_text=prepared.loaded.text)
+        _execute(spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
+                 shard_thresholds(spec, prepared.thresholds, view.quiet), junit_file,
+                 scenario_text=prepared.loaded.text, workers=workers)
         return
 
     ramp_per_s = parse_ramp_per_s(ramp)
@@ -212,7 +236,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         raise click.BadParameter(span, param_hint="--duration/--speed")
     source_addresses = check_addresses(source_addresses)
     # The OS limits and the bounds first: nothing is built for a fleet that cannot run.
-    problems = limits.check(stations, len(source_addresses), embedded_csms=csms_url is None)
+    problems = process_limits(stations, tuple(source_addresses), csms_url is None, shard, workers)
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:
@@ -226,7 +250,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         end_transactions=stop_mode == "clean", source_addresses=tuple(source_addresses),
         embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
         reconnect=reconnect or Backoff(),
-        percentiles=percentiles or DEFAULT_PERCENTILES,
+        percentiles=percentiles or DEFAULT_PERCENTILES, shard=shard or Shard(), start_at=start_at,
     )
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
@@ -237,7 +261,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
     check_results_folder(out)
-    _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file)
+    _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file, workers=workers)
 
 
 def _backoff(param: click.Parameter, value: tuple[float, float, str] | None) -> Backoff | None:
@@ -278,12 +302,19 @@ class View(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file,  # type: ignore[no-untyped-def]
-             scenario_text: str | None = None) -> None:
+             scenario_text: str | None = None, workers: int | str | None = None) -> None:
     """Run, write the results, show the verdict, exit with its code.  What is
     printed can fail (a closed pipe, a full disk) without losing a result."""
+    count = resolve_workers(spec, workers)
     with tolerant_output() as output:
-        code = _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file, scenario_text,
-                               output)
+        if count > 1:
+            from fleetsim.cli.split_run import run_workers
+
+            code = run_workers(spec, profiles, tls, passwords, out, view, thresholds, junit_file, scenario_text,
+                               output, count)
+        else:
+            code = _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file, scenario_text,
+                                   output)
     sys.exit(code)
 
 

@@ -201,7 +201,7 @@ class ScenarioRun(msgspec.Struct, frozen=True):
 def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     """The scenario at ``path`` with the options given explicitly to ``fleetsim
     run`` winning; a broken file or a usage error exits 2."""
-    from fleetsim.engine import limits
+    from fleetsim.cli.scale import process_limits
     from fleetsim.engine.link import Target as LinkTarget
 
     options = explicit_options(ctx)
@@ -220,8 +220,8 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     except ValueError as error:
         raise click.BadParameter(clip(str(error)), param_hint="--csms") from error
     # The OS limits before anything is made for the fleet.
-    problems = limits.check(sum(s.stations for s in spec.fleet), len(spec.source_addresses),
-                            embedded_csms=spec.csms_url is None)
+    problems = process_limits(spec.fleet_stations(), spec.source_addresses, spec.csms_url is None,
+                              options.get("shard"), options.get("workers"))
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:

@@ -122,8 +122,13 @@ class LiveScreen:
             self.endpoint.publish(self._snapshot(_Nothing(), Recorder(), 0.0))
 
     def __call__(self, progress: ProgressLike, recorder: Recorder, elapsed_s: float) -> None:
+        self.publish(self._snapshot(progress, recorder, elapsed_s))
+
+    def publish(self, snapshot: LiveSnapshot) -> None:
+        """Show a snapshot taken elsewhere (the workers' added together)."""
+        elapsed_s = snapshot.elapsed_s
         before_s = self.last.elapsed_s if self.last is not None else 0.0
-        snapshot = self.last = self._snapshot(progress, recorder, elapsed_s)
+        self.last = snapshot
         if self.endpoint is not None:
             self.endpoint.publish(snapshot)
         if not self.show:

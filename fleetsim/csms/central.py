@@ -177,7 +177,7 @@ class CentralSystem:
         # not Accepted; the charge point then stops it (reason DeAuthorized).
         info = self._id_tag_info[self.verdict(request.id_tag, starting=True)]
         transaction_id = self._next_transaction_id
-        self._next_transaction_id += 1
+        self._next_transaction_id += self.config.transaction_id_step
         key = request.id_tag.upper()
         state.transactions[transaction_id] = key
         self._running_by_tag[key] = self._running_by_tag.get(key, 0) + 1

@@ -238,6 +238,10 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     concurrent_tx: bool = False  # ConcurrentTx for a tag already in a transaction
     data_transfer_status: DataTransferStatus = DataTransferStatus.ACCEPTED
     first_transaction_id: int = 1
+    # Several CSMS processes behind one listening socket (``fleetsim csms
+    # serve --workers``) hand out disjoint transaction ids: the k-th of n
+    # starts at first + k and steps by n.
+    transaction_id_step: int = 1
     delay: ResponseDelay = ResponseDelay()
     seed: int = 0
     faults: Faults = Faults()

@@ -179,18 +179,26 @@ async def serve_csms(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    listening: socket.socket | None = None,
     task_status: trio.TaskStatus[RunningCsms] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled.  ``await nursery.start(serve_csms, config)``
-    returns a :class:`RunningCsms` once the port is bound and listening."""
+    returns a :class:`RunningCsms` once the port is bound and listening.
+    ``listening``: a socket already listening, shared with other CSMS
+    processes (each accepts what it can; ``host`` and ``port`` are then its)."""
     raise_open_files_limit(1 << 20)  # each station is a socket; as many as the system allows
     server = _Server(config)
-    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = infos[0]
-    with trio.socket.socket(family, kind, proto) as listener:
+    if listening is None:
+        infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        listener = trio.socket.socket(family, kind, proto)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         await listener.bind(address)
         listener.listen(65535)  # the kernel clamps this to net.core.somaxconn
+    else:
+        listener = trio.socket.from_stdlib_socket(listening)
+        host = listening.getsockname()[0]
+    with listener:
         bound_port = listener.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)

@@ -33,21 +33,29 @@ if TYPE_CHECKING:
 RECOVERY_POLL_S: Final = 0.05
 
 
-def apply_clock_skew(stations: Sequence[Station], schedule: FaultSchedule) -> None:
-    """Give the stations the schedule picked their wrong clocks (before the run)."""
+def apply_clock_skew(stations: Sequence[Station], schedule: FaultSchedule,
+                     positions: Sequence[int] | None = None) -> None:
+    """Give the stations the schedule picked their wrong clocks (before the
+    run).  ``positions``: where each station stands in the whole fleet the
+    schedule was drawn for, when ``stations`` are one shard's (else the same)."""
     for index, station in enumerate(stations):
-        skew_s = schedule.skew_s(index)
+        skew_s = schedule.skew_s(positions[index] if positions is not None else index)
         if skew_s:
             station_faults.skew_clock(station, skew_s)
 
 
 async def inject_faults(fleet: Fleet, schedule: FaultSchedule, timebase: Timebase, recorder: Recorder,
-                        note: Callable[[RunEvent], None] | None = None) -> None:
+                        note: Callable[[RunEvent], None] | None = None,
+                        positions: Sequence[int] | None = None) -> None:
     """Apply every fault of ``schedule`` at its time, until cancelled (the
     run's end).  Outages run as child tasks: they last, and may overlap.
     ``note`` hears of each fault as it is injected (the results' events.csv),
-    at the real time since the start of the run, so charts can mark it."""
+    at the real time since the start of the run, so charts can mark it.
+    ``positions``: where each of the fleet's runners stands in the whole fleet
+    the schedule was drawn for, when the fleet is one shard (fleetsim.spec.shard):
+    the other shards' station faults are theirs, an outage is everyone's."""
     note = note or (lambda _: None)
+    runner_at = {position: index for index, position in enumerate(positions)} if positions is not None else None
     async with trio.open_nursery() as nursery:
         for event in schedule.events():
             await trio.sleep_until(timebase.origin_s + timebase.engine_seconds(event.at_s))
@@ -60,7 +68,10 @@ async def inject_faults(fleet: Fleet, schedule: FaultSchedule, timebase: Timebas
                                   stations=connected, at_s=event.at_s))
                     nursery.start_soon(_outage, fleet, event, timebase, recorder)
                 case StationFault():
-                    hit = _apply(fleet, fleet.runners[event.station], event)
+                    index = event.station if runner_at is None else runner_at.get(event.station)
+                    if index is None:
+                        continue  # another shard's station
+                    hit = _apply(fleet, fleet.runners[index], event)
                     spans = event.kind in (FaultKind.POWER_LOSS, FaultKind.CONNECTOR)
                     note(RunEvent(elapsed_s=elapsed_s, kind=str(event.kind), stations=int(hit), at_s=event.at_s,
                                   span_s=timebase.engine_seconds(event.for_s) if spans else 0.0,

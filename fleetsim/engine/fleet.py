@@ -92,6 +92,7 @@ class Progress(msgspec.Struct):
     connect_failures: int = 0
     disconnects: int = 0
     last_interval: LastInterval = LastInterval()  # set at each interval tick (fleetsim.engine.run)
+    interval_lines: tuple[str, ...] = ()  # that interval's latency.hlog lines (fleetsim.engine.workers)
 
 
 class _Runner:

@@ -41,6 +41,14 @@ def raise_open_files_limit(wanted: int = 0) -> int:
     return hard
 
 
+def stations_per_process(source_addresses: int, *, ports: bool = True) -> int:
+    """Connections one process can hold: its open files (raised as far as it
+    may), and with ``ports``, the ephemeral ports of its source addresses
+    towards one CSMS address (one address when none is given)."""
+    files = raise_open_files_limit() - FD_MARGIN
+    return max(1, min(files, ephemeral_ports() * max(1, source_addresses)) if ports else files)
+
+
 def ephemeral_ports(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
     try:
         low, high = (int(part) for part in path.read_text().split())

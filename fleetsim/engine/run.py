@@ -10,90 +10,43 @@ import signal
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import msgspec
 import trio
 
-from fleetsim.csms.config import CsmsConfig, TrafficRule
+from fleetsim.csms.config import CsmsConfig
 from fleetsim.csms.server import RunningCsms, serve_csms
 from fleetsim.engine.faults import apply_clock_skew, inject_faults
 from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
 from fleetsim.metrics.intervals import Census, IntervalWriter
-from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import ModelStats, Recorder, fold_into
 from fleetsim.ocpp.enums import AuthorizationStatus, Reason
 from fleetsim.profiles.profile import StationProfile
-from fleetsim.sessions.config import SessionConfig
 from fleetsim.sessions.faults import FaultPlan, FaultSchedule
 from fleetsim.sessions.play import RemoteStart
-from fleetsim.sessions.simple import SimpleSessions, drive
+from fleetsim.sessions.simple import drive
 from fleetsim.sessions.start import start_sessions
 from fleetsim.sessions.tags import id_tag_verdicts
-from fleetsim.station.backoff import Backoff
-from fleetsim.station.build import build_model, group_ids
+from fleetsim.spec.run import (  # the spec's names, where the engine's callers have always found them
+    FleetShare,
+    RunSpec,
+    interleave,
+    share_ids,
+    shard_ids,
+    shard_positions,
+    shares,
+    station_ids,
+)
+from fleetsim.station.build import build_model
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
 from fleetsim.station.timebase import Timebase
 
-T = TypeVar("T")
-
-
-class FleetShare(msgspec.Struct, frozen=True):
-    profile_id: str
-    stations: int
-    # The share's own sessions (a scenario group's); None: RunSpec.sessions.
-    sessions: SessionConfig | None = None
-    # Its charge point ids: a str.format pattern of ``n`` (1, 2, ...) and
-    # ``model``; None: ``<id_prefix>-<model>-<n:05d>``.
-    id_pattern: str | None = None
-    connectors: tuple[int, ...] | None = None  # the connectors drivers use; None: all
-    # Configuration keys as the CSMS set them before the run (applied as a
-    # ChangeConfiguration would be; the scenario checked each one).
-    configuration: tuple[tuple[str, str], ...] = ()
-
-
-class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything a run needs, resolved (no files, no environment)."""
-
-    fleet: tuple[FleetShare, ...]
-    duration_s: float
-    ramp_per_s: float = 100.0
-    seed: int = 1
-    csms_url: str | None = None  # None: the embedded CSMS on loopback
-    id_prefix: str = "FS"
-    speed: float = 1.0
-    reaction_delays: bool = True
-    sessions: SimpleSessions | None = SimpleSessions()
-    stop_grace_s: float = 10.0  # time to deliver StopTransactions at the end
-    end_transactions: bool = True  # False: just close the connections
-    source_addresses: tuple[str, ...] = ()
-    embedded_traffic: tuple[TrafficRule, ...] = ()
-    connect_timeout_s: float = 10.0
-    reconnect: Backoff = Backoff()  # the stations' waits before connecting again
-    interval_s: float = 1.0  # of latency.hlog and the time series
-    faults: FaultPlan = FaultPlan()
-    wall_timestamps: bool = False  # see Timebase.wall_timestamps
-    sim_start: datetime | None = None  # see Timebase.sim_origin
-    embedded_csms: CsmsConfig | None = None  # the embedded CSMS's settings (traffic and speed are set by the run)
-    # The embedded CSMS's verdict for a tag it does not know (OCPP 1.6 §7.2);
-    # None: Invalid when the sessions present tags of their own, else embedded_csms's.
-    unknown_id_tag: AuthorizationStatus | None = None
-    scenario: str | None = None  # the scenario's name, for the results; None: the command line
-    # The percentiles of summary.json's latency blocks (besides max; those of
-    # schema 1 are always added): fleetsim.metrics.percentiles.
-    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
-
-    def stations_per_model(self) -> dict[str, int]:
-        """Stations per model, over every share of it, in the fleet's order."""
-        counts: dict[str, int] = {}
-        for share in self.fleet:
-            counts[share.profile_id] = counts.get(share.profile_id, 0) + share.stations
-        return counts
+__all__ = ["FleetShare", "RunOutcome", "RunSpec", "build_stations", "run", "share_ids", "shares", "station_ids"]
 
 
 class RunOutcome(msgspec.Struct):
@@ -114,28 +67,12 @@ ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, reco
 IntervalCallback = Callable[[float], Awaitable[str | None]]
 
 
-def station_ids(spec: RunSpec) -> list[tuple[str, str]]:
-    """(charge point id, profile id) of every station, in ramp order: the
-    models interleaved, so a partial ramp is a fair sample of the mix."""
-    return _interleave([[(cp_id, share.profile_id) for cp_id in share_ids(spec, share)] for share in spec.fleet])
-
-
-def _interleave(groups: Sequence[Sequence[T]]) -> list[T]:
-    """One of each group in turn, until all are used up."""
-    longest = max((len(group) for group in groups), default=0)
-    return [group[n] for n in range(longest) for group in groups if n < len(group)]
-
-
-def share_ids(spec: RunSpec, share: FleetShare) -> list[str]:
-    """The charge point ids of one share, in order."""
-    return group_ids(share.id_pattern, spec.id_prefix, share.profile_id, share.stations)
-
-
 def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
                    remote_start: RemoteStart | None = None) -> list[Station]:
-    """The fleet's stations, their sessions scheduled: a share's own
-    ``sessions`` (segment model or replay; ``remote_start`` is how its
-    app-started sessions reach the CSMS), else ``spec.sessions``."""
+    """The stations of the fleet (of ``spec.shard``'s part of it), in ramp
+    order, their sessions scheduled: a share's own ``sessions`` (segment model
+    or replay; ``remote_start`` is how its app-started sessions reach the
+    CSMS), else ``spec.sessions``."""
     models: dict[str, StationModel] = {pid: build_model(profiles[pid]) for pid in {s.profile_id for s in spec.fleet}}
     stats: dict[str, ModelStats] = {}
     for profile_id, model in models.items():
@@ -143,18 +80,19 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
         stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
     groups = [[Station(charge_point_id, models[share.profile_id], stats[share.profile_id],
                        random.Random(f"{spec.seed}/{charge_point_id}"), timebase, reaction_delays=spec.reaction_delays)
-               for charge_point_id in share_ids(spec, share)] for share in spec.fleet]
+               for charge_point_id in shard_ids(spec, share)] for share in spec.fleet]
     for share, group in zip(spec.fleet, groups, strict=True):
         for station in group:
             for key, value in share.configuration:
                 station.config.change(key, value)
         if share.sessions is not None:
             start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start,
-                           connector_ids=share.connectors)
+                           connector_ids=share.connectors,
+                           group_ids=None if spec.shard.whole else share_ids(spec, share))
         elif spec.sessions is not None:
             for station in group:
                 drive(station, spec.sessions, station.rng, timebase.origin_s, share.connectors)
-    return _interleave(groups)
+    return interleave(groups)
 
 
 def session_id_tags(spec: RunSpec) -> dict[str, AuthorizationStatus]:
@@ -203,8 +141,12 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     are written there every ``spec.interval_s`` as the run goes, and closed
     with the last interval however the run ends.  ``on_interval`` is awaited
     after each interval (with or without ``results_dir``) and may stop the run."""
-    started_at = datetime.now(UTC)
-    start_s = trio.current_time()
+    # With spec.start_at, the run starts then: the stations are built now,
+    # the connections opened at that time (a moment already past: at once).
+    now = datetime.now(UTC)
+    wait_s = max(0.0, (spec.start_at - now).total_seconds()) if spec.start_at is not None else 0.0
+    started_at = now + timedelta(seconds=wait_s)
+    start_s = trio.current_time() + wait_s
     writer = IntervalWriter(results_dir, recorder, started_at) if results_dir is not None else None
     stop = trio.Event()
     aborted: list[str] = []
@@ -219,24 +161,26 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
 
     # The stations are built before the collector is watched: its pauses then
     # (thousands of stations allocated) delay no message, as none is in flight.
-    timebase = Timebase(trio.current_time(), started_at, spec.speed, wall_timestamps=spec.wall_timestamps,
+    timebase = Timebase(start_s, started_at, spec.speed, wall_timestamps=spec.wall_timestamps,
                         sim_origin=spec.sim_start)
     desk = _RemoteStartDesk()
     stations = build_stations(spec, profiles, recorder, timebase, desk)
+    await trio.sleep_until(start_s)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_loop_lag, recorder)
             csms, url = await _start_csms(nursery, spec)
             desk.csms = csms
             options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
-                                     source_addresses=spec.source_addresses,
+                                     source_addresses=spec.shard.source_addresses(spec.source_addresses),
                                      connect_timeout_s=spec.connect_timeout_s, reconnect=spec.reconnect)
-            fleet = Fleet(stations, options, recorder, random.Random(spec.seed))
-            schedule = FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations])
-            apply_clock_skew(stations, schedule)
+            fleet = Fleet(stations, options, recorder,
+                          random.Random(spec.seed if spec.shard.whole else f"{spec.seed}/shard/{spec.shard}"))
+            schedule, positions = _fault_schedule(spec, stations, profiles)
+            apply_clock_skew(stations, schedule, positions)
             if not schedule.empty:
                 nursery.start_soon(inject_faults, fleet, schedule, timebase, recorder,
-                                   writer.event if writer is not None else None)
+                                   writer.event if writer is not None else None, positions)
             if handle_signals:
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
@@ -255,10 +199,31 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                       stop.is_set() and not aborted, aborted[0] if aborted else None)
 
 
+def _fault_schedule(spec: RunSpec, stations: list[Station],
+                    profiles: dict[str, StationProfile]) -> tuple[FaultSchedule, list[int] | None]:
+    """The faults, drawn over the whole fleet; for a shard, with where each of
+    its stations stands in it (None: the stations are the whole fleet)."""
+    if spec.shard.whole:
+        return FaultSchedule(spec.faults, spec.seed, [(s.charge_point_id, len(s.connectors)) for s in stations]), None
+    if spec.faults == FaultPlan():
+        return FaultSchedule(spec.faults, spec.seed, []), None
+    connectors = {pid: len(build_model(profiles[pid]).ratings) for pid in {share.profile_id for share in spec.fleet}}
+    fleet = [(cp_id, connectors[profile_id]) for cp_id, profile_id in station_ids(spec)]
+    return FaultSchedule(spec.faults, spec.seed, fleet), shard_positions(spec)
+
+
 async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms | None, str]:
     """The target: the given URL, or the embedded CSMS, started in ``nursery``."""
     if spec.csms_url is not None:
         return None, spec.csms_url
+    csms = await nursery.start(serve_csms, embedded_config(spec))
+    return csms, csms.url
+
+
+def embedded_config(spec: RunSpec) -> CsmsConfig:
+    """The embedded CSMS's settings for a run against it: the scenario's,
+    with the run's traffic, seed and clock, and the verdicts of the tags the
+    sessions present."""
     # The embedded CSMS's call rates are per simulated hour, like the sessions.
     traffic = tuple(msgspec.structs.replace(rule, per_station_per_hour=rule.per_station_per_hour * spec.speed,
                                             per_station_per_s=rule.per_station_per_s * spec.speed)
@@ -280,8 +245,7 @@ async def _start_csms(nursery: trio.Nursery, spec: RunSpec) -> tuple[RunningCsms
                                          unknown_id_tag=AuthorizationStatus.INVALID)
     if spec.unknown_id_tag is not None:  # given explicitly: it wins over the default above
         config = msgspec.structs.replace(config, unknown_id_tag=spec.unknown_id_tag)
-    csms = await nursery.start(serve_csms, config)
-    return csms, csms.url
+    return config
 
 
 async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder: Recorder, interval_s: float,
@@ -302,6 +266,7 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
                 for _ in steps:
                     await trio.lowlevel.checkpoint()
             fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
+            fleet.progress.interval_lines = writer.last_lines
         else:
             for _, interval, total in recorder.series():  # a series a step, as the writer does
                 fold_into(total, interval)
@@ -321,7 +286,7 @@ async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None
 
 async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event) -> None:
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(fleet.run, spec.ramp_per_s)
+        nursery.start_soon(fleet.run, spec.shard.ramp_per_s(spec.ramp_per_s))
         with trio.move_on_after(spec.duration_s):
             await stop.wait()
         fleet.ramp_stopped = True  # no station starts while the run winds down
@@ -360,25 +325,3 @@ async def _report_progress(fleet: Fleet, recorder: Recorder, callback: ProgressC
         await trio.sleep(every_s)
         await fleet.take_census()  # sets progress.booted and .charging
         callback(fleet.progress, recorder, trio.current_time() - start)
-
-
-def shares(profile_ids: Sequence[str], stations: int, weights: Sequence[float] | None = None) -> tuple[FleetShare, ...]:
-    """Split ``stations`` over profiles by weight (equal by default), exactly:
-    the shares add up to ``stations`` (a profile whose part rounds to none
-    is left out).  Raises ValueError for a weight that is not a finite
-    number above 0."""
-    weights = list(weights) if weights is not None else [1.0] * len(profile_ids)
-    for profile_id, weight in zip(profile_ids, weights, strict=True):
-        if not (math.isfinite(weight) and weight > 0):
-            raise ValueError(f"share {weight!r} of {profile_id} must be a finite number above 0")
-    # Scaled by the largest first, so that no sum of weights overflows to inf.
-    largest = max(weights, default=1.0)
-    scaled = [weight / largest for weight in weights]
-    total = sum(scaled)
-    exact = [stations * weight / total for weight in scaled]
-    counts = [int(part) for part in exact]
-    for i in sorted(range(len(counts)), key=lambda i: exact[i] - counts[i], reverse=True):
-        if sum(counts) >= stations:
-            break
-        counts[i] += 1
-    return tuple(FleetShare(pid, n) for pid, n in zip(profile_ids, counts, strict=True) if n > 0)

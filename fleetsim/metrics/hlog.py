@@ -83,6 +83,15 @@ def interval_line(tag: str, start_s: float, length_s: float, histogram: Histogra
             f"{payload}\n")
 
 
+def parse_interval_line(line: str) -> tuple[str, Histogram]:
+    """The tag and histogram of a line :func:`interval_line` wrote; ValueError
+    for anything else."""
+    match = _INTERVAL.match(line)
+    if match is None or match[1] is None:
+        raise ValueError("not a tagged interval line")
+    return match[1], from_encoded(match[5])
+
+
 class LoggedInterval(NamedTuple):
     tag: str | None
     start_epoch_s: float

@@ -101,6 +101,9 @@ class IntervalWriter:
         # The figures of the last closed interval, for the live views: replaced
         # whole at each tick, never changed (another thread may read it).
         self.last = LastInterval()
+        # The last interval's lines of latency.hlog, as written: what a worker
+        # process hands its coordinator, which adds them to other workers'.
+        self.last_lines: tuple[str, ...] = ()
 
     def event(self, event: RunEvent) -> None:
         """Note what happened to the run (written at the first tick
@@ -168,7 +171,9 @@ class IntervalWriter:
             # Also when the engine abandons the tick (the run was cancelled):
             # what was folded must be in the log and its p99 rows written.
             # Series not reached yet go into the next (the last) interval.
-            self._hlog.writelines(sorted(lines, key=lambda line: line.split(",", 1)[0]))
+            ordered = sorted(lines, key=lambda line: line.split(",", 1)[0])
+            self._hlog.writelines(ordered)
+            self.last_lines = tuple(ordered)
             self._write_row(elapsed_s, wall, length_s, census)
             for action in sorted(self._fleet):
                 self._write_p99(elapsed_s, wall, action, latencies)

@@ -17,17 +17,19 @@ Pure: the engine passes the elapsed time; nothing here reads a clock.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from typing import Final, Protocol
 
 import msgspec
 
+from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import Histogram
 from fleetsim.metrics.recorder import Recorder
 
 __all__ = [
-    "ActionLatency", "CallCounts", "LagFigures", "LastInterval", "LiveSnapshot", "ProgressLike", "lag_figures",
-    "take_snapshot",
+    "ActionLatency", "CallCounts", "LagFigures", "LastInterval", "LiveSnapshot", "ProgressLike", "combine_snapshots",
+    "lag_figures", "merged_interval", "take_snapshot",
 ]
 
 # The counters the live views show of a model's connections (summary.json's
@@ -172,3 +174,71 @@ def take_snapshot(progress: ProgressLike, recorder: Recorder, elapsed_s: float, 
 
 def _counters(items: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((name, n) for name, n in items if name.startswith(CONNECTION_PREFIXES)))
+
+
+def merged_interval(end_s: float, length_s: float, lines: Iterable[str]) -> LastInterval:
+    """The figures of one interval of several processes (workers, shards),
+    from the lines each wrote to its latency.hlog for it: the histograms are
+    added, per action over models and processes, and the percentiles read
+    from the sums (never averaged)."""
+    fleet: dict[str, Histogram] = {}
+    lags: dict[str, Histogram] = {}
+    for line in lines:
+        tag, histogram = hlog.parse_interval_line(line)
+        view, _, name = hlog.split_tag(tag)
+        if view == "corrected":
+            into = fleet
+        elif view == "simulator":
+            into = lags
+        else:
+            continue
+        if name in into:
+            into[name].add(histogram)
+        else:
+            into[name] = histogram
+    actions = []
+    for action in sorted(fleet):
+        histogram = fleet[action]
+        values = histogram.values_at_percentiles((50.0, 99.0))
+        actions.append(ActionLatency(action, histogram.total_count, values[50.0] / 1000, values[99.0] / 1000))
+    return LastInterval(end_s, length_s, tuple(actions), tuple(lag_figures(name, lags[name]) for name in sorted(lags)))
+
+
+def combine_snapshots(parts: Iterable[LiveSnapshot], *, elapsed_s: float, duration_s: float, fleet: int,
+                      last_interval: LastInterval, previous: LiveSnapshot | None = None) -> LiveSnapshot:
+    """One fleet's snapshot from its processes' (each a snapshot of its own
+    stations): counts added, the smallest declared timeout of each action,
+    the rates over the time since ``previous``, and the interval figures
+    merged from the histograms (:func:`merged_interval`)."""
+    parts = list(parts)
+    declared: dict[str, float] = {}
+    connections: dict[str, Counter[str]] = {}
+    calls: dict[tuple[str, str], tuple[int, int, Counter[str]]] = {}
+    for part in parts:
+        for action, limit_ms in part.declared_ms:
+            declared[action] = min(limit_ms, declared.get(action, math.inf))
+        for model, counters in part.connections:
+            connections.setdefault(model, Counter()).update(dict(counters))
+        for call in part.calls:
+            count, timeouts, errors = calls.get((call.model, call.action), (0, 0, Counter()))
+            calls[(call.model, call.action)] = (count + call.calls, timeouts + call.timeouts,
+                                                errors + Counter(dict(call.errors)))
+    messages_out = sum(part.messages_out for part in parts)
+    messages_in = sum(part.messages_in for part in parts)
+    since_s = elapsed_s - (previous.elapsed_s if previous is not None else 0.0)
+    out_before = previous.messages_out if previous is not None else 0
+    in_before = previous.messages_in if previous is not None else 0
+    return LiveSnapshot(
+        elapsed_s=elapsed_s, duration_s=duration_s, fleet=fleet,
+        started=sum(part.started for part in parts), connected=sum(part.connected for part in parts),
+        booted=sum(part.booted for part in parts), charging=sum(part.charging for part in parts),
+        messages_out=messages_out, messages_in=messages_in,
+        out_per_s=(messages_out - out_before) / since_s if since_s > 0 else 0.0,
+        in_per_s=(messages_in - in_before) / since_s if since_s > 0 else 0.0,
+        errors=sum(part.errors for part in parts), timeouts=sum(part.timeouts for part in parts),
+        declared_ms=tuple(sorted(declared.items())),
+        connections=tuple(sorted((model, tuple(sorted(counters.items()))) for model, counters in connections.items())),
+        calls=tuple(CallCounts(model, action, count, timeouts, tuple(sorted(errors.items())))
+                    for (model, action), (count, timeouts, errors) in sorted(calls.items())),
+        last_interval=last_interval,
+    )

@@ -41,6 +41,9 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
         "percentiles": list(percentiles),
         "completed": outcome is not None,
     }
+    shard = getattr(spec, "shard", None)
+    if shard is not None and not shard.whole:
+        run["shard"] = str(shard)  # I/N: this folder holds one shard's part (fleetsim merge adds them)
     if outcome is not None:
         run.update(
             started_at=outcome.started_at.isoformat(),

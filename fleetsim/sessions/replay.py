@@ -146,6 +146,16 @@ def slots_of(stations: Sequence[Station], connector_ids: tuple[int, ...] | None 
             for s in stations for c in s.connectors if connector_ids is None or c.connector_id in connector_ids]
 
 
+def slots_of_ids(charge_point_ids: Sequence[str], model: Station,
+                 connector_ids: tuple[int, ...] | None = None) -> list[ConnectorSlot]:
+    """The slots of a group of stations of one model, given by their charge
+    point ids (``model``: one of them), as :func:`slots_of` would give for
+    all of them: the same slots in a shard as in the whole fleet."""
+    return [ConnectorSlot(cp_id, c.connector_id, c.rating.max_power_w / 1000.0)
+            for cp_id in charge_point_ids for c in model.connectors
+            if connector_ids is None or c.connector_id in connector_ids]
+
+
 def replay_ev(energy_kwh: float, max_power_kw: float) -> Ev:
     """An EV that takes the recorded energy at the connector's full power."""
     battery = max(58.0, energy_kwh / (REPLAY_SOC_END_MAX - REPLAY_SOC_START))

@@ -1,0 +1,112 @@
+"""``fleetsim run --workers N``: the coordinator's side of a run split over
+worker processes (fleetsim.engine.workers): the plan, one live view, the
+workers' folders merged into the run's, then the verdict as for any run."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import trio
+
+from fleetsim import __version__
+from fleetsim.cli.gates import judge_run
+from fleetsim.cli.screen import LiveScreen, Output, terminal_width
+from fleetsim.engine.run import embedded_config
+from fleetsim.engine.workers import Workers, csms_processes, describe, shard_folders
+from fleetsim.metrics.merge import MergeError, merge_results
+from fleetsim.report.thresholds import Threshold, evaluate
+
+EXIT_USAGE = 2
+
+
+def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, out: Path | None, view: Any,
+                thresholds: tuple[Threshold, ...], junit_file: Path | None, scenario_text: str | None,
+                output: Output, count: int) -> int:
+    """Run ``spec`` in ``count`` worker processes; the exit code, as ``fleetsim run``'s."""
+    from fleetsim.cli import run as single
+
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out or Path("results") / run_id
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return single._cannot_write(out_dir, error)
+    stations = spec.fleet_stations()
+    csms_config = embedded_config(spec) if spec.csms_url is None else None
+    csms = csms_processes(stations) if csms_config is not None else 0
+    if not view.quiet:
+        mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
+        width = terminal_width(sys.stderr) - 1
+        click.echo(textwrap.fill(f"fleetsim {__version__}: {stations} stations ({mix}) for {spec.duration_s:g}s "
+                                 f"against {spec.csms_url or 'the embedded CSMS'}", width, subsequent_indent="  ",
+                                 break_on_hyphens=False), err=True)
+        click.echo(textwrap.fill(f"split: {describe(count, csms, stations)}; each worker's results in "
+                                 f"{out_dir}/shards/", width, subsequent_indent="  "), err=True)
+    workers = Workers(spec, profiles, count, out_dir, run_id=run_id, ssl_context=tls, passwords=passwords,
+                      scenario_text=scenario_text, csms_config=csms_config)
+    workers.start()  # forks: before any thread (the metrics endpoint's) or event loop of this process
+    try:
+        endpoint = single._open_endpoint(view, run_id)
+    except click.BadParameter as error:
+        workers.kill()
+        click.echo(f"error: {error.format_message()}", err=True)
+        return EXIT_USAGE
+    screen = LiveScreen(duration_s=spec.duration_s, fleet=stations, show=not view.quiet, endpoint=endpoint)
+    try:
+        screen.start()
+        trio.run(workers.watch, screen.publish)
+    except BaseException:
+        workers.kill()
+        raise
+    finally:
+        workers.finish()
+        if endpoint is not None:
+            endpoint.close()
+    failed = False
+    for exit_ in workers.exits:
+        trouble = exit_.death() or (f"worker {exit_.index}: its run failed: {exit_.done.broke}"
+                                    if exit_.done is not None and exit_.done.broke else None)
+        if trouble is not None:
+            failed = True
+            click.secho(f"error: {trouble}; what it measured is in {exit_.folder}/ and in the merged results",
+                        fg="red", err=True)
+    try:
+        document = merge_results(shard_folders(out_dir, count), out_dir)
+    except MergeError as error:
+        click.echo(f"error: the workers' results could not be merged: {error}", err=True)
+        return single.EXIT_RUN_BROKE
+    except OSError as error:
+        return single._cannot_write(out_dir, error)
+    document["run"].update(id=run_id, workers=count, host=socket.gethostname())
+    if csms_config is not None:
+        document["run"].update(csms="embedded", csms_processes=csms)
+    outcome = workers.outcome()
+    if outcome is None or failed:
+        _store(out_dir, document)
+        click.echo(f"what it measured is in {out_dir}/", err=True)
+        return single.EXIT_RUN_BROKE
+    _store(out_dir, document)
+    verdicts = evaluate(thresholds, document) if thresholds else []
+    code, headline, why = single._verdict(document, outcome, thresholds, verdicts, view.quiet)
+    single._show_end(view, code, headline, why, document)
+    if thresholds or junit_file:
+        judge_run(thresholds, document, junit_file, out_dir, None, echo=not view.quiet)
+    if not view.quiet:
+        single._print_simulator(document)
+        click.echo(f"\nresults in {out_dir}/ (each worker's in {out_dir}/shards/)\n"
+                   f"  every figure: summary.json; `fleetsim report {out_dir}` writes report.html")
+    single._print_trouble(output, out_dir)
+    return code
+
+
+def _store(out_dir: Path, document: dict[str, Any]) -> None:
+    from fleetsim.metrics.results import write_summary
+
+    write_summary(out_dir, document)
+

@@ -1,0 +1,397 @@
+"""One run over several processes of this machine: worker processes, each a
+trio engine running one shard of the fleet (fleetsim.spec.shard) into a
+results folder of its own, and, without a CSMS to test, the embedded CSMS in
+processes of its own sharing one listening socket.
+
+The coordinator (this module, in the process the user started) forks them
+before it starts its own event loop, then only listens: each worker sends,
+once a second, its live snapshot and the lines its latency.hlog got for the
+last closed interval; the coordinator adds those histograms over workers for
+the live view (exact percentiles, never averaged).  The results are merged
+from the workers' folders when they are done (fleetsim.metrics.merge).
+
+Workers run in process groups of their own: a Ctrl-C on the terminal reaches
+the coordinator alone, which passes it on to each worker once (a second
+Ctrl-C, a second time: close at once), so the workers stop as one process
+would.  The CSMS processes ignore it: they serve until every worker has
+delivered its last StopTransaction, then the coordinator stops them.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import ssl
+import traceback
+from functools import partial
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkProcess
+from pathlib import Path
+from typing import Final
+
+import msgspec
+import trio
+
+from fleetsim.csms.config import CsmsConfig
+from fleetsim.csms.server import CsmsStats, serve_csms
+from fleetsim.engine import limits
+from fleetsim.engine.fleet import Progress
+from fleetsim.engine.run import RunOutcome, run
+from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.profiles.profile import StationProfile
+from fleetsim.spec.run import RunSpec
+from fleetsim.spec.shard import Shard
+
+# Stations one worker is given at most when the count is ``auto``, below the
+# process's own limits: past about this many, one core is busy.
+AUTO_STATIONS_PER_WORKER: Final = 10_000
+# Time the workers get to build their stations before the common start.
+BUILD_LEAD_S: Final = 1.0
+BUILD_S_PER_STATION: Final = 60e-6
+SHARDS_FOLDER: Final = "shards"
+# Intervals some worker has closed and another not yet: the live view waits
+# for the slowest worker this many intervals at most.
+MAX_OPEN_INTERVALS: Final = 8
+
+
+class WorkerUpdate(msgspec.Struct, tag=True):
+    """A worker's once-a-second news: its stations now, and the interval it
+    closed since its last news, if any (its end, seconds since the start: 0
+    for none; and its latency.hlog lines)."""
+
+    snapshot: LiveSnapshot
+    interval_end_s: float = 0.0
+    interval_length_s: float = 0.0
+    lines: tuple[str, ...] = ()
+
+
+class WorkerDone(msgspec.Struct, tag=True):
+    """A worker's last word: how its run ended (its folder holds the rest)."""
+
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    interrupted: bool = False
+    progress: Progress = msgspec.field(default_factory=Progress)
+    broke: str | None = None  # the run itself failed: why
+
+
+_Message = WorkerUpdate | WorkerDone
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Message)
+
+
+def auto_workers(stations: int, source_addresses: int) -> int:
+    """``--workers auto``: as many as the fleet needs (each process's open
+    files and ports) and the cores allow (one per core, for fleets that keep
+    one core busy), never more than the fleet has stations."""
+    needed = math.ceil(stations / limits.stations_per_process(source_addresses))
+    useful = min(cores(), math.ceil(stations / AUTO_STATIONS_PER_WORKER))
+    return max(1, min(stations, max(needed, useful)))
+
+
+def csms_processes(stations: int) -> int:
+    """Embedded CSMS processes for a fleet: each holds one socket a station."""
+    return max(1, math.ceil(stations / limits.stations_per_process(source_addresses=0, ports=False)))
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class WorkerExit(msgspec.Struct, frozen=True):
+    """How a worker ended, as the coordinator saw it."""
+
+    index: int
+    pid: int
+    folder: Path
+    done: WorkerDone | None  # None: it died before saying how its run ended
+    exitcode: int | None
+
+    def death(self) -> str | None:
+        """Why it died, or None when it ended its run (broken or not)."""
+        if self.done is not None:
+            return None
+        code = self.exitcode
+        how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
+               else f"exit status {code}" if code is not None else "lost")
+        return f"worker {self.index} (shard {self.index}, pid {self.pid}) died: {how}"
+
+
+class Workers:
+    """The processes of one run; :meth:`start`, then :meth:`watch` (trio),
+    then :meth:`finish`."""
+
+    def __init__(self, spec: RunSpec, profiles: dict[str, StationProfile], count: int, out_dir: Path, *,
+                 run_id: str, ssl_context: ssl.SSLContext | None = None,
+                 passwords: Callable[[str], bytes | None] | None = None, scenario_text: str | None = None,
+                 csms_config: CsmsConfig | None = None) -> None:
+        self.spec = spec
+        self.profiles = profiles
+        self.count = count
+        self.out_dir = out_dir
+        self.run_id = run_id
+        self.ssl_context = ssl_context
+        self.passwords = passwords
+        self.scenario_text = scenario_text
+        self.csms_config = csms_config  # None: spec.csms_url is the target
+        self.csms_url: str | None = spec.csms_url
+        self._context = multiprocessing.get_context("fork")
+        self._workers: list[tuple[ForkProcess, Connection, Path]] = []
+        self._csms: list[tuple[ForkProcess, Connection]] = []
+        self.csms_stats: list[CsmsStats] = []
+        self.exits: list[WorkerExit] = []
+        self.start_at: datetime | None = None
+
+    def start(self) -> None:
+        """Fork the CSMS processes (without a target), then the workers.
+        Called before any event loop or thread of this process runs."""
+        if self.csms_config is not None:
+            self._start_csms(self.csms_config)
+        per_worker = msgspec.structs.replace(self.spec, shard=Shard(0, self.count)).stations()  # shard 0 is the largest
+        self.start_at = self.spec.start_at or (
+            datetime.now(UTC) + timedelta(seconds=BUILD_LEAD_S + per_worker * BUILD_S_PER_STATION))
+        for index, folder in enumerate(shard_folders(self.out_dir, self.count)):
+            folder.mkdir(parents=True, exist_ok=True)
+            spec = msgspec.structs.replace(self.spec, shard=Shard(index, self.count), csms_url=self.csms_url,
+                                           start_at=self.start_at)
+            receiver, sender = self._context.Pipe(duplex=False)
+            process = self._context.Process(target=_work, name=f"fleetsim worker {index}", args=(
+                spec, self.profiles, folder, f"{self.run_id}-shard{index}", self.ssl_context, self.passwords,
+                self.scenario_text, sender, self.csms_config is not None))
+            process.start()
+            sender.close()
+            self._workers.append((process, receiver, folder))
+
+    def _start_csms(self, config: CsmsConfig) -> None:
+        count = csms_processes(self.spec.fleet_stations())
+        listening = socket.create_server(("127.0.0.1", 0), backlog=65535)
+        try:
+            port = listening.getsockname()[1]
+            for index in range(count):
+                # Disjoint transaction ids: a station's StopTransaction may reach another process.
+                own = msgspec.structs.replace(config, first_transaction_id=config.first_transaction_id + index,
+                                              transaction_id_step=count)
+                receiver, sender = self._context.Pipe(duplex=False)
+                process = self._context.Process(target=_serve, name=f"fleetsim CSMS {index}",
+                                                args=(own, listening, sender))
+                process.start()
+                sender.close()
+                self._csms.append((process, receiver))
+        finally:
+            listening.close()  # the CSMS processes hold it now
+        self.csms_url = f"ws://127.0.0.1:{port}"
+
+    async def watch(self, show: Callable[[LiveSnapshot], None], *, every_s: float = 1.0) -> None:
+        """Until every worker has ended: their news merged and shown once
+        ``every_s``; SIGINT and SIGTERM passed on to the workers."""
+        latest: dict[int, LiveSnapshot] = {}
+        intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...]]]] = {}
+        done: dict[int, WorkerDone] = {}
+        ended: set[int] = set()
+        shown = LastInterval()
+        interval_s = self.spec.interval_s
+
+        def receive(index: int, message: _Message) -> None:
+            nonlocal shown
+            match message:
+                case WorkerUpdate():
+                    latest[index] = message.snapshot
+                    if message.interval_end_s:  # it closed an interval since its last news
+                        key = round(message.interval_end_s / interval_s)
+                        intervals.setdefault(key, {})[index] = (message.interval_end_s, message.interval_length_s,
+                                                                message.lines)
+                        running = {i for i in range(self.count) if i not in done and i not in ended}
+                        complete = [k for k in intervals if running <= intervals[k].keys()]
+                        if complete:
+                            # The newest interval every running worker closed; older ones are no longer shown.
+                            parts = intervals[max(complete)]
+                            for k in [k for k in intervals if k <= max(complete)]:
+                                del intervals[k]
+                            end_s = max(end for end, _, _ in parts.values())
+                            length_s = max(length for _, length, _ in parts.values())
+                            shown = merged_interval(end_s, length_s,
+                                                    (line for _, _, lines in parts.values() for line in lines))
+                        while len(intervals) > MAX_OPEN_INTERVALS:  # a worker that stopped closing intervals
+                            del intervals[min(intervals)]
+                case WorkerDone():
+                    done[index] = message
+
+        async def listen(index: int, connection: Connection) -> None:
+            try:
+                while True:
+                    await trio.lowlevel.wait_readable(connection.fileno())
+                    while connection.poll():
+                        receive(index, _decoder.decode(connection.recv_bytes()))
+            except (EOFError, OSError, msgspec.DecodeError):
+                pass  # it ended (or died): the others' intervals no longer wait for it
+            ended.add(index)
+            if index not in done:
+                latest.pop(index, None)  # died: what it last said of its stations is no longer true
+
+        async def forward_signals() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    for process, _, _ in self._workers:
+                        if process.is_alive():
+                            try:
+                                os.kill(process.pid, signal.SIGINT)
+                            except ProcessLookupError:
+                                pass
+
+        async def publish() -> None:
+            previous: LiveSnapshot | None = None
+            started_s = trio.current_time()
+            fleet = self.spec.fleet_stations()
+            while True:
+                await trio.sleep(every_s)
+                previous = combine_snapshots(latest.values(), elapsed_s=trio.current_time() - started_s,
+                                             duration_s=self.spec.duration_s, fleet=fleet, last_interval=shown,
+                                             previous=previous)
+                show(previous)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(forward_signals)
+            nursery.start_soon(publish)
+            async with trio.open_nursery() as listeners:
+                for index, (_, connection, _) in enumerate(self._workers):
+                    listeners.start_soon(listen, index, connection)
+            nursery.cancel_scope.cancel()
+        for index, (process, connection, folder) in enumerate(self._workers):
+            await trio.to_thread.run_sync(process.join)
+            connection.close()
+            self.exits.append(WorkerExit(index, process.pid or 0, folder, done.get(index), process.exitcode))
+
+    def finish(self) -> None:
+        """Stop the CSMS processes (every worker has ended) and keep their statistics."""
+        for process, _ in self._csms:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        for process, connection in self._csms:
+            try:
+                if connection.poll(10.0):
+                    self.csms_stats.append(msgspec.msgpack.decode(connection.recv_bytes(), type=CsmsStats))
+            except (EOFError, OSError, msgspec.DecodeError):
+                pass
+            process.join(5.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            connection.close()
+
+    def kill(self) -> None:
+        """Every process of the run, at once (the coordinator itself failed)."""
+        for process, *_ in (*self._workers, *self._csms):
+            if process.is_alive():
+                process.kill()
+        for process, *_ in (*self._workers, *self._csms):
+            process.join()
+
+    def outcome(self) -> RunOutcome | None:
+        """The run's outcome over its workers (None: none ended its run)."""
+        ended = [w.done for w in self.exits if w.done is not None and w.done.started_at is not None]
+        if not ended:
+            return None
+        total = Progress()
+        for done in ended:
+            for field in ("started", "connected", "booted", "charging", "messages_out", "messages_in",
+                          "connect_failures", "disconnects"):
+                setattr(total, field, getattr(total, field) + getattr(done.progress, field))
+        return RunOutcome(min(d.started_at for d in ended if d.started_at), max(d.ended_at for d in ended if d.ended_at),
+                          self.csms_url or "", self.csms_config is not None, self.spec.fleet_stations(), total,
+                          any(d.interrupted for d in ended))
+
+
+def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_id: str,
+          ssl_context: ssl.SSLContext | None, passwords: Callable[[str], bytes | None] | None,
+          scenario_text: str | None, connection: Connection, embedded: bool) -> None:
+    """A worker process: its shard's run, its results folder, its news."""
+    os.setpgid(0, 0)  # Ctrl-C reaches the coordinator, which passes it on once
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    recorder = Recorder()
+    duration_s, fleet = spec.duration_s, spec.stations()
+    sent_end = [0.0]
+    previous: list[LiveSnapshot | None] = [None]
+
+    def send(message: _Message) -> None:
+        try:
+            connection.send_bytes(_encoder.encode(message))
+        except OSError:
+            pass  # the coordinator is gone: the run goes on into its folder
+
+    def on_progress(progress: Progress, recorder: Recorder, elapsed_s: float) -> None:
+        snapshot = previous[0] = take_snapshot(progress, recorder, elapsed_s, duration_s=duration_s, fleet=fleet,
+                                               previous=previous[0], detailed=True)
+        interval = progress.last_interval
+        fresh = interval.end_s > sent_end[0]
+        if fresh:
+            sent_end[0] = interval.end_s
+        send(WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines) if fresh
+             else WorkerUpdate(snapshot))
+
+    outcome: RunOutcome | None = None
+    broke: str | None = None
+    try:
+        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
+                                       on_progress=on_progress, handle_signals=True, results_dir=folder))
+    except Exception as error:  # the run broke: what it measured is still written
+        broke = f"{error!r}"
+        traceback.print_exc()
+    try:
+        document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
+        if embedded and outcome is not None:
+            document["run"]["csms"] = "embedded"
+        write_results(folder, document, spec, profiles, scenario_text=scenario_text)
+    except OSError as error:
+        broke = broke or f"cannot write {folder}: {error.strerror or error}"
+    if outcome is None:
+        send(WorkerDone(broke=broke or "the run failed"))
+    else:
+        progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
+        send(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
+    connection.close()
+
+
+def _serve(config: CsmsConfig, listening: socket.socket, connection: Connection) -> None:
+    """An embedded CSMS process: serves on the shared socket until SIGTERM,
+    then sends its statistics."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator says when: after the last StopTransaction
+
+    async def serve() -> CsmsStats:
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                running = await nursery.start(partial(serve_csms, config, listening=listening))
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+        return running.stats
+
+    stats = trio.run(serve)
+    try:
+        connection.send_bytes(msgspec.msgpack.encode(stats))
+    except OSError:
+        pass
+    connection.close()
+
+
+def shard_folders(out_dir: Path, count: int) -> list[Path]:
+    """Where the workers' own results go, beside the merged ones."""
+    return [out_dir / SHARDS_FOLDER / str(index) for index in range(count)]
+
+
+def describe(workers: int, csms: int, stations: int) -> str:
+    """The plan's line: how the run is split."""
+    per = math.ceil(stations / workers)
+    csms_part = f", the embedded CSMS in {csms} process{'es' if csms > 1 else ''}" if csms else ""
+    return f"{workers} worker process{'es' if workers > 1 else ''} (up to {per:,} stations each){csms_part}"
+
