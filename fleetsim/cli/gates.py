@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import msgspec
 import trio
 
 from fleetsim.engine.run import RunSpec
+from fleetsim.inputs import read_input_file
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, checked_list, key_percentile, parse_list
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import SUMMARY_FILE
+from fleetsim.metrics.results import SCENARIO_FILE, SUMMARY_FILE
 from fleetsim.metrics.summary import live_summary
 from fleetsim.report.compare import Comparison, RegressionLimit, compare, is_latency as is_compared_latency
 from fleetsim.report.histograms import fill_percentiles
@@ -50,6 +52,37 @@ class ThresholdType(click.ParamType):
             return parse_threshold(str(value))
         except ThresholdError as error:
             self.fail(f"{value!r}: {error}", param, ctx)
+
+
+class _ScenarioThresholds(msgspec.Struct):
+    """All `fleetsim gate` reads of a run's scenario copy: the rest of the
+    file is the run's business (its relative paths no longer resolve there)."""
+
+    thresholds: tuple[str, ...] = ()
+
+
+def scenario_thresholds(results_dir: Path) -> tuple[Threshold, ...]:
+    """The thresholds of the scenario a run used, from the copy in its
+    results folder (none when it has no copy: a run without a scenario file,
+    or one killed before its end).  A copy that cannot be read or judged is
+    a one-line :class:`click.UsageError` naming the file and the field."""
+    folder = results_dir if results_dir.is_dir() else results_dir.parent
+    path = folder / SCENARIO_FILE
+    if not path.is_file():
+        return ()
+    try:
+        raw = tomllib.loads(read_input_file(path).decode("utf-8"))
+        listed = msgspec.convert(raw, _ScenarioThresholds).thresholds
+    except (OSError, ValueError, RecursionError, msgspec.ValidationError) as error:  # ValueError: not UTF-8, not TOML
+        raise click.UsageError(f"{path}: cannot read its thresholds: {str(error).splitlines()[0]}") from None
+    parsed = []
+    for index, text in enumerate(listed):
+        try:
+            parsed.append(parse_threshold(text))
+        except ThresholdError as error:
+            raise click.UsageError(f"{path}: thresholds[{index}]: {text!r}: {error.message} "
+                                   f"(column {error.column + 1})") from None
+    return tuple(parsed)
 
 
 def junit_properties(document: Mapping[str, Any]) -> dict[str, str]:

@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
-from fleetsim.cli.gates import ThresholdType, compare_folders, gate_folder
+from fleetsim.cli.gates import ThresholdType, compare_folders, gate_folder, scenario_thresholds
 from fleetsim.cli.run import EXIT_THRESHOLD_FAILED
+from fleetsim.metrics.results import SCENARIO_FILE
 from fleetsim.report.compare import comparison_table, parse_regression_limits
 from fleetsim.report.folder import ResultsError, read_folder, read_summary
 from fleetsim.report.html import REPORT_FILE, render
@@ -40,21 +41,34 @@ def _warn_incomplete(document: dict[str, Any], path: Path) -> None:
 
 @click.command("gate")
 @click.argument("results_dir", type=_RESULTS)
-@click.option("--threshold", "-t", "thresholds", multiple=True, required=True, type=ThresholdType(), metavar="EXPR",
+@click.option("--threshold", "-t", "thresholds", multiple=True, type=ThresholdType(), metavar="EXPR",
               help="Pass/fail criterion (repeatable): 'BootNotification.p99 < 2s', 'errors.rate < 0.1%', "
-                   "'timeouts == 0', 'StartTransaction.p99.9 < declared', 'MODEL:Heartbeat.p99 < 500ms'.")
+                   "'timeouts == 0', 'StartTransaction.p99.9 < declared', 'MODEL:Heartbeat.p99 < 500ms'. "
+                   "Given: these only. Default: the thresholds of the scenario the run used (the copy in its "
+                   "folder, scenario.toml).")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the verdicts as JUnit XML (one test case per threshold).")
-def gate_command(results_dir: Path, thresholds, junit_file: Path | None) -> None:  # type: ignore[no-untyped-def]
+@click.pass_context
+def gate_command(ctx: click.Context, results_dir: Path, thresholds,  # type: ignore[no-untyped-def]
+                 junit_file: Path | None) -> None:
     """Judge a finished run (its summary.json) against thresholds.
 
-    Exits with 0 when every threshold passes, 99 when one fails, 2 when the
-    results cannot be read. A threshold the run cannot answer (an action it
-    never saw, a model not in it) fails. A percentile summary.json does not
-    list is read from the folder's latency.hlog. The verdicts are stored in
-    summary.json (`thresholds`).
+    Without --threshold, the run's own: those of the scenario it used, copied
+    into its folder (a merged folder carries its shards' copy). Exits with 0
+    when every threshold passes, 99 when one fails, 2 when the results cannot
+    be read or there is nothing to judge. A threshold the run cannot answer
+    (an action it never saw, a model not in it) fails. A percentile
+    summary.json does not list is read from the folder's latency.hlog. The
+    verdicts are stored in summary.json (`thresholds`).
     """
     document = _summary(results_dir, "RESULTS_DIR")
+    if not thresholds:
+        thresholds = scenario_thresholds(results_dir)
+        if not thresholds:
+            param = next(p for p in ctx.command.params if p.name == "thresholds")
+            raise click.MissingParameter(ctx=ctx, param=param, message=(
+                f"{results_dir} has no scenario with thresholds ({SCENARIO_FILE}): say what to judge"))
+        click.echo(f"judging the thresholds of the scenario the run used ({SCENARIO_FILE})")
     _warn_incomplete(document, results_dir)
     if not gate_folder(results_dir, thresholds, document, junit_file):
         sys.exit(EXIT_THRESHOLD_FAILED)

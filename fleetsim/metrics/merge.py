@@ -50,7 +50,7 @@ from fleetsim.metrics.merge_series import (
 )
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, checked_list, reported
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
-from fleetsim.metrics.results import SCHEMA_VERSION, SUMMARY_FILE, write_summary
+from fleetsim.metrics.results import SCENARIO_FILE, SCHEMA_VERSION, SUMMARY_FILE, write_summary
 from fleetsim.metrics.summary import CONNECT, recorder_summary
 from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
 from fleetsim.station.build import DEFAULT_RESPONSE_TIMEOUT_S
@@ -202,6 +202,7 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
     if not dirs:
         raise MergeError("nothing to merge")
     shards = [_Shard(folder) for folder in dirs]
+    scenario = _common_scenario(shards)  # before anything is written: shards of two tests do not merge
     interval_s = max((s.interval_s for s in shards if s.interval_s is not None), default=1.0)
     start = min((s.start for s in shards if s.start is not None), default=datetime.fromtimestamp(0, UTC))
     slots = _align(shards, start)
@@ -215,6 +216,8 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
                      connect_p99_ms)
     write_events(out, [(shard.offset_s, shard.events) for shard in shards])
     _copy_profiles(shards, out)
+    if scenario is not None:
+        (out / SCENARIO_FILE).write_bytes(scenario)
     run = _merged_run(shards, out, interval_s)
     document = {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, run["percentiles"])}
     _unknown_timeouts(document, unknown)
@@ -453,3 +456,43 @@ def _copy_profiles(shards: list[_Shard], out: Path) -> None:
             (out / "profiles").mkdir(exist_ok=True)
             for path in source.glob("*.json"):
                 shutil.copyfile(path, out / "profiles" / path.name)
+
+
+def _common_scenario(shards: list[_Shard]) -> bytes | None:
+    """The scenario copy the shards share (``fleetsim gate`` judges the merged
+    run by its thresholds), or None if none has one.  A shard killed before
+    its end has none (it is written last) and takes the others'; finished
+    shards that ran different scenarios, or one without, are a MergeError."""
+    copies = {shard.folder: _scenario_copy(shard) for shard in shards}
+    finished = [shard.folder for shard in shards if shard.summary]
+    present = [folder for folder, copy in copies.items() if copy is not None]
+    if not present:
+        return None
+    first = present[0]
+    for folder in present[1:]:
+        if copies[folder] != copies[first]:
+            raise MergeError(f"{first / SCENARIO_FILE} and {folder / SCENARIO_FILE} differ"
+                             f"{_first_difference(copies[first], copies[folder])}: shards of one test run one "
+                             "scenario; merge the runs of each scenario apart")
+    for folder in finished:
+        if copies[folder] is None:
+            raise MergeError(f"{folder} ran without a scenario file, {first} with one ({SCENARIO_FILE}): shards of "
+                             "one test run one scenario")
+    return copies[first]
+
+
+def _scenario_copy(shard: _Shard) -> bytes | None:
+    path = shard.folder / SCENARIO_FILE
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError as error:
+        raise MergeError(f"{path}: cannot read: {error.strerror or error}") from error
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    lines_a = a.decode("utf-8", "replace").splitlines()
+    lines_b = b.decode("utf-8", "replace").splitlines()
+    for number, (line_a, line_b) in enumerate(zip(lines_a, lines_b, strict=False), 1):
+        if line_a != line_b:
+            return f" from line {number} ({line_a[:60]!r} vs {line_b[:60]!r})"
+    return f" in length ({len(lines_a)} vs {len(lines_b)} lines)"

@@ -19,6 +19,7 @@ from fleetsim.profiles.profile import StationProfile
 
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
+SCENARIO_FILE = "scenario.toml"  # the scenario as the run read it: `fleetsim gate` judges its thresholds
 
 
 def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_id: str, host: str) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def write_results(out_dir: Path, document: dict[str, Any], spec: Any, profiles: 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_summary(out_dir, document)
     if scenario_text is not None:
-        (out_dir / "scenario.toml").write_bytes(scenario_text.encode("utf-8"))
+        (out_dir / SCENARIO_FILE).write_bytes(scenario_text.encode("utf-8"))
     (out_dir / "run.json").write_bytes(msgspec.json.format(msgspec.json.encode(spec), indent=2) + b"\n")
     profile_dir = out_dir / "profiles"
     profile_dir.mkdir(exist_ok=True)
