@@ -204,6 +204,9 @@ def csms() -> None:
 @click.option(
     "--stats-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the final statistics here as JSON."
 )
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Serve in N processes sharing one listening socket (one core each; each process holds the "
+                   "connections it accepted; transaction ids stay unique). Status lines and statistics add them up.")
 def serve(
     host: str,
     port: int,
@@ -221,6 +224,7 @@ def serve(
     seed: int | None,
     status_interval: float,
     stats_out: Path | None,
+    workers: int,
 ) -> None:
     """Serve OCPP 1.6-J at ws://HOST:PORT/<chargePointId> (wss:// with
     --tls-cert) until Ctrl-C."""
@@ -237,6 +241,11 @@ def serve(
         check_tls(config.tls)
     if stats_out is not None:
         check_writable(stats_out)
+    if workers > 1:
+        stats = _serve_in_processes(config, host, port, status_interval, workers)
+        if stats_out is not None:
+            stats_out.write_bytes(msgspec.json.format(msgspec.json.encode(stats)) + b"\n")
+        return
     try:
         stats = trio.run(run_until_interrupted, config, host, port, status_interval, click.echo)
     except* OSError as group:  # binding failed (trio's nurseries group what they raise)
@@ -269,6 +278,50 @@ async def run_until_interrupted(
             nursery.cancel_scope.cancel()
     stats = running.stats
     echo(
+        f"stopped: {stats.connections_total:,} connections, {stats.messages_received:,} messages, "
+        f"{stats.answers_sent:,} answers, {sum(stats.csms_calls_sent.values()):,} CSMS calls"
+    )
+    return stats
+
+
+def _serve_in_processes(config: CsmsConfig, host: str, port: int, status_interval_s: float,
+                        workers: int) -> CsmsStats:
+    """``serve --workers``: the CSMS in ``workers`` processes until SIGINT or
+    SIGTERM; the status lines and the statistics are theirs added."""
+    from fleetsim.csms.processes import CsmsProcesses
+
+    processes = CsmsProcesses(config, workers, host, port, every_s=status_interval_s or 1.0)
+    try:
+        url = processes.start()
+    except OSError as error:
+        raise click.BadParameter(f"cannot listen on {host}:{port}: {error.strerror or error}",
+                                 param_hint="--host/--port") from None
+    click.echo(f"fleetsim CSMS listening on {url} in {workers} processes (stations connect to "
+               f"{url}/<chargePointId>)")
+
+    async def until_interrupted() -> None:
+        last = [trio.current_time(), 0, 0]
+
+        def status(stats: CsmsStats) -> None:
+            now_s = trio.current_time()
+            calls = sum(stats.csms_calls_sent.values())
+            elapsed_s = max(now_s - last[0], 1e-9)
+            click.echo(status_line(stats, (stats.messages_received - last[1]) / elapsed_s,
+                                   (calls - last[2]) / elapsed_s))
+            last[:] = [now_s, stats.messages_received, calls]
+
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(processes.watch, status if status_interval_s > 0 else None)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(until_interrupted)
+    finally:
+        stats = processes.stop()
+    click.echo(
         f"stopped: {stats.connections_total:,} connections, {stats.messages_received:,} messages, "
         f"{stats.answers_sent:,} answers, {sum(stats.csms_calls_sent.values()):,} CSMS calls"
     )

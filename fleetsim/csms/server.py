@@ -24,8 +24,9 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import trio
@@ -105,6 +106,23 @@ class CsmsStats(msgspec.Struct):
     connections_cut: dict[str, int] = {}
 
 
+def added_stats(parts: Iterable[CsmsStats]) -> CsmsStats:
+    """The counters of several CSMS processes serving one listening socket,
+    added (nested counts too)."""
+    total = CsmsStats()
+    for part in parts:
+        for field in part.__struct_fields__:
+            setattr(total, field, _add(getattr(total, field), getattr(part, field)))
+    return total
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, dict):
+        return {key: _add(a.get(key, 0 if not isinstance(value, dict) else {}), value)
+                for key, value in b.items()} | {key: value for key, value in a.items() if key not in b}
+    return a + b
+
+
 class RunningCsms:
     """What ``await nursery.start(serve_csms, config)`` returns."""
 
@@ -179,26 +197,23 @@ async def serve_csms(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    listening: socket.socket | None = None,
+    reuse_port: bool = False,
     task_status: trio.TaskStatus[RunningCsms] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled.  ``await nursery.start(serve_csms, config)``
     returns a :class:`RunningCsms` once the port is bound and listening.
-    ``listening``: a socket already listening, shared with other CSMS
-    processes (each accepts what it can; ``host`` and ``port`` are then its)."""
+    ``reuse_port``: share ``port`` with other processes listening on it
+    (SO_REUSEPORT: the kernel spreads new connections over them)."""
     raise_open_files_limit(1 << 20)  # each station is a socket; as many as the system allows
     server = _Server(config)
-    if listening is None:
-        infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, kind, proto, _, address = infos[0]
-        listener = trio.socket.socket(family, kind, proto)
+    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    with trio.socket.socket(family, kind, proto) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         await listener.bind(address)
         listener.listen(65535)  # the kernel clamps this to net.core.somaxconn
-    else:
-        listener = trio.socket.from_stdlib_socket(listening)
-        host = listening.getsockname()[0]
-    with listener:
         bound_port = listener.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)

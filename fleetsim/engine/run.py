@@ -8,7 +8,7 @@ import math
 import random
 import signal
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,9 +35,9 @@ from fleetsim.spec.run import (  # the spec's names, where the engine's callers 
     FleetShare,
     RunSpec,
     interleave,
-    share_ids,
     shard_ids,
     shard_positions,
+    share_ids,
     shares,
     station_ids,
 )

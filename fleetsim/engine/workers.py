@@ -19,6 +19,7 @@ delivered its last StopTransaction, then the coordinator stops them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -26,7 +27,6 @@ import signal
 import socket
 import ssl
 import traceback
-from functools import partial
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -38,7 +38,8 @@ import msgspec
 import trio
 
 from fleetsim.csms.config import CsmsConfig
-from fleetsim.csms.server import CsmsStats, serve_csms
+from fleetsim.csms.processes import CsmsProcesses
+from fleetsim.csms.server import CsmsStats
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.run import RunOutcome, run
@@ -147,8 +148,8 @@ class Workers:
         self.csms_url: str | None = spec.csms_url
         self._context = multiprocessing.get_context("fork")
         self._workers: list[tuple[ForkProcess, Connection, Path]] = []
-        self._csms: list[tuple[ForkProcess, Connection]] = []
-        self.csms_stats: list[CsmsStats] = []
+        self.csms: CsmsProcesses | None = None
+        self.csms_stats: CsmsStats | None = None  # the embedded CSMS's counters, once stopped
         self.exits: list[WorkerExit] = []
         self.start_at: datetime | None = None
 
@@ -156,7 +157,8 @@ class Workers:
         """Fork the CSMS processes (without a target), then the workers.
         Called before any event loop or thread of this process runs."""
         if self.csms_config is not None:
-            self._start_csms(self.csms_config)
+            self.csms = CsmsProcesses(self.csms_config, csms_processes(self.spec.fleet_stations()))
+            self.csms_url = self.csms.start()
         per_worker = msgspec.structs.replace(self.spec, shard=Shard(0, self.count)).stations()  # shard 0 is the largest
         self.start_at = self.spec.start_at or (
             datetime.now(UTC) + timedelta(seconds=BUILD_LEAD_S + per_worker * BUILD_S_PER_STATION))
@@ -171,25 +173,6 @@ class Workers:
             process.start()
             sender.close()
             self._workers.append((process, receiver, folder))
-
-    def _start_csms(self, config: CsmsConfig) -> None:
-        count = csms_processes(self.spec.fleet_stations())
-        listening = socket.create_server(("127.0.0.1", 0), backlog=65535)
-        try:
-            port = listening.getsockname()[1]
-            for index in range(count):
-                # Disjoint transaction ids: a station's StopTransaction may reach another process.
-                own = msgspec.structs.replace(config, first_transaction_id=config.first_transaction_id + index,
-                                              transaction_id_step=count)
-                receiver, sender = self._context.Pipe(duplex=False)
-                process = self._context.Process(target=_serve, name=f"fleetsim CSMS {index}",
-                                                args=(own, listening, sender))
-                process.start()
-                sender.close()
-                self._csms.append((process, receiver))
-        finally:
-            listening.close()  # the CSMS processes hold it now
-        self.csms_url = f"ws://127.0.0.1:{port}"
 
     async def watch(self, show: Callable[[LiveSnapshot], None], *, every_s: float = 1.0) -> None:
         """Until every worker has ended: their news merged and shown once
@@ -243,10 +226,8 @@ class Workers:
                 async for _ in signals:
                     for process, _, _ in self._workers:
                         if process.is_alive():
-                            try:
+                            with contextlib.suppress(ProcessLookupError):
                                 os.kill(process.pid, signal.SIGINT)
-                            except ProcessLookupError:
-                                pass
 
         async def publish() -> None:
             previous: LiveSnapshot | None = None
@@ -272,29 +253,19 @@ class Workers:
             self.exits.append(WorkerExit(index, process.pid or 0, folder, done.get(index), process.exitcode))
 
     def finish(self) -> None:
-        """Stop the CSMS processes (every worker has ended) and keep their statistics."""
-        for process, _ in self._csms:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)
-        for process, connection in self._csms:
-            try:
-                if connection.poll(10.0):
-                    self.csms_stats.append(msgspec.msgpack.decode(connection.recv_bytes(), type=CsmsStats))
-            except (EOFError, OSError, msgspec.DecodeError):
-                pass
-            process.join(5.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
-            connection.close()
+        """Stop the CSMS processes (every worker has ended) and keep their counters."""
+        if self.csms is not None:
+            self.csms_stats = self.csms.stop()
 
     def kill(self) -> None:
         """Every process of the run, at once (the coordinator itself failed)."""
-        for process, *_ in (*self._workers, *self._csms):
+        for process, *_ in self._workers:
             if process.is_alive():
                 process.kill()
-        for process, *_ in (*self._workers, *self._csms):
+        for process, *_ in self._workers:
             process.join()
+        if self.csms is not None:
+            self.csms.kill()
 
     def outcome(self) -> RunOutcome | None:
         """The run's outcome over its workers (None: none ended its run)."""
@@ -306,9 +277,35 @@ class Workers:
             for field in ("started", "connected", "booted", "charging", "messages_out", "messages_in",
                           "connect_failures", "disconnects"):
                 setattr(total, field, getattr(total, field) + getattr(done.progress, field))
-        return RunOutcome(min(d.started_at for d in ended if d.started_at), max(d.ended_at for d in ended if d.ended_at),
-                          self.csms_url or "", self.csms_config is not None, self.spec.fleet_stations(), total,
-                          any(d.interrupted for d in ended))
+        started_at = min(d.started_at for d in ended if d.started_at is not None)
+        ended_at = max(d.ended_at for d in ended if d.ended_at is not None)
+        return RunOutcome(started_at, ended_at, self.csms_url or "", self.csms_config is not None,
+                          self.spec.fleet_stations(), total, any(d.interrupted for d in ended))
+
+
+class _News:
+    """A worker's side of the pipe: its run's progress callback."""
+
+    def __init__(self, connection: Connection, duration_s: float, fleet: int) -> None:
+        self.connection = connection
+        self.duration_s = duration_s
+        self.fleet = fleet
+        self.previous: LiveSnapshot | None = None
+        self.sent_end_s = 0.0  # the end of the last interval sent
+
+    def send(self, message: _Message) -> None:
+        with contextlib.suppress(OSError):  # the coordinator is gone: the run goes on into its folder
+            self.connection.send_bytes(_encoder.encode(message))
+
+    def __call__(self, progress: Progress, recorder: Recorder, elapsed_s: float) -> None:
+        snapshot = self.previous = take_snapshot(progress, recorder, elapsed_s, duration_s=self.duration_s,
+                                                 fleet=self.fleet, previous=self.previous, detailed=True)
+        interval = progress.last_interval
+        if interval.end_s > self.sent_end_s:
+            self.sent_end_s = interval.end_s
+            self.send(WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines))
+        else:
+            self.send(WorkerUpdate(snapshot))
 
 
 def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_id: str,
@@ -318,31 +315,12 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
     os.setpgid(0, 0)  # Ctrl-C reaches the coordinator, which passes it on once
     signal.signal(signal.SIGINT, signal.default_int_handler)
     recorder = Recorder()
-    duration_s, fleet = spec.duration_s, spec.stations()
-    sent_end = [0.0]
-    previous: list[LiveSnapshot | None] = [None]
-
-    def send(message: _Message) -> None:
-        try:
-            connection.send_bytes(_encoder.encode(message))
-        except OSError:
-            pass  # the coordinator is gone: the run goes on into its folder
-
-    def on_progress(progress: Progress, recorder: Recorder, elapsed_s: float) -> None:
-        snapshot = previous[0] = take_snapshot(progress, recorder, elapsed_s, duration_s=duration_s, fleet=fleet,
-                                               previous=previous[0], detailed=True)
-        interval = progress.last_interval
-        fresh = interval.end_s > sent_end[0]
-        if fresh:
-            sent_end[0] = interval.end_s
-        send(WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines) if fresh
-             else WorkerUpdate(snapshot))
-
+    news = _News(connection, spec.duration_s, spec.stations())
     outcome: RunOutcome | None = None
     broke: str | None = None
     try:
         outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
-                                       on_progress=on_progress, handle_signals=True, results_dir=folder))
+                                       on_progress=news, handle_signals=True, results_dir=folder))
     except Exception as error:  # the run broke: what it measured is still written
         broke = f"{error!r}"
         traceback.print_exc()
@@ -354,33 +332,10 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
     except OSError as error:
         broke = broke or f"cannot write {folder}: {error.strerror or error}"
     if outcome is None:
-        send(WorkerDone(broke=broke or "the run failed"))
+        news.send(WorkerDone(broke=broke or "the run failed"))
     else:
         progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
-        send(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
-    connection.close()
-
-
-def _serve(config: CsmsConfig, listening: socket.socket, connection: Connection) -> None:
-    """An embedded CSMS process: serves on the shared socket until SIGTERM,
-    then sends its statistics."""
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator says when: after the last StopTransaction
-
-    async def serve() -> CsmsStats:
-        with trio.open_signal_receiver(signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
-                running = await nursery.start(partial(serve_csms, config, listening=listening))
-                async for _ in signals:
-                    break
-                nursery.cancel_scope.cancel()
-        return running.stats
-
-    stats = trio.run(serve)
-    try:
-        connection.send_bytes(msgspec.msgpack.encode(stats))
-    except OSError:
-        pass
+        news.send(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
     connection.close()
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from fleetsim.cli.run import EXIT_INTERRUPTED, EXIT_RUN_BROKE
-from fleetsim.metrics.hlog import read_hlog, split_tag
 from fleetsim.metrics.histogram import Histogram, new_histogram
+from fleetsim.metrics.hlog import read_hlog, split_tag
 
 FLEETSIM = [sys.executable, "-m", "fleetsim"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -81,7 +81,7 @@ def test_a_worker_that_dies_is_named_and_its_shards_data_kept(tmp_path: Path) ->
             time.sleep(0.2)
         worker = _worker_pid(out / "shards" / "1")
         os.kill(worker, signal.SIGKILL)
-        stdout, stderr = process.communicate(timeout=60)
+        _stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == EXIT_RUN_BROKE, stderr
