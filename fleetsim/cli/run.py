@@ -35,7 +35,7 @@ from fleetsim.engine import limits
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.metrics.results import new_run_folder, summary_document, write_results
 from fleetsim.inputs import (
     MAX_DURATION_S,
     MAX_INTEGER,
@@ -200,7 +200,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         from fleetsim.cli.scenario import prepare_run
 
         prepared = prepare_run(click.get_current_context(), scenario_path)
-        check_results_folder(out)
+        check_results_folder(out, fresh=True)
         _execute(prepared.spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  prepared.thresholds, junit_file, scenario_text=prepared.loaded.text)
         return
@@ -236,7 +236,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
             passwords = one_password(password_from_env(password_env))
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
-    check_results_folder(out)
+    check_results_folder(out, fresh=True)
     _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file)
 
 
@@ -290,14 +290,18 @@ def _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file, 
 def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file,  # type: ignore[no-untyped-def]
                     scenario_text, output) -> int:
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = out or Path("results") / run_id
-    endpoint = _open_endpoint(view, run_id)
     try:  # before anything runs: a run whose results cannot be written is not worth starting
+        out_dir = out or new_run_folder(Path("results"), run_id)  # its own, whoever else starts this second
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        if endpoint is not None:
-            endpoint.close()
-        return _cannot_write(out_dir, error)
+        return _cannot_write(out or Path("results"), error)
+    run_id = run_id if out else out_dir.name
+    try:
+        endpoint = _open_endpoint(view, run_id)
+    except click.BadParameter:
+        if out is None:
+            out_dir.rmdir()  # a usage error leaves no folder behind
+        raise
     recorder = Recorder()
     spec = with_named_percentiles(spec, thresholds)  # a threshold's percentile is one summary.json lists
     watch = AbortWatch(thresholds, recorder, spec.percentiles, say=lambda line: click.secho(
