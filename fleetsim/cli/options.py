@@ -28,7 +28,7 @@ from fleetsim.inputs import (
     seconds_problem,
 )
 from fleetsim.metrics.results import results_file_in
-from fleetsim.station.build import check_fleet_ids
+from fleetsim.station.build import FleetIdError, check_fleet_ids, uses_prefix
 
 USAGE_ERROR = 2  # click's own code for a usage error
 
@@ -257,5 +257,7 @@ def check_charge_point_ids(fleet: Any, id_prefix: str) -> None:
     error of --id-prefix here rather than a failed run."""
     try:
         check_fleet_ids([(share.id_pattern, share.profile_id, share.stations) for share in fleet], id_prefix)
-    except ValueError as error:
-        raise click.BadParameter(clip(str(error)), param_hint="--id-prefix") from None
+    except FleetIdError as error:
+        pattern = fleet[error.share].id_pattern
+        where = f"the ids of {quote(pattern)}: " if pattern and uses_prefix(pattern) else ""
+        raise click.BadParameter(clip(where + str(error)), param_hint="--id-prefix") from None

@@ -108,7 +108,7 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
                    "Default: an embedded CSMS on loopback.")
 @click.option("--stations", "-n", type=Stations(), default=250, show_default=True,
-              help=f"Stations in the fleet (at most {MAX_STATIONS:,}).")
+              help=f"Stations in the fleet (at most {MAX_STATIONS:,}); with SCENARIO, its groups scaled to this many.")
 @click.option("--profile", "-p", "profile_choices", multiple=True, metavar="ID[=SHARE]",
               help="Station model and its share of the fleet (repeatable). Default: all built-in models, equal shares.")
 @click.option("--profile-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
