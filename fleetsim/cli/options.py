@@ -27,7 +27,8 @@ from fleetsim.inputs import (
     quote,
     seconds_problem,
 )
-from fleetsim.station.build import check_fleet_ids
+from fleetsim.metrics.results import results_file_in
+from fleetsim.station.build import FleetIdError, check_fleet_ids, uses_prefix
 
 USAGE_ERROR = 2  # click's own code for a usage error
 
@@ -207,12 +208,19 @@ def _tls_error(given: TlsFile, error: BaseException | None, expected: str) -> cl
                               param_hint=given.source)
 
 
-def check_results_folder(out: Path | None) -> None:
+def check_results_folder(out: Path | None, *, fresh: bool = False) -> None:
     """Make the results folder (without --out, results/, where the run's own
     folder goes) and write in it now: one that cannot be written is a usage
-    error before the run, not a traceback after it.  Called last, once
-    everything else was checked, so a usage error leaves no folder behind."""
+    error before the run, not a traceback after it.  ``fresh``: a --out that
+    holds another run's results is one too, rather than written over (two
+    StartTime headers in one latency.hlog, a summary.json of the wrong run).
+    Called last, once everything else was checked, so a usage error leaves no
+    folder behind."""
     folder = out if out is not None else Path("results")
+    taken = results_file_in(out) if fresh and out is not None else None
+    if taken is not None:
+        raise click.BadParameter(f"{quote(str(out))} holds another run's results ({taken}): give a new folder, or no "
+                                 "--out for a folder of its own under results/", param_hint="--out")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -249,5 +257,7 @@ def check_charge_point_ids(fleet: Any, id_prefix: str) -> None:
     error of --id-prefix here rather than a failed run."""
     try:
         check_fleet_ids([(share.id_pattern, share.profile_id, share.stations) for share in fleet], id_prefix)
-    except ValueError as error:
-        raise click.BadParameter(clip(str(error)), param_hint="--id-prefix") from None
+    except FleetIdError as error:
+        pattern = fleet[error.share].id_pattern
+        where = f"the ids of {quote(pattern)}: " if pattern and uses_prefix(pattern) else ""
+        raise click.BadParameter(clip(where + str(error)), param_hint="--id-prefix") from None

@@ -43,7 +43,7 @@ from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_out
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.metrics.results import new_run_folder, summary_document, write_results
 from fleetsim.inputs import (
     MAX_DURATION_S,
     MAX_INTEGER,
@@ -117,7 +117,7 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help="CSMS WebSocket URL (ws:// or wss://); stations connect to URL/<chargePointId>. "
                    "Default: an embedded CSMS on loopback.")
 @click.option("--stations", "-n", type=Stations(), default=250, show_default=True,
-              help=f"Stations in the fleet (at most {MAX_STATIONS:,}).")
+              help=f"Stations in the fleet (at most {MAX_STATIONS:,}); with SCENARIO, its groups scaled to this many.")
 @click.option("--profile", "-p", "profile_choices", multiple=True, metavar="ID[=SHARE]",
               help="Station model and its share of the fleet (repeatable). Default: all built-in models, equal shares.")
 @click.option("--profile-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
@@ -223,7 +223,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         prepared = prepare_run(click.get_current_context(), scenario_path)
         spec = msgspec.structs.replace(prepared.spec, shard=shard or Shard(), start_at=start_at)
         check_split(None, workers, prepared.thresholds, None)  # the scenario's thresholds too
-        check_results_folder(out)
+        check_results_folder(out, fresh=True)
         _execute(spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  shard_thresholds(spec, prepared.thresholds, view.quiet), junit_file,
                  scenario_text=prepared.loaded.text, workers=workers)
@@ -260,7 +260,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
             passwords = one_password(password_from_env(password_env))
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--password-env") from error
-    check_results_folder(out)
+    check_results_folder(out, fresh=True)
     _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file, workers=workers)
 
 
@@ -320,15 +320,16 @@ def _execute(spec, profiles, tls, passwords, out, view, thresholds, junit_file, 
 
 def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit_file,  # type: ignore[no-untyped-def]
                     scenario_text, output) -> int:
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = out or Path("results") / run_id
-    endpoint = _open_endpoint(view, run_id)
     try:  # before anything runs: a run whose results cannot be written is not worth starting
-        out_dir.mkdir(parents=True, exist_ok=True)
+        run_id, out_dir = results_folder(out)
     except OSError as error:
-        if endpoint is not None:
-            endpoint.close()
-        return _cannot_write(out_dir, error)
+        return _cannot_write(out or Path("results"), error)
+    try:
+        endpoint = _open_endpoint(view, run_id)
+    except click.BadParameter:
+        if out is None:
+            out_dir.rmdir()  # a usage error leaves no folder behind
+        raise
     recorder = Recorder()
     spec = with_named_percentiles(spec, thresholds)  # a threshold's percentile is one summary.json lists
     watch = AbortWatch(thresholds, recorder, spec.percentiles, say=lambda line: click.secho(
@@ -357,6 +358,18 @@ def _run_and_report(spec, profiles, tls, passwords, out, view, thresholds, junit
                    f"  every figure: summary.json; `fleetsim report {out_dir}` writes report.html")
     _print_trouble(output, out_dir)
     return code
+
+
+def results_folder(out: Path | None) -> tuple[str, Path]:
+    """The run's id and its results folder: ``out``, or a new folder of its
+    own under results/ (whoever else starts in the same second).  OSError
+    when it cannot be made."""
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if out is None:
+        out_dir = new_run_folder(Path("results"), run_id)
+        return out_dir.name, out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    return run_id, out
 
 
 def _measure(spec, profiles, tls, passwords, out_dir, view, endpoint,  # type: ignore[no-untyped-def]

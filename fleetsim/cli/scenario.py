@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import click
 import msgspec
 
 from fleetsim.cli.options import (
+    Stations,
     TlsFile,
     check_charge_point_ids,
     csms_traffic,
@@ -33,24 +34,37 @@ from fleetsim.inputs import clip, quote, span_problem
 from fleetsim.ocpp.enums import AuthorizationStatus
 from fleetsim.report.thresholds import Threshold
 from fleetsim.scenario.errors import ScenarioError
-from fleetsim.scenario.load import LoadedScenario, load_scenario
+from fleetsim.scenario.load import LoadedScenario, load_scenario, resize_scenario
 from fleetsim.scenario.plan import GroupInput, Plan, plan_run
-from fleetsim.scenario.schema import StopMode, Timestamps
+from fleetsim.scenario.scale import Resize
+from fleetsim.scenario.schema import Group, StopMode, Timestamps
 from fleetsim.sessions.config import IdTags
 from fleetsim.sessions.simple import SimpleSessions
 from fleetsim.sessions.tags import UNKNOWN, id_tag_verdicts, tag_kinds, tag_name
+from fleetsim.station.build import prefixed_pattern
 
 EXIT_SCENARIO_ERROR = 2
 # `fleetsim run` options a scenario's [[groups]] decide: given with a scenario,
-# they are a usage error rather than silently ignored.
-FLEET_OPTIONS = ("stations", "profile_choices", "profile_file", "mean_idle", "mean_session", "csms_calls",
-                 "no_csms_calls")
+# they are a usage error rather than silently ignored.  (--stations resizes
+# the groups instead: resize_or_exit.)
+FLEET_OPTIONS = ("profile_choices", "profile_file", "mean_idle", "mean_session", "csms_calls", "no_csms_calls")
 
 
 def load_or_exit(path: Path) -> LoadedScenario:
     """The scenario, or its error on stderr and exit 2 (no traceback)."""
     try:
         return load_scenario(path)
+    except ScenarioError as error:
+        fail(str(error))
+
+
+def resize_or_exit(loaded: LoadedScenario, stations: int | None) -> LoadedScenario:
+    """``--stations N``: the scenario's groups scaled to N stations in all
+    (None: as the file says); a group grown past its ids exits 2."""
+    if stations is None:
+        return loaded
+    try:
+        return resize_scenario(loaded, stations)
     except ScenarioError as error:
         fail(str(error))
 
@@ -62,10 +76,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
     csms_url = overrides.get("csms_url", scenario.target.csms)
     traffic = loaded.traffic if loaded.traffic is not None else csms_traffic(())  # the command line's default mix
     fields: dict[str, Any] = {
-        "fleet": tuple(FleetShare(g.model, g.stations, sessions=g.sessions, id_pattern=g.id_pattern,
-                                  connectors=tuple(g.connectors) if g.connectors else None,
-                                  configuration=g.configuration_values())
-                       for g in scenario.groups),
+        "fleet": fleet_shares(scenario.groups, run_prefix="id_prefix" in overrides),
         "duration_s": settings.duration_s, "ramp_per_s": settings.ramp_per_s, "seed": settings.seed,
         "csms_url": csms_url, "id_prefix": settings.id_prefix, "speed": settings.speed,
         "reaction_delays": settings.reaction_delays,
@@ -85,6 +96,21 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
     # Unset stays None: the run defaults it, knowing which tags the sessions present.
     fields["unknown_id_tag"] = scenario.csms.unknown_id_tag if embedded and scenario.csms is not None else None
     return RunSpec(**fields)
+
+
+def fleet_shares(groups: Sequence[Group], *, run_prefix: bool) -> tuple[FleetShare, ...]:
+    """The groups as the run's fleet.  ``run_prefix``: an id prefix was given
+    for this run (--id-prefix), and goes before the ids of the groups'
+    patterns too (unless a pattern places {prefix} itself), so that two runs
+    of one scenario with two prefixes never share a charge point id; the
+    file's own run.id_prefix leaves its patterns as written."""
+    def pattern(group: Group) -> str | None:
+        return prefixed_pattern(group.id_pattern) if run_prefix and group.id_pattern else group.id_pattern
+
+    return tuple(FleetShare(g.model, g.stations, sessions=g.sessions, id_pattern=pattern(g),
+                            connectors=tuple(g.connectors) if g.connectors else None,
+                            configuration=g.configuration_values())
+                 for g in groups)
 
 
 def embedded_csms(loaded: LoadedScenario) -> CsmsConfig | None:
@@ -111,8 +137,18 @@ def scenario_plan(loaded: LoadedScenario, spec: RunSpec, assumed_start: datetime
     """The plan; without [run] start the run's simulated time starts when it
     does (the real time, UTC, as the engine's clock): assumed to be now unless
     ``assumed_start`` says otherwise."""
-    return plan_run(spec, loaded.profiles, group_inputs(loaded),
+    plan = plan_run(spec, loaded.profiles, group_inputs(loaded),
                     assumed_start=assumed_start if assumed_start is not None else datetime.now(UTC))
+    if loaded.resize is None or not loaded.resize.left_out:
+        return plan
+    return msgspec.structs.replace(plan, warnings=plan.warnings + resize_warnings(loaded.resize))
+
+
+def resize_warnings(resize: Resize) -> tuple[str, ...]:
+    """Groups --stations left out: their share rounds to no station."""
+    return tuple(f"--stations {resize.stations}: groups[{group.index}] ({group.label}, {group.stations} of the "
+                 f"file's {resize.file_stations} stations) rounds to none and is left out of the run"
+                 for group in resize.left_out)
 
 
 def passwords_callback(loaded: LoadedScenario, password_env: str | None) -> Callable[[str], bytes | None] | None:
@@ -206,7 +242,7 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
 
     options = explicit_options(ctx)
     check_fleet_options(options)
-    loaded = load_or_exit(path)
+    loaded = resize_or_exit(load_or_exit(path), options.get("stations"))
     if "ramp" in options:
         options["ramp_per_s"] = parse_ramp_per_s(options["ramp"])
     spec = run_spec(loaded, spec_overrides(options))
@@ -254,9 +290,14 @@ def plan_text(loaded: LoadedScenario, spec: RunSpec, plan: Plan) -> list[str]:
     if plan.start_assumed:
         lines.append(f"  no [run] start: simulated time starts with the run, in UTC; this plan assumes it starts now "
                      f"({plan.sim_start:%H:%M} UTC), so arrivals and replayed sessions follow that time of day")
-    lines.append(f"stations: {plan.stations}")
+    resize = loaded.resize
+    lines.append(f"stations: {plan.stations}" + ("" if resize is None else f" (--stations: the file's "
+                 f"{resize.file_stations}, each group scaled in proportion)"))
     for model, count in plan.models.items():
         lines.append(f"  {count:>7} {model}")
+    if resize is not None and resize.left_out:
+        lines.append("  left out, rounding to none: " + "; ".join(
+            f"groups[{group.index}] {group.label} ({group.stations} in the file)" for group in resize.left_out))
     lines.append("groups:")
     for group in plan.groups:
         peak = f" (peak at {group.peak_hour:02d}:00)" if group.peak_hour is not None else ""
@@ -331,10 +372,13 @@ def scenario() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--id-tags", "id_tags_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every id tag the sessions present, with the verdict a CSMS should give it (CSV).")
-def check_command(path: Path, id_tags_file: Path | None) -> None:
+@click.option("--stations", "-n", type=Stations(),
+              help="Scale the groups to this many stations in all, in proportion (as `fleetsim run SCENARIO "
+                   "--stations N`).")
+def check_command(path: Path, id_tags_file: Path | None, stations: int | None) -> None:
     """Validate a scenario and print its plan: stations, sessions, expected
     messages per second, id tags, faults.  Exits 2 on a broken file."""
-    loaded = load_or_exit(path)
+    loaded = resize_or_exit(load_or_exit(path), stations)
     spec = run_spec(loaded)
     plan = scenario_plan(loaded, spec)
     for line in plan_text(loaded, spec, plan):

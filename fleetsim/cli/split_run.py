@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,10 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     """Run ``spec`` in ``count`` worker processes; the exit code, as ``fleetsim run``'s."""
     from fleetsim.cli import run as single
 
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = out or Path("results") / run_id
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        run_id, out_dir = single.results_folder(out)
     except OSError as error:
-        return single._cannot_write(out_dir, error)
+        return single._cannot_write(out or Path("results"), error)
     stations = spec.fleet_stations()
     csms_config = embedded_config(spec) if spec.csms_url is None else None
     csms = csms_processes(stations) if csms_config is not None else 0

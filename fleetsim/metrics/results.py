@@ -5,12 +5,14 @@ later and repeated.  The interval logs are written as the run goes
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 from fleetsim import __version__
+from fleetsim.metrics.intervals import HLOG_FILE
 from fleetsim.metrics.percentiles import reported
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.summary import recorder_summary
@@ -20,6 +22,33 @@ from fleetsim.profiles.profile import StationProfile
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
 SCENARIO_FILE = "scenario.toml"  # the scenario as the run read it: `fleetsim gate` judges its thresholds
+# Files that make a folder a run's results: another run must not write over them.
+RESULT_FILES: Final = (SUMMARY_FILE, HLOG_FILE)
+# Runs started in the same second under one results/: the 2nd is <stamp>-2, ...
+MAX_SAME_SECOND_RUNS: Final = 1000
+
+
+def new_run_folder(parent: Path, stamp: str) -> Path:
+    """A folder of its own for a run under ``parent``: ``<stamp>``, or
+    ``<stamp>-2``, ``<stamp>-3``, ... when another run took it.  Each is made
+    with an atomic mkdir, so two runs started at the same instant never share
+    one; the run's id is the folder's name.  Raises OSError (FileExistsError
+    when all MAX_SAME_SECOND_RUNS names are taken)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, MAX_SAME_SECOND_RUNS + 1):
+        folder = parent / (stamp if number == 1 else f"{stamp}-{number}")
+        try:
+            folder.mkdir()  # exist_ok=False: whoever makes it first owns it
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(errno.EEXIST, f"{MAX_SAME_SECOND_RUNS} runs started in the second {stamp} already",
+                          str(parent / stamp))
+
+
+def results_file_in(folder: Path) -> str | None:
+    """The first of RESULT_FILES ``folder`` holds: it holds a run's results."""
+    return next((name for name in RESULT_FILES if (folder / name).exists()), None)
 
 
 def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_id: str, host: str) -> dict[str, Any]:

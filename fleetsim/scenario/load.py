@@ -38,11 +38,12 @@ from fleetsim.profiles.builtin import ProfileError, decode_profile, load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshold
 from fleetsim.scenario.errors import ScenarioError, from_validation
+from fleetsim.scenario.scale import Resize, scale_groups
 from fleetsim.scenario.schema import Group, Scenario, Target
 from fleetsim.sessions.config import ReplaySessions
 from fleetsim.sessions.replay import load as load_replay
 from fleetsim.sessions.tags import check_id_tags
-from fleetsim.station.build import FleetIdError, build_model, check_fleet_ids
+from fleetsim.station.build import FleetIdError, build_model, check_fleet_ids, uses_prefix
 from fleetsim.station.build import group_ids as station_ids
 from fleetsim.station.config import Configuration
 
@@ -60,6 +61,7 @@ class LoadedScenario(msgspec.Struct, frozen=True):
     thresholds: tuple[Threshold, ...]
     traffic: tuple[TrafficRule, ...] | None  # [csms] calls and traffic; None: the default mix
     delay: ResponseDelay
+    resize: Resize | None = None  # the groups were resized (--stations): from what, and who was left out
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
@@ -268,6 +270,22 @@ def _check_ids(name: str, scenario: Scenario) -> None:
         raise _id_error(name, scenario, error) from None
 
 
+def resize_scenario(loaded: LoadedScenario, stations: int) -> LoadedScenario:
+    """The scenario with its groups scaled to ``stations`` in all
+    (fleetsim.scenario.scale), the ids checked again: a group grown past
+    what its id_pattern tells apart is a ScenarioError, as at load.  (Only a
+    fleet that grows can fail so, and then no group is left out: the
+    ``groups[i]`` the error names is the file's.)"""
+    scenario = loaded.scenario
+    groups, resize = scale_groups(scenario.groups, stations)
+    scenario = msgspec.structs.replace(scenario, groups=groups)
+    try:
+        _check_ids(str(loaded.path), scenario)
+    except ScenarioError as error:
+        raise ScenarioError(error.file, f"with --stations {stations}: {error.message}", field=error.field) from None
+    return msgspec.structs.replace(loaded, scenario=scenario, resize=resize)
+
+
 def _id_error(name: str, scenario: Scenario, error: FleetIdError) -> ScenarioError:
     where = f"groups[{error.share}]"
     if error.blame_prefix:
@@ -275,9 +293,14 @@ def _id_error(name: str, scenario: Scenario, error: FleetIdError) -> ScenarioErr
     if error.clash_with is not None and error.clash_with != error.share:
         return ScenarioError(name, f"charge point id {quote(error.cp_id)}: groups[{error.clash_with}] makes it too: "
                                    "give the groups different id_pattern", field=f"{where}.id_pattern")
-    hint = "" if scenario.groups[error.share].id_pattern is not None else \
-        " (give an id_pattern, or a shorter run.id_prefix)"
-    return ScenarioError(name, f"{error}{hint}", field=f"{where}.id_pattern")
+    return ScenarioError(name, f"{error}{_id_hint(scenario.groups[error.share].id_pattern)}",
+                         field=f"{where}.id_pattern")
+
+
+def _id_hint(pattern: str | None) -> str:
+    if pattern is None:
+        return " (give an id_pattern, or a shorter run.id_prefix)"
+    return " ({prefix} is run.id_prefix)" if uses_prefix(pattern) else ""
 
 
 def _check_connectors(name: str, where: str, group: Group, profile: StationProfile) -> None:
@@ -348,9 +371,7 @@ def group_ids(group: Group, id_prefix: str, *, name: str = "scenario", where: st
     try:
         return station_ids(group.id_pattern, id_prefix, group.model, group.stations)
     except ValueError as error:
-        field = f"{where}.id_pattern"
-        hint = "" if group.id_pattern is not None else " (give an id_pattern, or a shorter run.id_prefix)"
-        raise ScenarioError(name, f"{error}{hint}", field=field) from None
+        raise ScenarioError(name, f"{error}{_id_hint(group.id_pattern)}", field=f"{where}.id_pattern") from None
 
 
 def _thresholds(name: str, scenario: Scenario) -> tuple[Threshold, ...]:

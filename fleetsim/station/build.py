@@ -101,7 +101,8 @@ _ID_RULE = (f"a charge point id has at most {MAX_ID_LENGTH} characters (the OCPP
             "chargePointSerialNumber)")
 # A format spec's width or precision: more than an id holds is no id.
 _SPEC_NUMBER = re.compile(r"\d+")
-_PATTERN_FIELDS = ("n", "model")
+_PATTERN_FIELDS = ("n", "model", "prefix")
+_PATTERN_EXAMPLE = "a pattern of n, model and prefix, like 'AMS-{n:04d}'"
 
 
 def _number_suffix(n: int) -> str:
@@ -116,8 +117,8 @@ MAX_ID_PREFIX_LENGTH = MAX_ID_LENGTH - len(_number_suffix(MAX_STATIONS)) - 2
 
 def group_ids(pattern: str | None, id_prefix: str, model: str, stations: int) -> list[str]:
     """The charge point ids of a fleet group's stations, n = 1..``stations``:
-    ``pattern`` formatted with ``n`` and ``model``, or
-    ``<id_prefix>-<model>-<n:05d>`` (the model shortened to fit, so that n
+    ``pattern`` formatted with ``n``, ``model`` and ``prefix`` (``id_prefix``),
+    or ``<id_prefix>-<model>-<n:05d>`` (the model shortened to fit, so that n
     survives).  Raises ValueError naming the first id that cannot be used;
     a pattern or prefix that could only make unusable ids is refused before
     any id is made."""
@@ -134,13 +135,30 @@ def group_ids(pattern: str | None, id_prefix: str, model: str, stations: int) ->
             text = f"{id_prefix}-{model}"[: MAX_ID_LENGTH - len(suffix)] + suffix
         else:
             try:
-                text = pattern.format(n=n, model=model)
+                text = pattern.format(n=n, model=model, prefix=id_prefix)
             except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
-                raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
+                raise ValueError(f"{quote(pattern)} is not {_PATTERN_EXAMPLE} "
                                  f"({type(error).__name__}: {clip(str(error), MAX_QUOTED_CHARS)})") from None
         _check_id(text)
         ids.append(text)
     return ids
+
+
+def uses_prefix(pattern: str) -> bool:
+    """Whether the id pattern names the id prefix (``{prefix}``)."""
+    try:
+        return any(field is not None and field.partition("[")[0] == "prefix"
+                   for _, field, _, _ in string.Formatter().parse(pattern))
+    except ValueError:  # not a pattern at all: check_id_pattern says why
+        return False
+
+
+def prefixed_pattern(pattern: str) -> str:
+    """The pattern with the id prefix before its ids (``{prefix}-<pattern>``),
+    unless it places the prefix itself: what an id prefix given for one run
+    (``--id-prefix``) makes of a group's pattern, so that two runs with two
+    prefixes never share a charge point id."""
+    return pattern if uses_prefix(pattern) else "{prefix}-" + pattern
 
 
 def check_id_prefix(id_prefix: str) -> None:
@@ -151,18 +169,17 @@ def check_id_prefix(id_prefix: str) -> None:
 
 
 def check_id_pattern(pattern: str) -> None:
-    """A pattern whose fields are ``n`` and ``model`` and whose widths fit in
+    """A pattern whose fields are ``n``, ``model`` and ``prefix`` and whose widths fit in
     an id: what it can make is bounded before anything is formatted."""
     try:
         parts = list(string.Formatter().parse(pattern))
     except ValueError as error:
-        raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' ({error})") from None
+        raise ValueError(f"{quote(pattern)} is not {_PATTERN_EXAMPLE} ({error})") from None
     for _, field, spec, _ in parts:
         if field is None:
             continue
         if field.partition("[")[0] not in _PATTERN_FIELDS or "." in field or "{" in (spec or ""):
-            raise ValueError(f"{quote(pattern)} is not a pattern of n and model, like 'AMS-{{n:04d}}' "
-                             f"({{{clip(field, 20)}}} is neither)")
+            raise ValueError(f"{quote(pattern)} is not {_PATTERN_EXAMPLE} ({{{clip(field, 20)}}} is none of them)")
         # Compared by length first: int() of a 5,000-digit width is itself refused.
         wide = next((number for number in _SPEC_NUMBER.findall(spec or "")
                      if len(number.lstrip("0")) > 2 or int(number) > MAX_ID_LENGTH), None)

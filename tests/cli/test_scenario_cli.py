@@ -7,6 +7,7 @@ command line's (a failing one exits 99 and is in the JUnit file)."""
 from __future__ import annotations
 
 import json
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def captured_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -
         raise _Captured
 
     monkeypatch.setattr("fleetsim.cli.run.run", keep_spec)
-    result = fleetsim("run", *args, "-q", "--out", str(tmp_path / "out"))
+    # A folder each call: the stopped run leaves a summary.json, and an --out holding one is refused.
+    result = fleetsim("run", *args, "-q", "--out", tempfile.mkdtemp(dir=tmp_path))
     assert result.exit_code == 3 and len(seen) == 1, result.output
     return seen[0]
 
@@ -120,9 +122,10 @@ def test_explicit_options_override_the_scenario(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_fleet_options_with_a_scenario_are_a_usage_error(tmp_path: Path) -> None:
-    result = fleetsim("run", str(SCENARIOS / "quickstart.toml"), "--stations", "5", "--out", str(tmp_path / "never"))
+    result = fleetsim("run", str(SCENARIOS / "quickstart.toml"), "--profile", "bionever-bss011k-v1000",
+                      "--out", str(tmp_path / "never"))
     assert result.exit_code == 2
-    assert "--stations cannot be given with a scenario" in result.stderr
+    assert "--profile cannot be given with a scenario" in result.stderr
 
 
 def test_run_warns_before_a_run_too_fast_for_one_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -74,9 +74,9 @@ def test_a_replay_file_that_cannot_be_read_is_a_scenario_error(tmp_path: Path, c
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        ("{model.x}-{n}", "not a pattern of n and model"),  # AttributeError
-        ("{model[x]}-{n}", "not a pattern of n and model"),  # TypeError
-        ("{n[0]}", "not a pattern of n and model"),  # TypeError
+        ("{model.x}-{n}", "not a pattern of n, model and prefix"),  # AttributeError
+        ("{model[x]}-{n}", "not a pattern of n, model and prefix"),  # TypeError
+        ("{n[0]}", "not a pattern of n, model and prefix"),  # TypeError
         ("AMS {n}", "cannot go in the URL path"),
         ("AMS/{n}", "cannot go in the URL path"),
         ("AMS?{n}", "cannot go in the URL path"),

@@ -84,7 +84,7 @@ def test_sessions_and_faults_decode_into_the_session_and_fault_structs(tmp_path:
         (MINIMAL + '[target]\ncsms = "ws://csms/ocpp"\n[csms]\nheartbeat_interval_s = 60\n', "csms",
          "embedded CSMS"),
         (MINIMAL + 'id_pattern = "CP"\n', "groups[0].id_pattern", "use {n}"),
-        (MINIMAL + 'id_pattern = "CP-{k}"\n', "groups[0].id_pattern", "not a pattern of n and model"),
+        (MINIMAL + 'id_pattern = "CP-{k}"\n', "groups[0].id_pattern", "not a pattern of n, model and prefix"),
         (MINIMAL + MINIMAL, "groups[1].id_pattern", "groups[0] makes it too"),
     ],
 )
