@@ -13,7 +13,6 @@ delivers its last StopTransactions.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -28,6 +27,7 @@ import trio
 
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.csms.server import CsmsStats, added_stats, serve_csms
+from fleetsim.engine.mailbox import Mailbox
 
 _STOP_WAIT_S = 10.0  # for a process's last counters after SIGTERM
 
@@ -139,17 +139,16 @@ class CsmsProcesses:
 
 def _serve(config: CsmsConfig, host: str, port: int, connection: Connection, every_s: float) -> None:
     """One CSMS process: listens (its first counters say so), serves until
-    SIGTERM, sending its counters every ``every_s`` and at the end."""
+    SIGTERM, sending its counters every ``every_s`` and at the end (from a
+    thread: a parent that does not read never stalls the CSMS)."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when
 
-    def send(stats: CsmsStats) -> None:
-        with contextlib.suppress(OSError):  # the parent is gone
-            connection.send_bytes(msgspec.msgpack.encode(stats))
+    mailbox = Mailbox(connection, "CSMS counters")
 
     async def report(stats: CsmsStats) -> None:
         while True:
-            send(stats)
+            mailbox.post(msgspec.msgpack.encode(stats))
             await trio.sleep(every_s)
 
     async def serve() -> CsmsStats:
@@ -167,6 +166,4 @@ def _serve(config: CsmsConfig, host: str, port: int, connection: Connection, eve
         stats = trio.run(serve)
     except* OSError:
         pass  # it could not listen: the parent hears nothing and says so
-    if stats is not None:
-        send(stats)
-    connection.close()
+    mailbox.close(msgspec.msgpack.encode(stats) if stats is not None else None)

@@ -42,6 +42,7 @@ from fleetsim.csms.processes import CsmsProcesses
 from fleetsim.csms.server import CsmsStats
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
+from fleetsim.engine.mailbox import Mailbox
 from fleetsim.engine.run import RunOutcome, run
 from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
 from fleetsim.metrics.recorder import Recorder
@@ -243,6 +244,8 @@ class Workers:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(forward_signals)
             nursery.start_soon(publish)
+            if self.csms is not None:
+                nursery.start_soon(self.csms.watch)
             async with trio.open_nursery() as listeners:
                 for index, (_, connection, _) in enumerate(self._workers):
                     listeners.start_soon(listen, index, connection)
@@ -284,18 +287,15 @@ class Workers:
 
 
 class _News:
-    """A worker's side of the pipe: its run's progress callback."""
+    """A worker's side of the pipe: its run's progress callback.  Posted, not
+    sent: a coordinator that reads slowly never stalls the stations."""
 
     def __init__(self, connection: Connection, duration_s: float, fleet: int) -> None:
-        self.connection = connection
+        self.mailbox = Mailbox(connection, "worker news")
         self.duration_s = duration_s
         self.fleet = fleet
         self.previous: LiveSnapshot | None = None
         self.sent_end_s = 0.0  # the end of the last interval sent
-
-    def send(self, message: _Message) -> None:
-        with contextlib.suppress(OSError):  # the coordinator is gone: the run goes on into its folder
-            self.connection.send_bytes(_encoder.encode(message))
 
     def __call__(self, progress: Progress, recorder: Recorder, elapsed_s: float) -> None:
         snapshot = self.previous = take_snapshot(progress, recorder, elapsed_s, duration_s=self.duration_s,
@@ -303,9 +303,13 @@ class _News:
         interval = progress.last_interval
         if interval.end_s > self.sent_end_s:
             self.sent_end_s = interval.end_s
-            self.send(WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines))
+            update = WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines)
         else:
-            self.send(WorkerUpdate(snapshot))
+            update = WorkerUpdate(snapshot)
+        self.mailbox.post(_encoder.encode(update))
+
+    def close(self, done: WorkerDone) -> None:
+        self.mailbox.close(_encoder.encode(done))
 
 
 def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_id: str,
@@ -332,11 +336,10 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
     except OSError as error:
         broke = broke or f"cannot write {folder}: {error.strerror or error}"
     if outcome is None:
-        news.send(WorkerDone(broke=broke or "the run failed"))
+        news.close(WorkerDone(broke=broke or "the run failed"))
     else:
         progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
-        news.send(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
-    connection.close()
+        news.close(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
 
 
 def shard_folders(out_dir: Path, count: int) -> list[Path]:
