@@ -168,6 +168,31 @@ def delay_problem(*delays_ms: float) -> str | None:
     return None
 
 
+# Source addresses a run may name (a range of them included): one process
+# holds about 28,000 connections per address, so this is far past any fleet.
+MAX_SOURCE_ADDRESSES = 1024
+
+
+def address_range(text: str) -> list[str]:
+    """``127.0.0.2-127.0.0.9`` (inclusive, one family) as its addresses, a
+    single address as itself; ValueError says what is wrong."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        if (problem := address_problem(text)) is not None:
+            raise ValueError(problem)
+        return [text]
+    for end in (first, last):
+        if (problem := address_problem(end)) is not None:
+            raise ValueError(f"in the range {quote(text)}: {problem}")
+    low, high = ipaddress.ip_address(first), ipaddress.ip_address(last)
+    if low.version != high.version or high < low:
+        raise ValueError(f"{quote(text)} is no range: give the lower address first, both of one family")
+    count = int(high) - int(low) + 1
+    if count > MAX_SOURCE_ADDRESSES:
+        raise ValueError(f"{quote(text)} names {count:,} addresses: at most {MAX_SOURCE_ADDRESSES:,}")
+    return [str(ipaddress.ip_address(int(low) + n)) for n in range(count)]
+
+
 def address_problem(text: str) -> str | None:
     """A local source address: an IPv4 or IPv6 address, no name."""
     try:

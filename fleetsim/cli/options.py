@@ -19,8 +19,9 @@ import click
 from fleetsim.csms.config import TrafficRule
 from fleetsim.inputs import (
     MAX_RAMP_PER_S,
+    MAX_SOURCE_ADDRESSES,
     MAX_STATIONS,
-    address_problem,
+    address_range,
     call_rate_problem,
     clip,
     number_problem,
@@ -141,16 +142,21 @@ def traffic_problem(rule: TrafficRule) -> str | None:
     return call_rate_problem(rule.per_station_per_hour, rule.per_station_per_s)
 
 
-def source_addresses(addresses: tuple[str, ...], hint: str = "--source-address") -> tuple[str, ...]:
-    """Local addresses, each an IP address given once."""
-    for address in addresses:
-        problem = address_problem(address)
-        if problem is not None:
-            raise click.BadParameter(problem, param_hint=hint)
+def source_addresses(given: tuple[str, ...], hint: str = "--source-address") -> tuple[str, ...]:
+    """Local addresses, each an IP address (or a range of them,
+    ``127.0.0.2-127.0.0.9``) given once."""
+    addresses: list[str] = []
+    for text in given:
+        try:
+            addresses += address_range(text)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
+        if len(addresses) > MAX_SOURCE_ADDRESSES:
+            raise click.BadParameter(f"more than {MAX_SOURCE_ADDRESSES:,} addresses", param_hint=hint)
     if len(set(addresses)) != len(addresses):
         twice = next(a for i, a in enumerate(addresses) if a in addresses[:i])
         raise click.BadParameter(f"{quote(twice)} is given twice: each address has its own ports", param_hint=hint)
-    return addresses
+    return tuple(addresses)
 
 
 class TlsFile(NamedTuple):

@@ -35,7 +35,7 @@ from fleetsim.cli.scale import (
     StartAtType,
     WorkersType,
     check_split,
-    process_limits,
+    fit_processes,
     resolve_workers,
     shard_thresholds,
 )
@@ -226,7 +226,7 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         check_results_folder(out, fresh=True)
         _execute(spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  shard_thresholds(spec, prepared.thresholds, view.quiet), junit_file,
-                 scenario_text=prepared.loaded.text, workers=workers)
+                 scenario_text=prepared.loaded.text, workers=prepared.workers)
         return
 
     ramp_per_s = parse_ramp_per_s(ramp)
@@ -236,7 +236,8 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         raise click.BadParameter(span, param_hint="--duration/--speed")
     source_addresses = check_addresses(source_addresses)
     # The OS limits and the bounds first: nothing is built for a fleet that cannot run.
-    problems = process_limits(stations, tuple(source_addresses), csms_url is None, shard, workers)
+    workers, problems = fit_processes(stations, tuple(source_addresses), csms_url is None, shard, workers,
+                                      quiet=quiet)
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:

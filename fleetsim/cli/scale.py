@@ -137,3 +137,18 @@ def process_limits(stations: int, source_addresses: tuple[str, ...], embedded_cs
             "machine's processes share", "add source addresses (--source-address 127.0.0.2 --source-address "
             "127.0.0.3 ... on loopback), one or more per worker"))
     return problems
+
+
+def fit_processes(stations: int, source_addresses: tuple[str, ...], embedded_csms: bool, shard: Shard | None,
+                  workers: int | str | None, *, quiet: bool = False) -> tuple[int | str | None, list[Any]]:
+    """The workers the fleet runs in, and what would still stop it: a fleet
+    one process cannot hold (its open files, its ports) is split over
+    workers by itself (``auto``), said once, when that makes it fit."""
+    problems = process_limits(stations, source_addresses, embedded_csms, shard, workers)
+    if problems and workers is None and shard is None and \
+            not process_limits(stations, source_addresses, embedded_csms, None, "auto"):
+        if not quiet:
+            click.echo(f"{stations:,} stations are more than one process holds ({problems[0].what}): "
+                       "running them in worker processes (--workers auto)", err=True)
+        return "auto", []
+    return workers, problems

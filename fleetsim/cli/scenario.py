@@ -82,7 +82,7 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "reaction_delays": settings.reaction_delays,
         "sessions": SimpleSessions(mean_idle_s=settings.mean_idle_s, mean_connected_s=settings.mean_session_s),
         "stop_grace_s": settings.stop_grace_s, "end_transactions": settings.stop is StopMode.CLEAN,
-        "source_addresses": scenario.target.source_addresses,
+        "source_addresses": source_addresses(scenario.target.source_addresses, "target.source_addresses"),
         "embedded_traffic": traffic if csms_url is None else (),
         "connect_timeout_s": settings.connect_timeout_s, "interval_s": settings.interval_s,
         "reconnect": settings.reconnect,
@@ -232,12 +232,13 @@ class ScenarioRun(msgspec.Struct, frozen=True):
     ssl_context: ssl.SSLContext | None
     passwords: Callable[[str], bytes | None] | None
     thresholds: tuple[Threshold, ...]  # the scenario's, then the command line's
+    workers: int | str | None = None  # --workers, or auto for a fleet one process cannot hold
 
 
 def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     """The scenario at ``path`` with the options given explicitly to ``fleetsim
     run`` winning; a broken file or a usage error exits 2."""
-    from fleetsim.cli.scale import process_limits
+    from fleetsim.cli.scale import fit_processes
     from fleetsim.engine.link import Target as LinkTarget
 
     options = explicit_options(ctx)
@@ -256,8 +257,8 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     except ValueError as error:
         raise click.BadParameter(clip(str(error)), param_hint="--csms") from error
     # The OS limits before anything is made for the fleet.
-    problems = process_limits(spec.fleet_stations(), spec.source_addresses, spec.csms_url is None,
-                              options.get("shard"), options.get("workers"))
+    workers, problems = fit_processes(spec.fleet_stations(), spec.source_addresses, spec.csms_url is None,
+                                      options.get("shard"), options.get("workers"), quiet=bool(options.get("quiet")))
     for problem in problems:
         click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
     if problems:
@@ -269,7 +270,8 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     except ScenarioError as error:
         fail(str(error))
     context = tls_context(loaded, options) if target is not None and target.tls else None
-    return ScenarioRun(loaded, spec, context, passwords, loaded.thresholds + tuple(options.get("thresholds", ())))
+    return ScenarioRun(loaded, spec, context, passwords, loaded.thresholds + tuple(options.get("thresholds", ())),
+                       workers)
 
 
 # ---------------------------------------------------------------- printing

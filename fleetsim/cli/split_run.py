@@ -80,7 +80,7 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
         return single.EXIT_RUN_BROKE
     except OSError as error:
         return single._cannot_write(out_dir, error)
-    document["run"].update(id=run_id, workers=count, host=socket.gethostname())
+    document["run"].update(id=run_id, workers=count, host=socket.gethostname(), processes=workers.usage())
     if csms_config is not None:
         document["run"].update(csms="embedded", csms_processes=csms)
     outcome = workers.outcome()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 from collections.abc import Callable
@@ -32,6 +33,26 @@ from fleetsim.engine.mailbox import Mailbox
 _STOP_WAIT_S = 10.0  # for a process's last counters after SIGTERM
 
 
+class ProcessUsage(msgspec.Struct, frozen=True):
+    """What one process used so far: CPU seconds (user and system) and its
+    peak resident memory."""
+
+    cpu_s: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @classmethod
+    def now(cls) -> ProcessUsage:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return cls(round(usage.ru_utime + usage.ru_stime, 3), round(usage.ru_maxrss / 1024, 1))  # Linux: KiB
+
+
+class _Report(msgspec.Struct, frozen=True):
+    """A CSMS process's news: its counters and what it used."""
+
+    stats: CsmsStats
+    usage: ProcessUsage
+
+
 class CsmsProcesses:
     """``count`` CSMS processes on ``host``:``port`` (0: any free port)."""
 
@@ -43,7 +64,7 @@ class CsmsProcesses:
         self.port = port
         self.every_s = every_s
         self._processes: list[tuple[ForkProcess, Connection]] = []
-        self._latest: dict[int, CsmsStats] = {}
+        self._latest: dict[int, _Report] = {}
 
     @property
     def url(self) -> str:
@@ -78,7 +99,7 @@ class CsmsProcesses:
                     self.kill()
                     raise OSError(f"CSMS process {index} did not start listening")
                 try:
-                    self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=CsmsStats)
+                    self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=_Report)
                 except EOFError:
                     self.kill()
                     raise OSError(f"CSMS process {index} could not listen on {self.host}:{self.port}") from None
@@ -86,7 +107,11 @@ class CsmsProcesses:
 
     def stats(self) -> CsmsStats:
         """The counters of every process, added, as last heard."""
-        return added_stats(self._latest.values())
+        return added_stats(report.stats for report in self._latest.values())
+
+    def usage(self) -> list[ProcessUsage]:
+        """What each process used, as last heard."""
+        return [self._latest[index].usage if index in self._latest else ProcessUsage() for index in range(self.count)]
 
     async def watch(self, on_stats: Callable[[CsmsStats], None] | None = None) -> None:
         """Keep the latest counters of each process (until cancelled), and
@@ -96,7 +121,7 @@ class CsmsProcesses:
                 while True:
                     await trio.lowlevel.wait_readable(connection.fileno())
                     while connection.poll():
-                        self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=CsmsStats)
+                        self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=_Report)
             except (EOFError, OSError, msgspec.DecodeError):
                 return
 
@@ -116,7 +141,7 @@ class CsmsProcesses:
         for index, (process, connection) in enumerate(self._processes):
             try:
                 while connection.poll(_STOP_WAIT_S):
-                    self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=CsmsStats)
+                    self._latest[index] = msgspec.msgpack.decode(connection.recv_bytes(), type=_Report)
             except (EOFError, OSError, msgspec.DecodeError):
                 pass
             process.join(_STOP_WAIT_S)
@@ -148,7 +173,7 @@ def _serve(config: CsmsConfig, host: str, port: int, connection: Connection, eve
 
     async def report(stats: CsmsStats) -> None:
         while True:
-            mailbox.post(msgspec.msgpack.encode(stats))
+            mailbox.post(msgspec.msgpack.encode(_Report(stats, ProcessUsage.now())))
             await trio.sleep(every_s)
 
     async def serve() -> CsmsStats:
@@ -166,4 +191,4 @@ def _serve(config: CsmsConfig, host: str, port: int, connection: Connection, eve
         stats = trio.run(serve)
     except* OSError:
         pass  # it could not listen: the parent hears nothing and says so
-    mailbox.close(msgspec.msgpack.encode(stats) if stats is not None else None)
+    mailbox.close(msgspec.msgpack.encode(_Report(stats, ProcessUsage.now())) if stats is not None else None)

@@ -38,7 +38,7 @@ import msgspec
 import trio
 
 from fleetsim.csms.config import CsmsConfig
-from fleetsim.csms.processes import CsmsProcesses
+from fleetsim.csms.processes import CsmsProcesses, ProcessUsage
 from fleetsim.csms.server import CsmsStats
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
@@ -82,6 +82,7 @@ class WorkerDone(msgspec.Struct, tag=True):
     interrupted: bool = False
     progress: Progress = msgspec.field(default_factory=Progress)
     broke: str | None = None  # the run itself failed: why
+    usage: ProcessUsage = ProcessUsage()
 
 
 _Message = WorkerUpdate | WorkerDone
@@ -270,6 +271,16 @@ class Workers:
         if self.csms is not None:
             self.csms.kill()
 
+    def usage(self) -> dict[str, object]:
+        """What each process of the run used (summary.json's ``run.processes``):
+        CPU seconds and peak memory, of the coordinator, every worker and every
+        CSMS process."""
+        figures: dict[str, object] = {"coordinator": msgspec.to_builtins(ProcessUsage.now())}
+        figures["workers"] = [msgspec.to_builtins(w.done.usage) if w.done is not None else None for w in self.exits]
+        if self.csms is not None:
+            figures["csms"] = [msgspec.to_builtins(usage) for usage in self.csms.usage()]
+        return figures
+
     def outcome(self) -> RunOutcome | None:
         """The run's outcome over its workers (None: none ended its run)."""
         ended = [w.done for w in self.exits if w.done is not None and w.done.started_at is not None]
@@ -336,10 +347,11 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
     except OSError as error:
         broke = broke or f"cannot write {folder}: {error.strerror or error}"
     if outcome is None:
-        news.close(WorkerDone(broke=broke or "the run failed"))
+        news.close(WorkerDone(broke=broke or "the run failed", usage=ProcessUsage.now()))
     else:
         progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
-        news.close(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke))
+        news.close(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke,
+                              ProcessUsage.now()))
 
 
 def shard_folders(out_dir: Path, count: int) -> list[Path]:

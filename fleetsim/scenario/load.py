@@ -13,17 +13,17 @@ from urllib.parse import urlsplit
 import msgspec
 
 from fleetsim.csms.config import ResponseDelay, TrafficRule
-from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.inputs import (
     MAX_CONNECTORS,
     MAX_ID_TAGS,
     MAX_NESTING,
     MAX_QUOTED_CHARS,
-    MAX_STATIONS,
+    MAX_SOURCE_ADDRESSES,
     MAX_SPEED,
+    MAX_STATIONS,
     MIN_INTERVAL_S,
     MIN_SPEED,
-    address_problem,
+    address_range,
     call_rate_problem,
     clip,
     delay_problem,
@@ -34,6 +34,7 @@ from fleetsim.inputs import (
     seconds_problem,
     span_problem,
 )
+from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.profiles.builtin import ProfileError, decode_profile, load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report.thresholds import Threshold, ThresholdError, parse_threshold
@@ -121,13 +122,19 @@ def _check_run(name: str, scenario: Scenario) -> None:
         raise ScenarioError(name, problem, field="run.interval_s")
     if (problem := span_problem(run.duration_s, run.speed, run.start)) is not None:
         raise ScenarioError(name, problem, field="run.duration_s")
-    addresses = scenario.target.source_addresses
-    for index, address in enumerate(addresses):
-        if (problem := address_problem(address)) is not None:
-            raise ScenarioError(name, problem, field=f"target.source_addresses[{index}]")
-        if address in addresses[:index]:
-            raise ScenarioError(name, f"{quote(address)} is given twice: each address has its own ports",
+    seen: set[str] = set()
+    for index, text in enumerate(scenario.target.source_addresses):
+        try:
+            addresses = address_range(text)  # an address, or a range of them (127.0.0.2-127.0.0.9)
+        except ValueError as error:
+            raise ScenarioError(name, str(error), field=f"target.source_addresses[{index}]") from None
+        if twice := seen.intersection(addresses):
+            raise ScenarioError(name, f"{quote(min(twice))} is given twice: each address has its own ports",
                                 field=f"target.source_addresses[{index}]")
+        seen.update(addresses)
+        if len(seen) > MAX_SOURCE_ADDRESSES:
+            raise ScenarioError(name, f"more than {MAX_SOURCE_ADDRESSES:,} addresses",
+                                field="target.source_addresses")
 
 
 def _line_of(text: str, key: str) -> int | None:

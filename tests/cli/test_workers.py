@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -179,3 +180,44 @@ def test_shards_merged_and_gated_give_the_verdicts_of_one_process(tmp_path: Path
         assert gate.returncode in (0, 99), gate.stderr
         verdicts[name] = (gate.returncode, [v["passed"] for v in _summary(tmp_path / name)["thresholds"]])
     assert verdicts["merged"] == verdicts["whole"] == (99, [True, True, True, False])
+
+
+def _open_files(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
+def test_a_fleet_one_process_cannot_hold_is_split_by_itself(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run([*FLEETSIM, "run", "--stations", "1500", "--duration", "3s", "--ramp", "0/s",
+                           "--no-csms-calls", "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          env=ENV, preexec_fn=lambda: _open_files(1000))
+    assert done.returncode == 0, done.stderr
+    assert "1,500 stations are more than one process holds" in done.stderr
+    assert "(--workers auto)" in done.stderr
+    summary = _summary(out)
+    assert summary["run"]["workers"] == 2 and summary["run"]["csms_processes"] == 2
+    assert summary["fleet"]["connection"]["stations_booted"] == 1500
+
+
+def test_source_addresses_may_be_given_as_a_range() -> None:
+    from fleetsim.cli.options import source_addresses
+
+    assert source_addresses(("127.0.0.2-127.0.0.4", "127.0.0.9")) == ("127.0.0.2", "127.0.0.3", "127.0.0.4",
+                                                                      "127.0.0.9")
+    assert source_addresses(("::1",)) == ("::1",)
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    (("127.0.0.4-127.0.0.2",), "lower address first"),
+    (("127.0.0.2-::1",), "both of one family"),
+    (("127.0.0.2-127.0.9.0",), "at most 1,024"),
+    (("127.0.0.2-127.0.0.3", "127.0.0.3"), "given twice"),
+    (("127.0.0.2-nowhere",), "not an IP address"),
+])
+def test_a_range_that_is_none_is_refused_saying_why(given: tuple[str, ...], message: str) -> None:
+    import click
+
+    from fleetsim.cli.options import source_addresses
+
+    with pytest.raises(click.BadParameter, match=message):
+        source_addresses(given)

@@ -125,3 +125,22 @@ def test_a_decoded_log_payload_is_the_same_histogram() -> None:
     decoded = from_encoded(histogram.encode())
     assert list(decoded.counts) == list(histogram.counts)
     assert decoded.total_count == 4 and decoded.get_max_value() == histogram.get_max_value()
+
+
+def test_a_histogram_is_freed_when_let_go_without_the_cyclic_collector() -> None:
+    import gc
+    import weakref
+
+    from fleetsim.metrics.histogram import from_encoded, new_histogram
+
+    gc.disable()
+    try:
+        made = new_histogram()
+        made.record_value(1234)
+        decoded = from_encoded(made.encode())
+        assert decoded.get_value_at_percentile(100.0) == made.get_value_at_percentile(100.0)  # still encodes
+        refs = [weakref.ref(made), weakref.ref(decoded)]
+        del made, decoded
+        assert [ref() for ref in refs] == [None, None]  # 188 KB each: no waiting for a collection
+    finally:
+        gc.enable()
