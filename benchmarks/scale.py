@@ -2,7 +2,7 @@
 --workers``), as a user runs it, on this machine.
 
     python benchmarks/scale.py fleet --stations 50000 --workers 3 --addresses 4
-    python benchmarks/scale.py tax --stations 2000 --repeat 3
+    python benchmarks/scale.py tax --stations 3000 --repeat 3
 
 ``fleet``: stations that connect, boot and heartbeat (no sessions, no CSMS
 calls) against the embedded CSMS, which runs in processes of its own.
@@ -10,11 +10,13 @@ Prints the connect and boot times, the peak memory and CPU of every process
 (the run's summary.json, ``run.processes``) and the fleet side's memory per
 station (the workers' peak RSS over the stations, the interpreter included).
 
-``tax``: the same charging fleet (sessions at 10x, MeterValues) against one
-external CSMS (``fleetsim csms serve --workers 2``), run in one process and
-with ``--workers 2``: OCPP calls answered per CPU-second of the fleet side
-(every process of ``fleetsim run``, the coordinator included), the median of
-``--repeat`` runs each; the ratio is what splitting costs.
+``tax``: a charging fleet (sessions at 10x, MeterValues) against one external
+CSMS (``fleetsim csms serve --workers 2``): N stations in one process, 2N in
+two workers (each as loaded as the one process: what coordinating costs), and
+N in two workers (half loaded each: what splitting a small fleet costs).  OCPP
+calls answered per CPU-second of the fleet side (every process of ``fleetsim
+run``, the coordinator and the start-up included), the median of ``--repeat``
+runs each.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def _booted_at(folder: Path, stations: int) -> tuple[float | None, float | None]
 
 def fleet(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
+        folder = Path(args.keep) if args.keep else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         scenario = _idle_scenario(folder, args.stations, args.heartbeat)
         addresses = [arg for n in range(args.addresses) for arg in ("--source-address", f"127.0.0.{n + 2}")]
         command = [*FLEETSIM, "run", str(scenario), "--workers", str(args.workers), "--ramp", f"{args.ramp}/s",
@@ -133,22 +136,26 @@ def _charging_run(url: str, stations: int, workers: int, folder: Path, seconds: 
 
 def tax(args: argparse.Namespace) -> None:
     csms, url = _serve_csms()
-    results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    # (workers, stations): one process with N; two workers with 2N (each worker as loaded as the one
+    # process: what coordinating costs); two workers with N (the same fleet split: what splitting costs).
+    runs = ((1, args.stations), (2, 2 * args.stations), (2, args.stations))
+    results: dict[tuple[int, int], list[dict[str, Any]]] = {run: [] for run in runs}
     try:
         with tempfile.TemporaryDirectory() as scratch:
             for n in range(args.repeat):
-                for workers in (1, 2):  # interleaved: the machine's noise falls on both alike
-                    figures = _charging_run(url, args.stations, workers, Path(scratch) / f"{workers}-{n}",
+                for workers, stations in runs:  # interleaved: the machine's noise falls on all alike
+                    figures = _charging_run(url, stations, workers, Path(scratch) / f"{workers}-{stations}-{n}",
                                             args.duration)
-                    results[workers].append(figures)
-                    print(f"workers {workers}: {figures['answered']:,} calls, {figures['cpu_s']:.1f} CPU-s, "
-                          f"{figures['calls_per_cpu_s']:,.0f} calls per CPU-second")
+                    results[(workers, stations)].append(figures)
+                    print(f"workers {workers}, {stations:,} stations: {figures['answered']:,} calls, "
+                          f"{figures['cpu_s']:.1f} CPU-s, {figures['calls_per_cpu_s']:,.0f} calls per CPU-second")
     finally:
         csms.send_signal(signal.SIGINT)
         csms.wait(30)
-    one, two = (statistics.median(r["calls_per_cpu_s"] for r in results[w]) for w in (1, 2))
-    print(f"\nmedian calls per CPU-second: one process {one:,.0f}, two workers {two:,.0f} "
-          f"(ratio {two / one:.2f})")
+    one, same_load, same_fleet = (statistics.median(r["calls_per_cpu_s"] for r in results[run]) for run in runs)
+    print(f"\nmedian calls per CPU-second: one process ({args.stations:,}) {one:,.0f}; two workers "
+          f"({2 * args.stations:,}, as loaded each) {same_load:,.0f} (ratio {same_load / one:.2f}); two workers "
+          f"({args.stations:,}, half loaded each) {same_fleet:,.0f} (ratio {same_fleet / one:.2f})")
 
 
 def main() -> None:
@@ -161,9 +168,10 @@ def main() -> None:
     big.add_argument("--ramp", type=int, default=500)
     big.add_argument("--heartbeat", type=int, default=60, help="heartbeat interval, seconds")
     big.add_argument("--duration", type=int, default=0, help="seconds; default: the ramp and two heartbeats")
+    big.add_argument("--keep", metavar="DIR", help="keep the scenario and the run's results in DIR")
     big.set_defaults(run=fleet)
     split = modes.add_parser("tax")
-    split.add_argument("--stations", type=int, default=2000)
+    split.add_argument("--stations", type=int, default=3000)
     split.add_argument("--duration", type=int, default=40)
     split.add_argument("--repeat", type=int, default=3)
     split.set_defaults(run=tax)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -66,14 +65,6 @@ class WorkersType(click.ParamType):
         if not 1 <= workers <= MAX_WORKERS:
             self.fail(f"{workers} workers: give 1 to {MAX_WORKERS} (or auto)", param, ctx)
         return workers
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def check_split(shard: Shard | None, workers: int | str | None, thresholds: tuple[Any, ...],

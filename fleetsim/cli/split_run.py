@@ -14,11 +14,12 @@ import click
 import trio
 
 from fleetsim import __version__
-from fleetsim.cli.gates import judge_run
+from fleetsim.cli.gates import judge_run, with_named_percentiles
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width
 from fleetsim.engine.run import embedded_config
 from fleetsim.engine.workers import Workers, csms_processes, describe, shard_folders
 from fleetsim.metrics.merge import MergeError, merge_results
+from fleetsim.metrics.results import write_results
 from fleetsim.report.thresholds import Threshold, evaluate
 
 EXIT_USAGE = 2
@@ -35,6 +36,7 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     except OSError as error:
         return single._cannot_write(out or Path("results"), error)
     stations = spec.fleet_stations()
+    spec = with_named_percentiles(spec, thresholds)  # a threshold's percentile is one every worker lists
     csms_config = embedded_config(spec) if spec.csms_url is None else None
     csms = csms_processes(stations) if csms_config is not None else 0
     if not view.quiet:
@@ -84,11 +86,13 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     if csms_config is not None:
         document["run"].update(csms="embedded", csms_processes=csms)
     outcome = workers.outcome()
+    try:  # as one process's folder: run.json and the scenario beside the merged figures
+        write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
+    except OSError as error:
+        return single._cannot_write(out_dir, error)
     if outcome is None or failed:
-        _store(out_dir, document)
         click.echo(f"what it measured is in {out_dir}/", err=True)
         return single.EXIT_RUN_BROKE
-    _store(out_dir, document)
     verdicts = evaluate(thresholds, document) if thresholds else []
     code, headline, why = single._verdict(document, outcome, thresholds, verdicts, view.quiet)
     single._show_end(view, code, headline, why, document)
@@ -101,9 +105,4 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     single._print_trouble(output, out_dir)
     return code
 
-
-def _store(out_dir: Path, document: dict[str, Any]) -> None:
-    from fleetsim.metrics.results import write_summary
-
-    write_summary(out_dir, document)
 

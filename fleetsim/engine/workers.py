@@ -105,6 +105,7 @@ def csms_processes(stations: int) -> int:
 
 
 def cores() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -115,6 +116,7 @@ class WorkerExit(msgspec.Struct, frozen=True):
     """How a worker ended, as the coordinator saw it."""
 
     index: int
+    count: int  # of workers
     pid: int
     folder: Path
     done: WorkerDone | None  # None: it died before saying how its run ended
@@ -127,7 +129,7 @@ class WorkerExit(msgspec.Struct, frozen=True):
         code = self.exitcode
         how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
                else f"exit status {code}" if code is not None else "lost")
-        return f"worker {self.index} (shard {self.index}, pid {self.pid}) died: {how}"
+        return f"worker {self.index} (shard {self.index}/{self.count}, pid {self.pid}) died: {how}"
 
 
 class Workers:
@@ -254,7 +256,8 @@ class Workers:
         for index, (process, connection, folder) in enumerate(self._workers):
             await trio.to_thread.run_sync(process.join)
             connection.close()
-            self.exits.append(WorkerExit(index, process.pid or 0, folder, done.get(index), process.exitcode))
+            self.exits.append(WorkerExit(index, self.count, process.pid or 0, folder, done.get(index),
+                                         process.exitcode))
 
     def finish(self) -> None:
         """Stop the CSMS processes (every worker has ended) and keep their counters."""

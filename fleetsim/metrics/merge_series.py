@@ -80,33 +80,48 @@ def write_timeseries(out: Path, slots: Sequence[Slot], rows_of: Rows, slot_time:
                      connect_p99_ms: dict[int, str]) -> None:
     """A row per merged interval with rows: the shards' gauges (stations now:
     each shard's last value) and counts added, their rates added (each
-    shard's messages over the time its rows cover).  The connection columns
-    are written when every shard's rows have them, the p99 from the merged
-    interval's setup histograms (``connect_p99_ms``, by slot)."""
+    shard's messages over the time its rows cover).  A shard with no row in
+    a merged interval between its first and its last (its interval was long:
+    its event loop was held) adds its last gauges, not none: its stations
+    did not go away.  The connection columns are written when every shard's
+    rows have them, the p99 from the merged interval's setup histograms
+    (``connect_p99_ms``, by slot)."""
     grouped = [_rows_by_shard(slot, rows_of) for slot in slots]
-    every_row = [row for shards in grouped for rows in shards for row in rows]
+    every_row = [row for shards in grouped for rows in shards.values() for row in rows]
     connections = bool(every_row) and all("connects" in row for row in every_row)
+    last_slot: dict[int, int] = {}
+    for index, shards in enumerate(grouped):
+        for shard in shards:
+            last_slot[shard] = index
+    gauges: dict[int, dict[str, Any]] = {}  # each shard's last row so far
     with (out / TIMESERIES_FILE).open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(TIMESERIES_HEADER + (CONNECTION_COLUMNS if connections else ()))
         for index, (slot, shard_rows) in enumerate(zip(slots, grouped, strict=True)):
             if not shard_rows:
                 continue
-            extra = _connection_cells(shard_rows, connect_p99_ms.get(index, "")) if connections else ()
-            writer.writerow((*slot_time(slot), f"{slot.length_s:.3f}", *_merged_row(shard_rows), *extra))
+            for shard, rows in shard_rows.items():
+                gauges[shard] = rows[-1]
+            held = [gauges[shard] for shard in gauges if shard not in shard_rows and last_slot[shard] > index]
+            extra = _connection_cells(list(shard_rows.values()), connect_p99_ms.get(index, "")) if connections else ()
+            writer.writerow((*slot_time(slot), f"{slot.length_s:.3f}", *_merged_row(list(shard_rows.values()), held),
+                             *extra))
 
 
-def _rows_by_shard(slot: Slot, rows_of: Rows) -> list[list[dict[str, Any]]]:
+def _rows_by_shard(slot: Slot, rows_of: Rows) -> dict[int, list[dict[str, Any]]]:
     rows: dict[int, list[dict[str, Any]]] = {}
     for i, k in slot.members:
         if (row := rows_of(i, k)) is not None:
             rows.setdefault(i, []).append(row)
-    return list(rows.values())
+    return rows
 
 
-def _merged_row(shard_rows: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
+def _merged_row(shard_rows: list[list[dict[str, Any]]], held: Sequence[dict[str, Any]] = ()) -> tuple[Any, ...]:
+    """``held``: the last rows of shards with none in this interval (their gauges only)."""
     totals: Counter[str] = Counter()
     rates = {"messages_out_per_s": 0.0, "messages_in_per_s": 0.0}
+    for row in held:
+        totals.update({name: row[name] for name in _GAUGES})
     for rows in shard_rows:
         totals.update({name: rows[-1][name] for name in _GAUGES})
         for row in rows:

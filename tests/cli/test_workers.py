@@ -86,7 +86,7 @@ def test_a_worker_that_dies_is_named_and_its_shards_data_kept(tmp_path: Path) ->
     finally:
         process.kill()
     assert process.returncode == EXIT_RUN_BROKE, stderr
-    assert f"worker 1 (shard 1, pid {worker}) died: killed by SIGKILL" in stderr
+    assert f"worker 1 (shard 1/2, pid {worker}) died: killed by SIGKILL" in stderr
     merged = _summary(out)
     assert merged["run"]["completed"] is False
     # What the dead worker measured is in the merged run.

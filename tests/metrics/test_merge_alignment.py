@@ -133,3 +133,14 @@ def test_connection_columns_and_events_of_shards_merge(tmp_path: Path) -> None:
         storms = list(csv.DictReader(file))
     assert [(row["kind"], row["stations"], row["at_s"]) for row in storms] == [("storm", "8", "30.000")]
     assert float(storms[0]["elapsed_s"]) == pytest.approx(1.5)  # the earliest of the shards', on the merged clock
+
+
+def test_a_shard_whose_loop_was_held_keeps_its_stations_in_the_merged_gauges(tmp_path: Path) -> None:
+    # Shard b's loop was held for four seconds: one long interval where a has four.
+    held = (1.0, 2.0, 6.0, 7.0, 8.0)
+    _write_run(tmp_path / "a", (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0), stations=5)
+    _write_run(tmp_path / "b", held, stations=3)
+    merge_results([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
+    connected = [int(row["connected"]) for row in _rows(tmp_path / "m")]
+    assert connected == [8] * len(connected)  # never 5: b's three stations did not go away
+    assert len(connected) == 8
