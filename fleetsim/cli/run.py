@@ -222,7 +222,6 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
 
         prepared = prepare_run(click.get_current_context(), scenario_path)
         spec = msgspec.structs.replace(prepared.spec, shard=shard or Shard(), start_at=start_at)
-        check_split(None, workers, prepared.thresholds, None)  # the scenario's thresholds too
         check_results_folder(out, fresh=True)
         _execute(spec, prepared.loaded.profiles, prepared.ssl_context, prepared.passwords, out, view,
                  shard_thresholds(spec, prepared.thresholds, view.quiet), junit_file,

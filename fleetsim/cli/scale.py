@@ -76,9 +76,6 @@ def check_split(shard: Shard | None, workers: int | str | None, thresholds: tupl
     if shard is not None and (thresholds or junit_file):
         raise click.UsageError("--threshold and --junit judge a whole run: with --shard, merge the shards "
                                "(fleetsim merge) and judge the merged run (fleetsim gate)")
-    if workers is not None and any(threshold.abort for threshold in thresholds):
-        raise click.UsageError("a threshold with 'abort' cannot be judged during a run with --workers yet: run "
-                               "without 'abort' (judged at the end on the merged run) or in one process")
 
 
 def shard_thresholds(spec: Any, thresholds: tuple[Any, ...], quiet: bool) -> tuple[Any, ...]:

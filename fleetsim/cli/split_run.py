@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ import click
 import trio
 
 from fleetsim import __version__
-from fleetsim.cli.gates import judge_run, with_named_percentiles
+from fleetsim.cli.gates import AbortWatch, judge_run, with_named_percentiles
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width
 from fleetsim.engine.run import embedded_config
 from fleetsim.engine.workers import Workers, csms_processes, describe, shard_folders
 from fleetsim.metrics.merge import MergeError, merge_results
 from fleetsim.metrics.results import write_results
+from fleetsim.metrics.tally import LiveMerge
 from fleetsim.report.thresholds import Threshold, evaluate
 
 EXIT_USAGE = 2
@@ -47,8 +49,11 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
                                  break_on_hyphens=False), err=True)
         click.echo(textwrap.fill(f"split: {describe(count, csms, stations)}; each worker's results in "
                                  f"{out_dir}/shards/", width, subsequent_indent="  "), err=True)
+    live = LiveMerge()  # the whole fleet's figures as the run goes: what 'abort' thresholds judge
+    watch = AbortWatch(thresholds, live.recorder, spec.percentiles, say=lambda line: click.secho(
+        f"\n{line}", fg="red", bold=True, err=True))
     workers = Workers(spec, profiles, count, out_dir, run_id=run_id, ssl_context=tls, passwords=passwords,
-                      scenario_text=scenario_text, csms_config=csms_config)
+                      scenario_text=scenario_text, csms_config=csms_config, live=live if watch else None)
     workers.start()  # forks: before any thread (the metrics endpoint's) or event loop of this process
     try:
         endpoint = single._open_endpoint(view, run_id)
@@ -59,7 +64,7 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     screen = LiveScreen(duration_s=spec.duration_s, fleet=stations, show=not view.quiet, endpoint=endpoint)
     try:
         screen.start()
-        trio.run(workers.watch, screen.publish)
+        trio.run(partial(workers.watch, screen.publish, on_interval=watch or None))
     except BaseException:
         workers.kill()
         raise
@@ -83,6 +88,8 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     except OSError as error:
         return single._cannot_write(out_dir, error)
     document["run"].update(id=run_id, workers=count, host=socket.gethostname(), processes=workers.usage())
+    if watch.aborted is not None:  # stopped by a threshold: not interrupted, as one process's run says
+        document["run"].update(aborted_by=watch.aborted.expression, interrupted=workers.interrupted)
     if csms_config is not None:
         document["run"].update(csms="embedded", csms_processes=csms)
     outcome = workers.outcome()
@@ -93,11 +100,13 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     if outcome is None or failed:
         click.echo(f"what it measured is in {out_dir}/", err=True)
         return single.EXIT_RUN_BROKE
-    verdicts = evaluate(thresholds, document) if thresholds else []
+    # The threshold that aborted the run keeps the verdict that stopped it.
+    verdicts = [watch.aborted if watch.aborted is not None and verdict.expression == watch.aborted.expression
+                else verdict for verdict in evaluate(thresholds, document)] if thresholds else []
     code, headline, why = single._verdict(document, outcome, thresholds, verdicts, view.quiet)
     single._show_end(view, code, headline, why, document)
     if thresholds or junit_file:
-        judge_run(thresholds, document, junit_file, out_dir, None, echo=not view.quiet)
+        judge_run(thresholds, document, junit_file, out_dir, watch.aborted, echo=not view.quiet)
     if not view.quiet:
         single._print_simulator(document)
         click.echo(f"\nresults in {out_dir}/ (each worker's in {out_dir}/shards/)\n"

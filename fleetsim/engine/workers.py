@@ -43,10 +43,11 @@ from fleetsim.csms.server import CsmsStats
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.mailbox import Mailbox
-from fleetsim.engine.run import RunOutcome, run
+from fleetsim.engine.run import IntervalCallback, RunOutcome, run
 from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.metrics.tally import LiveMerge, Tally
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.spec.run import RunSpec
 from fleetsim.spec.shard import Shard
@@ -72,6 +73,7 @@ class WorkerUpdate(msgspec.Struct, tag=True):
     interval_end_s: float = 0.0
     interval_length_s: float = 0.0
     lines: tuple[str, ...] = ()
+    tally: Tally | None = None  # its counts so far, with each interval (for thresholds judged live)
 
 
 class WorkerDone(msgspec.Struct, tag=True):
@@ -139,7 +141,7 @@ class Workers:
     def __init__(self, spec: RunSpec, profiles: dict[str, StationProfile], count: int, out_dir: Path, *,
                  run_id: str, ssl_context: ssl.SSLContext | None = None,
                  passwords: Callable[[str], bytes | None] | None = None, scenario_text: str | None = None,
-                 csms_config: CsmsConfig | None = None) -> None:
+                 csms_config: CsmsConfig | None = None, live: LiveMerge | None = None) -> None:
         self.spec = spec
         self.profiles = profiles
         self.count = count
@@ -156,6 +158,9 @@ class Workers:
         self.csms_stats: CsmsStats | None = None  # the embedded CSMS's counters, once stopped
         self.exits: list[WorkerExit] = []
         self.start_at: datetime | None = None
+        self.live = live  # with thresholds judged live: the whole fleet's figures so far
+        self.aborted: str | None = None  # why a threshold stopped the run
+        self.interrupted = False  # Ctrl-C or SIGTERM reached the coordinator
 
     def start(self) -> None:
         """Fork the CSMS processes (without a target), then the workers.
@@ -178,9 +183,17 @@ class Workers:
             sender.close()
             self._workers.append((process, receiver, folder))
 
-    async def watch(self, show: Callable[[LiveSnapshot], None], *, every_s: float = 1.0) -> None:
+    async def watch(self, show: Callable[[LiveSnapshot], None], *, every_s: float = 1.0,
+                    on_interval: IntervalCallback | None = None) -> None:
         """Until every worker has ended: their news merged and shown once
-        ``every_s``; SIGINT and SIGTERM passed on to the workers."""
+        ``every_s``; SIGINT and SIGTERM passed on to the workers.  With
+        ``on_interval``: it is awaited after each interval every worker has
+        closed (``self.live`` then holds every worker's histograms and counts
+        so far); a reason stops every worker cleanly, as reaching the
+        duration does (``self.aborted``)."""
+        live = self.live
+        judged = trio.Event()  # set when an interval closed on every worker awaits judging
+        closed_s = 0.0
         latest: dict[int, LiveSnapshot] = {}
         intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...]]]] = {}
         done: dict[int, WorkerDone] = {}
@@ -189,10 +202,14 @@ class Workers:
         interval_s = self.spec.interval_s
 
         def receive(index: int, message: _Message) -> None:
-            nonlocal shown
+            nonlocal shown, closed_s
             match message:
                 case WorkerUpdate():
                     latest[index] = message.snapshot
+                    if live is not None and message.interval_end_s:
+                        live.add_lines(message.lines)
+                        if message.tally is not None:
+                            live.set_tally(index, message.tally)
                     if message.interval_end_s:  # it closed an interval since its last news
                         key = round(message.interval_end_s / interval_s)
                         intervals.setdefault(key, {})[index] = (message.interval_end_s, message.interval_length_s,
@@ -208,6 +225,8 @@ class Workers:
                             length_s = max(length for _, length, _ in parts.values())
                             shown = merged_interval(end_s, length_s,
                                                     (line for _, _, lines in parts.values() for line in lines))
+                            closed_s = end_s
+                            judged.set()
                         while len(intervals) > MAX_OPEN_INTERVALS:  # a worker that stopped closing intervals
                             del intervals[min(intervals)]
                 case WorkerDone():
@@ -228,10 +247,25 @@ class Workers:
         async def forward_signals() -> None:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
-                    for process, _, _ in self._workers:
-                        if process.is_alive():
-                            with contextlib.suppress(ProcessLookupError):
-                                os.kill(process.pid, signal.SIGINT)
+                    self.interrupted = True
+                    stop_workers()
+
+        async def judge() -> None:
+            nonlocal judged
+            assert on_interval is not None
+            while self.aborted is None:
+                await judged.wait()
+                judged = trio.Event()
+                reason = await on_interval(closed_s)
+                if reason is not None:
+                    self.aborted = reason
+                    stop_workers()
+
+        def stop_workers() -> None:
+            for process, _, _ in self._workers:
+                if process.is_alive() and process.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, signal.SIGINT)
 
         async def publish() -> None:
             previous: LiveSnapshot | None = None
@@ -247,6 +281,8 @@ class Workers:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(forward_signals)
             nursery.start_soon(publish)
+            if on_interval is not None:
+                nursery.start_soon(judge)
             if self.csms is not None:
                 nursery.start_soon(self.csms.watch)
             async with trio.open_nursery() as listeners:
@@ -296,8 +332,10 @@ class Workers:
                 setattr(total, field, getattr(total, field) + getattr(done.progress, field))
         started_at = min(d.started_at for d in ended if d.started_at is not None)
         ended_at = max(d.ended_at for d in ended if d.ended_at is not None)
+        # The workers stopped by a threshold were told as by a Ctrl-C: the run was aborted, not interrupted.
+        interrupted = any(d.interrupted for d in ended) and (self.aborted is None or self.interrupted)
         return RunOutcome(started_at, ended_at, self.csms_url or "", self.csms_config is not None,
-                          self.spec.fleet_stations(), total, any(d.interrupted for d in ended))
+                          self.spec.fleet_stations(), total, interrupted, self.aborted)
 
 
 class _News:
@@ -317,7 +355,8 @@ class _News:
         interval = progress.last_interval
         if interval.end_s > self.sent_end_s:
             self.sent_end_s = interval.end_s
-            update = WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines)
+            update = WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines,
+                                  Tally.of(recorder))
         else:
             update = WorkerUpdate(snapshot)
         self.mailbox.post(_encoder.encode(update))

@@ -133,7 +133,6 @@ def test_ctrl_c_stops_every_worker_and_leaves_complete_results(tmp_path: Path) -
 @pytest.mark.parametrize(("args", "message"), [
     (["--workers", "2", "--shard", "0/2"], "--shard and --workers"),
     (["--shard", "0/2", "--threshold", "errors.rate < 1%"], "fleetsim gate"),
-    (["--workers", "2", "--threshold", "errors.rate < 1% abort"], "abort"),
     (["--workers", "0"], "1 to 64"),
     (["--shard", "2/2"], "the index runs from 0 to 1"),
     (["--start-at", "2026-12-06T12:00:00"], "has no offset"),
@@ -221,3 +220,20 @@ def test_a_range_that_is_none_is_refused_saying_why(given: tuple[str, ...], mess
 
     with pytest.raises(click.BadParameter, match=message):
         source_addresses(given)
+
+
+def test_an_abort_threshold_judges_the_whole_fleet_not_each_worker(tmp_path: Path) -> None:
+    # 20 stations a worker: no worker alone reaches 30, the fleet of 40 does.
+    out = tmp_path / "run"
+    started = time.monotonic()
+    done = _fleetsim("run", "--workers", "2", "--stations", "40", "--ramp", "0/s", "--duration", "2m",
+                     "--no-csms-calls", "--threshold", "stations.booted < 30 abort", "--junit",
+                     str(tmp_path / "junit.xml"), "--out", str(out))
+    assert done.returncode == 99, done.stderr
+    assert time.monotonic() - started < 60  # stopped long before its two minutes
+    assert "threshold failed, run aborted at" in done.stderr
+    assert "FAILED: a threshold aborted the run" in done.stdout
+    run = _summary(out)["run"]
+    assert run["aborted_by"] == "stations.booted < 30 abort" and run["interrupted"] is False
+    assert [s["run"]["interrupted"] for s in (_summary(out / "shards" / str(i)) for i in range(2))] == [True, True]
+    assert 'failures="1"' in (tmp_path / "junit.xml").read_text()
