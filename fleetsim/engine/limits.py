@@ -70,7 +70,8 @@ def check(stations: int, source_addresses: int, *, embedded_csms: bool) -> list[
     if needed > files:
         problems.append(LimitProblem(
             f"{stations} stations need about {needed} open files, the limit is {files}",
-            "raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) or split the fleet over processes",
+            "raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit), or split the fleet over worker "
+            "processes (--workers auto; with --source-address when the ports run out too)",
         ))
     ports = ephemeral_ports() * max(1, source_addresses)
     if stations > ports:

@@ -267,11 +267,7 @@ def _add_counts(recorder: Recorder, shard: _Shard, unknown: set[str]) -> None:
             if reaction.declared_max_ms is not None:
                 model.declared_reaction_max_s[name] = reaction.declared_max_ms / 1000
         for action, exchange in figures.exchanges.items():
-            stats = model.exchange(action)
-            stats.answered += exchange.answered
-            stats.errors.update(exchange.errors)
-            stats.timeouts += exchange.timeouts
-            stats.late += exchange.late
+            model.exchange(action).add_counts(exchange.answered, exchange.errors, exchange.timeouts, exchange.late)
     gc = (shard.summary.get("simulator") or {}).get("gc_collections") or {}
     try:
         counts = msgspec.convert(gc, dict[str, int])

@@ -160,6 +160,13 @@ class ExchangeStats:
         fold_into(self.corrected, self.corrected_interval)
         fold_into(self.service, self.service_interval)
 
+    def add_counts(self, answered: int, errors: dict[str, int], timeouts: int, late: int) -> None:
+        """Add another recorder's counts of the same exchange (a shard's, a worker's)."""
+        self.answered += answered
+        self.errors.update(errors)
+        self.timeouts += timeouts
+        self.late += late
+
     def merge(self, other: ExchangeStats) -> None:
         """Add ``other``'s cumulative figures (what it folded) to ours."""
         self.corrected.add(other.corrected)

@@ -81,12 +81,8 @@ class LiveMerge:
                 model = self._model(model_id, figures.declared_timeout_s)
                 model.declared_reaction_max_s.update(figures.declared_reaction_max_s)
                 model.counters.update(figures.counters)
-                for action, exchange in figures.exchanges.items():
-                    stats = model.exchange(action)
-                    stats.answered += exchange.answered
-                    stats.errors.update(exchange.errors)
-                    stats.timeouts += exchange.timeouts
-                    stats.late += exchange.late
+                for action, counts in figures.exchanges.items():
+                    model.exchange(action).add_counts(counts.answered, counts.errors, counts.timeouts, counts.late)
             recorder.simulator_counters.update(tally.simulator_counters)
 
     def _model(self, model_id: str, declared_timeout_s: float | None = None) -> ModelStats:
