@@ -317,7 +317,13 @@ def test_the_pods_in_their_own_namespaces_merge_and_gate_as_one_run(network: Net
     # ... and the CSMS saw every station of a shard connect from that pod's own address, all at once.
     stations = {pod.address: sum(_summary(folder)["run"]["fleet"].values())
                 for pod, folder in zip(network.pods, ran.shards, strict=True)}
-    assert ran.most == stations
+    # A station that reconnects may hold its new connection a moment before the CSMS has
+    # seen the old one close: at most one more per reconnect.
+    reconnects = {pod.address: _summary(folder)["fleet"]["connection"]["reconnects"]
+                  for pod, folder in zip(network.pods, ran.shards, strict=True)}
+    assert ran.most.keys() == stations.keys()
+    for address, count in stations.items():
+        assert count <= ran.most[address] <= count + reconnects[address], address
     assert sum(stations.values()) == sum(int(n) // 5 for n in re.findall(r"(?m)^stations = (\d+)", scenario_text()))
 
     script = _merge_script().replace("/results/", f"{results}/")  # the volume's mount, outside a pod
