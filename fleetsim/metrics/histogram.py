@@ -11,13 +11,17 @@ from __future__ import annotations
 import ctypes
 import sys
 import weakref
+import zlib
 from bisect import bisect_left
 from collections.abc import Iterable
+from functools import partial
 from itertools import accumulate
 from typing import Final
 
 from hdrh.codec import HdrHistogramEncoder, HdrPayload
+from hdrh.codec import payload_header_size as _PAYLOAD_HEADER_SIZE
 from hdrh.histogram import HdrHistogram
+from pyhdrh import encode as varint_encode  # the library's own C encoder
 
 LOWEST_US: Final = 1
 HIGHEST_US: Final = 3_600_000_000  # an hour: anything longer is clamped to it
@@ -52,6 +56,8 @@ class Histogram(HdrHistogram):
         # two shards' logs peaked at 885 MB).  A weak reference back makes
         # them go when their last user lets go.
         self.encoder.histogram = weakref.proxy(self)
+        payload = self.encoder.payload
+        payload.compress = partial(_compress, payload)  # see _compress
         self._bucket_shift = self.unit_magnitude + self.sub_bucket_half_count_magnitude + 1
 
     def record_value(self, value: int, count: int = 1) -> bool:
@@ -121,6 +127,43 @@ class Histogram(HdrHistogram):
     def _counts_to_max(self) -> list[int]:
         top = min(self._counts_index_for(self.max_value), self.counts_len - 1)
         return memoryview(self.counts).cast("B").cast("Q")[: top + 1].tolist()
+
+
+class _EncodeBuffer:
+    """One buffer to varint-encode counts into, grown to the largest asked
+    for and kept: the library makes a ctypes array *type* of the exact size
+    for every encoding, a class with reference cycles, and the interval
+    writer encodes every series every interval, so the collector had dozens
+    of classes a second to collect, a millisecond at a time."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.buffer: ctypes.Array[ctypes.c_byte] | None = None
+
+    def at_least(self, size: int) -> ctypes.Array[ctypes.c_byte]:
+        if self.buffer is None or size > self.size:
+            self.size = max(size, 2 * self.size)
+            self.buffer = (ctypes.c_byte * self.size)()
+        return self.buffer
+
+
+_encode_buffer = _EncodeBuffer()
+
+
+def _compress(payload: HdrPayload, counts_limit: int) -> bytes:
+    """``HdrPayload.compress`` (hdrh/codec.py), the same bytes, into the
+    shared buffer instead of a buffer of a new type."""
+    if not payload.payload:
+        raise RuntimeError("No payload to compress")
+    varint_len = counts_limit * (payload.word_size + 1)  # the worst case: one more byte a counter
+    # Sized for the whole counts array at once: one buffer type for good.
+    buffer = _encode_buffer.at_least(_PAYLOAD_HEADER_SIZE + payload.counts_len * (payload.word_size + 1))
+    start = ctypes.addressof(buffer)
+    varint_len = varint_encode(ctypes.addressof(payload.counts), counts_limit, payload.word_size,
+                               start + _PAYLOAD_HEADER_SIZE, varint_len)
+    payload.payload.payload_len = varint_len
+    ctypes.memmove(start, ctypes.addressof(payload.payload), _PAYLOAD_HEADER_SIZE)
+    return zlib.compress(ctypes.string_at(start, _PAYLOAD_HEADER_SIZE + varint_len))
 
 
 def new_histogram() -> Histogram:

@@ -144,3 +144,37 @@ def test_a_histogram_is_freed_when_let_go_without_the_cyclic_collector() -> None
         assert [ref() for ref in refs] == [None, None]  # 188 KB each: no waiting for a collection
     finally:
         gc.enable()
+
+
+def test_encoding_gives_the_librarys_bytes_and_leaves_nothing_for_the_collector() -> None:
+    import gc
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from fleetsim.metrics.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, new_histogram
+
+    rng = random.Random(5)
+    ours = new_histogram()
+    library = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    scales = (10, 10**3, 10**6, 10**9, 10**3)  # counts arrays of many lengths, up and down
+    for scale in scales:
+        for _ in range(300):
+            value = rng.randint(1, scale)
+            ours.record_value(value)
+            library.record_value(value)
+        assert ours.encode() == library.encode()
+        ours.zero()
+        library.reset()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for scale in scales:
+            ours.record_value(scale)
+            ours.encode()
+        gc.collect()
+        # The library makes a ctypes array type per encoding: cycles, every series, every interval.
+        assert gc.garbage == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
