@@ -372,15 +372,22 @@ def results_folder(out: Path | None) -> tuple[str, Path]:
     return run_id, out
 
 
+def echo_plan(spec: RunSpec) -> None:
+    """The run's first line: its fleet (a shard's part of it), length and target."""
+    shard = "" if spec.shard.whole else f" (shard {spec.shard} of a fleet of {spec.fleet_stations():,})"
+    mix = ", ".join(f"{n} {profile_id}" for profile_id, n in spec.stations_per_model().items() if n)
+    click.echo(textwrap.fill(f"fleetsim {__version__}: {spec.stations()} stations ({mix}){shard} for "
+                             f"{spec.duration_s:g}s against {spec.csms_url or 'the embedded CSMS'}",
+                             terminal_width(sys.stderr) - 1, subsequent_indent="  ", break_on_hyphens=False),
+               err=True)
+
+
 def _measure(spec, profiles, tls, passwords, out_dir, view, endpoint,  # type: ignore[no-untyped-def]
              recorder, watch) -> RunOutcome | None:
     """The run itself, shown live; None if it broke (what it measured is in ``recorder``)."""
-    stations = sum(share.stations for share in spec.fleet)
+    stations = spec.stations()  # a shard's, with --shard
     if not view.quiet:
-        mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
-        click.echo(textwrap.fill(f"fleetsim {__version__}: {stations} stations ({mix}) for {spec.duration_s:g}s "
-                                 f"against {spec.csms_url or 'the embedded CSMS'}", terminal_width(sys.stderr) - 1,
-                                 subsequent_indent="  ", break_on_hyphens=False), err=True)
+        echo_plan(spec)
         if endpoint is not None:
             click.echo(f"live metrics: {endpoint.url}", err=True)
     screen = LiveScreen(duration_s=spec.duration_s, fleet=stations, show=not view.quiet, endpoint=endpoint)

@@ -14,7 +14,6 @@ from typing import Any
 import click
 import trio
 
-from fleetsim import __version__
 from fleetsim.cli.gates import AbortWatch, judge_run, with_named_percentiles
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width
 from fleetsim.engine.run import embedded_config
@@ -42,13 +41,10 @@ def run_workers(spec: Any, profiles: dict[str, Any], tls: Any, passwords: Any, o
     csms_config = embedded_config(spec) if spec.csms_url is None else None
     csms = csms_processes(stations) if csms_config is not None else 0
     if not view.quiet:
-        mix = ", ".join(f"{s.stations} {s.profile_id}" for s in spec.fleet)
-        width = terminal_width(sys.stderr) - 1
-        click.echo(textwrap.fill(f"fleetsim {__version__}: {stations} stations ({mix}) for {spec.duration_s:g}s "
-                                 f"against {spec.csms_url or 'the embedded CSMS'}", width, subsequent_indent="  ",
-                                 break_on_hyphens=False), err=True)
+        single.echo_plan(spec)
         click.echo(textwrap.fill(f"split: {describe(count, csms, stations)}; each worker's results in "
-                                 f"{out_dir}/shards/", width, subsequent_indent="  "), err=True)
+                                 f"{out_dir}/shards/", terminal_width(sys.stderr) - 1, subsequent_indent="  "),
+                   err=True)
     live = LiveMerge()  # the whole fleet's figures as the run goes: what 'abort' thresholds judge
     watch = AbortWatch(thresholds, live.recorder, spec.percentiles, say=lambda line: click.secho(
         f"\n{line}", fg="red", bold=True, err=True))

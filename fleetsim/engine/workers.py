@@ -39,7 +39,6 @@ import trio
 
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.csms.processes import CsmsProcesses, ProcessUsage
-from fleetsim.csms.server import CsmsStats
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.mailbox import Mailbox
@@ -155,9 +154,7 @@ class Workers:
         self._context = multiprocessing.get_context("fork")
         self._workers: list[tuple[ForkProcess, Connection, Path]] = []
         self.csms: CsmsProcesses | None = None
-        self.csms_stats: CsmsStats | None = None  # the embedded CSMS's counters, once stopped
         self.exits: list[WorkerExit] = []
-        self.start_at: datetime | None = None
         self.live = live  # with thresholds judged live: the whole fleet's figures so far
         self.aborted: str | None = None  # why a threshold stopped the run
         self.interrupted = False  # Ctrl-C or SIGTERM reached the coordinator
@@ -169,12 +166,12 @@ class Workers:
             self.csms = CsmsProcesses(self.csms_config, csms_processes(self.spec.fleet_stations()))
             self.csms_url = self.csms.start()
         per_worker = msgspec.structs.replace(self.spec, shard=Shard(0, self.count)).stations()  # shard 0 is the largest
-        self.start_at = self.spec.start_at or (
+        start_at = self.spec.start_at or (
             datetime.now(UTC) + timedelta(seconds=BUILD_LEAD_S + per_worker * BUILD_S_PER_STATION))
         for index, folder in enumerate(shard_folders(self.out_dir, self.count)):
             folder.mkdir(parents=True, exist_ok=True)
             spec = msgspec.structs.replace(self.spec, shard=Shard(index, self.count), csms_url=self.csms_url,
-                                           start_at=self.start_at)
+                                           start_at=start_at)
             receiver, sender = self._context.Pipe(duplex=False)
             process = self._context.Process(target=_work, name=f"fleetsim worker {index}", args=(
                 spec, self.profiles, folder, f"{self.run_id}-shard{index}", self.ssl_context, self.passwords,
@@ -296,9 +293,9 @@ class Workers:
                                          process.exitcode))
 
     def finish(self) -> None:
-        """Stop the CSMS processes (every worker has ended) and keep their counters."""
+        """Stop the CSMS processes (every worker has ended); their usage stays readable."""
         if self.csms is not None:
-            self.csms_stats = self.csms.stop()
+            self.csms.stop()
 
     def kill(self) -> None:
         """Every process of the run, at once (the coordinator itself failed)."""
