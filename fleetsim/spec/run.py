@@ -17,6 +17,7 @@ from fleetsim.sessions.config import SessionConfig
 from fleetsim.sessions.faults import FaultPlan
 from fleetsim.sessions.simple import SimpleSessions
 from fleetsim.spec.shard import Shard
+from fleetsim.spec.stages import Stage
 from fleetsim.station.backoff import Backoff
 from fleetsim.station.build import group_ids
 
@@ -73,6 +74,11 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     # A wall-clock time to start at (the stations built, the connections not
     # yet opened), so that shards on several machines ramp together; None: at once.
     start_at: datetime | None = None
+    # Load that changes during the run (fleetsim.spec.stages): the fleet
+    # starts empty and each stage moves it to its target; the run lasts their
+    # sum (duration_s).  Empty: every station is started by the ramp and runs
+    # for duration_s.
+    stages: tuple[Stage, ...] = ()
 
     def stations_per_model(self) -> dict[str, int]:
         """This shard's stations per model, over every share of it, in the
