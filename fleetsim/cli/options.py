@@ -29,6 +29,7 @@ from fleetsim.inputs import (
     seconds_problem,
 )
 from fleetsim.metrics.results import results_file_in
+from fleetsim.spec.stages import Stage, StageError, check_stages
 from fleetsim.station.build import FleetIdError, check_fleet_ids, uses_prefix
 
 USAGE_ERROR = 2  # click's own code for a usage error
@@ -267,3 +268,38 @@ def check_charge_point_ids(fleet: Any, id_prefix: str) -> None:
         pattern = fleet[error.share].id_pattern
         where = f"the ids of {quote(pattern)}: " if pattern and uses_prefix(pattern) else ""
         raise click.BadParameter(clip(where + str(error)), param_hint="--id-prefix") from None
+
+
+class StageType(click.ParamType):
+    """``DURATION:STATIONS`` (``2m:500``), k6's ``--stage``: move to that many
+    stations at the ramp's rate, then hold until the stage's time is up."""
+
+    name = "stage"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Stage:
+        if isinstance(value, Stage):
+            return value
+        duration, colon, count = str(value).rpartition(":")
+        count = count.strip()
+        if colon and count.startswith("-") and count[1:].isdigit():
+            self.fail(f"{quote(value)}: a stage's target is 0 stations or more", param, ctx)
+        if not colon or not count.isdigit() or len(count) > 7:
+            self.fail(f"{quote(value)} is not DURATION:STATIONS (e.g. 2m:500: move to 500 stations, then hold "
+                      "until the stage's 2 minutes are up)", param, ctx)
+        stations = int(count)
+        if stations > MAX_STATIONS:
+            self.fail(f"{quote(value)}: a run has at most {MAX_STATIONS:,} stations", param, ctx)
+        return Stage(Duration().convert(duration.strip(), param, ctx), stations)
+
+
+def check_run_stages(spec: Any, *, duration_given: bool) -> None:
+    """A run's stages (``--stage`` or the scenario's): runnable and
+    measurable, and no --duration beside them; a usage error otherwise."""
+    if duration_given:
+        raise click.UsageError("--duration cannot be given with stages: a run with stages lasts as long as its "
+                               "stages together")
+    try:
+        check_stages(spec.stages, ramp_per_s=spec.ramp_per_s, interval_s=spec.interval_s,
+                     fleet=spec.fleet_stations())
+    except StageError as error:
+        raise click.BadParameter(str(error), param_hint="--stage") from None

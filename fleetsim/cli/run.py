@@ -19,10 +19,12 @@ from fleetsim.cli.gates import AbortWatch, PercentilesType, ThresholdType, judge
 from fleetsim.cli.options import (
     Duration,
     Number,
+    StageType,
     Stations,
     TlsFile,
     check_charge_point_ids,
     check_results_folder,
+    check_run_stages,
     csms_traffic,
     one_password,
     parse_ramp_per_s,
@@ -41,9 +43,6 @@ from fleetsim.cli.scale import (
 )
 from fleetsim.cli.screen import LiveScreen, Output, terminal_width, tolerant_output
 from fleetsim.engine.run import FleetShare, RunOutcome, RunSpec, run, shares
-from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
-from fleetsim.metrics.recorder import Recorder
-from fleetsim.metrics.results import new_run_folder, summary_document, write_results
 from fleetsim.inputs import (
     MAX_DURATION_S,
     MAX_INTEGER,
@@ -54,12 +53,16 @@ from fleetsim.inputs import (
     quote,
     span_problem,
 )
+from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.results import new_run_folder, summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.report import terminal
 from fleetsim.report.connection_figures import STATIONS_BOOTED
 from fleetsim.report.thresholds import Threshold, Verdict, evaluate
 from fleetsim.spec.shard import Shard
+from fleetsim.spec.stages import stages_duration_s
 from fleetsim.station.backoff import Backoff, Jitter
 
 EXIT_RUN_BROKE = 3  # the run broke, or its results could not be written
@@ -126,6 +129,12 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
               help=f"Run length: 90s, 10m, 2h (at most {MAX_DURATION_S / 86_400:g} days).")
 @click.option("--ramp", default="100/s", show_default=True,
               help="Stations started per second (e.g. 200/s); 0/s starts them all at once.")
+@click.option("--stage", "stages", multiple=True, type=StageType(), metavar="DURATION:STATIONS",
+              help="A stage of load that changes (repeatable, in order; k6's stages): move to STATIONS running "
+                   "stations at the --ramp rate, then hold until DURATION is up, e.g. --stage 1m:500 --stage "
+                   "2m:1000 --stage 1m:0. The fleet starts empty; the run lasts the stages' sum (no --duration); "
+                   "each stage's plateau is measured on its own (summary.json stages). Default --stations: the "
+                   "largest target.")
 @click.option("--speed", type=Number(MIN_SPEED, MAX_SPEED),
               help=f"Time acceleration of OCPP intervals and sessions (60 = an hour a minute; {MIN_SPEED:g} to "
                    f"{MAX_SPEED:,.0f}). "
@@ -196,7 +205,8 @@ def _fleet(choices: tuple[str, ...], stations: int, profiles: dict[str, StationP
 @click.option("--start-at", type=StartAtType(), metavar="TIME",
               help="Build the stations, then start at this wall-clock time (ISO 8601 with offset, e.g. "
                    "2026-12-06T12:00:00Z), so that shards on several machines ramp together.")
-def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, speed, seed, out,
+def run_command(scenario_path, csms_url, stations, profile_choices, profile_file, duration, ramp, stages, speed, seed,
+                out,
                 id_prefix, mean_idle, mean_session, no_reaction_delays, stop_mode, password_env, ca_file, client_cert,
                 client_key, insecure, source_addresses, csms_calls, no_csms_calls, reconnect, interval_s, quiet,
                 thresholds, junit_file, details, metrics_port, metrics_address,
@@ -229,6 +239,11 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         return
 
     ramp_per_s = parse_ramp_per_s(ramp)
+    context = click.get_current_context()
+    if stages:
+        if context.get_parameter_source("stations") is click.core.ParameterSource.DEFAULT:
+            stations = max(1, max(stage.stations for stage in stages))
+        duration = stages_duration_s(stages)
     if speed is None:
         speed = 1.0 if csms_url else QUICKSTART_SPEED
     if (span := span_problem(duration, speed, None)) is not None:
@@ -251,7 +266,11 @@ def run_command(scenario_path, csms_url, stations, profile_choices, profile_file
         embedded_traffic=() if no_csms_calls else csms_traffic(csms_calls), interval_s=interval_s,
         reconnect=reconnect or Backoff(),
         percentiles=percentiles or DEFAULT_PERCENTILES, shard=shard or Shard(), start_at=start_at,
+        stages=tuple(stages),
     )
+    if stages:
+        check_run_stages(spec, duration_given=context.get_parameter_source("duration") in (
+            click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT))
     check_charge_point_ids(fleet, id_prefix)
     tls = _tls(csms_url, ca_file, client_cert, client_key, insecure)
     passwords = None

@@ -20,6 +20,7 @@ from fleetsim.cli.options import (
     Stations,
     TlsFile,
     check_charge_point_ids,
+    check_run_stages,
     csms_traffic,
     fail,
     one_password,
@@ -41,6 +42,7 @@ from fleetsim.scenario.schema import Group, StopMode, Timestamps
 from fleetsim.sessions.config import IdTags
 from fleetsim.sessions.simple import SimpleSessions
 from fleetsim.sessions.tags import UNKNOWN, id_tag_verdicts, tag_kinds, tag_name
+from fleetsim.spec.stages import Stage, stages_duration_s
 from fleetsim.station.build import prefixed_pattern
 
 EXIT_SCENARIO_ERROR = 2
@@ -89,8 +91,11 @@ def run_spec(loaded: LoadedScenario, overrides: dict[str, Any] | None = None) ->
         "faults": scenario.faults, "wall_timestamps": settings.timestamps is Timestamps.WALL,
         "sim_start": settings.start, "scenario": scenario.name or loaded.path.stem,
         "percentiles": tuple(sorted(set(settings.percentiles))),
+        "stages": tuple(Stage(stage.duration_s, stage.stations) for stage in settings.stages),
     }
     fields.update(overrides)
+    if fields["stages"]:
+        fields["duration_s"] = stages_duration_s(fields["stages"])
     embedded = fields["csms_url"] is None
     fields["embedded_csms"] = embedded_csms(loaded) if embedded else None
     # Unset stays None: the run defaults it, knowing which tags the sessions present.
@@ -202,7 +207,7 @@ def spec_overrides(options: dict[str, Any]) -> dict[str, Any]:
     caller (``ramp_per_s``)."""
     names = {"duration": "duration_s", "speed": "speed", "seed": "seed", "csms_url": "csms_url",
              "id_prefix": "id_prefix", "interval_s": "interval_s", "ramp_per_s": "ramp_per_s",
-             "percentiles": "percentiles"}
+             "percentiles": "percentiles", "stages": "stages"}
     overrides = {field: options[name] for name, field in names.items() if name in options}
     if "stop_mode" in options:
         overrides["end_transactions"] = options["stop_mode"] == "clean"
@@ -247,6 +252,8 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
     if "ramp" in options:
         options["ramp_per_s"] = parse_ramp_per_s(options["ramp"])
     spec = run_spec(loaded, spec_overrides(options))
+    if spec.stages:
+        check_run_stages(spec, duration_given="duration" in options)
     if "duration" in options or "speed" in options:  # the file's own were checked when it was loaded
         if (span := span_problem(spec.duration_s, spec.speed, spec.sim_start)) is not None:
             raise click.BadParameter(span, param_hint="--duration/--speed")

@@ -36,7 +36,7 @@ from fleetsim.metrics.intervals import Census
 from fleetsim.metrics.live import LastInterval
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.summary import CONNECT
-from fleetsim.ocpp.enums import RegistrationStatus
+from fleetsim.ocpp.enums import Reason, RegistrationStatus
 from fleetsim.station.backoff import Backoff, WaitLog
 from fleetsim.station.station import Station
 
@@ -95,13 +95,23 @@ class Progress(msgspec.Struct):
     interval_lines: tuple[str, ...] = ()  # that interval's latency.hlog lines (fleetsim.engine.workers)
 
 
+# A station's part in a run whose load changes (stages, fleetsim.spec.stages):
+IDLE = 0  # not started yet
+ON = 1  # started by the ramp: connecting, connected, or waiting to connect again
+LEAVING = 2  # removed from the load: delivering its StopTransactions, then closing
+OFF = 3  # removed: closed, its timers no longer run; started again as a new station
+
+
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("again", "closed_as", "cut_by", "fd", "index", "link", "scheduled_s", "started_s", "station", "waits")
+    __slots__ = ("again", "back", "closed_as", "cut_by", "fd", "index", "link", "scheduled_s", "started_s", "state",
+                 "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
+        self.state = IDLE
+        self.back = False  # added again while leaving: started once it has left
         self.link: Link | None = None
         self.fd = -1  # the link's descriptor in the reactor
         self.again = False  # in the fleet's list of links to read again without waiting
@@ -120,9 +130,24 @@ class _Runner:
         return self.link is not None and self.station.registration == RegistrationStatus.ACCEPTED
 
 
+# How a station removed from the load leaves (fleetsim.spec.stages): its
+# transactions stopped, their StopTransactions delivered within this many real
+# seconds (a CSMS that does not answer them must not hold the stage), then closed.
+LEAVE_GRACE_S = 10.0
+
+
 class Fleet:
-    def __init__(self, stations: Sequence[Station], options: ConnectOptions, recorder: Recorder, rng: random.Random) -> None:
+    def __init__(self, stations: Sequence[Station], options: ConnectOptions, recorder: Recorder, rng: random.Random, *,
+                 renew: Callable[[Station, float], Station] | None = None) -> None:
         self.runners = [_Runner(station, i) for i, station in enumerate(stations)]
+        # The stations that run are always the first ``target`` (the ramp
+        # moves ``active`` towards it); a station started again after it was
+        # removed is a new one, made by ``renew`` (as if powered on anew).
+        self.target = len(self.runners)
+        self.active = 0
+        self._retargeted = trio.Event()
+        self._renew = renew
+        self.leave_grace_s = LEAVE_GRACE_S
         self.options = options
         self.recorder = recorder
         self.rng = rng
@@ -175,41 +200,109 @@ class Fleet:
     # ------------------------------------------------------------ running
 
     async def run(self, ramp_per_s: float, *, freeze_gc_after_ramp: bool = True) -> None:
-        """Start the stations at ``ramp_per_s`` and run them until cancelled.
-        With ``freeze_gc_after_ramp``, manage the collector (see managed_gc)."""
+        """Start the stations at ``ramp_per_s`` (up to ``target``; see
+        :meth:`retarget`) and run them until cancelled.  With
+        ``freeze_gc_after_ramp``, manage the collector (see managed_gc)."""
         with managed_gc(freeze_gc_after_ramp):
             self._reactor = Reactor()
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     nursery.start_soon(self._serve)
-                    await self._ramp(nursery, ramp_per_s)
-                    if freeze_gc_after_ramp:
-                        # What the ramp made (links, connections) lives for the run:
-                        # out of the collector's sight.  Without a collection first:
-                        # at 2,000 stations one found no garbage at all (0 of 153,000
-                        # objects) and stalled the loop 61 ms (0.85 s at 15,000),
-                        # while gc.freeze() takes 2 µs (benchmarks/gc_pauses.py).
-                        gc.freeze()
+                    await self._follow(nursery, ramp_per_s, freeze_gc_after_ramp)
             finally:
                 self._nursery = None
                 self._close_all()
                 self._reactor.close()
 
+    def retarget(self, stations: int) -> None:
+        """Run the first ``stations`` of the fleet from now on: the ramp adds
+        or removes the difference at its rate."""
+        self.target = max(0, min(stations, len(self.runners)))
+        self._retargeted.set()
+
+    async def _follow(self, nursery: trio.Nursery, ramp_per_s: float, freeze_gc: bool) -> None:
+        """Ramp to the target, then wait for the next one, until cancelled."""
+        while True:
+            self._retargeted = trio.Event()
+            await self._ramp(nursery, ramp_per_s)
+            if freeze_gc:
+                # What the ramp made (links, connections) lives for the run:
+                # out of the collector's sight.  Without a collection first:
+                # at 2,000 stations one found no garbage at all (0 of 153,000
+                # objects) and stalled the loop 61 ms (0.85 s at 15,000),
+                # while gc.freeze() takes 2 µs (benchmarks/gc_pauses.py).
+                gc.freeze()
+            if self.active == self.target or self.ramp_stopped:
+                await self._retargeted.wait()
+
     async def _ramp(self, nursery: trio.Nursery, ramp_per_s: float) -> None:
+        """Move ``active`` to ``target``, a station every 1/ramp_per_s."""
         start_s = trio.current_time()
-        for runner in self.runners:
+        step = 0
+        while self.active != self.target and not self.ramp_stopped:
             if ramp_per_s > 0:
-                due_s = start_s + runner.index / ramp_per_s
+                due_s = start_s + step / ramp_per_s
                 if due_s > trio.current_time():
                     await trio.sleep_until(due_s)
-                elif runner.index % 64 == 0:
+                    continue  # the target may have moved meanwhile
+                if step % 64 == 0:
                     await trio.lowlevel.checkpoint()  # behind schedule: start them, but let the loop run
-            if self.ramp_stopped:
-                break  # the run is ending: stations not started by now never are
-            runner.started_s = trio.current_time()
-            nursery.start_soon(self._connect_loop, runner, False)
+                    if self.ramp_stopped or self.active == self.target:
+                        break  # the run is ending: stations not started by now never are
+            step += 1
+            if self.active < self.target:
+                self.active += 1
+                self._start(nursery, self.runners[self.active - 1])
+            else:
+                self.active -= 1
+                self._remove(nursery, self.runners[self.active])
+
+    def _start(self, nursery: trio.Nursery, runner: _Runner) -> None:
+        now_s = trio.current_time()
+        if runner.state == LEAVING:
+            runner.back = True  # started again once its StopTransactions are delivered
+            return
+        if runner.state == OFF:
+            if self._renew is not None:
+                runner.station = self._renew(runner.station, now_s)
+            runner.scheduled_s = INF
+        else:
             self.progress.started += 1
+        runner.state = ON
+        runner.started_s = now_s
+        nursery.start_soon(self._connect_loop, runner, False)
+
+    def _remove(self, nursery: trio.Nursery, runner: _Runner) -> None:
+        if runner.state == LEAVING:
+            runner.back = False
+        elif runner.state == ON:
+            runner.state = LEAVING
+            nursery.start_soon(self._leave, runner)
+
+    async def _leave(self, runner: _Runner) -> None:
+        """A station removed from the load: its transactions stopped and
+        their StopTransactions delivered (within leave_grace_s), then closed;
+        its timers stop.  A station that is not connected just goes."""
+        station = runner.station
+        if runner.link is not None:
+            station.end_sessions(Reason.OTHER, trio.current_time())
+            self.after(runner)
+            with trio.move_on_after(self.leave_grace_s):
+                while runner.link is not None and station.queue.pending_transaction_messages():
+                    await trio.sleep(0.05)
+        if undelivered := station.queue.pending_transaction_messages():
+            station.stats.count("stage.undelivered_transaction_messages", undelivered)
+        link = runner.link
+        if link is not None:
+            link.close(framing.CLOSE_NORMAL, "removed from the load")
+            self._forget(runner, link)
+        station.stats.count("stage.removed")
+        runner.state = OFF
+        runner.scheduled_s = INF  # its heap entries are stale now
+        if runner.back and self._nursery is not None:
+            runner.back = False
+            self._start(self._nursery, runner)
 
     async def _connect_loop(self, runner: _Runner, lost: bool) -> None:
         """Connect ``runner``'s station, with back-off between attempts, and
@@ -218,7 +311,7 @@ class Fleet:
         station = runner.station
         backoff = self.options.reconnect
         waits = 0  # since it was last connected: the back-off's attempt number
-        while True:
+        while runner.state == ON:
             if lost:
                 # A failed attempt, or a lost connection (OCPP 1.6 leaves the wait to
                 # the vendor): exponential back-off, with jitter unless configured
@@ -232,8 +325,13 @@ class Fleet:
             lost = True
             if station.offline_until_s > trio.current_time():
                 await trio.sleep_until(station.offline_until_s)
+            if runner.state != ON:
+                return  # removed from the load while it waited
             link = await self._connect(runner)
             if link is not None:
+                if runner.state != ON:
+                    link.close(framing.CLOSE_NORMAL, "removed from the load")
+                    return
                 self._attach(runner, link)
                 return
 
@@ -304,7 +402,7 @@ class Fleet:
         self.progress.disconnects += 1
         self._forget(runner, link)
         self.after(runner)
-        if self._nursery is not None:
+        if self._nursery is not None and runner.state == ON:
             self._nursery.start_soon(self._connect_loop, runner, not station.want_disconnect)
 
     def _forget(self, runner: _Runner, link: Link) -> None:
@@ -490,8 +588,8 @@ class Fleet:
             if fired == MAX_TIMERS_PER_PASS or now > deadline_s:
                 return True, fired
             when_s, _, runner = heapq.heappop(heap)
-            if when_s != runner.scheduled_s:
-                continue  # superseded by an earlier entry that already fired
+            if when_s != runner.scheduled_s or runner.state == OFF:
+                continue  # superseded by an earlier entry that already fired, or removed from the load
             fired += 1
             now = trio.current_time()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no lag).

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import trio
@@ -19,13 +20,17 @@ import trio
 from fleetsim.csms.config import CsmsConfig
 from fleetsim.csms.server import RunningCsms, serve_csms
 from fleetsim.engine.faults import apply_clock_skew, inject_faults
-from fleetsim.engine.fleet import ConnectOptions, Fleet, Progress
+from fleetsim.engine.fleet import OFF, ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
-from fleetsim.metrics.intervals import Census, IntervalWriter
+from fleetsim.metrics import hlog
+from fleetsim.metrics.intervals import Census, IntervalWriter, RunEvent
 from fleetsim.metrics.recorder import ModelStats, Recorder, fold_into
+from fleetsim.metrics.stages import StageBook
+from fleetsim.metrics.tally import Tally
 from fleetsim.ocpp.enums import AuthorizationStatus, Reason
 from fleetsim.profiles.profile import StationProfile
+from fleetsim.sessions.config import ReplaySessions
 from fleetsim.sessions.faults import FaultPlan, FaultSchedule
 from fleetsim.sessions.play import RemoteStart
 from fleetsim.sessions.simple import drive
@@ -41,6 +46,7 @@ from fleetsim.spec.run import (  # the spec's names, where the engine's callers 
     shares,
     station_ids,
 )
+from fleetsim.spec.stages import StageWindow, shard_target, stage_windows
 from fleetsim.station.build import build_model
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
@@ -58,6 +64,7 @@ class RunOutcome(msgspec.Struct):
     progress: Progress
     interrupted: bool = False
     aborted: str | None = None  # why the run stopped itself early (an interval callback's reason)
+    stages: list[dict[str, Any]] | None = None  # summary.json's ``stages`` (fleetsim.metrics.stages)
 
 
 ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, recorder, seconds since start
@@ -73,26 +80,70 @@ def build_stations(spec: RunSpec, profiles: dict[str, StationProfile], recorder:
     order, their sessions scheduled: a share's own ``sessions`` (segment model
     or replay; ``remote_start`` is how its app-started sessions reach the
     CSMS), else ``spec.sessions``."""
-    models: dict[str, StationModel] = {pid: build_model(profiles[pid]) for pid in {s.profile_id for s in spec.fleet}}
-    stats: dict[str, ModelStats] = {}
-    for profile_id, model in models.items():
-        stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
-        stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
-    groups = [[Station(charge_point_id, models[share.profile_id], stats[share.profile_id],
-                       random.Random(f"{spec.seed}/{charge_point_id}"), timebase, reaction_delays=spec.reaction_delays)
-               for charge_point_id in shard_ids(spec, share)] for share in spec.fleet]
-    for share, group in zip(spec.fleet, groups, strict=True):
-        for station in group:
-            for key, value in share.configuration:
-                station.config.change(key, value)
-        if share.sessions is not None:
-            start_sessions(group, share.sessions, spec.seed, timebase.origin_s, remote_start=remote_start,
-                           connector_ids=share.connectors,
-                           group_ids=None if spec.shard.whole else share_ids(spec, share))
-        elif spec.sessions is not None:
-            for station in group:
-                drive(station, spec.sessions, station.rng, timebase.origin_s, share.connectors)
-    return interleave(groups)
+    return StationMaker(spec, profiles, recorder, timebase, remote_start).fleet()
+
+
+class StationMaker:
+    """Makes the fleet's stations: all of them at the start of a run, and one
+    again when a station removed from the load (stages) is added back, as a
+    station powered on anew."""
+
+    def __init__(self, spec: RunSpec, profiles: dict[str, StationProfile], recorder: Recorder, timebase: Timebase,
+                 remote_start: RemoteStart | None = None) -> None:
+        self.spec = spec
+        self.timebase = timebase
+        self.remote_start = remote_start
+        self.models: dict[str, StationModel] = {pid: build_model(profiles[pid])
+                                                for pid in {s.profile_id for s in spec.fleet}}
+        self.stats: dict[str, ModelStats] = {}
+        for profile_id, model in self.models.items():
+            self.stats[profile_id] = recorder.model(model.model_id, model.response_timeout_s)
+            self.stats[profile_id].declared_reaction_max_s.update(declared_reactions(profiles[profile_id]))
+        self._share_of: dict[str, FleetShare] = {}
+
+    def _station(self, charge_point_id: str, share: FleetShare) -> Station:
+        spec = self.spec
+        station = Station(charge_point_id, self.models[share.profile_id], self.stats[share.profile_id],
+                          random.Random(f"{spec.seed}/{charge_point_id}"), self.timebase,
+                          reaction_delays=spec.reaction_delays)
+        for key, value in share.configuration:
+            station.config.change(key, value)
+        return station
+
+    def fleet(self) -> list[Station]:
+        spec = self.spec
+        groups = []
+        for share in spec.fleet:
+            ids = shard_ids(spec, share)
+            if spec.stages:
+                self._share_of.update(dict.fromkeys(ids, share))
+            group = [self._station(charge_point_id, share) for charge_point_id in ids]
+            if share.sessions is not None:
+                start_sessions(group, share.sessions, spec.seed, self.timebase.origin_s, remote_start=self.remote_start,
+                               connector_ids=share.connectors,
+                               group_ids=None if spec.shard.whole else share_ids(spec, share))
+            elif spec.sessions is not None:
+                for station in group:
+                    drive(station, spec.sessions, station.rng, self.timebase.origin_s, share.connectors)
+            groups.append(group)
+        return interleave(groups)
+
+    def renew(self, old: Station, now_s: float) -> Station:
+        """``old``'s station powered on anew at ``now_s``: it boots, and its
+        sessions start from now.  Replayed sessions are laid out on the
+        whole group once, at the start: a station added back plays none
+        (counted, ``stage.readded_without_replay``)."""
+        share = self._share_of[old.charge_point_id]
+        station = self._station(old.charge_point_id, share)
+        station.timebase = old.timebase  # its clock, skewed or not
+        if isinstance(share.sessions, ReplaySessions):
+            station.stats.count("stage.readded_without_replay")
+        elif share.sessions is not None:
+            start_sessions([station], share.sessions, self.spec.seed, now_s, remote_start=self.remote_start,
+                           connector_ids=share.connectors)
+        elif self.spec.sessions is not None:
+            drive(station, self.spec.sessions, station.rng, now_s, share.connectors)
+        return station
 
 
 def session_id_tags(spec: RunSpec) -> dict[str, AuthorizationStatus]:
@@ -151,8 +202,14 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     stop = trio.Event()
     aborted: list[str] = []
     fleet: Fleet | None = None
+    windows = stage_windows(spec.stages, spec.ramp_per_s, spec.interval_s) if spec.stages else []
+    book = StageBook(windows, spec.interval_s, spec.percentiles) if windows else None
 
     async def after_fold(elapsed_s: float) -> None:
+        if book is not None and fleet is not None:
+            progress = fleet.progress
+            book.tick(elapsed_s, progress.interval_lines, Tally.of(recorder),
+                      (progress.messages_out, progress.messages_in))
         if on_interval is not None and not stop.is_set():
             reason = await on_interval(elapsed_s)
             if reason is not None and not stop.is_set():
@@ -164,7 +221,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     timebase = Timebase(start_s, started_at, spec.speed, wall_timestamps=spec.wall_timestamps,
                         sim_origin=spec.sim_start)
     desk = _RemoteStartDesk()
-    stations = build_stations(spec, profiles, recorder, timebase, desk)
+    maker = StationMaker(spec, profiles, recorder, timebase, desk)
+    stations = maker.fleet()
     await trio.sleep_until(start_s)
     try:
         async with trio.open_nursery() as nursery:
@@ -175,7 +233,12 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                                      source_addresses=spec.shard.source_addresses(spec.source_addresses),
                                      connect_timeout_s=spec.connect_timeout_s, reconnect=spec.reconnect)
             fleet = Fleet(stations, options, recorder,
-                          random.Random(spec.seed if spec.shard.whole else f"{spec.seed}/shard/{spec.shard}"))
+                          random.Random(spec.seed if spec.shard.whole else f"{spec.seed}/shard/{spec.shard}"),
+                          renew=maker.renew)
+            if windows:
+                fleet.target = 0  # the first stage starts the first stations
+                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s,
+                                   writer.event if writer is not None else None)
             schedule, positions = _fault_schedule(spec, stations, profiles)
             apply_clock_skew(stations, schedule, positions)
             if not schedule.empty:
@@ -185,7 +248,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
                 nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
-            if writer is not None or on_interval is not None:
+            if writer is not None or on_interval is not None or book is not None:
                 nursery.start_soon(_write_intervals, fleet, writer, recorder, spec.interval_s, start_s, after_fold)
             # The collector's pauses count while stations send; those of the
             # shutdown after (the heap unfrozen) delay no measured message.
@@ -195,8 +258,11 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     finally:
         if writer is not None:
             writer.close(trio.current_time() - start_s, fleet.census_now() if fleet is not None else Census())
+        if book is not None and fleet is not None:
+            book.close(Tally.of(recorder), (fleet.progress.messages_out, fleet.progress.messages_in))
     return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
-                      stop.is_set() and not aborted, aborted[0] if aborted else None)
+                      stop.is_set() and not aborted, aborted[0] if aborted else None,
+                      book.sections() if book is not None else None)
 
 
 def _fault_schedule(spec: RunSpec, stations: list[Station],
@@ -268,11 +334,33 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
             fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
             fleet.progress.interval_lines = writer.last_lines
         else:
-            for _, interval, total in recorder.series():  # a series a step, as the writer does
+            lines = []
+            for tag, interval, total in recorder.series():  # a series a step, as the writer does
+                if interval.total_count:
+                    lines.append(hlog.interval_line(tag, elapsed_s - interval_s, interval_s, interval))
                 fold_into(total, interval)
                 await trio.lowlevel.checkpoint()
+            fleet.progress.interval_lines = tuple(lines)
         await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
+
+
+async def _drive_stages(fleet: Fleet, spec: RunSpec, windows: list[StageWindow], start_s: float,
+                        note: Callable[[RunEvent], None] | None) -> None:
+    """Set each stage's target at its start, and note the stage and its
+    plateau in events.csv (each process its own stations: the merge adds them)."""
+    positions = None if spec.shard.whole else shard_positions(spec)
+    for window in windows:
+        await trio.sleep_until(start_s + window.start_s)
+        mine = min(window.stations, len(fleet.runners)) if positions is None else shard_target(positions,
+                                                                                             window.stations)
+        fleet.retarget(mine)
+        if note is not None:
+            note(RunEvent(elapsed_s=window.start_s, kind="stage", span_s=window.end_s - window.start_s,
+                          label=f"stage {window.index}: {window.from_stations:,} → {window.stations:,} stations",
+                          stations=mine, at_s=window.start_s))
+            note(RunEvent(elapsed_s=window.plateau_start_s, kind="plateau", span_s=window.plateau_s,
+                          label=f"stage {window.index} plateau", stations=mine, at_s=window.plateau_start_s))
 
 
 async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None:
@@ -302,7 +390,9 @@ async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
     # own making that would then show up as CSMS latency.
     start = trio.current_time()
     spread_s = min(1.0, grace_s / 4)
-    for offset_s, runner in sorted(((fleet.rng.random() * spread_s, r) for r in fleet.runners), key=lambda x: x[0]):
+    # Stations removed from the load (stages) have ended theirs already.
+    runners = [r for r in fleet.runners if r.state != OFF]
+    for offset_s, runner in sorted(((fleet.rng.random() * spread_s, r) for r in runners), key=lambda x: x[0]):
         await trio.sleep_until(start + offset_s)
         now_s = trio.current_time()
         if runner.scheduled_s == math.inf:
@@ -314,7 +404,7 @@ async def _end_transactions(fleet: Fleet, grace_s: float) -> None:
     with trio.move_on_after(grace_s):
         while any(r.station.queue.pending_transaction_messages() for r in fleet.runners if r.link is not None):
             await trio.sleep(0.05)
-    for runner in fleet.runners:
+    for runner in runners:
         if undelivered := runner.station.queue.pending_transaction_messages():
             runner.station.stats.count("end.undelivered_transaction_messages", undelivered)
 

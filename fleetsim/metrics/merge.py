@@ -51,6 +51,7 @@ from fleetsim.metrics.merge_series import (
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, checked_list, reported
 from fleetsim.metrics.recorder import ModelStats, OutageRecovery, Recorder, merge_outages
 from fleetsim.metrics.results import SCENARIO_FILE, SCHEMA_VERSION, SUMMARY_FILE, write_summary
+from fleetsim.metrics.stages import merged_stages
 from fleetsim.metrics.summary import CONNECT, recorder_summary
 from fleetsim.profiles.builtin import ProfileError, load_builtin, load_profile_file
 from fleetsim.station.build import DEFAULT_RESPONSE_TIMEOUT_S
@@ -221,8 +222,21 @@ def merge_results(dirs: list[Path], out: Path) -> dict[str, Any]:
     run = _merged_run(shards, out, interval_s)
     document = {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, run["percentiles"])}
     _unknown_timeouts(document, unknown)
+    if any("stages" in shard.summary for shard in shards):
+        document["stages"] = _merged_stages(shards, out, start, run["percentiles"])
     write_summary(out, document)
     return document
+
+
+def _merged_stages(shards: list[_Shard], out: Path, start: datetime, percentiles: list[float]) -> list[dict[str, Any]]:
+    """Each stage's plateau over every shard (fleetsim.metrics.stages)."""
+    origin_s = start.timestamp()
+    intervals = ((logged.start_epoch_s - origin_s, logged.length_s, logged.tag or "", logged.histogram)
+                 for logged in hlog.read_hlog(out / HLOG_FILE))
+    try:
+        return merged_stages([shard.summary.get("stages") or [] for shard in shards], intervals, percentiles)
+    except ValueError as error:
+        raise MergeError(str(error)) from None
 
 
 def _align(shards: list[_Shard], start: datetime) -> list[Slot]:
@@ -430,6 +444,8 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
             **{key: sum(r.get(key, 0) for r in runs)
                for key in ("messages_sent", "messages_received", "connect_failures")},
         )
+    if any("stages" in r for r in runs):
+        merged.update(stages=common("stages"), ramp_per_s=common("ramp_per_s"))
     if all("stations_started" in r for r in runs):
         merged["stations_started"] = sum(r["stations_started"] for r in runs)
     merged["merged_from"] = runs

@@ -85,7 +85,12 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
             connect_failures=outcome.progress.connect_failures,
             stations_started=outcome.progress.started,
         )
-    return {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, percentiles)}
+    document = {"schema_version": SCHEMA_VERSION, "run": run, **recorder_summary(recorder, percentiles)}
+    if getattr(spec, "stages", ()):
+        run["stages"] = [{"duration_s": stage.duration_s, "stations": stage.stations} for stage in spec.stages]
+        run["ramp_per_s"] = spec.ramp_per_s
+        document["stages"] = (outcome.stages if outcome is not None else None) or []
+    return document
 
 
 def write_summary(out_dir: Path, document: dict[str, Any]) -> None:

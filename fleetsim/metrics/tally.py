@@ -62,8 +62,11 @@ class LiveMerge:
     def add_lines(self, lines: Iterable[str]) -> None:
         """An interval's lines of one process's latency.hlog."""
         for line in lines:
-            tag, histogram = hlog.parse_interval_line(line)
-            self._total(tag).add(histogram)
+            self.add_histogram(*hlog.parse_interval_line(line))
+
+    def add_histogram(self, tag: str, histogram: Histogram) -> None:
+        """One series' interval histogram (its latency.hlog tag)."""
+        self._total(tag).add(histogram)
 
     def set_tally(self, process: int, tally: Tally) -> None:
         """``process``'s counts so far; the counts of the recorder are then

@@ -44,6 +44,7 @@ from fleetsim.scenario.schema import Group, Scenario, Target
 from fleetsim.sessions.config import ReplaySessions
 from fleetsim.sessions.replay import load as load_replay
 from fleetsim.sessions.tags import check_id_tags
+from fleetsim.spec.stages import Stage, StageError, check_stages
 from fleetsim.station.build import FleetIdError, build_model, check_fleet_ids, uses_prefix
 from fleetsim.station.build import group_ids as station_ids
 from fleetsim.station.config import Configuration
@@ -89,6 +90,7 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         raise ScenarioError(name, clip(invalid.message), field=invalid.field) from None
     scenario = _resolve_paths(scenario, path.resolve().parent)
     _check_run(name, scenario)
+    _check_stages(name, scenario, raw, text)
     profiles = _profiles(name, scenario)
     _check_target(name, scenario)
     _check_groups(name, scenario, profiles)
@@ -135,6 +137,27 @@ def _check_run(name: str, scenario: Scenario) -> None:
         if len(seen) > MAX_SOURCE_ADDRESSES:
             raise ScenarioError(name, f"more than {MAX_SOURCE_ADDRESSES:,} addresses",
                                 field="target.source_addresses")
+
+
+def _check_stages(name: str, scenario: Scenario, raw: dict[str, Any], text: str) -> None:
+    """``[[run.stages]]``: targets of 0 or more, within the fleet, each with a
+    plateau to measure; and no ``duration_s`` beside them."""
+    run = scenario.run
+    if not run.stages:
+        return
+    if "duration_s" in (raw.get("run") or {}):
+        raise ScenarioError(name, "run.duration_s and [[run.stages]] are both given: a run with stages lasts as long "
+                                  "as its stages together; remove duration_s", field="run.duration_s",
+                            line=_line_of(text, "duration_s"))
+    for index, stage in enumerate(run.stages):
+        if stage.stations < 0:
+            raise ScenarioError(name, f"{stage.stations:,} stations: a stage's target is 0 stations or more",
+                                field=f"run.stages[{index}].stations")
+    try:
+        check_stages([Stage(stage.duration_s, stage.stations) for stage in run.stages], ramp_per_s=run.ramp_per_s,
+                     interval_s=run.interval_s, fleet=scenario.stations)
+    except StageError as error:
+        raise ScenarioError(name, str(error), field="run.stages") from None
 
 
 def _line_of(text: str, key: str) -> int | None:

@@ -18,6 +18,7 @@ from typing import Annotated
 import msgspec
 
 from fleetsim.csms.config import Faults as CsmsFaults
+from fleetsim.csms.config import TrafficRule
 from fleetsim.inputs import (
     MAX_DURATION_S,
     MAX_INTEGER,
@@ -25,11 +26,11 @@ from fleetsim.inputs import (
     MAX_SPEED,
     MAX_STATIONS,
 )
-from fleetsim.csms.config import TrafficRule
 from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES, MAX_LISTED
 from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, RegistrationStatus
 from fleetsim.sessions.config import ReplaySessions, SegmentSessions
 from fleetsim.sessions.faults import FaultPlan
+from fleetsim.spec.stages import MAX_STAGES
 from fleetsim.station.backoff import Backoff
 
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -108,6 +109,14 @@ class Timestamps(StrEnum):
     WALL = "wall"  # the real clock: power computed from meter deltas then looks ``speed`` times higher
 
 
+class StageTable(_Table):
+    """``[[run.stages]]``: move to ``stations`` running stations at the run's
+    ramp rate, then hold until ``duration_s`` (the ramp included) is up."""
+
+    duration_s: Seconds
+    stations: Annotated[int, msgspec.Meta(le=MAX_STATIONS)]  # below 0 is refused with a sentence (scenario.load)
+
+
 class RunSettings(_Table):
     """``[run]``: how long, how fast, from which seed."""
 
@@ -136,6 +145,10 @@ class RunSettings(_Table):
     # p99.9 are always in), e.g. [50, 90, 95, 99, 99.9, 99.99].
     percentiles: Annotated[tuple[Annotated[float, msgspec.Meta(gt=0, lt=100)], ...],
                            msgspec.Meta(max_length=MAX_LISTED)] = DEFAULT_PERCENTILES
+    # Load that changes during the run (k6's stages): the fleet starts empty,
+    # each stage moves it to its target; the run lasts the stages' sum, so
+    # duration_s is not given with them.
+    stages: Annotated[tuple[StageTable, ...], msgspec.Meta(max_length=MAX_STAGES)] = ()
 
 
 class CsmsSettings(_Table):
