@@ -22,10 +22,9 @@ The fit is least squares on X, with 0 ≤ σ ≤ 1 and κ ≥ 0:
 * the best point of that grid, and the classic linearisation
   (N/X = 1/λ + σ/λ·(N−1) + κ/λ·N(N−1), ordinary least squares) as a second
   start, are refined by Nelder–Mead (clamped to the bounds, restarted until it
-  stops improving);
-* σ or κ is set to exactly 0 when that costs less than a billionth of R²,
-  so that a curve without a peak reports its asymptote rather than a peak
-  at millions of stations.
+  stops improving).  Every trial point is clamped to the bounds, so an
+  optimum on the edge is reached exactly: a curve without a peak gets κ = 0
+  and reports its asymptote, not a peak at millions of stations.
 
 Deterministic (no random starts), no numpy.  Pure: numbers in, numbers out.
 """
@@ -34,7 +33,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
 import msgspec
@@ -62,7 +61,7 @@ BEND_EFFICIENCY: Final = 0.8
 _REACHED: Final = 0.95  # the fitted X at the largest step this close to the asymptote: it was measured
 _GRID: Final = 16  # grid points along each of t_σ, t_κ (≈ a factor 2–3 apart)
 _NEGLIGIBLE: Final = 1e-4  # a σ or κ term this size at the largest N barely moves X
-_SNAP_R2: Final = 1e-9  # a parameter is set to 0 when R² loses less than this
+_RESTART_GAIN: Final = 1e-9  # a restart of Nelder–Mead must gain this much R² to be worth another
 _NM_TOL: Final = 1e-9  # Nelder–Mead stops when its simplex is this small in t
 _NM_ITERATIONS: Final = 400
 _NM_RESTARTS: Final = 6
@@ -94,8 +93,8 @@ class UslFit(msgspec.Struct, frozen=True, kw_only=True):
 def fit_usl(points: Sequence[tuple[float, float]]) -> UslFit | None:
     """Fit the USL to (stations, calls answered per second) points.
 
-    Raises ValueError for a point that is not finite, stations that are not
-    above zero, or a negative throughput.  A throughput of 0 is a measurement
+    Raises ValueError for a point that is not a finite pair, fewer than one
+    station, or a negative throughput.  A throughput of 0 is a measurement
     (nothing was answered) and is fitted like any other.  Returns None when
     there is nothing to fit: fewer than two distinct station counts with a
     throughput above zero.
@@ -133,8 +132,8 @@ def _checked(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]
         n, x = float(point[0]), float(point[1])
         if not (math.isfinite(n) and math.isfinite(x)):
             raise ValueError(f"USL fit: the point ({n}, {x}) is not a finite number")
-        if n <= 0:
-            raise ValueError(f"USL fit: stations must be above zero, not {n:g}")
+        if n < 1:  # the USL's N counts stations: X(1) = λ is one station alone
+            raise ValueError(f"USL fit: stations must be at least 1, not {n:g}")
         if x < 0:
             raise ValueError(f"USL fit: throughput cannot be negative ({x:g} calls/s at {n:g} stations)")
         data.append((n, x))
@@ -161,8 +160,8 @@ class _Problem:
         mean = sum(self.x) / len(self.x)
         self.sst = sum((x - mean) ** 2 for x in self.x)
         top, bottom = max(self.n), min(self.n)
-        self.sigma_scale = _NEGLIGIBLE / max(top, 1.0)
-        self.kappa_scale = _NEGLIGIBLE / max(top, 1.0) ** 2
+        self.sigma_scale = _NEGLIGIBLE / top
+        self.kappa_scale = _NEGLIGIBLE / top**2
         # κ·N² of 10⁴ at the smallest step: the curve already falls as 1/N there.
         kappa_max = 1e4 / bottom**2
         self.t_max = (math.log1p(1.0 / self.sigma_scale), math.log1p(kappa_max / self.kappa_scale))
@@ -200,11 +199,11 @@ class _Problem:
         # stopped while that still gains something R² can show.
         for _ in range(_NM_RESTARTS):
             point, new = _nelder_mead(self.error, best, self.t_max)
-            if new >= value - _SNAP_R2 * self.sst:
+            if new >= value - _RESTART_GAIN * self.sst:
                 best, value = (point, new) if new < value else (best, value)
                 break
             best, value = point, new
-        return self._snapped(*self.params(best))
+        return self.params(best)
 
     def _grid_best(self) -> list[float]:
         axes = [[k * t_max / (_GRID - 1) for k in range(_GRID)] for t_max in self.t_max]
@@ -220,18 +219,6 @@ class _Problem:
             return None
         a, b, c = solution
         return min(1.0, max(0.0, b / a)), max(0.0, c / a)
-
-    def _snapped(self, sigma: float, kappa: float) -> tuple[float, float]:
-        """Set κ, then σ, to exactly 0 (σ to 1) where the data cannot tell it
-        from that bound."""
-        limit = self.best_lambda(sigma, kappa)[1] + _SNAP_R2 * self.sst
-        if kappa > 0 and self.best_lambda(sigma, 0.0)[1] <= limit:
-            kappa = 0.0
-        if sigma > 0 and self.best_lambda(0.0, kappa)[1] <= limit:
-            sigma = 0.0
-        if 0 < sigma < 1 and self.best_lambda(1.0, kappa)[1] <= limit:
-            sigma = 1.0  # every step already at the ceiling: X = λ throughout
-        return sigma, kappa
 
 
 def _solve3(augmented: list[list[float]]) -> list[float] | None:
@@ -252,7 +239,9 @@ def _solve3(augmented: list[list[float]]) -> list[float] | None:
     return out
 
 
-def _nelder_mead(f, start: list[float], upper: tuple[float, float]) -> tuple[list[float], float]:  # noqa: ANN001
+def _nelder_mead(
+    f: Callable[[Sequence[float]], float], start: list[float], upper: tuple[float, float]
+) -> tuple[list[float], float]:
     """Nelder–Mead in two dimensions inside the box [0, upper]: every trial
     point is clamped to the box, so a minimum on its edge (σ or κ = 0) is
     reached exactly."""
