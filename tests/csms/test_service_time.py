@@ -211,6 +211,7 @@ def test_a_bad_service_time_is_a_one_line_usage_error(value: str, message: str) 
 
 
 def test_a_bad_service_time_in_a_config_is_refused() -> None:
+    assert msgspec.convert({"service_time_s": 0.002}, CsmsConfig).service_time_s == 0.002
     for bad in (-0.001, float("inf"), 61.0):
         with pytest.raises(msgspec.ValidationError, match="service_time_s"):
             msgspec.convert({"service_time_s": bad}, CsmsConfig)
