@@ -19,7 +19,15 @@ connection whose CALL finds it full waits, holding that one CALL, and reads
 nothing from its socket meanwhile: the backlog stays in the kernel's buffers and
 the stations' own queues (TCP back-pressure), never in ours.  Waiting
 connections get in in the order they came, so one station that floods CALLs
-(against OCPP-J 1.6 §4.1.1) gets no more of the server than its turn.
+(against OCPP-J 1.6 §4.1.1) gets no more of the server than its turn.  A
+waiting connection reads no ping and no close frame either, as a CSMS with a
+full input queue would not; a link cut meanwhile, or the CSMS stopping, ends the
+wait at once.
+
+What passes through the server: well-formed CALLs only.  A frame that cannot be
+decoded is answered with its CALLERROR at once (OCPP-J 1.6 §4.2.3), and answers
+to the CSMS's own CALLs are taken at once.  A CALL whose station has gone by
+its turn is dropped without taking a service (counted in ``answers_lost``).
 """
 
 from __future__ import annotations
