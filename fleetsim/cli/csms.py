@@ -16,7 +16,15 @@ import click
 import msgspec
 import trio
 
-from fleetsim.csms.config import BasicAuth, CsmsConfig, ResponseDelay, TlsFiles, TrafficRule
+from fleetsim.csms.config import (
+    MAX_SERVICE_TIME_S,
+    BasicAuth,
+    CsmsConfig,
+    ResponseDelay,
+    TlsFiles,
+    TrafficRule,
+    parse_duration_ms,
+)
 from fleetsim.csms.server import CsmsStats, RunningCsms, serve_csms
 from fleetsim.cli.options import Number
 from fleetsim.csms.tls import server_context
@@ -148,6 +156,22 @@ def _parse_delay(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(clip(str(error))) from None
 
 
+def _parse_service_time(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--service-time 2ms`` as seconds; ``0`` turns the server off."""
+    if value is None:
+        return None
+    if value.strip().startswith("-"):
+        raise click.BadParameter(f"{quote(value)}: a service time cannot be negative")
+    try:
+        service_time_ms = parse_duration_ms(value)
+    except ValueError:
+        raise click.BadParameter(f"{quote(value)} is not a duration: use e.g. 2ms, 500us or 0.01s "
+                                 "(a bare number is milliseconds; 0: off)") from None
+    if service_time_ms > MAX_SERVICE_TIME_S * 1000:
+        raise click.BadParameter(f"{quote(value)}: a service time is at most {MAX_SERVICE_TIME_S:g}s")
+    return service_time_ms / 1000.0
+
+
 @click.group()
 def csms() -> None:
     """The embedded reference CSMS: the default target of a load run."""
@@ -172,6 +196,13 @@ def csms() -> None:
 @click.option(
     "--delay", callback=_parse_delay, metavar="SPEC",
     help="Answer delay: none, fixed:5ms, uniform:1ms:20ms or lognormal:median=5ms,p99=50ms (units us, ms, s).",
+)
+@click.option(
+    "--service-time", callback=_parse_service_time, metavar="DURATION",
+    help="Serve every CALL through one FIFO server that takes exactly this long per CALL (e.g. 2ms; units us, ms, "
+         "s; 0: off), so the CSMS answers at most 1/DURATION CALLs per second and, past that, latency grows. "
+         "Each of --workers N processes has its own server: N/DURATION in all. --delay is added after the "
+         "service and takes no capacity.",
 )
 @click.option(
     "--password-env", metavar="VAR",
@@ -215,6 +246,7 @@ def serve(
     boot_status: str | None,
     unknown_id_tag: str | None,
     delay: ResponseDelay | None,
+    service_time: float | None,
     password_env: str | None,
     tls_cert: Path | None,
     tls_key: Path | None,
@@ -234,6 +266,7 @@ def serve(
         "boot_status": RegistrationStatus(boot_status) if boot_status else None,
         "unknown_id_tag": AuthorizationStatus(unknown_id_tag) if unknown_id_tag else None,
         "delay": delay,
+        "service_time_s": service_time,
         "seed": seed,
     }
     config = build_config(config_file, overrides, calls, traffic_file, password_env)

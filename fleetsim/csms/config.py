@@ -23,6 +23,9 @@ from fleetsim.ocpp.enums import AuthorizationStatus, DataTransferStatus, Registr
 from fleetsim.ocpp.frames import DEFAULT_MAX_FRAME_BYTES
 
 _Z_99: Final = 2.3263478740408408  # the standard normal's 0.99 quantile
+# A CSMS that serves fewer than one CALL a minute is no load-test target: a
+# larger service time is more likely milliseconds written as seconds.
+MAX_SERVICE_TIME_S: Final = 60.0
 
 
 class DelayKind(StrEnum):
@@ -243,6 +246,12 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     # starts at first + k and steps by n.
     transaction_id_step: int = 1
     delay: ResponseDelay = ResponseDelay()
+    # A CSMS of known capacity (fleetsim.csms.service): every CALL of every
+    # station waits its turn at one server that takes exactly this long per
+    # CALL, so one process answers at most 1 / service_time_s CALLs per second.
+    # 0: off, every CALL answered at once.  ``delay`` composes with it: drawn
+    # after the service, it adds latency and takes no capacity.
+    service_time_s: float = 0.0
     seed: int = 0
     faults: Faults = Faults()
     basic_auth: BasicAuth | None = None
@@ -270,6 +279,9 @@ class CsmsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError("timeouts must be positive")
         if self.speed <= 0:
             raise ValueError("speed must be positive")
+        if not (math.isfinite(self.service_time_s) and 0 <= self.service_time_s <= MAX_SERVICE_TIME_S):
+            raise ValueError(f"service_time_s must be from 0 (off) to {MAX_SERVICE_TIME_S:g} seconds, "
+                             f"not {self.service_time_s!r}")
         if (self.csms_call_queue < 0 or self.max_message_bytes < 1 or self.max_charge_points < 1
                 or self.max_partial_bytes < 0):
             raise ValueError("csms_call_queue and max_message_bytes out of range")

@@ -35,6 +35,7 @@ from fleetsim.csms.central import CentralSystem, Refusal
 from fleetsim.csms.config import CsmsConfig, DelayKind, MalformedKind
 from fleetsim.csms.handshake import Refuse, Upgrade, decide, read_request, send_all
 from fleetsim.csms.outbound import OutboundContext, check_rule, generate
+from fleetsim.csms.service import SingleServer
 from fleetsim.csms.timers import TimerHeap
 from fleetsim.csms.tls import accept_tls, server_context
 from fleetsim.engine import framing
@@ -94,7 +95,7 @@ class CsmsStats(msgspec.Struct):
     answers_sent: int = 0  # CALLRESULTs made
     errors_sent: dict[str, int] = {}  # CALLERRORs made, by code
     malformed_sent: int = 0  # by the malformed_every fault
-    answers_lost: int = 0  # delayed answers whose connection closed first
+    answers_lost: int = 0  # delayed or queued (service_time_s) answers whose connection closed first
     csms_calls_sent: dict[str, int] = {}  # the CSMS's own CALLs, by action
     csms_calls_skipped: dict[str, int] = {}  # due, but nothing to send or the queue was full
     csms_call_results: dict[str, dict[str, int]] = {}  # action -> status, "CallError:<code>", "timeout", ...
@@ -148,6 +149,12 @@ class RunningCsms:
         return self._server is not None and self._server.remote_start(charge_point_id, connector_id, id_tag)
 
     @property
+    def service(self) -> SingleServer | None:
+        """The one server of ``service_time_s`` (its queue's length, longest
+        length, CALLs served); None when the setting is off."""
+        return None if self._server is None else self._server.service
+
+    @property
     def url(self) -> str:
         """Stations connect to ``<url>/<chargePointId>`` (OCPP-J 1.6 §3.1.1)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -175,6 +182,7 @@ class _Connection:
         "nursery",
         "outbox",
         "pending",
+        "waiting_scope",
     )
 
     def __init__(self, charge_point_id: str, link: Link, nursery: trio.Nursery) -> None:
@@ -190,6 +198,10 @@ class _Connection:
         self.closed = False
         self.dropping = False
         self.delayed_answers = 0  # answers waiting for the configured delay
+        # Set while the receive loop waits for room in the service queue: a
+        # link cut meanwhile (by a flusher) cancels the wait, so the connection
+        # ends now rather than at its turn.
+        self.waiting_scope: trio.CancelScope | None = None
 
 
 async def serve_csms(
@@ -217,6 +229,8 @@ async def serve_csms(
         bound_port = listener.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)
+            if server.service is not None:
+                nursery.start_soon(server.service.run)
             tls = server.tls_context is not None
             task_status.started(RunningCsms(host, bound_port, tls, server.stats, server.central, nursery.cancel_scope,
                                             server))
@@ -252,6 +266,9 @@ class _Server:
             start_s = trio.current_time() + faults.stall_at_s
             self._stall = (start_s, start_s + faults.stall_for_s)
             self.timers.pause_from_s, self.timers.pause_until_s = self._stall
+        # service_time_s: every CALL through one FIFO server (fleetsim.csms.service).
+        self.service = (SingleServer(config.service_time_s, self._serve_call, self._stall)
+                        if config.service_time_s > 0 else None)
 
     def now(self, now_s: float) -> datetime:
         return datetime.fromtimestamp(self._origin_epoch_s + (now_s - self._origin_s) * self.config.speed, UTC)
@@ -360,6 +377,7 @@ class _Server:
     async def _receive_loop(self, connection: _Connection) -> None:
         link = connection.link
         on_message = self._on_message
+        service = self.service
         while True:
             try:
                 events = await link.receive()
@@ -380,7 +398,7 @@ class _Server:
                     now_s = trio.current_time()
                 if type(event) is framing.Message:
                     try:
-                        on_message(connection, event.data, now_s)
+                        queued = on_message(connection, event.data, now_s)
                     except Exception:  # our bug: this connection only, with the close code that says so
                         self.stats.internal_errors += 1
                         log.exception("CSMS failed handling a message of %s", connection.charge_point_id)
@@ -389,20 +407,36 @@ class _Server:
                     if connection.dropping:
                         self.stats.connections_dropped += 1
                         return  # no close frame: a dropped connection, as a network failure looks
+                    if queued is not None:
+                        assert service is not None
+                        # Waits while the server's queue is full, reading
+                        # nothing meanwhile: the backlog stays in the sockets.
+                        with trio.CancelScope() as connection.waiting_scope:
+                            await service.put(connection, queued, len(event.data), now_s)
+                        connection.waiting_scope = None
+                        if link.closed:
+                            return
+                        now_s = trio.current_time()
                 else:
                     # RFC 6455 §5.5: pong pings, echo a close, close on a violation.
                     if link.answer(event):
-                        connection.nursery.start_soon(link.flush, self.config.send_stall_s)
+                        connection.nursery.start_soon(self._flush, connection)
                     if link.closed:
                         return
 
     # ------------------------------------------------------------ messages
 
-    def _on_message(self, connection: _Connection, data: bytes, now_s: float) -> None:
+    def _on_message(self, connection: _Connection, data: bytes, now_s: float) -> Call | None:
+        """Handle one message; with a service time, return a CALL for the
+        server's queue instead of answering it."""
         self.stats.messages_received += 1
         connection.messages += 1
         frame = decode_frame(data, self.config.max_message_bytes)
+        queued = None
         match frame:
+            case Call() if self.service is not None:
+                _bump(self.stats.calls_received, frame.action)
+                queued = frame
             case Call():
                 self._on_call(connection, frame, now_s)
             case CallResult() | CallError():
@@ -412,10 +446,28 @@ class _Server:
         limit = self.config.faults.drop_after_messages
         if limit is not None and connection.messages >= limit:
             connection.dropping = True
+        return queued
+
+    def _serve_call(self, connection: _Connection, call: Call, now_s: float) -> None:
+        """The server has finished ``call``'s service: answer it now."""
+        if connection.closed:
+            self.stats.answers_lost += 1
+            return
+        try:
+            self._answer_call(connection, call, now_s)
+        except Exception:  # our bug: this connection only; the server goes on with the others
+            self.stats.internal_errors += 1
+            log.exception("CSMS failed answering a CALL of %s", connection.charge_point_id)
+            connection.link.close(framing.CLOSE_INTERNAL_ERROR, "internal error")
+            if connection.waiting_scope is not None:
+                connection.waiting_scope.cancel()
 
     def _on_call(self, connection: _Connection, call: Call, now_s: float) -> None:
+        _bump(self.stats.calls_received, call.action)
+        self._answer_call(connection, call, now_s)
+
+    def _answer_call(self, connection: _Connection, call: Call, now_s: float) -> None:
         stats = self.stats
-        _bump(stats.calls_received, call.action)
         connection.calls += 1
         every = self.config.faults.malformed_every
         if every is not None and connection.calls % every == 0:
@@ -459,6 +511,8 @@ class _Server:
                     _bump(self.stats.connections_cut, "calls_flood")
                     connection.dropping = True
                     connection.link.close(framing.CLOSE_POLICY_VIOLATION, "too many CALLs in flight")
+                    if connection.waiting_scope is not None:  # answered by the service_time_s server
+                        connection.waiting_scope.cancel()
                     return
                 connection.delayed_answers += 1
                 self.timers.schedule(now_s + delay_ms / 1000.0, self._send_later, connection, data)
@@ -474,7 +528,12 @@ class _Server:
 
     def _send(self, connection: _Connection, data: bytes) -> None:
         if connection.link.send_text(data):
-            connection.nursery.start_soon(connection.link.flush, self.config.send_stall_s)
+            connection.nursery.start_soon(self._flush, connection)
+
+    async def _flush(self, connection: _Connection) -> None:
+        await connection.link.flush(self.config.send_stall_s)
+        if connection.link.closed and connection.waiting_scope is not None:
+            connection.waiting_scope.cancel()  # cut while waiting for the service queue
 
     # ------------------------------------------------- the CSMS's own CALLs
 
