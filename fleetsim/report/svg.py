@@ -8,6 +8,7 @@ Pure: data in, SVG text out.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -367,7 +368,7 @@ def _sequence_labels(markers: Sequence[Marker], x_of: Callable[[float], float]) 
         picked = members
         for step in _LABEL_STEPS:
             picked = [member for n, member in enumerate(members, start=1) if n == 1 or n % step == 0]
-            if all(x + width <= x_next for (_, x, width), (_, x_next, _) in zip(picked, picked[1:])):
+            if all(x + width <= x_next for (_, x, width), (_, x_next, _) in itertools.pairwise(picked)):
                 break
         chosen.update(i for i, _, _ in picked)
     return chosen
