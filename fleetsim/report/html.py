@@ -3,13 +3,15 @@ opens offline — inline CSS and inline SVG charts, no script, no CDN, no other
 file — for a capacity planner who should not have to read JSON.
 
 First what decides the run: whether it drove its whole fleet, and the
-thresholds' verdicts.  Sections: the run and its fleet; per action the latency
+thresholds' verdicts.  Sections: the run and its fleet; a staged run's stages
+(each plateau's figures); per action the latency
 (corrected for coordinated omission) against each model's declared response
 timeout, at a glance, over time and as a percentile distribution; stations,
 connectors and messages over time; connections over time; errors and timeouts;
 the CSMS's calls and how each model answered; connections; the simulator's own
 lag.  Every chart over time marks what happened to the run (injected faults,
-events.csv) and leaves intervals without data as gaps.
+a staged run's stage starts and plateaus: events.csv) and leaves intervals
+without data as gaps.
 
 Pure: :func:`render` turns a :class:`~fleetsim.report.folder.RunFolder` (read
 with plain file IO by :func:`~fleetsim.report.folder.read_folder`) into text.
