@@ -1,6 +1,7 @@
 """A run's results folder read back for the reports (layout: results/README.md):
 ``summary.json``, the interval log ``latency.hlog``, ``timeseries.csv`` and
-``events.csv`` (what happened to the run: injected faults).
+``events.csv`` (what happened to the run: injected faults, the stages' starts
+and plateaus).
 
 Long runs have thousands of intervals; a chart shows a few hundred points.
 Intervals are merged into buckets by *adding* their histograms (a bucket's p99
@@ -34,6 +35,11 @@ DISTRIBUTION_PERCENTILES: Final = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0
                                    92.5, 95.0, 96.25, 97.5, 98.125, 98.75, 99.0, 99.375, 99.5, 99.75, 99.8, 99.9,
                                    99.95, 99.975, 99.99, 99.995, 99.999)
 OVER_TIME_PERCENTILES: Final = (50.0, 99.0)
+# events.csv kinds written once per stage (results/README.md): one row each,
+# never added up with another (a merged run's shards each wrote the same one).
+STAGE: Final = "stage"
+PLATEAU: Final = "plateau"
+_ONCE_KINDS: Final = frozenset({STAGE, PLATEAU})
 
 
 class ResultsError(Exception):
@@ -245,6 +251,9 @@ def _read_events(file: Path, bucket_s: float, problems: list[str]) -> list[Event
                 except (KeyError, TypeError, ValueError) as error:
                     problems.append(f"{file.name} could not be read past line {number}: {error!r}")
                     break
+                if kind in _ONCE_KINDS:
+                    _keep_first(found, Event(t_s, kind, label, span_s, stations, 1, at_s))
+                    continue
                 key = (kind, label, _index(t_s, bucket_s))
                 known = found.get(key)
                 found[key] = Event(t_s, kind, label, span_s, stations, 1, at_s) if known is None else \
@@ -253,6 +262,16 @@ def _read_events(file: Path, bucket_s: float, problems: list[str]) -> list[Event
     except OSError as error:
         problems.append(f"{file.name} could not be read: {error}")
     return sorted(found.values(), key=lambda event: event.t_s)
+
+
+def _keep_first(found: dict[tuple[str, str, int], Event], event: Event) -> None:
+    """A stage's row (or its plateau's) once: the earliest, its target as
+    written (a merged run's shards each wrote the row of the same stage, a
+    few ms apart; their targets are not added)."""
+    key = (event.kind, event.label, -1)
+    known = found.get(key)
+    if known is None or event.t_s < known.t_s:
+        found[key] = event
 
 
 # ---------------------------------------------------------------- latency.hlog

@@ -3,13 +3,15 @@ opens offline — inline CSS and inline SVG charts, no script, no CDN, no other
 file — for a capacity planner who should not have to read JSON.
 
 First what decides the run: whether it drove its whole fleet, and the
-thresholds' verdicts.  Sections: the run and its fleet; per action the latency
+thresholds' verdicts.  Sections: the run and its fleet; a staged run's stages
+(each plateau's figures); per action the latency
 (corrected for coordinated omission) against each model's declared response
 timeout, at a glance, over time and as a percentile distribution; stations,
 connectors and messages over time; connections over time; errors and timeouts;
 the CSMS's calls and how each model answered; connections; the simulator's own
 lag.  Every chart over time marks what happened to the run (injected faults,
-events.csv) and leaves intervals without data as gaps.
+a staged run's stage starts and plateaus: events.csv) and leaves intervals
+without data as gaps.
 
 Pure: :func:`render` turns a :class:`~fleetsim.report.folder.RunFolder` (read
 with plain file IO by :func:`~fleetsim.report.folder.read_folder`) into text.
@@ -24,7 +26,7 @@ from typing import Any, Final
 from fleetsim.metrics.summary import BOOT, CONNECT, GC_PAUSE_SHARE_LIMIT, PROBE_RESOLUTION_MS, lag_threshold_for
 from fleetsim.report import html_parts as parts
 from fleetsim.report import html_verdicts as verdicts
-from fleetsim.report.folder import Event, Point, Row, RunFolder
+from fleetsim.report.folder import PLATEAU, STAGE, Event, Point, Row, RunFolder
 from fleetsim.report.html_parts import e, note, section
 from fleetsim.report.svg import (
     INK,
@@ -101,6 +103,7 @@ def render(folder: RunFolder) -> str:
                 "is the tightest declared response timeout (of the models that sent the action) divided by the p99.9; "
                 "<i>over declared</i> is the share of calls whose corrected latency passed their model's timeout.",
                 parts.glance_table(summary) or note("No calls were answered.")),
+        parts.stages_section(summary),
         _over_time_section(folder, markers, drove_fleet),
         _connections_over_time_section(folder, markers),
         _latency_over_time_section(folder, colors, markers),
@@ -115,7 +118,8 @@ def render(folder: RunFolder) -> str:
     thresholds = verdicts.thresholds_section(summary)
     nav = "".join(f"<a href='#{anchor}'>{e(label)}</a>" for anchor, label in (
         *((("thresholds", "thresholds"),) if thresholds else ()),
-        ("run", "the run"), ("glance", "at a glance"), ("over-time", "stations & throughput"),
+        ("run", "the run"), ("glance", "at a glance"),
+        *((("stages", "stages"),) if parts.stage_list(summary) else ()), ("over-time", "stations & throughput"),
         ("connections-over-time", "connections over time"), ("latency-over-time", "latency over time"),
         ("distribution", "distributions"), ("errors", "errors"), ("csms-calls", "CSMS calls"),
         ("connections", "connections"), ("simulator", "simulator")))
@@ -268,10 +272,18 @@ _FAULT_NAMES: Final = {"storm": "storm", "outage": "outage", "drop": "drop", "re
 def run_markers(folder: RunFolder) -> list[Marker]:
     """What happened to the run, to mark on every chart over time: the
     injected faults (events.csv; for a folder without it, the CSMS outages
-    summary.json keeps).  Stages of a run, once it has them, are marked the
-    same way: a Marker each, appended here."""
+    summary.json keeps), and a staged run's stages: each one's start and its
+    plateau (events.csv, else summary.json's ``stages``)."""
+    stages = _stage_markers(folder)
     if folder.events is not None:
-        return [_event_marker(event, folder.bucket_s) for event in folder.events]
+        faults = [_event_marker(event, folder.bucket_s) for event in folder.events
+                  if event.kind not in (STAGE, PLATEAU)]
+    else:
+        faults = _summary_outages(folder)
+    return sorted([*stages, *faults], key=lambda marker: marker.t_s) if stages else faults
+
+
+def _summary_outages(folder: RunFolder) -> list[Marker]:
     run = folder.summary["run"]
     speed = run.get("speed")
     if not speed:
@@ -280,6 +292,50 @@ def run_markers(folder: RunFolder) -> list[Marker]:
                    f"CSMS outage at {outage['at_s'] / speed:.1f} s for {outage['for_s'] / speed:.1f} s")
             for outage in (folder.summary.get("faults") or {}).get("outages") or []
             if isinstance(outage.get("at_s"), int | float) and isinstance(outage.get("for_s"), int | float)]
+
+
+_STAGE_NUMBER: Final = re.compile(r"stage (\d{1,9})\b")
+
+
+def _stage_markers(folder: RunFolder) -> list[Marker]:
+    """Each stage's start as a line labelled ``N: target`` and its plateau as
+    a band: from events.csv's ``stage`` and ``plateau`` rows, else from
+    summary.json's ``stages`` (a folder whose events.csv was lost).  The
+    target is summary.json's when it has the stage (a merged events.csv may
+    have added the shards' rows of one stage)."""
+    targets = {stage["index"]: stage["stations"] for stage in parts.stage_list(folder.summary)
+               if isinstance(stage.get("index"), int) and parts.figure(stage.get("stations")) is not None}
+    events = [event for event in folder.events or () if event.kind in (STAGE, PLATEAU)]
+    if not events:
+        return [marker for stage in parts.stage_list(folder.summary) for marker in _summary_stage(stage)]
+    markers = []
+    counted = {STAGE: 0, PLATEAU: 0}
+    for event in events:
+        counted[event.kind] += 1
+        found = _STAGE_NUMBER.match(event.label)
+        number = int(found[1]) if found else counted[event.kind]
+        until = f"{event.t_s:.1f}–{event.t_s + event.span_s:.1f} s"
+        if event.kind == STAGE:
+            target = targets.get(number, event.stations)
+            markers.append(Marker(event.t_s, f"{number}: {target:,.0f}", STAGE, 0.0,
+                                  f"{event.label or f'stage {number}'}, {until}"))
+        else:
+            markers.append(Marker(event.t_s, "", PLATEAU, event.span_s,
+                                  f"stage {number} plateau, {until}: measured; the ramp before it is excluded"))
+    return markers
+
+
+def _summary_stage(stage: Mapping[str, Any]) -> list[Marker]:
+    index = stage.get("index")
+    figures = parts.figures(stage, "stations", "start_s", "plateau_start_s", "end_s")
+    if not isinstance(index, int) or figures is None:
+        return []
+    target, start_s, plateau_s, end_s = figures
+    return [Marker(start_s, f"{index}: {target:,.0f}", STAGE, 0.0,
+                   f"stage {index}: {parts.number(parts.figure(stage.get('from_stations')))} → {target:,.0f} "
+                   f"stations, {start_s:.1f}–{end_s:.1f} s"),
+            Marker(plateau_s, "", PLATEAU, max(0.0, end_s - plateau_s),
+                   f"stage {index} plateau, {plateau_s:.1f}–{end_s:.1f} s: measured; the ramp before it is excluded")]
 
 
 def _event_marker(event: Event, bucket_s: float) -> Marker:
@@ -311,8 +367,13 @@ def _event_marker(event: Event, bucket_s: float) -> Marker:
 def _markers_note(markers: Sequence[Marker]) -> str:
     if not markers:
         return ""
-    return (" Dashed lines and bands mark what happened to the run (injected faults: hover for details); "
-            "they are on every chart over time.")
+    stages = (" Numbered lines mark each stage's start (stage: target stations) and light bands its plateau, "
+              "the part measured; the ramp before a plateau is excluded from the stage's figures."
+              if any(marker.kind == STAGE for marker in markers) else "")
+    faults = any(marker.kind not in (STAGE, PLATEAU) for marker in markers)
+    return ((" Dashed lines and bands mark what happened to the run (injected faults: hover for details); "
+             "they are on every chart over time." if faults else "") + stages
+            + (" Stage marks are on every chart over time." if stages and not faults else ""))
 
 
 def _declared_rules(summary: Mapping[str, Any], action: str, colors: Mapping[str, str]) -> list[Rule]:

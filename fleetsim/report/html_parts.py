@@ -1,9 +1,11 @@
 """Building blocks of the HTML report: escaping, figures, tables, and the
-sections that are tables (the run, errors, CSMS calls, connections, the
-simulator's own lag).  Pure: dicts of ``summary.json`` in, HTML text out."""
+sections that are tables (the run, a staged run's stages, errors, CSMS calls,
+connections, the simulator's own lag).  Pure: dicts of ``summary.json`` in,
+HTML text out."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
@@ -217,6 +219,82 @@ def percentiles_table(summary: Mapping[str, Any], action: str, colors: Mapping[s
                      *(ms(corrected.get(p)) for p in EXCHANGE_PERCENTILES),
                      share(x.get("corrected_over_declared_share"))])
     return table(["model", "calls", *EXCHANGE_PERCENTILES, "over declared"], rows, cls="compact")
+
+
+# ---------------------------------------------------------------- stages
+
+
+def figure(value: object) -> float | None:
+    """A number of summary.json, or None for anything else (a missing or
+    mangled field shows as "–" rather than breaking the report)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def figures(mapping: Mapping[str, Any], *keys: str) -> tuple[float, ...] | None:
+    """The numbers under ``keys``, or None when one is not a number."""
+    found = tuple(figure(mapping.get(key)) for key in keys)
+    return None if any(value is None for value in found) else tuple(v for v in found if v is not None)
+
+
+def stage_list(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """summary.json's ``stages`` (a staged run's), objects only; [] without."""
+    stages = summary.get("stages")
+    return [stage for stage in stages if isinstance(stage, Mapping)] if isinstance(stages, list) else []
+
+
+def exchanges_of(fleet: object) -> dict[str, Mapping[str, Any]]:
+    """A fleet section's exchanges by action (objects only; {} without)."""
+    exchanges = fleet.get("exchanges") if isinstance(fleet, Mapping) else None
+    if not isinstance(exchanges, Mapping):
+        return {}
+    return {str(action): x for action, x in exchanges.items() if isinstance(x, Mapping)}
+
+
+def worst_p99(fleet: object) -> tuple[str, float] | None:
+    """The action with the highest corrected p99 in a fleet section, and that p99 (ms)."""
+    found = [(p99, action) for action, x in exchanges_of(fleet).items()
+             if isinstance(corrected := x.get("corrected_ms"), Mapping)
+             and (p99 := figure(corrected.get("p99"))) is not None]
+    if not found:
+        return None
+    p99, action = max(found)
+    return str(action), p99
+
+
+def _stage_row(stage: Mapping[str, Any]) -> list[str]:
+    fleet = stage.get("fleet")
+    exchanges = list(exchanges_of(fleet).values())
+    errors = sum(figure(x.get("errors_total")) or 0 for x in exchanges)
+    timeouts = sum(figure(x.get("timeouts")) or 0 for x in exchanges)
+    over = sum(figure(x.get("over_declared")) or 0 for x in exchanges)
+    worst = worst_p99(fleet)
+    messages = stage.get("messages_per_s") if isinstance(stage.get("messages_per_s"), Mapping) else {}
+    first = e(stage.get("index", "?"))
+    return [bad(first) if timeouts or over else first,
+            *(number(figure(stage.get(key))) for key in ("stations", "from_stations", "excluded_s", "plateau_s",
+                                                         "calls_per_s")),
+            number(figure(messages.get("out"))), number(figure(messages.get("in"))),
+            "–" if worst is None else f"{ms(worst[1])} {e(worst[0])}",
+            number(errors if exchanges else None), number(timeouts if exchanges else None)]
+
+
+def stages_section(summary: Mapping[str, Any]) -> str:
+    """A staged run's stages, each measured on its plateau alone; "" for a run without stages."""
+    stages = stage_list(summary)
+    if not stages:
+        return ""
+    body = table(["stage", "target", "from", "ramp excluded (s)", "plateau (s)", "calls answered/s",
+                  "messages/s out", "messages/s in", "worst p99 (action)", "errors", "timeouts"],
+                 [_stage_row(stage) for stage in stages])
+    return section("stages", "Stages",
+                   "Each stage moves the running stations to its target at the run's ramp rate, then holds them. "
+                   "<b>The ramp into each stage is excluded from its figures</b>: they are its plateau's alone "
+                   "(from the first interval tick after the ramp to the stage's end; <i>ramp excluded</i> says how "
+                   "long was left out). The p99 is the corrected latency of the action slowest on the plateau, all "
+                   "models together; rows in red had timeouts or answers past a declared timeout. Each chart over "
+                   "time marks the stages' starts and their plateaus.", body)
 
 
 # ---------------------------------------------------------------- errors, CSMS calls, connections

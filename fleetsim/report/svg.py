@@ -8,6 +8,7 @@ Pure: data in, SVG text out.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -47,8 +48,8 @@ class Rule(msgspec.Struct, frozen=True):
 class Marker(msgspec.Struct, frozen=True):
     """A moment of the run on a time axis: a vertical line, or a band when it
     lasts (``span_s`` > 0), labelled at the top.  ``kind`` picks its colour
-    (MARKER_STYLES: injected faults; later the stages of a run), ``detail``
-    is its tooltip."""
+    (MARKER_STYLES: injected faults, the stages of a run and their
+    plateaus), ``detail`` is its tooltip."""
 
     t_s: float
     label: str
@@ -65,10 +66,22 @@ MARKER_STYLES: Final = {
     "reboot": ("#EF6C00", "reboot"),
     "power_loss": ("#5D4037", "power loss"),
     "connector": ("#757575", "connector fault"),
+    "stage": ("#283593", "stage start (stage: target stations)"),
+    "plateau": ("#3F51B5", "stage plateau (measured)"),
 }
 _MARKER_GREY: Final = "#888"
 MAX_MARKER_LINES: Final = 12  # more moments of one kind in a chart: short ticks at the top instead of lines
 _LABEL_ROWS: Final = 3
+# Kinds whose moments are a numbered sequence (a run's stages): when their
+# labels would crowd, the first and every k-th are labelled (k from these),
+# drawn as lines, and the rest are ticks.
+SEQUENCE_KINDS: Final = frozenset({"stage"})
+_LABEL_STEPS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+_TICK_GAP_PX: Final = 2.0  # ticks of a sequence closer than this to the last one drawn are left out
+# Kinds drawn as faint bands without an outline: many lie side by side (a
+# staged run's plateaus); those less than a pixel apart are drawn as one.
+LIGHT_BAND_KINDS: Final = frozenset({"plateau"})
+_BAND_GAP_PX: Final = 1.0
 
 
 class Axis(msgspec.Struct, frozen=True):
@@ -200,7 +213,8 @@ def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules:
     kinds = list(dict.fromkeys(marker.kind for marker in markers))
     legend_items = ([(s.name, s.color, s.dash, s.width) for s in series] +
                     [(r.label, r.color, r.dash, 1.2) for r in rules] +
-                    [(_marker_style(kind)[1], _marker_style(kind)[0], "3 2", 1.2) for kind in kinds])
+                    [(_marker_style(kind)[1], _marker_style(kind)[0], "band" if kind in LIGHT_BAND_KINDS else "3 2",
+                      1.2) for kind in kinds])
     fits = int((width - left - right - 44) / 6.4)  # characters a legend row holds; longer names are cut
     legend_items = [(name if len(name) <= fits else name[:fits - 1] + "…", *rest) for name, *rest in legend_items]
     legend_rows = _legend_rows(legend_items, width - left - right)
@@ -290,33 +304,48 @@ def _markers_svg(markers: Sequence[Marker], x_scale: _Scale, plot_y: tuple[float
     tooltip; labels at the top where they fit (a label that would overlap
     another is left to the tooltip).  A kind with many moments (random drops
     over a soak) becomes short ticks along the top, unlabelled, so they do
-    not hide the data (nor the other kinds' lines).  Returns
-    the marks (drawn under the data) and their labels (drawn over it)."""
+    not hide the data (nor the other kinds' lines); a numbered sequence (a
+    run's stages) keeps a labelled line every k-th.  Returns the marks (drawn
+    under the data) and their labels (drawn over it)."""
     if not markers:
         return "", ""
     top, bottom = plot_y
     low, high = x_scale.pixels
+
+    def x_of(t_s: float) -> float:
+        return min(max(x_scale.position(t_s), low), high)
+
     moments = Counter(marker.kind for marker in markers if marker.span_s <= 0)
     ticks = {kind for kind, n in moments.items() if n > MAX_MARKER_LINES}
-    out = ["<g class='markers'>"]
+    labelled = _sequence_labels(markers, x_of)
+    out = ["<g class='markers'>", *_light_bands(markers, x_of, plot_y)]
     rows_end = [-math.inf] * _LABEL_ROWS  # where the last label of each row ends (px)
+    last_tick: dict[str, float] = {}
     labels = []
-    for marker in markers:
+    for i, marker in enumerate(markers):
+        if marker.span_s > 0 and marker.kind in LIGHT_BAND_KINDS:
+            continue  # drawn above
         color = _marker_style(marker.kind)[0]
-        x0 = min(max(x_scale.position(marker.t_s), low), high)
+        x0 = x_of(marker.t_s)
         tooltip = f"<title>{escape(marker.detail or marker.label)}</title>"
+        sequence = marker.kind in SEQUENCE_KINDS
         if marker.span_s > 0:
-            x1 = min(max(x_scale.position(marker.t_s + marker.span_s), low), high)
+            x1 = x_of(marker.t_s + marker.span_s)
             out.append(f"<rect class='marker' x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 1.0):.1f}' "
                        f"height='{bottom - top}' fill='{color}' fill-opacity='0.12' stroke='{color}' "
                        f"stroke-opacity='0.5' stroke-dasharray='3 2'>{tooltip}</rect>")
-        elif marker.kind in ticks:
+        elif marker.kind in ticks and not (sequence and i in labelled):
+            if sequence and x0 - last_tick.get(marker.kind, -math.inf) < _TICK_GAP_PX:
+                continue  # a thousand stages: ticks closer than a pixel or two are one tick
+            last_tick[marker.kind] = x0
             out.append(f"<line class='marker' x1='{x0:.1f}' x2='{x0:.1f}' y1='{top}' y2='{top + 7}' "
                        f"stroke='{color}' stroke-width='1.2'>{tooltip}</line>")
             continue
         else:
             out.append(f"<line class='marker' x1='{x0:.1f}' x2='{x0:.1f}' y1='{top}' y2='{bottom}' "
                        f"stroke='{color}' stroke-width='1.2' stroke-dasharray='3 2'>{tooltip}</line>")
+        if sequence and i not in labelled:
+            continue
         width = 5.8 * len(marker.label)
         row = next((r for r in range(_LABEL_ROWS) if rows_end[r] < x0), None)
         if marker.label and row is not None and x0 + 3 + width <= high + 28:
@@ -326,6 +355,49 @@ def _markers_svg(markers: Sequence[Marker], x_scale: _Scale, plot_y: tuple[float
                           f"{escape(marker.label)}</text>")
     out.append("</g>")
     return "".join(out), "".join(labels)
+
+
+def _sequence_labels(markers: Sequence[Marker], x_of: Callable[[float], float]) -> set[int]:
+    """Which moments of a numbered sequence (positions in ``markers``) get a
+    label: the first and every k-th, k the smallest of _LABEL_STEPS at which
+    no label reaches the next one, so forty stages read 1, 5, 10, 15..."""
+    chosen: set[int] = set()
+    for kind in SEQUENCE_KINDS:
+        members = [(i, x_of(marker.t_s), 3 + 5.8 * len(marker.label) + 4) for i, marker in enumerate(markers)
+                   if marker.kind == kind and marker.span_s <= 0 and marker.label]
+        picked = members
+        for step in _LABEL_STEPS:
+            picked = [member for n, member in enumerate(members, start=1) if n == 1 or n % step == 0]
+            if all(x + width <= x_next for (_, x, width), (_, x_next, _) in itertools.pairwise(picked)):
+                break
+        chosen.update(i for i, _, _ in picked)
+    return chosen
+
+
+def _light_bands(markers: Sequence[Marker], x_of: Callable[[float], float], plot_y: tuple[float, float],
+                 ) -> list[str]:
+    """The faint bands (a staged run's plateaus), under every other mark;
+    bands less than _BAND_GAP_PX apart are one band (a gap that thin does not
+    show, and a thousand stages stay a few rects), its tooltip naming both
+    ends."""
+    top, bottom = plot_y
+    out = []
+    for kind in sorted(LIGHT_BAND_KINDS):
+        color, name = _marker_style(kind)
+        bands: list[tuple[float, float, list[Marker]]] = []
+        for marker in sorted((m for m in markers if m.kind == kind and m.span_s > 0), key=lambda m: m.t_s):
+            x0, x1 = x_of(marker.t_s), x_of(marker.t_s + marker.span_s)
+            if bands and x0 - bands[-1][1] < _BAND_GAP_PX:
+                bands[-1] = (bands[-1][0], max(bands[-1][1], x1), [*bands[-1][2], marker])
+            else:
+                bands.append((x0, x1, [marker]))
+        for x0, x1, group in bands:
+            first, last = (group[0].detail or group[0].label), (group[-1].detail or group[-1].label)
+            title = first if len(group) == 1 else f"{len(group)} of {name}, too close to draw apart: {first} … {last}"
+            out.append(f"<rect class='marker band' x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 1.0):.1f}' "
+                       f"height='{bottom - top}' fill='{color}' fill-opacity='0.09'><title>{escape(title)}</title>"
+                       "</rect>")
+    return out
 
 
 def _legend_rows(items: list[tuple[str, str, str, float]], width: float) -> list[list[tuple[str, str, str, float]]]:
@@ -348,9 +420,12 @@ def _legend_width(name: str) -> float:
 def _legend_svg(row: list[tuple[str, str, str, float]], x0: float, y0: float) -> str:
     parts, x = [], x0
     for name, color, dash, stroke in row:
-        dash_attr = f" stroke-dasharray='{dash}'" if dash else ""
-        parts.append(f"<line x1='{x:.0f}' x2='{x + 20:.0f}' y1='{y0 + 8}' y2='{y0 + 8}' stroke='{color}' "
-                     f"stroke-width='{max(stroke, 1.5)}'{dash_attr}/>")
+        if dash == "band":  # a faint band's swatch
+            parts.append(f"<rect x='{x:.0f}' y='{y0 + 3}' width='20' height='10' fill='{color}' fill-opacity='0.18'/>")
+        else:
+            dash_attr = f" stroke-dasharray='{dash}'" if dash else ""
+            parts.append(f"<line x1='{x:.0f}' x2='{x + 20:.0f}' y1='{y0 + 8}' y2='{y0 + 8}' stroke='{color}' "
+                         f"stroke-width='{max(stroke, 1.5)}'{dash_attr}/>")
         parts.append(f"<text x='{x + 24:.0f}' y='{y0 + 12}' fill='#333'>{escape(name)}</text>")
         x += _legend_width(name)
     return "".join(parts)

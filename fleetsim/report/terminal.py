@@ -4,8 +4,8 @@ screen (why the fleet fell short, the latency table, the simulator's lag).
 Everything here returns text and prints nothing (fleetsim.cli prints).  The
 live view is made of lines that never wrap: a wrapped line would leave a stale
 copy behind at every refresh.  The end screen is read from the summary
-document, so it shows exactly the figures of ``summary.json``; it is laid
-out for 80 columns.
+document, so it shows exactly the figures of ``summary.json`` (a staged run's
+stages too: :func:`stages_table`); it is laid out for 80 columns.
 
 Plain text rather than a terminal library: the live view is redrawn from the
 event loop, where every millisecond spent is measured as the simulator's own
@@ -14,6 +14,7 @@ lag (see fleetsim.cli.screen for the figures).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -248,3 +249,49 @@ def simulator_lines(summary: Mapping[str, Any]) -> tuple[str, str | None]:
     if warning is None:
         return line, None
     return line, "WARNING: the simulator's own lag may distort these figures: see summary.json"
+
+
+def stages_table(summary: Mapping[str, Any], width: int = WIDTH) -> str:
+    """A staged run's stages, one line each, the figures of each plateau
+    (summary.json ``stages``): target, plateau length, calls answered and
+    messages per second, the slowest action's corrected p99, errors and
+    timeouts.  "" for a run without stages."""
+    stages = summary.get("stages")
+    stages = [stage for stage in stages if isinstance(stage, Mapping)] if isinstance(stages, list) else []
+    if not stages:
+        return ""
+    lines = [f"  {'#':>3} {'stations':>8} {'plateau':>7} {'calls/s':>7} {'out/s':>7} {'in/s':>7} {'errors':>6} "
+             f"{'t/o':>5} {'p99':>7} slowest"]
+    lines += [_stage_line(stage) for stage in stages]
+    lines.append("(each stage's plateau only, its ramp excluded; p99: slowest action, corrected)")
+    return "\n".join(fit(line, width - 1) for line in lines)
+
+
+def _stage_line(stage: Mapping[str, Any]) -> str:
+    fleet = stage.get("fleet")
+    exchanges = fleet.get("exchanges") if isinstance(fleet, Mapping) else None
+    found = [x for x in exchanges.values() if isinstance(x, Mapping)] if isinstance(exchanges, Mapping) else []
+    p99s = [(x["corrected_ms"]["p99"], str(action)) for action, x in (exchanges or {}).items()
+            if isinstance(x, Mapping) and isinstance(x.get("corrected_ms"), Mapping)
+            and _figure(x["corrected_ms"].get("p99")) is not None]
+    worst = f"{format_ms(max(p99s)[0]):>7} {max(p99s)[1]}" if p99s else f"{'-':>7}"
+    messages = stage.get("messages_per_s") if isinstance(stage.get("messages_per_s"), Mapping) else {}
+    plateau = _figure(stage.get("plateau_s"))
+    return (f"  {_count(stage.get('index')):>3} {_count(stage.get('stations')):>8} "
+            f"{'-' if plateau is None else f'{plateau:g} s':>7} {_count(stage.get('calls_per_s')):>7} "
+            f"{_count(messages.get('out')):>7} {_count(messages.get('in')):>7} "
+            f"{_count(sum(_figure(x.get('errors_total')) or 0 for x in found) if found else None):>6} "
+            f"{_count(sum(_figure(x.get('timeouts')) or 0 for x in found) if found else None):>5} {worst}")
+
+
+def _figure(value: object) -> float | None:
+    """A number of summary.json, or None for anything else (shown as "-")."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _count(value: object) -> str:
+    number = _figure(value)
+    return "-" if number is None else f"{number:,.0f}"
+

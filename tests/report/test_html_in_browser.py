@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from made_results import make_refused_results, make_results
+from test_stage_report import stage_rows, staged
 
 from fleetsim.report.folder import read_folder
 from fleetsim.report.html import render
@@ -105,3 +106,20 @@ def test_the_browser_shows_the_verdicts_first_and_the_fault_marks(tmp_path: Path
             assert len(charts) == 9 and all('class="marker"' in chart for chart in charts)
         else:
             assert dom.index("6 of 6 stations never connected") < run_section
+
+
+def test_the_browser_shows_a_staged_runs_stages(tmp_path: Path) -> None:
+    """A staged run as the browser builds it: the Stages table, and on every
+    chart over time each stage's labelled line and its plateau's band."""
+    page = tmp_path / "staged.html"
+    page.write_text(render(read_folder(staged(tmp_path / "staged", events=stage_rows()))), encoding="utf-8")
+    result = chromium(page, tmp_path / "profile", "--dump-dom")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_messages(result.stderr) == []
+    dom = result.stdout
+    table = re.search(r'<section id="stages">.*?</section>', dom, flags=re.S)
+    assert table is not None and table[0].count("<tr") == 4  # the header and three stages
+    charts = re.findall(r"<svg[^>]*class=\"chart\"[^>]*id=\"chart-(?!distribution)[^\"]*\"[^>]*>(.*?)</svg>", dom,
+                        flags=re.S)
+    assert len(charts) == 9
+    assert all(chart.count('class="marker band"') == 3 and ">2: 4</text>" in chart for chart in charts)

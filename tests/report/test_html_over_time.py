@@ -190,14 +190,14 @@ def test_charging_connectors_have_their_own_chart_and_axis(page: str) -> None:
 
 
 def test_an_event_of_a_kind_this_fleetsim_does_not_know_is_marked_by_its_label(stormy: Path, tmp_path: Path) -> None:
-    """The hook for later kinds (the stages of a run): a row of events.csv
+    """The hook for later kinds (a newer fleetsim's): a row of events.csv
     with another kind is still marked, as a band when it lasts."""
     for name in ("summary.json", "latency.hlog", "timeseries.csv"):
         (tmp_path / name).write_bytes((stormy / name).read_bytes())
     (tmp_path / "events.csv").write_text("elapsed_s,wall_time,kind,label,span_s,stations,at_s\n"
-                                         "2.000,2025-01-01T12:00:02.000+00:00,stage,ramp <up>,3.000,0,\n")
+                                         "2.000,2025-01-01T12:00:02.000+00:00,surge,ramp <up>,3.000,0,\n")
     svg = chart(render(read_folder(tmp_path)), "chart-throughput")
     (band,) = re.findall(r"<rect class='marker' x='([\d.]+)' y='[\d.]+' width='([\d.]+)'[^>]*><title>([^<]*)", svg)
     assert float(band[1]) == pytest.approx(x_of(svg, 3.0) - x_of(svg, 0), abs=0.2)
-    assert band[2] == "stage at 2.0 s for 3.0 s, ramp &lt;up&gt;"
+    assert band[2] == "surge at 2.0 s for 3.0 s, ramp &lt;up&gt;"
     assert re.findall(r"<text class='marker-label'[^>]*>([^<]*)</text>", svg) == ["ramp &lt;up&gt;"]
