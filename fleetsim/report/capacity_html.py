@@ -30,7 +30,9 @@ _EXTRA_CSS: Final = """
 .verdict.info { background: #e8f1fb; border-left: 5px solid #0a5db5; }
 .verdict.headline { font-size: 17px; font-weight: 600; }
 .charts > .fit { flex: 1 1 280px; margin-top: 28px; }
-table.steps td:last-child { text-align: left; white-space: normal; min-width: 180px; }
+table.steps th { white-space: normal; vertical-align: bottom; }
+table.steps td:nth-child(7) { white-space: normal; }
+table.steps td:last-child { text-align: left; white-space: normal; min-width: 220px; overflow-wrap: anywhere; }
 table.steps th:last-child { text-align: left; }
 """
 _LATENCY_AXIS: Final = Axis("latency (log scale)", "log", ms_label)
@@ -333,7 +335,7 @@ def _worst(step: Mapping[str, Any]) -> str:
     if not candidates:
         return "–"
     _, p99, action, limit = max(candidates)
-    return f"{e(action)} {ms(p99)}" + (f" <span class='dim'>/ {ms(limit)}</span>" if limit else "")
+    return f"{e(action)} <b>{ms(p99)}</b>" + (f" <span class='dim'>/ {ms(limit)}</span>" if limit else "")
 
 
 def _verdict_cell(step: Mapping[str, Any]) -> str:
@@ -342,11 +344,11 @@ def _verdict_cell(step: Mapping[str, Any]) -> str:
     failed = [v for v in step.get("verdicts") or [] if not v.get("passed")]
     if step.get("passed"):
         return "<span class='badge pass'>pass</span>"
-    shown = "; ".join(f"<code>{e(v.get('slo', '?'))}</code> {e(v.get('observed', ''))}"
-                      for v in failed[:_FAILED_SHOWN])
-    more = f"; and {len(failed) - _FAILED_SHOWN} more" if len(failed) > _FAILED_SHOWN else ""
+    shown = "".join(f"<br><code>{e(v.get('slo', '?'))}</code> {e(v.get('observed', ''))}"
+                    for v in failed[:_FAILED_SHOWN])
+    more = f"<br>and {len(failed) - _FAILED_SHOWN} more" if len(failed) > _FAILED_SHOWN else ""
     tooltip = e("\n".join(str(v.get("text") or v.get("slo", "?")) for v in failed))
-    return f"<span title='{tooltip}'><span class='badge fail'>fail</span> {shown}{more}</span>"
+    return f"<span title='{tooltip}'><span class='badge fail'>fail</span>{shown}{more}</span>"
 
 
 def _steps_section(steps: Sequence[Mapping[str, Any]]) -> str:
