@@ -7,8 +7,8 @@ step that fails without an error) render and say what is missing."""
 from __future__ import annotations
 
 import re
-from html import escape
 from collections.abc import Sequence
+from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
