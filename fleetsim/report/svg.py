@@ -34,6 +34,7 @@ class Series(msgspec.Struct, frozen=True):
     color: str = INK
     width: float = 1.5
     dash: str = ""  # SVG stroke-dasharray, e.g. "4 3"
+    line: bool = True  # False: the points alone, as dots (measurements under a fitted curve)
 
 
 class Rule(msgspec.Struct, frozen=True):
@@ -211,7 +212,7 @@ def line_chart(series: Sequence[Series], *, title: str, x: Axis, y: Axis, rules:
     mark moments of the run on a linear x axis (time)."""
     left, right, top, bottom = 62, 30, 26, 36
     kinds = list(dict.fromkeys(marker.kind for marker in markers))
-    legend_items = ([(s.name, s.color, s.dash, s.width) for s in series] +
+    legend_items = ([(s.name, s.color, s.dash if s.line else _DOTS, s.width) for s in series] +
                     [(r.label, r.color, r.dash, 1.2) for r in rules] +
                     [(_marker_style(kind)[1], _marker_style(kind)[0], "band" if kind in LIGHT_BAND_KINDS else "3 2",
                       1.2) for kind in kinds])
@@ -281,14 +282,14 @@ def _series_svg(series: Series, x_scale: _Scale, y_scale: _Scale) -> str:
         return ""
     dash = f" stroke-dasharray='{series.dash}'" if series.dash else ""
     out = [f"<g class='series'><title>{escape(series.name)}</title>"]
-    for run in runs:
+    for run in runs if series.line else ():
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
         out.append(f"<polyline points='{path}' fill='none' stroke='{series.color}' stroke-width='{series.width}' "
                    f"stroke-linejoin='round'{dash}/>")
     shown = [point for run in runs for point in run]
     # Dots where the points are few, and on a point alone between gaps, so
     # every point shows at all.
-    dots = shown if len(shown) <= 40 else [run[0] for run in runs if len(run) == 1]
+    dots = shown if len(shown) <= 40 or not series.line else [run[0] for run in runs if len(run) == 1]
     out.extend(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='{max(1.8, series.width)}' fill='{series.color}'/>"
                for px, py in dots)
     out.append("</g>")
@@ -417,13 +418,18 @@ def _legend_width(name: str) -> float:
     return 44 + 6.4 * len(name)
 
 
+_DOTS: Final = "dots"  # a legend entry's dash for a series drawn as dots alone
+
+
 def _legend_svg(row: list[tuple[str, str, str, float]], x0: float, y0: float) -> str:
     parts, x = [], x0
     for name, color, dash, stroke in row:
+        dash_attr = f" stroke-dasharray='{dash}'" if dash else ""
         if dash == "band":  # a faint band's swatch
             parts.append(f"<rect x='{x:.0f}' y='{y0 + 3}' width='20' height='10' fill='{color}' fill-opacity='0.18'/>")
+        elif dash == _DOTS:
+            parts.append(f"<circle cx='{x + 10:.0f}' cy='{y0 + 8}' r='{max(stroke, 1.8)}' fill='{color}'/>")
         else:
-            dash_attr = f" stroke-dasharray='{dash}'" if dash else ""
             parts.append(f"<line x1='{x:.0f}' x2='{x + 20:.0f}' y1='{y0 + 8}' y2='{y0 + 8}' stroke='{color}' "
                          f"stroke-width='{max(stroke, 1.5)}'{dash_attr}/>")
         parts.append(f"<text x='{x + 24:.0f}' y='{y0 + 12}' fill='#333'>{escape(name)}</text>")
