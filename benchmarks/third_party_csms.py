@@ -68,7 +68,8 @@ ACCEPTED = datatypes.IdTagInfo(status=AuthorizationStatus.accepted)
 
 
 def now_iso() -> str:
-    # OCPP 1.6 §7.11 (dateTime): UTC, with its offset spelled out.
+    # OCPP 1.6 recommends UTC for every time value (its section on time zones):
+    # ISO 8601 with the "Z" suffix, as the schemas' date-time format reads it.
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
