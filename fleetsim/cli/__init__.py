@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from fleetsim import __version__
+from fleetsim.cli.capacity import capacity_command
 from fleetsim.cli.csms import csms
 from fleetsim.cli.merge import merge_command
 from fleetsim.cli.profiles import profiles
@@ -91,6 +92,7 @@ def main() -> None:
 
 main.add_command(profiles)
 main.add_command(run_command)
+main.add_command(capacity_command)
 main.add_command(csms)
 main.add_command(merge_command)
 main.add_command(report_command)

@@ -496,6 +496,8 @@ def _show_end(view: View, code: int, headline: str, why: list[str], document: di
     if not sys.stdout.isatty() and sys.stderr.isatty():  # stdout goes to a file or a pipe: the verdict is seen too
         click.secho(line, fg=colour, bold=True, err=True)
     click.echo("\n" + terminal.latency_table(document, details=view.details, width=width))
+    if stages := terminal.stages_table(document, width):
+        click.echo("\n" + stages)
     calls = terminal.csms_calls_table(document, width) if view.details else ""
     if calls:
         click.echo("\n" + calls)

@@ -4,6 +4,7 @@ cleanly, and hand back what was recorded."""
 
 from __future__ import annotations
 
+import collections
 import math
 import random
 import signal
@@ -67,6 +68,74 @@ class RunOutcome(msgspec.Struct):
     stages: list[dict[str, Any]] | None = None  # summary.json's ``stages`` (fleetsim.metrics.stages)
 
 
+class ClosedInterval(msgspec.Struct, frozen=True):
+    """An interval the run just closed: its end (seconds since the start),
+    its latency.hlog lines, the run's counts so far and its messages so far."""
+
+    end_s: float
+    lines: tuple[str, ...]
+    tally: Tally
+    messages_out: int
+    messages_in: int
+
+
+# Closed intervals a driver of the load has not read yet: one that stopped
+# reading loses the oldest, never the run's memory.
+MAX_UNREAD_INTERVALS = 64
+
+
+class Steering:
+    """A run's load driven as it goes (a capacity search): the number of
+    running stations, the intervals as they close, notes in events.csv, and
+    the end of the run.  Counts are the whole fleet's; a shard runs its part."""
+
+    def __init__(self, fleet: Fleet, spec: RunSpec, start_s: float, note: Callable[[RunEvent], None] | None,
+                 stop: trio.Event) -> None:
+        self.fleet = fleet
+        self.spec = spec
+        self.start_s = start_s
+        self._note = note
+        self._stop = stop
+        self._positions = None if spec.shard.whole else shard_positions(spec)
+        self._closed: collections.deque[ClosedInterval] = collections.deque(maxlen=MAX_UNREAD_INTERVALS)
+        self._arrived = trio.Event()
+        self.target = 0
+        self.finished = False  # the driver ended the run: no interruption
+
+    @property
+    def elapsed_s(self) -> float:
+        return trio.current_time() - self.start_s
+
+    def retarget(self, stations: int) -> int:
+        """Run the fleet's first ``stations``; returns this process's part."""
+        self.target = stations
+        mine = min(stations, len(self.fleet.runners)) if self._positions is None else shard_target(self._positions,
+                                                                                                   stations)
+        self.fleet.retarget(mine)
+        return mine
+
+    def note(self, event: RunEvent) -> None:
+        if self._note is not None:
+            self._note(event)
+
+    def closed(self, interval: ClosedInterval) -> None:
+        self._closed.append(interval)
+        self._arrived.set()
+
+    async def interval(self) -> ClosedInterval:
+        """The next interval the run closes (in order; the oldest unread
+        are dropped past MAX_UNREAD_INTERVALS)."""
+        while not self._closed:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        return self._closed.popleft()
+
+    def stop(self) -> None:
+        """End the run cleanly, as reaching its duration does."""
+        self._stop.set()
+
+
+Steer = Callable[[Steering], Awaitable[None]]  # drives the load; the run ends when it returns
 ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, recorder, seconds since start
 # Awaited after each interval's fold with the seconds since the start (the
 # recorder's cumulative histograms then hold everything so far): a reason
@@ -114,10 +183,7 @@ class StationMaker:
         spec = self.spec
         groups = []
         for share in spec.fleet:
-            ids = shard_ids(spec, share)
-            if spec.stages:
-                self._share_of.update(dict.fromkeys(ids, share))
-            group = [self._station(charge_point_id, share) for charge_point_id in ids]
+            group = [self._station(charge_point_id, share) for charge_point_id in shard_ids(spec, share)]
             if share.sessions is not None:
                 start_sessions(group, share.sessions, spec.seed, self.timebase.origin_s, remote_start=self.remote_start,
                                connector_ids=share.connectors,
@@ -133,6 +199,9 @@ class StationMaker:
         sessions start from now.  Replayed sessions are laid out on the
         whole group once, at the start: a station added back plays none
         (counted, ``stage.readded_without_replay``)."""
+        if not self._share_of:  # made at the first renewal: a run whose load never drops has none
+            for each in self.spec.fleet:
+                self._share_of.update(dict.fromkeys(shard_ids(self.spec, each), each))
         share = self._share_of[old.charge_point_id]
         station = self._station(old.charge_point_id, share)
         station.timebase = old.timebase  # its clock, skewed or not
@@ -184,14 +253,17 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
               ssl_context: ssl.SSLContext | None = None, passwords: Callable[[str], bytes | None] | None = None,
               on_progress: ProgressCallback | None = None, progress_every_s: float = 1.0,
               handle_signals: bool = False, results_dir: Path | None = None,
-              on_interval: IntervalCallback | None = None) -> RunOutcome:
+              on_interval: IntervalCallback | None = None, steer: Steer | None = None) -> RunOutcome:
     """Run the load test.  With ``handle_signals``, a first Ctrl-C (or SIGTERM)
     ends the run early but cleanly, like reaching the duration; a second one
     closes everything at once.  Either way the caller gets what was recorded.
     With ``results_dir``, the interval logs (``latency.hlog``, the time series)
     are written there every ``spec.interval_s`` as the run goes, and closed
     with the last interval however the run ends.  ``on_interval`` is awaited
-    after each interval (with or without ``results_dir``) and may stop the run."""
+    after each interval (with or without ``results_dir``) and may stop the run.
+    ``steer`` drives the load instead of the ramp and ``spec.stages`` (the
+    fleet starts empty): it is handed a :class:`Steering` and the run ends
+    when it returns (or at ``spec.duration_s``, whichever comes first)."""
     # With spec.start_at, the run starts then: the stations are built now,
     # the connections opened at that time (a moment already past: at once).
     now = datetime.now(UTC)
@@ -205,11 +277,17 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     windows = stage_windows(spec.stages, spec.ramp_per_s, spec.interval_s) if spec.stages else []
     book = StageBook(windows, spec.interval_s, spec.percentiles) if windows else None
 
+    steering: list[Steering] = []
+
     async def after_fold(elapsed_s: float) -> None:
-        if book is not None and fleet is not None:
+        if (book is not None or steering) and fleet is not None:
             progress = fleet.progress
-            book.tick(elapsed_s, progress.interval_lines, Tally.of(recorder),
-                      (progress.messages_out, progress.messages_in))
+            tally = Tally.of(recorder)
+            if book is not None:
+                book.tick(elapsed_s, progress.interval_lines, tally, (progress.messages_out, progress.messages_in))
+            for steered in steering:
+                steered.closed(ClosedInterval(elapsed_s, progress.interval_lines, tally, progress.messages_out,
+                                              progress.messages_in))
         if on_interval is not None and not stop.is_set():
             reason = await on_interval(elapsed_s)
             if reason is not None and not stop.is_set():
@@ -235,10 +313,14 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             fleet = Fleet(stations, options, recorder,
                           random.Random(spec.seed if spec.shard.whole else f"{spec.seed}/shard/{spec.shard}"),
                           renew=maker.renew)
-            if windows:
+            note = writer.event if writer is not None else None
+            if steer is not None:
+                fleet.target = 0  # the driver starts the first stations
+                steering.append(Steering(fleet, spec, start_s, note, stop))
+                nursery.start_soon(_steer, steer, steering[0])
+            elif windows:
                 fleet.target = 0  # the first stage starts the first stations
-                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s,
-                                   writer.event if writer is not None else None)
+                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s, note)
             schedule, positions = _fault_schedule(spec, stations, profiles)
             apply_clock_skew(stations, schedule, positions)
             if not schedule.empty:
@@ -248,7 +330,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                 nursery.start_soon(_watch_signals, stop, nursery.cancel_scope)
             if on_progress is not None:
                 nursery.start_soon(_report_progress, fleet, recorder, on_progress, progress_every_s)
-            if writer is not None or on_interval is not None or book is not None:
+            if writer is not None or on_interval is not None or book is not None or steer is not None:
                 nursery.start_soon(_write_intervals, fleet, writer, recorder, spec.interval_s, start_s, after_fold)
             # The collector's pauses count while stations send; those of the
             # shutdown after (the heap unfrozen) delay no measured message.
@@ -261,7 +343,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
         if book is not None and fleet is not None:
             book.close(Tally.of(recorder), (fleet.progress.messages_out, fleet.progress.messages_in))
     return RunOutcome(started_at, datetime.now(UTC), url, csms is not None, len(stations), fleet.progress,
-                      stop.is_set() and not aborted, aborted[0] if aborted else None,
+                      stop.is_set() and not aborted and not (steering and steering[0].finished),
+                      aborted[0] if aborted else None,
                       book.sections() if book is not None else None)
 
 
@@ -343,6 +426,12 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
             fleet.progress.interval_lines = tuple(lines)
         await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
+
+
+async def _steer(steer: Steer, steering: Steering) -> None:
+    await steer(steering)
+    steering.finished = True
+    steering.stop()
 
 
 async def _drive_stages(fleet: Fleet, spec: RunSpec, windows: list[StageWindow], start_s: float,
