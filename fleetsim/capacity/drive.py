@@ -11,7 +11,6 @@ is its only contact with time.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -24,6 +23,7 @@ from fleetsim.metrics.percentiles import DEFAULT_PERCENTILES
 from fleetsim.metrics.stages import Stretch, difference
 from fleetsim.metrics.tally import Tally
 from fleetsim.report.thresholds import Verdict, format_value
+from fleetsim.spec.stages import plateau_start
 
 # A step is clearly lost, and cut short, once this many calls timed out in it
 # (and at least LOST_TIMEOUT_SHARE of its calls): the SLO "no timeouts" has
@@ -86,11 +86,6 @@ class Outcome(msgspec.Struct, kw_only=True):
     error: str | None = None  # an SLO the run could not answer: the search stopped
 
 
-def plateau_start(ramp_end_s: float, interval_s: float) -> float:
-    """The first interval tick at or after ``ramp_end_s``."""
-    return math.ceil(ramp_end_s / interval_s - 1e-9) * interval_s
-
-
 async def search_capacity(steering: SteeringLike, settings: Settings, mix: Callable[[int], dict[str, int]],
                           on_step: Callable[[Step], None] | None = None) -> Outcome:
     """Run the search to its end (or to an unanswerable SLO).  ``mix(n)``:
@@ -99,6 +94,9 @@ async def search_capacity(steering: SteeringLike, settings: Settings, mix: Calla
     steps: list[Step] = []
     running = 0
     per_station: float | None = None  # calls per station per second, measured at a passing step
+    # Per action, the tightest declared timeout of the models seen sending it
+    # so far, and that model: every step is judged against the same limit.
+    senders: dict[str, tuple[float, str]] = {}
     while (target := search.next()) is not None:
         start_s = steering.elapsed_s
         steering.retarget(target)
@@ -112,7 +110,7 @@ async def search_capacity(steering: SteeringLike, settings: Settings, mix: Calla
                     plateau_start_s=round(begin_s, 3), end_s=round(begin_s + settings.plateau_s, 3))
         _note_step(steering, step, running)
         running = target
-        await _measure(steering, step, settings, mix(target))
+        await _measure(steering, step, settings, mix(target), senders)
         rate = per_station if per_station is not None else settings.planned_calls_per_station_s
         step.offered_calls_per_s = round(rate * target, 3)
         if step.figures:
@@ -143,7 +141,8 @@ def _note_step(steering: SteeringLike, step: Step, running: int) -> None:
                            span_s=step.end_s - step.plateau_start_s, stations=step.stations, at_s=step.plateau_start_s))
 
 
-async def _measure(steering: SteeringLike, step: Step, settings: Settings, fleet: dict[str, int]) -> None:
+async def _measure(steering: SteeringLike, step: Step, settings: Settings, fleet: dict[str, int],
+                   senders: dict[str, tuple[float, str]]) -> None:
     """Read intervals until the plateau is whole (or the step is clearly
     lost), then judge it."""
     stretch = Stretch(step.plateau_start_s, step.end_s, settings.interval_s)
@@ -173,7 +172,7 @@ async def _measure(steering: SteeringLike, step: Step, settings: Settings, fleet
     step.plateau_s = round(stretch.measured_s, 3)
     step.figures = stretch.summary(settings.percentiles)
     step.figures["run"] = {"fleet": fleet}  # what rates of the fleet's stations are taken of
-    step.slos = list(settings.slos) or default_slos(step.figures)
+    step.slos = list(settings.slos) or default_slos(step.figures, senders)
     step.verdicts = judge(step.slos, step.figures)
 
 

@@ -64,9 +64,12 @@ def given_slos(expressions: Iterable[str], models: Iterable[str]) -> list[Slo]:
     return slos
 
 
-def default_slos(step: Mapping[str, Any]) -> list[Slo]:
+def default_slos(step: Mapping[str, Any], senders: dict[str, tuple[float, str]] | None = None) -> list[Slo]:
     """The default SLOs for a step's figures (a stretch of summary.json's
-    shape): the fixed rules, and a latency SLO per action it saw."""
+    shape): the fixed rules, and a latency SLO per action it saw, against
+    the tightest declared timeout of its senders (``senders``: those of
+    earlier steps, per action (timeout_s, model), updated with this one's)."""
+    senders = {} if senders is None else senders
     connection = (step.get("fleet") or {}).get("connection") or {}
     attempts = connection.get("connects", 0) + sum((connection.get("failures") or {}).values())
     slos = [Slo(parse_threshold(expression), "default", why) for expression, why in DEFAULT_RULES
@@ -78,11 +81,13 @@ def default_slos(step: Mapping[str, Any]) -> list[Slo]:
     actions = sorted({action for model in models.values() for action in (model.get("exchanges") or {})
                       if sent(model, action)})
     for action in actions:
-        senders = [(model.get("declared_timeout_s"), model_id) for model_id, model in models.items()
-                   if sent(model, action) and model.get("declared_timeout_s")]
-        if not senders:
+        candidates = [(model.get("declared_timeout_s"), model_id) for model_id, model in models.items()
+                      if sent(model, action) and model.get("declared_timeout_s")]
+        if action in senders:
+            candidates.append(senders[action])
+        if not candidates:
             continue
-        timeout_s, model_id = min(senders)
+        timeout_s, model_id = senders[action] = min(candidates)
         limit_ms = timeout_s * 1000 * DECLARED_SHARE
         expression = f"{action}.p99 < {_limit_text(limit_ms)}"
         slos.append(Slo(parse_threshold(expression), "default",

@@ -9,9 +9,11 @@ whole fleet's ramp order, so the mix stays fair at every size and the shards
 of a split run (fleetsim.spec.shard) each run their own part of the prefix.
 
 Each stage's **plateau** is measured on its own: the whole intervals of the
-run's grid from the first tick after the ramp into the stage ended, to the
-stage's end.  The ramp is excluded (a CSMS taking on a thousand connections
-is not the CSMS serving them), and the summary says how much was.  Pure.
+run's grid from the first tick at least one interval after the ramp into the
+stage ended, to the stage's end.  The ramp is excluded (a CSMS taking on a
+thousand connections is not the CSMS serving them), and so is the interval
+after it, in which the last stations added boot and report their connectors
+(a burst of 2 + connectors calls each); the summary says how much was.  Pure.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class StageWindow(msgspec.Struct, frozen=True):
     from_stations: int  # what ran before it
     start_s: float
     ramp_end_s: float  # when the ramp into it is done (start_s when there is none)
-    plateau_start_s: float  # the first interval tick at or after ramp_end_s
+    plateau_start_s: float  # the first interval tick at least one interval after ramp_end_s
     end_s: float
 
     @property
@@ -71,6 +73,13 @@ def ramp_s(from_stations: int, to_stations: int, ramp_per_s: float) -> float:
     return abs(to_stations - from_stations) / ramp_per_s if ramp_per_s > 0 else 0.0
 
 
+def plateau_start(ramp_end_s: float, interval_s: float) -> float:
+    """The first interval tick at least one interval after ``ramp_end_s``:
+    where a plateau after a ramp begins."""
+    # Tick times are multiples of interval_s; a hair of float error must not skip one.
+    return (math.ceil(ramp_end_s / interval_s - 1e-9) + 1) * interval_s
+
+
 def stage_windows(stages: Sequence[Stage], ramp_per_s: float, interval_s: float,
                   start_stations: int = 0) -> list[StageWindow]:
     """Each stage's place in the run, one after the other from the start."""
@@ -80,8 +89,7 @@ def stage_windows(stages: Sequence[Stage], ramp_per_s: float, interval_s: float,
     for index, stage in enumerate(stages, start=1):
         end_s = start_s + stage.duration_s
         ramp_end_s = start_s + ramp_s(before, stage.stations, ramp_per_s)
-        # Tick times are multiples of interval_s; a hair of float error must not skip one.
-        plateau_start_s = math.ceil(ramp_end_s / interval_s - 1e-9) * interval_s
+        plateau_start_s = plateau_start(ramp_end_s, interval_s)
         windows.append(StageWindow(index, stage.stations, before, start_s, ramp_end_s, plateau_start_s, end_s))
         start_s, before = end_s, stage.stations
     return windows
