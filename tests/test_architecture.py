@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fleetsim"
-PURE = ("ocpp", "profiles", "station", "sessions", "metrics", "report", "scenario", "spec")
+PURE = ("ocpp", "profiles", "station", "sessions", "metrics", "report", "scenario", "spec", "capacity")
 FORBIDDEN_MODULES = {"trio", "trio_websocket", "time", "asyncio", "socket", "threading"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today"}  # datetime.now() and friends read the clock
 
