@@ -8,7 +8,7 @@ import socket
 import sys
 import textwrap
 from collections import Counter
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from fleetsim.cli.options import (
     parse_ramp_per_s,
 )
 from fleetsim.cli.run import QUICKSTART_SPEED, _fleet, _profiles, _tls, results_folder
+from fleetsim.cli.scale import WorkersType, fit_processes, resolve_workers
 from fleetsim.cli.screen import terminal_width, tolerant_output
 from fleetsim.engine.run import RunOutcome, RunSpec, Steering, run
 from fleetsim.inputs import MAX_DURATION_S, MAX_SPEED, MIN_INTERVAL_S, MIN_SPEED, clip
@@ -85,10 +86,13 @@ BISECTION_STEPS: Final = 25
               help="Interval of latency.hlog and the time series; a plateau holds at least two.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder. Default: results/<run-id>/.")
+@click.option("--workers", type=WorkersType(), metavar="N|auto",
+              help="Run the fleet in N worker processes (auto: as many as --max needs and the cores allow), the "
+                   "search steering them all; without --csms the embedded CSMS runs in processes of its own.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the finding.")
 def capacity_command(scenario_path, csms_url, start, step, factor, maximum, plateau_s, resolution, slos,
                      min_stations, ramp, profile_choices, profile_file, speed, seed, interval_s, out,
-                     quiet) -> None:  # type: ignore[no-untyped-def]
+                     workers, quiet) -> None:  # type: ignore[no-untyped-def]
     """Find how many stations of a mix a CSMS serves within its SLOs.
 
     Steps the fleet up (--start, then --step or --factor, up to --max), holds
@@ -119,6 +123,12 @@ def capacity_command(scenario_path, csms_url, start, step, factor, maximum, plat
     spec, profiles, tls, passwords, scenario_text = _spec(scenario_path, csms_url, profile_choices, profile_file,
                                                           maximum, ramp_per_s, speed, seed, interval_s, plan,
                                                           plateau_s)
+    workers, problems = fit_processes(spec.fleet_stations(), spec.source_addresses, spec.csms_url is None, None,
+                                      workers, quiet=quiet)
+    for problem in problems:
+        click.echo(f"error: {problem.what}\n  {problem.advice}", err=True)
+    if problems:
+        sys.exit(EXIT_USAGE)
     try:
         given = given_slos(slos, spec.stations_per_model())
     except (SloError, ThresholdError) as error:
@@ -127,7 +137,8 @@ def capacity_command(scenario_path, csms_url, start, step, factor, maximum, plat
     settings = Settings(plan=plan, plateau_s=plateau_s, interval_s=interval_s, ramp_per_s=ramp_per_s,
                         slos=tuple(given), percentiles=spec.percentiles, planned_calls_per_station_s=planned)
     with tolerant_output():
-        code = _search(spec, profiles, tls, passwords, settings, out, quiet, min_stations, scenario_text)
+        code = _search(spec, profiles, tls, passwords, settings, out, quiet, min_stations, scenario_text,
+                       resolve_workers(spec, workers))
     sys.exit(code)
 
 
@@ -186,7 +197,7 @@ def _longest_s(plan: SearchPlan, plateau_s: float, ramp_per_s: float, interval_s
 
 
 def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, settings: Settings, out: Path | None,
-            quiet: bool, min_stations: int | None, scenario_text: str | None) -> int:
+            quiet: bool, min_stations: int | None, scenario_text: str | None, workers: int) -> int:
     try:
         run_id, out_dir = results_folder(out)
     except OSError as error:
@@ -206,21 +217,13 @@ def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, s
     async def steer(steering: Steering) -> None:
         found.append(await search_capacity(steering, settings, mix, None if quiet else _show_step))
 
-    recorder = Recorder()
-    outcome: RunOutcome | None = None
-    try:
-        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
-                                       handle_signals=True, results_dir=out_dir, steer=steer))
-    except Exception as error:  # the run broke: what it measured is still written
-        click.echo(f"error: the run failed: {error!r}", err=True)
-    document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
-    try:
-        write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
-    except OSError as error:
-        click.echo(f"error: cannot write {out_dir}: {error.strerror or error}", err=True)
+    if workers > 1:
+        measured = _split(spec, profiles, tls, passwords, out_dir, run_id, workers, steer, scenario_text, quiet)
+    else:
+        measured = _single(spec, profiles, tls, passwords, out_dir, run_id, steer, scenario_text)
+    if measured is None:
         return EXIT_RUN_BROKE
-    if outcome is None:
-        return EXIT_RUN_BROKE
+    outcome = measured
     result = found[0] if found else _partial(outcome)
     capacity = capacity_document(result, settings, run_id=run_id, csms=outcome.csms_url,
                                  embedded=outcome.embedded_csms, started_at=outcome.started_at.isoformat(),
@@ -251,6 +254,67 @@ def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, s
         _echo(f"FAILED: the capacity found ({knee['stations']:,}) is below --min-stations {min_stations:,}")
         return EXIT_BELOW_MINIMUM
     return 0
+
+
+def _single(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, out_dir: Path, run_id: str,
+            steer: Any, scenario_text: str | None) -> RunOutcome | None:
+    """The search's run in this process; its results written (None: it broke)."""
+    recorder = Recorder()
+    outcome: RunOutcome | None = None
+    try:
+        outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=tls, passwords=passwords,
+                                       handle_signals=True, results_dir=out_dir, steer=steer))
+    except Exception as error:  # the run broke: what it measured is still written
+        click.echo(f"error: the run failed: {error!r}", err=True)
+    document = summary_document(recorder, spec, outcome, run_id=run_id, host=socket.gethostname())
+    try:
+        write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
+    except OSError as error:
+        click.echo(f"error: cannot write {out_dir}: {error.strerror or error}", err=True)
+        return None
+    return outcome
+
+
+def _split(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, out_dir: Path, run_id: str,
+           count: int, steer: Any, scenario_text: str | None, quiet: bool) -> RunOutcome | None:
+    """The search's run over worker processes it steers; their results
+    merged into ``out_dir`` (None: a worker or the merge broke)."""
+    from fleetsim.engine.run import embedded_config
+    from fleetsim.engine.workers import Workers, csms_processes, describe, shard_folders
+    from fleetsim.metrics.merge import MergeError, merge_results
+
+    csms_config = embedded_config(spec) if spec.csms_url is None else None
+    csms = csms_processes(spec.fleet_stations()) if csms_config is not None else 0
+    if not quiet:
+        _echo(f"split: {describe(count, csms, spec.fleet_stations())}; each worker's results in {out_dir}/shards/")
+    workers = Workers(spec, profiles, count, out_dir, run_id=run_id, ssl_context=tls, passwords=passwords,
+                      scenario_text=scenario_text, csms_config=csms_config, steered=True)
+    workers.start()  # forks: before any event loop of this process
+    try:
+        trio.run(partial(workers.watch, lambda _: None, steer=steer))
+    except BaseException:
+        workers.kill()
+        raise
+    finally:
+        workers.finish()
+    broken = [exit_.death() or f"worker {exit_.index}: its run failed: {exit_.done.broke}" for exit_ in workers.exits
+              if exit_.death() or (exit_.done is not None and exit_.done.broke)]
+    for trouble in broken:
+        click.echo(f"error: {trouble}", err=True)
+    try:
+        document = merge_results(shard_folders(out_dir, count), out_dir)
+        document["run"].update(id=run_id, workers=count, host=socket.gethostname(), processes=workers.usage())
+        if csms_config is not None:
+            document["run"].update(csms="embedded", csms_processes=csms)
+        write_results(out_dir, document, spec, profiles, scenario_text=scenario_text)
+    except MergeError as error:
+        click.echo(f"error: the workers' results could not be merged: {error}", err=True)
+        return None
+    except OSError as error:
+        click.echo(f"error: cannot write {out_dir}: {error.strerror or error}", err=True)
+        return None
+    outcome = workers.outcome()
+    return None if broken or outcome is None else outcome
 
 
 def _partial(outcome: RunOutcome) -> Outcome:
@@ -309,4 +373,3 @@ def _echo(text: str) -> None:
 
 
 __all__ = ["capacity_command"]
-_ = datetime, UTC

@@ -93,6 +93,7 @@ class Progress(msgspec.Struct):
     disconnects: int = 0
     last_interval: LastInterval = LastInterval()  # set at each interval tick (fleetsim.engine.run)
     interval_lines: tuple[str, ...] = ()  # that interval's latency.hlog lines (fleetsim.engine.workers)
+    interval_messages: tuple[int, int] = (0, 0)  # messages out and in so far, at that interval's close
 
 
 # A station's part in a run whose load changes (stages, fleetsim.spec.stages):

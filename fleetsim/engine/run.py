@@ -106,11 +106,16 @@ class Steering:
     def elapsed_s(self) -> float:
         return trio.current_time() - self.start_s
 
+    def part(self, stations: int) -> int:
+        """This process's part of the fleet's first ``stations``."""
+        if self._positions is None:
+            return min(stations, len(self.fleet.runners))
+        return shard_target(self._positions, stations)
+
     def retarget(self, stations: int) -> int:
         """Run the fleet's first ``stations``; returns this process's part."""
         self.target = stations
-        mine = min(stations, len(self.fleet.runners)) if self._positions is None else shard_target(self._positions,
-                                                                                                   stations)
+        mine = self.part(stations)
         self.fleet.retarget(mine)
         return mine
 
@@ -284,10 +289,9 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             progress = fleet.progress
             tally = Tally.of(recorder)
             if book is not None:
-                book.tick(elapsed_s, progress.interval_lines, tally, (progress.messages_out, progress.messages_in))
+                book.tick(elapsed_s, progress.interval_lines, tally, progress.interval_messages)
             for steered in steering:
-                steered.closed(ClosedInterval(elapsed_s, progress.interval_lines, tally, progress.messages_out,
-                                              progress.messages_in))
+                steered.closed(ClosedInterval(elapsed_s, progress.interval_lines, tally, *progress.interval_messages))
         if on_interval is not None and not stop.is_set():
             reason = await on_interval(elapsed_s)
             if reason is not None and not stop.is_set():
@@ -416,6 +420,7 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
                     await trio.lowlevel.checkpoint()
             fleet.progress.last_interval = writer.last  # for the live views (fleetsim.metrics.live)
             fleet.progress.interval_lines = writer.last_lines
+            fleet.progress.interval_messages = (census.messages_out, census.messages_in)
         else:
             lines = []
             for tag, interval, total in recorder.series():  # a series a step, as the writer does
@@ -424,6 +429,7 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
                 fold_into(total, interval)
                 await trio.lowlevel.checkpoint()
             fleet.progress.interval_lines = tuple(lines)
+            fleet.progress.interval_messages = (fleet.progress.messages_out, fleet.progress.messages_in)
         await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
 

@@ -19,7 +19,9 @@ delivered its last StopTransaction, then the coordinator stops them.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import math
 import multiprocessing
 import os
@@ -27,7 +29,7 @@ import signal
 import socket
 import ssl
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
@@ -42,10 +44,12 @@ from fleetsim.csms.processes import CsmsProcesses, ProcessUsage
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.mailbox import Mailbox
-from fleetsim.engine.run import IntervalCallback, RunOutcome, run
+from fleetsim.engine.run import MAX_UNREAD_INTERVALS, ClosedInterval, IntervalCallback, RunOutcome, Steer, Steering, run
+from fleetsim.metrics.intervals import RunEvent
 from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.metrics.stages import added
 from fleetsim.metrics.tally import LiveMerge, Tally
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.spec.run import RunSpec
@@ -63,16 +67,38 @@ SHARDS_FOLDER: Final = "shards"
 MAX_OPEN_INTERVALS: Final = 8
 
 
+class Retarget(msgspec.Struct, tag=True):
+    """The coordinator's order: run the fleet's first ``stations``."""
+
+    stations: int
+
+
+class Note(msgspec.Struct, tag=True):
+    """The coordinator's order: note this in events.csv (``stations``: the
+    fleet's; each worker notes its own part, and the merge adds them)."""
+
+    event: RunEvent
+
+
+class Finish(msgspec.Struct, tag=True):
+    """The coordinator's order: end the run cleanly (the load's driver is done)."""
+
+
+_Order = Retarget | Note | Finish
+_order_decoder = msgspec.msgpack.Decoder(_Order)
+
+
 class WorkerUpdate(msgspec.Struct, tag=True):
     """A worker's once-a-second news: its stations now, and the interval it
     closed since its last news, if any (its end, seconds since the start: 0
     for none; and its latency.hlog lines)."""
 
-    snapshot: LiveSnapshot
+    snapshot: LiveSnapshot | None  # None: an interval's news alone
     interval_end_s: float = 0.0
     interval_length_s: float = 0.0
     lines: tuple[str, ...] = ()
     tally: Tally | None = None  # its counts so far, with each interval (for thresholds judged live)
+    messages: tuple[int, int] = (0, 0)  # its messages out and in so far, at the interval's close
 
 
 class WorkerDone(msgspec.Struct, tag=True):
@@ -140,7 +166,7 @@ class Workers:
     def __init__(self, spec: RunSpec, profiles: dict[str, StationProfile], count: int, out_dir: Path, *,
                  run_id: str, ssl_context: ssl.SSLContext | None = None,
                  passwords: Callable[[str], bytes | None] | None = None, scenario_text: str | None = None,
-                 csms_config: CsmsConfig | None = None, live: LiveMerge | None = None) -> None:
+                 csms_config: CsmsConfig | None = None, live: LiveMerge | None = None, steered: bool = False) -> None:
         self.spec = spec
         self.profiles = profiles
         self.count = count
@@ -158,6 +184,11 @@ class Workers:
         self.live = live  # with thresholds judged live: the whole fleet's figures so far
         self.aborted: str | None = None  # why a threshold stopped the run
         self.interrupted = False  # Ctrl-C or SIGTERM reached the coordinator
+        # A driver steers the load from here (watch's steer): each worker
+        # takes its orders from a pipe of its own.
+        self.steered = steered
+        self._orders: list[Connection] = []
+        self.start_at: datetime | None = None
 
     def start(self) -> None:
         """Fork the CSMS processes (without a target), then the workers.
@@ -168,31 +199,39 @@ class Workers:
         per_worker = msgspec.structs.replace(self.spec, shard=Shard(0, self.count)).stations()  # shard 0 is the largest
         start_at = self.spec.start_at or (
             datetime.now(UTC) + timedelta(seconds=BUILD_LEAD_S + per_worker * BUILD_S_PER_STATION))
+        self.start_at = start_at
         for index, folder in enumerate(shard_folders(self.out_dir, self.count)):
             folder.mkdir(parents=True, exist_ok=True)
             spec = msgspec.structs.replace(self.spec, shard=Shard(index, self.count), csms_url=self.csms_url,
                                            start_at=start_at)
             receiver, sender = self._context.Pipe(duplex=False)
+            orders_in, orders_out = self._context.Pipe(duplex=False) if self.steered else (None, None)
             process = self._context.Process(target=_work, name=f"fleetsim worker {index}", args=(
                 spec, self.profiles, folder, f"{self.run_id}-shard{index}", self.ssl_context, self.passwords,
-                self.scenario_text, sender, self.csms_config is not None))
+                self.scenario_text, sender, self.csms_config is not None, orders_in))
             process.start()
             sender.close()
+            if orders_in is not None and orders_out is not None:
+                orders_in.close()
+                self._orders.append(orders_out)
             self._workers.append((process, receiver, folder))
 
     async def watch(self, show: Callable[[LiveSnapshot], None], *, every_s: float = 1.0,
-                    on_interval: IntervalCallback | None = None) -> None:
+                    on_interval: IntervalCallback | None = None, steer: Steer | None = None) -> None:
         """Until every worker has ended: their news merged and shown once
         ``every_s``; SIGINT and SIGTERM passed on to the workers.  With
         ``on_interval``: it is awaited after each interval every worker has
         closed (``self.live`` then holds every worker's histograms and counts
         so far); a reason stops every worker cleanly, as reaching the
-        duration does (``self.aborted``)."""
+        duration does (``self.aborted``).  With ``steer`` (and ``steered``):
+        it drives the whole fleet's load through the workers, fed every
+        interval all of them closed, and the run ends when it returns."""
         live = self.live
         judged = trio.Event()  # set when an interval closed on every worker awaits judging
         closed_s = 0.0
         latest: dict[int, LiveSnapshot] = {}
-        intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...]]]] = {}
+        intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...], Tally | None, tuple[int, int]]]] = {}
+        steering = _Steering(self) if steer is not None else None
         done: dict[int, WorkerDone] = {}
         ended: set[int] = set()
         shown = LastInterval()
@@ -202,7 +241,8 @@ class Workers:
             nonlocal shown, closed_s
             match message:
                 case WorkerUpdate():
-                    latest[index] = message.snapshot
+                    if message.snapshot is not None:
+                        latest[index] = message.snapshot
                     if live is not None and message.interval_end_s:
                         live.add_lines(message.lines)
                         if message.tally is not None:
@@ -210,18 +250,21 @@ class Workers:
                     if message.interval_end_s:  # it closed an interval since its last news
                         key = round(message.interval_end_s / interval_s)
                         intervals.setdefault(key, {})[index] = (message.interval_end_s, message.interval_length_s,
-                                                                message.lines)
+                                                                message.lines, message.tally, message.messages)
                         running = {i for i in range(self.count) if i not in done and i not in ended}
-                        complete = [k for k in intervals if running <= intervals[k].keys()]
+                        complete = sorted(k for k in intervals if running <= intervals[k].keys())
                         if complete:
+                            if steering is not None:  # every interval, in order, for the driver of the load
+                                for k in complete:
+                                    steering.closed(intervals[k].values())
                             # The newest interval every running worker closed; older ones are no longer shown.
                             parts = intervals[max(complete)]
                             for k in [k for k in intervals if k <= max(complete)]:
                                 del intervals[k]
-                            end_s = max(end for end, _, _ in parts.values())
-                            length_s = max(length for _, length, _ in parts.values())
+                            end_s = max(end for end, *_ in parts.values())
+                            length_s = max(length for _, length, *_ in parts.values())
                             shown = merged_interval(end_s, length_s,
-                                                    (line for _, _, lines in parts.values() for line in lines))
+                                                    (line for _, _, lines, *_ in parts.values() for line in lines))
                             closed_s = end_s
                             judged.set()
                         while len(intervals) > MAX_OPEN_INTERVALS:  # a worker that stopped closing intervals
@@ -275,11 +318,20 @@ class Workers:
                                              previous=previous)
                 show(previous)
 
+        async def drive() -> None:
+            assert steer is not None and steering is not None
+            try:
+                await steer(steering)
+            finally:
+                self.order(Finish())
+
         async with trio.open_nursery() as nursery:
             nursery.start_soon(forward_signals)
             nursery.start_soon(publish)
             if on_interval is not None:
                 nursery.start_soon(judge)
+            if steer is not None:
+                nursery.start_soon(drive)
             if self.csms is not None:
                 nursery.start_soon(self.csms.watch)
             async with trio.open_nursery() as listeners:
@@ -291,6 +343,13 @@ class Workers:
             connection.close()
             self.exits.append(WorkerExit(index, self.count, process.pid or 0, folder, done.get(index),
                                          process.exitcode))
+
+    def order(self, order: Retarget | Note | Finish) -> None:
+        """Send every worker still listening an order (a worker that ended is skipped)."""
+        data = _encoder.encode(order)
+        for connection in self._orders:
+            with contextlib.suppress(OSError):
+                connection.send_bytes(data)
 
     def finish(self) -> None:
         """Stop the CSMS processes (every worker has ended); their usage stays readable."""
@@ -339,24 +398,33 @@ class _News:
     """A worker's side of the pipe: its run's progress callback.  Posted, not
     sent: a coordinator that reads slowly never stalls the stations."""
 
-    def __init__(self, connection: Connection, duration_s: float, fleet: int) -> None:
+    def __init__(self, connection: Connection, duration_s: float, fleet: int, *, steered: bool = False) -> None:
         self.mailbox = Mailbox(connection, "worker news")
         self.duration_s = duration_s
         self.fleet = fleet
         self.previous: LiveSnapshot | None = None
         self.sent_end_s = 0.0  # the end of the last interval sent
+        # Steered, every interval is sent as it closes (:meth:`interval`): the
+        # coordinator's driver judges the whole fleet on all of them.
+        self.steered = steered
 
     def __call__(self, progress: Progress, recorder: Recorder, elapsed_s: float) -> None:
         snapshot = self.previous = take_snapshot(progress, recorder, elapsed_s, duration_s=self.duration_s,
                                                  fleet=self.fleet, previous=self.previous, detailed=True)
         interval = progress.last_interval
-        if interval.end_s > self.sent_end_s:
+        if interval.end_s > self.sent_end_s and not self.steered:
             self.sent_end_s = interval.end_s
             update = WorkerUpdate(snapshot, interval.end_s, interval.length_s, progress.interval_lines,
-                                  Tally.of(recorder))
+                                  Tally.of(recorder), progress.interval_messages)
         else:
             update = WorkerUpdate(snapshot)
         self.mailbox.post(_encoder.encode(update))
+
+    def interval(self, closed: ClosedInterval) -> None:
+        """An interval the worker closed, with its lines and counts."""
+        length_s, self.sent_end_s = closed.end_s - self.sent_end_s, closed.end_s
+        self.mailbox.post(_encoder.encode(WorkerUpdate(None, closed.end_s, length_s, closed.lines, closed.tally,
+                                                       (closed.messages_out, closed.messages_in))))
 
     def close(self, done: WorkerDone) -> None:
         self.mailbox.close(_encoder.encode(done))
@@ -364,17 +432,20 @@ class _News:
 
 def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_id: str,
           ssl_context: ssl.SSLContext | None, passwords: Callable[[str], bytes | None] | None,
-          scenario_text: str | None, connection: Connection, embedded: bool) -> None:
-    """A worker process: its shard's run, its results folder, its news."""
+          scenario_text: str | None, connection: Connection, embedded: bool,
+          orders: Connection | None = None) -> None:
+    """A worker process: its shard's run, its results folder, its news;
+    with ``orders``, its load steered by the coordinator's (:func:`follow`)."""
     os.setpgid(0, 0)  # Ctrl-C reaches the coordinator, which passes it on once
     signal.signal(signal.SIGINT, signal.default_int_handler)
     recorder = Recorder()
-    news = _News(connection, spec.duration_s, spec.stations())
+    news = _News(connection, spec.duration_s, spec.stations(), steered=orders is not None)
     outcome: RunOutcome | None = None
     broke: str | None = None
     try:
+        steer = functools.partial(follow, orders, news.interval) if orders is not None else None
         outcome = trio.run(lambda: run(spec, profiles, recorder, ssl_context=ssl_context, passwords=passwords,
-                                       on_progress=news, handle_signals=True, results_dir=folder))
+                                       on_progress=news, handle_signals=True, results_dir=folder, steer=steer))
     except Exception as error:  # the run broke: what it measured is still written
         broke = f"{error!r}"
         traceback.print_exc()
@@ -391,6 +462,73 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
         progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
         news.close(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke,
                               ProcessUsage.now()))
+
+
+async def follow(orders: Connection, report: Callable[[ClosedInterval], None], steering: Steering) -> None:
+    """A worker's load, as the coordinator orders it, until it says Finish
+    (or is gone: the run then ends cleanly as well); every interval it
+    closes is ``report``ed."""
+    async def forward() -> None:
+        while True:
+            report(await steering.interval())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(forward)
+        await _obey(orders, steering)
+        nursery.cancel_scope.cancel()
+
+
+async def _obey(orders: Connection, steering: Steering) -> None:
+    while True:
+        await trio.lowlevel.wait_readable(orders.fileno())
+        try:
+            while orders.poll():
+                match _order_decoder.decode(orders.recv_bytes()):
+                    case Retarget(stations=stations):
+                        steering.retarget(stations)
+                    case Note(event=event):
+                        steering.note(msgspec.structs.replace(event, stations=steering.part(event.stations)))
+                    case Finish():
+                        return
+        except (EOFError, OSError, msgspec.DecodeError):
+            return
+
+
+class _Steering:
+    """The coordinator's steering of a split run: targets and notes go to
+    every worker; an interval is closed once every running worker closed it
+    (their lines together, their counts added)."""
+
+    def __init__(self, workers: Workers) -> None:
+        self.workers = workers
+        self._closed: collections.deque[ClosedInterval] = collections.deque(maxlen=MAX_UNREAD_INTERVALS)
+        self._arrived = trio.Event()
+
+    @property
+    def elapsed_s(self) -> float:
+        start_at = self.workers.start_at
+        return (datetime.now(UTC) - start_at).total_seconds() if start_at is not None else 0.0
+
+    def retarget(self, stations: int) -> int:
+        self.workers.order(Retarget(stations))
+        return stations
+
+    def note(self, event: RunEvent) -> None:
+        self.workers.order(Note(event))
+
+    def closed(self, parts: Iterable[tuple[float, float, tuple[str, ...], Tally | None, tuple[int, int]]]) -> None:
+        parts = list(parts)
+        self._closed.append(ClosedInterval(
+            max(end for end, *_ in parts), tuple(line for _, _, lines, *_ in parts for line in lines),
+            added([tally for *_, tally, _ in parts if tally is not None]),
+            sum(messages[0] for *_, messages in parts), sum(messages[1] for *_, messages in parts)))
+        self._arrived.set()
+
+    async def interval(self) -> ClosedInterval:
+        while not self._closed:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        return self._closed.popleft()
 
 
 def shard_folders(out_dir: Path, count: int) -> list[Path]:

@@ -51,6 +51,14 @@ def difference(now: Tally, before: Tally) -> Tally:
     return Tally(models, dict(+simulator))
 
 
+def added(tallies: Iterable[Tally]) -> Tally:
+    """Several processes' counts together (each one's so far)."""
+    merge = LiveMerge()
+    for index, tally in enumerate(tallies):
+        merge.set_tally(index, tally)
+    return Tally.of(merge.recorder)
+
+
 class Stretch:
     """One stretch of a run being measured: from ``start_s`` to ``end_s``
     (seconds since the run's start, on the interval grid)."""

@@ -93,3 +93,26 @@ def test_bad_input_is_one_clear_error(args: list[str], message: str, tmp_path: P
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_a_search_over_worker_processes_steers_them_all_and_counts_exactly(known_csms: str, tmp_path: Path) -> None:
+    out = tmp_path / "split"
+    # Stations added at 50 a second boot at about the rate the CSMS serves (each sends 3-4 calls).
+    result = capacity("--csms", known_csms, "--workers", "2", "--start", "100", "--step", "100", "--max", "300",
+                      "--plateau", "3s", "--ramp", "50/s", "--resolution", "10%", "--out", str(out), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads((out / "capacity.json").read_text())
+    # The CSMS answers 200 calls a second at most: a plateau's rate above it
+    # would be counts of intervals its figures left out (every one is needed).
+    for step in document["steps"]:
+        assert step["achieved_calls_per_s"] <= CAPACITY_PER_S * 1.03, step
+        assert step["plateau_s"] == 3.0
+    assert document["knee"] is not None and 150 <= document["knee"]["stations"] < 300
+    assert document["first_failure"]["stations"] <= 300
+    # Both workers ran their part of every step, and noted it: the merged events add them to the target.
+    for shard in (0, 1):
+        events = (out / "shards" / str(shard) / "events.csv").read_text()
+        assert events.count(",stage,") == len(document["steps"])
+    merged = [line.split(",") for line in (out / "events.csv").read_text().splitlines()[1:]]
+    targets = [int(row[5]) for row in merged if row[2] == "stage"]
+    assert targets == [step["stations"] for step in document["steps"]]
