@@ -303,3 +303,8 @@ def check_run_stages(spec: Any, *, duration_given: bool) -> None:
                      fleet=spec.fleet_stations())
     except StageError as error:
         raise click.BadParameter(str(error), param_hint="--stage") from None
+    largest = max(stage.stations for stage in spec.stages)
+    if spec.fleet_stations() > largest:
+        raise click.BadParameter(f"{spec.fleet_stations():,} stations, but the stages run at most {largest:,}: the "
+                                 "others would never start (and the run could not drive its fleet); give "
+                                 f"--stations {largest:,}, or leave it out", param_hint="--stations")

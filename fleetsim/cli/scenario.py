@@ -248,7 +248,13 @@ def prepare_run(ctx: click.Context, path: Path) -> ScenarioRun:
 
     options = explicit_options(ctx)
     check_fleet_options(options)
-    loaded = resize_or_exit(load_or_exit(path), options.get("stations"))
+    loaded = load_or_exit(path)
+    stages = options.get("stages") or loaded.scenario.run.stages
+    stations = options.get("stations")
+    if stages and stations is None:  # a staged run's fleet is its largest target
+        stations = max(1, max(stage.stations for stage in stages))
+        stations = None if stations == loaded.scenario.stations else stations
+    loaded = resize_or_exit(loaded, stations)
     if "ramp" in options:
         options["ramp_per_s"] = parse_ramp_per_s(options["ramp"])
     spec = run_spec(loaded, spec_overrides(options))
