@@ -116,3 +116,24 @@ def test_a_search_over_worker_processes_steers_them_all_and_counts_exactly(known
     merged = [line.split(",") for line in (out / "events.csv").read_text().splitlines()[1:]]
     targets = [int(row[5]) for row in merged if row[2] == "stage"]
     assert targets == [step["stations"] for step in document["steps"]]
+
+
+def test_a_scenario_gives_the_mix_and_every_step_passing_ends_at_the_maximum(known_csms: str,
+                                                                              tmp_path: Path) -> None:
+    scenario = tmp_path / "mix.toml"
+    scenario.write_text(
+        'name = "two models"\n'
+        '[run]\nramp_per_s = 10\n'
+        '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 30\n'
+        '[[groups]]\nmodel = "bescore-bsc-s12bcc"\nstations = 10\n'
+        '[[run.stages]]\nduration_s = 5\nstations = 10\n')  # its stages and duration are the search's to decide
+    out = tmp_path / "search"
+    result = capacity(str(scenario), "--csms", known_csms, "--start", "20", "--step", "20", "--max", "40",
+                      "--plateau", "2s", "--ramp", "100/s", "--out", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads((out / "capacity.json").read_text())
+    assert document["mix"] == {"bescore-bsc-s12bcc": 0.25, "bionever-bss011k-v1000": 0.75}
+    assert [step["stations"] for step in document["steps"]] == [20, 40]
+    assert document["first_failure"] is None and document["knee"]["stations"] == 40
+    assert "up to the search's maximum of 40: the capacity is beyond it" in document["sentence"]
+    assert (out / "scenario.toml").read_text() == scenario.read_text()
