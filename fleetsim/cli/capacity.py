@@ -225,7 +225,8 @@ def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, s
         return EXIT_RUN_BROKE
     outcome = measured
     result = found[0] if found else _partial(outcome)
-    capacity = capacity_document(result, settings, run_id=run_id, csms=outcome.csms_url,
+    target = outcome.csms_url if not outcome.embedded_csms else f"the embedded CSMS ({outcome.csms_url})"
+    capacity = capacity_document(result, settings, run_id=run_id, csms=target,
                                  embedded=outcome.embedded_csms, started_at=outcome.started_at.isoformat(),
                                  ended_at=outcome.ended_at.isoformat(), mix=spec.stations_per_model(),
                                  interrupted=outcome.interrupted or not found)
