@@ -106,13 +106,15 @@ OFF = 3  # removed: closed, its timers no longer run; started again as a new sta
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("again", "back", "closed_as", "cut_by", "fd", "index", "link", "scheduled_s", "started_s", "state",
-                 "station", "waits")
+    __slots__ = ("again", "back", "closed_as", "connected_once", "cut_by", "fd", "index", "life", "link",
+                 "scheduled_s", "started_s", "state", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
         self.state = IDLE
         self.back = False  # added again while leaving: started once it has left
+        self.life = 0  # how often the ramp started it: a connect loop of an earlier life gives up
+        self.connected_once = False  # in any life: the fleet's stations ever connected count it once
         self.link: Link | None = None
         self.fd = -1  # the link's descriptor in the reactor
         self.again = False  # in the fleet's list of links to read again without waiting
@@ -271,6 +273,7 @@ class Fleet:
         else:
             self.progress.started += 1
         runner.state = ON
+        runner.life += 1
         runner.started_s = now_s
         nursery.start_soon(self._connect_loop, runner, False)
 
@@ -312,7 +315,12 @@ class Fleet:
         station = runner.station
         backoff = self.options.reconnect
         waits = 0  # since it was last connected: the back-off's attempt number
-        while runner.state == ON:
+        life = runner.life
+
+        def removed() -> bool:  # from the load, or removed and started again (a new life, its own loop)
+            return runner.state != ON or runner.life != life
+
+        while not removed():
             if lost:
                 # A failed attempt, or a lost connection (OCPP 1.6 leaves the wait to
                 # the vendor): exponential back-off, with jitter unless configured
@@ -326,11 +334,11 @@ class Fleet:
             lost = True
             if station.offline_until_s > trio.current_time():
                 await trio.sleep_until(station.offline_until_s)
-            if runner.state != ON:
+            if removed():
                 return  # removed from the load while it waited
             link = await self._connect(runner)
             if link is not None:
-                if runner.state != ON:
+                if removed():
                     link.close(framing.CLOSE_NORMAL, "removed from the load")
                     return
                 self._attach(runner, link)
@@ -365,10 +373,11 @@ class Fleet:
             return None
         station.stats.record_reaction(CONNECT, trio.current_time() - started_s)
         station.stats.count("connect.ok")
-        if station.online_since_s > -INF:  # it has been connected before
-            station.stats.count("connect.reconnect")
-        else:
+        if not runner.connected_once:
+            runner.connected_once = True
             station.stats.count("stations.connected")  # once per station: how much of the fleet ever got in
+        elif station.online_since_s > -INF:  # this life of it has been connected before (not one started anew)
+            station.stats.count("connect.reconnect")
         return link
 
     def _connect_failed(self, station: Station, reason: str) -> None:

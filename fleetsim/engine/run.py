@@ -210,6 +210,7 @@ class StationMaker:
         share = self._share_of[old.charge_point_id]
         station = self._station(old.charge_point_id, share)
         station.timebase = old.timebase  # its clock, skewed or not
+        station.ever_booted = old.ever_booted  # the fleet's stations ever Accepted count it once
         if isinstance(share.sessions, ReplaySessions):
             station.stats.count("stage.readded_without_replay")
         elif share.sessions is not None:
