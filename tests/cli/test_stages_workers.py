@@ -52,7 +52,8 @@ def _plateau_histograms(folder: Path, stage: dict[str, Any]) -> dict[str, Histog
     for logged in read_hlog(folder / "latency.hlog"):
         tag = split_tag(logged.tag or "")
         at_s = logged.start_epoch_s - start
-        if tag.view == "corrected" and stage["plateau_start_s"] - 0.25 <= at_s and at_s + logged.length_s <= end_s + 0.25:
+        inside = stage["plateau_start_s"] - 0.25 <= at_s and at_s + logged.length_s <= end_s + 0.25
+        if tag.view == "corrected" and inside:
             added.setdefault(tag.name, new_histogram()).add(logged.histogram)
     return added
 
