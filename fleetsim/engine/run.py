@@ -284,6 +284,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     book = StageBook(windows, spec.interval_s, spec.percentiles) if windows else None
 
     steering: list[Steering] = []
+    ticks = _Ticks()
 
     async def after_fold(elapsed_s: float) -> None:
         if (book is not None or steering) and fleet is not None:
@@ -291,6 +292,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             tally = Tally.of(recorder)
             if book is not None:
                 book.tick(elapsed_s, progress.interval_lines, tally, progress.interval_messages)
+                ticks.closed(elapsed_s)
             for steered in steering:
                 steered.closed(ClosedInterval(elapsed_s, progress.interval_lines, tally, *progress.interval_messages))
         if on_interval is not None and not stop.is_set():
@@ -325,7 +327,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
                 nursery.start_soon(_steer, steer, steering[0])
             elif windows:
                 fleet.target = 0  # the first stage starts the first stations
-                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s, note)
+                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s, note, ticks)
             schedule, positions = _fault_schedule(spec, stations, profiles)
             apply_clock_skew(stations, schedule, positions)
             if not schedule.empty:
@@ -441,13 +443,40 @@ async def _steer(steer: Steer, steering: Steering) -> None:
     steering.stop()
 
 
+class _Ticks:
+    """The interval ticks a staged run has closed (folded, and the stages
+    fed the run's counts)."""
+
+    def __init__(self) -> None:
+        self.last_s = -math.inf
+        self._changed = trio.Event()
+
+    def closed(self, elapsed_s: float) -> None:
+        self.last_s = elapsed_s
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_closed(self, at_s: float) -> None:
+        while self.last_s < at_s:
+            await self._changed.wait()
+
+
 async def _drive_stages(fleet: Fleet, spec: RunSpec, windows: list[StageWindow], start_s: float,
-                        note: Callable[[RunEvent], None] | None) -> None:
+                        note: Callable[[RunEvent], None] | None, ticks: _Ticks) -> None:
     """Set each stage's target at its start, and note the stage and its
     plateau in events.csv (each process its own stations: the merge adds them)."""
     positions = None if spec.shard.whole else shard_positions(spec)
+    interval_s = spec.interval_s
     for window in windows:
         await trio.sleep_until(start_s + window.start_s)
+        tick_s = round(window.start_s / interval_s) * interval_s
+        if window.index > 1 and abs(window.start_s - tick_s) < 1e-6:
+            # The plateau before ends at the tick at this stage's start; its counts are
+            # taken once that tick has folded its histograms, which takes the loop's
+            # turns.  Stations added or removed meanwhile (a removal's StopTransactions,
+            # answered in milliseconds) would count in it, their latencies not.
+            with trio.move_on_after(interval_s / 2):
+                await ticks.wait_closed(tick_s - interval_s / 2)
         mine = min(window.stations, len(fleet.runners)) if positions is None else shard_target(positions,
                                                                                              window.stations)
         fleet.retarget(mine)

@@ -13,6 +13,7 @@ added.  Pure: no clock, no IO.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
@@ -141,6 +142,14 @@ def place(window: Any) -> dict[str, Any]:
     }
 
 
+def last_tick(plateau_start_s: float, end_s: float, interval_s: float) -> float:
+    """The last interval tick at or before a stage's ``end_s``: where its
+    plateau's whole intervals end.  A stage may end between ticks (a 6.5 s
+    stage); the interval that spans its end holds the next stage's ramp."""
+    whole = math.floor((end_s - plateau_start_s) / interval_s + 1e-9)  # a hair of float error must not lose one
+    return plateau_start_s + max(0, whole) * interval_s
+
+
 class StageBook:
     """Every stage's plateau of a staged run, measured as the run goes."""
 
@@ -148,7 +157,8 @@ class StageBook:
                  percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
         self.windows = list(windows)
         self.percentiles = percentiles
-        self.stretches = [Stretch(w.plateau_start_s, w.end_s, interval_s) for w in self.windows]
+        self.stretches = [Stretch(w.plateau_start_s, last_tick(w.plateau_start_s, w.end_s, interval_s), interval_s)
+                          for w in self.windows]
 
     def tick(self, end_s: float, lines: Sequence[str], tally: Tally, messages: tuple[int, int]) -> None:
         for stretch in self.stretches:
@@ -200,10 +210,15 @@ def merged_stages(shard_stages: Sequence[Sequence[dict[str, Any]]], intervals: I
         raise ValueError("the shards ran different stage plans: they are not parts of one run")
     template = shard_stages[0]
     merges = [LiveMerge() for _ in template]
+    # Where the shards' measurements ended: their plateau's whole intervals
+    # (a stage may end between ticks; the interval spanning its end is the
+    # next stage's ramp), or as far as they got.
+    ends = [stage["plateau_start_s"] + max((stages[index].get("measured_s", 0.0) for stages in shard_stages),
+                                           default=0.0) for index, stage in enumerate(template)]
     for start_s, length_s, tag, histogram in intervals:
-        for stage, merge in zip(template, merges, strict=True):
+        for stage, end_s, merge in zip(template, ends, merges, strict=True):
             slack_s = length_s * _SLACK_FRACTION
-            if stage["plateau_start_s"] - slack_s <= start_s and start_s + length_s <= stage["end_s"] + slack_s:
+            if stage["plateau_start_s"] - slack_s <= start_s and start_s + length_s <= end_s + slack_s:
                 merge.add_histogram(tag, histogram)
     sections = []
     for index, (stage, merge) in enumerate(zip(template, merges, strict=True)):

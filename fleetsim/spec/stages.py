@@ -111,7 +111,9 @@ def check_stages(stages: Sequence[Stage], *, ramp_per_s: float, interval_s: floa
             raise StageError(f"stage {index} asks for {stage.stations:,} stations, but the fleet has {fleet:,}: "
                              "give --stations (or the groups) at least the largest target")
         if not (math.isfinite(stage.duration_s) and 0 < stage.duration_s <= MAX_DURATION_S):
-            raise StageError(f"stage {index} lasts {number_text(stage.duration_s)} s: a stage lasts more than 0 s "
+            # number_text takes finite numbers only: nan and inf are said as Python writes them.
+            said = number_text(stage.duration_s) if math.isfinite(stage.duration_s) else f"{stage.duration_s:g}"
+            raise StageError(f"stage {index} lasts {said} s: a stage lasts more than 0 s "
                              f"and at most {MAX_DURATION_S / 86_400:.0f} days")
         total_s += stage.duration_s
     if total_s > MAX_DURATION_S:
