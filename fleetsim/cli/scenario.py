@@ -302,6 +302,12 @@ def plan_text(loaded: LoadedScenario, spec: RunSpec, plan: Plan) -> list[str]:
     ramp = f"{spec.ramp_per_s:g}/s ({plan.ramp_s:.1f}s)" if spec.ramp_per_s > 0 else "0: all stations at once"
     lines.append(f"run: {spec.duration_s:g}s at speed {spec.speed:g} ({spec.duration_s * spec.speed / 3600:.2f} h "
                  f"simulated from {start}; {timestamps} timestamps), seed {spec.seed}, ramp {ramp}")
+    if spec.stages:
+        targets = " → ".join(f"{stage.stations:,}" for stage in spec.stages)
+        lines.append(f"stages: {targets} stations, {len(spec.stages)} stage{'s' if len(spec.stages) > 1 else ''} "
+                     f"of {', '.join(f'{stage.duration_s:g}s' for stage in spec.stages[:8])}"
+                     f"{', ...' if len(spec.stages) > 8 else ''}; the fleet starts empty, each plateau is measured "
+                     "on its own (summary.json stages)")
     if plan.start_assumed:
         lines.append(f"  no [run] start: simulated time starts with the run, in UTC; this plan assumes it starts now "
                      f"({plan.sim_start:%H:%M} UTC), so arrivals and replayed sessions follow that time of day")

@@ -359,7 +359,7 @@ def _event_marker(event: Event, bucket_s: float) -> Marker:
         detail.append(f" ({event.count:,} events in {bucket_s:g} s)")
     if event.label:
         detail.append(f", {event.label}")
-    if event.at_s is not None and event.count == 1:
+    if event.at_s is not None and event.count == 1 and event.kind in _FAULT_NAMES:  # a fault's scheduled time
         detail.append(f"; scenario time {event.at_s:g} s")
     return Marker(event.t_s, label, event.kind, span_s, "".join(detail))
 
