@@ -54,7 +54,7 @@ else:
     elif phase == "trio":
         trio.run = interrupt_then(trio.run)
     elif phase == "stations":
-        fleetsim.engine.run.build_stations = interrupt_then(fleetsim.engine.run.build_stations)
+        fleetsim.engine.run.StationMaker.fleet = interrupt_then(fleetsim.engine.run.StationMaker.fleet)
 runpy.run_module("fleetsim", run_name="__main__")
 """
 
