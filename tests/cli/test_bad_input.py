@@ -18,52 +18,25 @@ from typing import Any
 
 import msgspec
 import pytest
-from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetsim.cli import main
 from fleetsim.engine.limits import LimitProblem
 from fleetsim.engine.run import FleetShare, RunSpec, shares
-from fleetsim.inputs import MAX_CONNECTORS, MAX_MESSAGE_CHARS, MAX_STATIONS
+from fleetsim.inputs import MAX_CONNECTORS, MAX_STATIONS
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.station.build import MAX_ID_LENGTH, MAX_ID_PREFIX_LENGTH
+from tests.cli.cli_helpers import assert_one_line_usage_error, fleetsim
 
 # The module: fleetsim.cli.csms, as an attribute, is the click group of that name.
 CSMS_CLI = importlib.import_module("fleetsim.cli.csms")
 BESCORE, BIONEVER = "bescore-bsc-s12bcc", "bionever-bss011k-v1000"
 WSS = "wss://127.0.0.1:9/ocpp"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def fleetsim(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), prog_name="fleetsim")
-
-
-@pytest.fixture
-def executed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The RunSpec of every run the command started (none, for bad input)."""
-    seen: list[Any] = []
-    monkeypatch.setattr("fleetsim.cli.run._execute", lambda spec, *_, **__: seen.append(spec))
-    return seen
-
-
-def assert_one_line_usage_error(result: Result, *names: str) -> str:
-    """Exit 2, no exception but the exit, one "error" line of bounded length
-    naming each of ``names``; the line."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.lower().startswith("error")]
-    assert len(lines) == 1, result.stderr
-    assert len(lines[0]) <= MAX_MESSAGE_CHARS + 40, len(lines[0])
-    for name in names:
-        assert name in lines[0], (name, lines[0])
-    return lines[0]
 
 
 def run_args(tmp_path: Path, *args: str) -> list[str]:

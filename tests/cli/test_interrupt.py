@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetsim.cli.run import EXIT_INTERRUPTED, EXIT_RUN_BROKE
+from fleetsim.cli.run import EXIT_INTERRUPTED
 
 FLEETSIM = [sys.executable, "-m", "fleetsim", "run"]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}

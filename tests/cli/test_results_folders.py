@@ -89,14 +89,6 @@ def test_two_runs_started_in_the_same_second_write_two_folders(tmp_path: Path) -
         assert sum(line.startswith("#[StartTime") for line in lines) == 1
 
 
-@pytest.fixture
-def executed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The RunSpec of every run the command started (none, for a usage error)."""
-    seen: list[Any] = []
-    monkeypatch.setattr("fleetsim.cli.run._execute", lambda spec, *_, **__: seen.append(spec))
-    return seen
-
-
 @pytest.mark.parametrize("taken", ["summary.json", "latency.hlog"])
 def test_an_out_holding_another_runs_results_is_refused_before_the_run(tmp_path: Path, executed: list[Any],
                                                                        taken: str) -> None:

@@ -14,22 +14,11 @@ from typing import Any
 
 import msgspec
 import pytest
-from click.testing import CliRunner, Result
 
-from fleetsim.cli import main
+from tests.cli.cli_helpers import fleetsim, write
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 MINIMAL = '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 2\n'
-
-
-def fleetsim(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), prog_name="fleetsim")
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "s.toml"
-    path.write_text(text)
-    return path
 
 
 class _Captured(Exception):

@@ -10,27 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from fleetsim.cli import main
 from fleetsim.engine.run import station_ids
 from fleetsim.station.build import MAX_ID_LENGTH
+from tests.cli.cli_helpers import fleetsim, write
 
 BIONEVER, WENZHOU, TAESEONG = "bionever-bss011k-v1000", "wenzhou-bsec-22k-a-2-ccs2-400s", "taeseongcontech-tsct-2007cp"
 # As ac-public-day: a pattern group beside groups of default ids.
 FLEET = (f'[[groups]]\nmodel = "{WENZHOU}"\nstations = 600\nid_pattern = "NL-AMS-{{n:04d}}"\n'
          f'[[groups]]\nmodel = "{BIONEVER}"\nstations = 250\n'
          f'[[groups]]\nmodel = "{TAESEONG}"\nstations = 150\nname = "Type 1"\n')
-
-
-def fleetsim(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), prog_name="fleetsim")
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "s.toml"
-    path.write_text(text)
-    return path
 
 
 class _Captured(Exception):

@@ -8,38 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from fleetsim.cli import main
-from fleetsim.inputs import MAX_MESSAGE_CHARS
 from fleetsim.spec.stages import Stage
+from tests.cli.cli_helpers import assert_one_line_usage_error, fleetsim
 
 MINIMAL = '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 100\n'
-
-
-def fleetsim(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), prog_name="fleetsim")
-
-
-@pytest.fixture
-def executed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The RunSpec of every run the command started (none, for bad input)."""
-    seen: list[Any] = []
-    monkeypatch.setattr("fleetsim.cli.run._execute", lambda spec, *_, **__: seen.append(spec))
-    return seen
-
-
-def assert_one_line_usage_error(result: Result, *names: str) -> str:
-    """Exit 2, no traceback, one "error" line of bounded length naming each of ``names``."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.lower().startswith("error")]
-    assert len(lines) == 1, result.stderr
-    assert len(lines[0]) <= MAX_MESSAGE_CHARS + 40, len(lines[0])
-    for name in names:
-        assert name in lines[0], (name, lines[0])
-    return lines[0]
 
 
 def staged_run(tmp_path: Path, *args: str) -> Result:
@@ -54,10 +28,15 @@ def test_stages_make_the_run_and_the_largest_target_is_the_fleet(tmp_path: Path,
     assert spec.fleet_stations() == 250 and spec.duration_s == 180.0
 
 
-def test_stations_given_beside_stages_is_the_fleet(tmp_path: Path, executed: list[Any]) -> None:
-    result = staged_run(tmp_path, "--stations", "300", "--stage", "1m:40")
+def test_stations_given_beside_stages_may_not_exceed_the_largest_target(tmp_path: Path,
+                                                                      executed: list[Any]) -> None:
+    result = staged_run(tmp_path, "--stations", "40", "--stage", "1m:40")
     assert result.exit_code == 0, result.output
-    assert executed[0].fleet_stations() == 300
+    assert executed[0].fleet_stations() == 40
+    # Stations no stage ever starts would fail the run as a fleet not driven: refused before it.
+    line = assert_one_line_usage_error(staged_run(tmp_path, "--stations", "300", "--stage", "1m:40"), "--stations")
+    assert "the stages run at most 40" in line
+    assert len(executed) == 1
 
 
 @pytest.mark.parametrize(
