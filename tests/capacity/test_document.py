@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import msgspec
+from test_slo import step as figures_of
 
 from fleetsim.capacity.document import EMBEDDED_NOTE, capacity_document, sentence
 from fleetsim.capacity.drive import Outcome, Settings, Step
 from fleetsim.capacity.search import Search, SearchPlan
 from fleetsim.capacity.slo import default_slos, judge
-from tests.capacity.test_slo import step as figures_of
 
 PLAN = SearchPlan(start=100, step=100, maximum=1000)
 SETTINGS = Settings(plan=PLAN, plateau_s=10.0, interval_s=1.0, ramp_per_s=100.0)

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from cli_helpers import assert_one_line_usage_error, fleetsim
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +31,6 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.station.build import MAX_ID_LENGTH, MAX_ID_PREFIX_LENGTH
-from tests.cli.cli_helpers import assert_one_line_usage_error, fleetsim
 
 # The module: fleetsim.cli.csms, as an attribute, is the click group of that name.
 CSMS_CLI = importlib.import_module("fleetsim.cli.csms")

@@ -14,8 +14,7 @@ from typing import Any
 
 import msgspec
 import pytest
-
-from tests.cli.cli_helpers import fleetsim, write
+from cli_helpers import fleetsim, write
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 MINIMAL = '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 2\n'

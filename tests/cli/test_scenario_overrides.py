@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import fleetsim, write
 from click.testing import Result
 
 from fleetsim.engine.run import station_ids
 from fleetsim.station.build import MAX_ID_LENGTH
-from tests.cli.cli_helpers import fleetsim, write
 
 BIONEVER, WENZHOU, TAESEONG = "bionever-bss011k-v1000", "wenzhou-bsec-22k-a-2-ccs2-400s", "taeseongcontech-tsct-2007cp"
 # As ac-public-day: a pattern group beside groups of default ids.

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import assert_one_line_usage_error, fleetsim
 from click.testing import Result
 
 from fleetsim.spec.stages import Stage
-from tests.cli.cli_helpers import assert_one_line_usage_error, fleetsim
 
 MINIMAL = '[[groups]]\nmodel = "bionever-bss011k-v1000"\nstations = 100\n'
 
