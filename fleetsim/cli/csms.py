@@ -10,12 +10,14 @@ import tomllib
 from collections.abc import Callable
 from datetime import date, datetime
 from datetime import time as time_of_day
+from functools import partial
 from pathlib import Path
 
 import click
 import msgspec
 import trio
 
+from fleetsim.cli.options import Number
 from fleetsim.csms.config import (
     MAX_SERVICE_TIME_S,
     BasicAuth,
@@ -26,7 +28,6 @@ from fleetsim.csms.config import (
     parse_duration_ms,
 )
 from fleetsim.csms.server import CsmsStats, RunningCsms, serve_csms
-from fleetsim.cli.options import Number
 from fleetsim.csms.tls import server_context
 from fleetsim.inputs import (
     MAX_DURATION_S,
@@ -301,7 +302,7 @@ async def run_until_interrupted(
     """Serve until SIGINT or SIGTERM (or cancellation), printing status lines."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            running = await nursery.start(serve_csms, config, host, port)
+            running = await nursery.start(partial(serve_csms, config, host, port, own_process=True))
             echo(f"fleetsim CSMS listening on {running.url} (stations connect to {running.url}/<chargePointId>)")
             if status_interval_s > 0:
                 nursery.start_soon(_print_status, running.stats, status_interval_s, echo)

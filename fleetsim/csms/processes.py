@@ -179,7 +179,8 @@ def _serve(config: CsmsConfig, host: str, port: int, connection: Connection, eve
     async def serve() -> CsmsStats:
         with trio.open_signal_receiver(signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
-                running = await nursery.start(partial(serve_csms, config, host, port, reuse_port=True))
+                running = await nursery.start(partial(serve_csms, config, host, port, reuse_port=True,
+                                                         own_process=True))
                 nursery.start_soon(report, running.stats)
                 async for _ in signals:
                     break

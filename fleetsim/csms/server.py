@@ -32,6 +32,7 @@ import msgspec
 import trio
 
 from fleetsim.csms.central import CentralSystem, Refusal
+from fleetsim.csms.collector import keep_collector_off_connections
 from fleetsim.csms.config import CsmsConfig, DelayKind, MalformedKind
 from fleetsim.csms.handshake import Refuse, Upgrade, decide, read_request, send_all
 from fleetsim.csms.outbound import OutboundContext, check_rule, generate
@@ -210,12 +211,16 @@ async def serve_csms(
     port: int = 0,
     *,
     reuse_port: bool = False,
+    own_process: bool = False,
     task_status: trio.TaskStatus[RunningCsms] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled.  ``await nursery.start(serve_csms, config)``
     returns a :class:`RunningCsms` once the port is bound and listening.
     ``reuse_port``: share ``port`` with other processes listening on it
-    (SO_REUSEPORT: the kernel spreads new connections over them)."""
+    (SO_REUSEPORT: the kernel spreads new connections over them).
+    ``own_process``: the process is the CSMS's alone, which then keeps the
+    collector off its connections (fleetsim.csms.collector); beside a fleet,
+    the fleet manages the collector."""
     raise_open_files_limit(1 << 20)  # each station is a socket; as many as the system allows
     server = _Server(config)
     infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -229,6 +234,8 @@ async def serve_csms(
         bound_port = listener.getsockname()[1]
         async with trio.open_nursery() as nursery:
             nursery.start_soon(server.timers.run)
+            if own_process:
+                nursery.start_soon(keep_collector_off_connections, server.stats)
             if server.service is not None:
                 nursery.start_soon(server.service.run)
             tls = server.tls_context is not None

@@ -29,6 +29,7 @@ import msgspec
 import trio
 
 from fleetsim.engine import framing
+from fleetsim.engine.source_ports import SourcePorts
 
 SUBPROTOCOL: Final = "ocpp1.6"
 # Messages parsed from what one read brought before the owner gets them: the
@@ -416,10 +417,12 @@ async def connect(
     local_address: str | None,
     max_message_bytes: int,
     budget: framing.PartialBudget | None = None,
+    ports: SourcePorts | None = None,
 ) -> Link:
     """TCP connect, TLS handshake where the target is wss://, WebSocket upgrade
-    with subprotocol ocpp1.6.  The caller owns the timeout (``trio.fail_after``)."""
-    sock = await _tcp_connect(target, local_address)
+    with subprotocol ocpp1.6.  The caller owns the timeout (``trio.fail_after``).
+    ``ports``: the local port is picked there (fleetsim.engine.source_ports)."""
+    sock = await _tcp_connect(target, local_address, ports)
     try:
         if target.tls:
             if ssl_context is None:
@@ -440,7 +443,7 @@ async def connect(
         raise
 
 
-async def _tcp_connect(target: Target, local_address: str | None) -> socket.socket:
+async def _tcp_connect(target: Target, local_address: str | None, ports: SourcePorts | None) -> socket.socket:
     try:
         infos = await trio.socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
@@ -452,13 +455,17 @@ async def _tcp_connect(target: Target, local_address: str | None) -> socket.sock
     sock.setblocking(False)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
-        if local_address is not None:
+        if local_address is not None or ports is not None:
             # Several source addresses multiply the ~28,000 ephemeral ports one
             # address has towards one CSMS address and port.
+            wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
             try:
-                sock.bind((local_address, 0))
+                # Ports all taken: the kernel picks (its search, from the source address's ports).
+                if (ports is None or not ports.bind(sock, local_address or wildcard)) and local_address is not None:
+                    sock.bind((local_address, 0))
             except OSError as error:
-                raise LinkError(f"cannot use source address {local_address}: {error.strerror or error}") from error
+                raise LinkError(f"cannot use source address {local_address or wildcard}: "
+                                f"{error.strerror or error}") from error
         code = sock.connect_ex(address)
         if code not in (0, errno.EINPROGRESS):
             raise LinkError(f"cannot connect to {target.host}:{target.port}: {errno.errorcode.get(code, code)}")
