@@ -730,7 +730,7 @@ _VIOLATIONS = {
 # The counter a failed connection lands in: the first phrase its message holds
 # (most specific first, so a TLS or HTTP 401 failure is not counted as refused).
 _REASONS = (
-    (" 401", "unauthorized"), ("tls", "tls"), ("handshake refused", "rejected"), ("refused", "refused"),
+    (" 401", "unauthorized"), ("eaddrnotavail", "no_local_port"), ("tls", "tls"), ("handshake refused", "rejected"), ("refused", "refused"),
     ("reset", "reset"), ("timedout", "timeout"), ("timeout", "timeout"), ("handshake", "handshake"),
     ("closed", "closed"), ("resolve", "resolve"), ("source address", "source_address"),
 )
