@@ -31,7 +31,8 @@ from fleetsim.cli.options import (
 from fleetsim.cli.run import QUICKSTART_SPEED, _fleet, _profiles, _tls, results_folder
 from fleetsim.cli.scale import WorkersType, fit_processes, resolve_workers
 from fleetsim.cli.screen import terminal_width, tolerant_output
-from fleetsim.engine.run import RunOutcome, RunSpec, Steering, run
+from fleetsim.engine.run import RunOutcome, RunSpec, run
+from fleetsim.engine.steering import Steering
 from fleetsim.inputs import MAX_DURATION_S, MAX_SPEED, MIN_INTERVAL_S, MIN_SPEED, clip
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results

@@ -4,7 +4,6 @@ cleanly, and hand back what was recorded."""
 
 from __future__ import annotations
 
-import collections
 import math
 import random
 import signal
@@ -23,9 +22,10 @@ from fleetsim.csms.server import RunningCsms, serve_csms
 from fleetsim.engine.faults import apply_clock_skew, inject_faults
 from fleetsim.engine.fleet import OFF, ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
+from fleetsim.engine.steering import ClosedInterval, Steer, Steering, Ticks, drive_stages, run_steered
 from fleetsim.engine.watch import watch_gc, watch_loop_lag
 from fleetsim.metrics import hlog
-from fleetsim.metrics.intervals import Census, IntervalWriter, RunEvent
+from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import ModelStats, Recorder, fold_into
 from fleetsim.metrics.stages import StageBook
 from fleetsim.metrics.tally import Tally
@@ -47,7 +47,7 @@ from fleetsim.spec.run import (  # the spec's names, where the engine's callers 
     shares,
     station_ids,
 )
-from fleetsim.spec.stages import StageWindow, shard_target, stage_windows
+from fleetsim.spec.stages import stage_windows
 from fleetsim.station.build import build_model
 from fleetsim.station.model import StationModel
 from fleetsim.station.station import Station
@@ -68,79 +68,6 @@ class RunOutcome(msgspec.Struct):
     stages: list[dict[str, Any]] | None = None  # summary.json's ``stages`` (fleetsim.metrics.stages)
 
 
-class ClosedInterval(msgspec.Struct, frozen=True):
-    """An interval the run just closed: its end (seconds since the start),
-    its latency.hlog lines, the run's counts so far and its messages so far."""
-
-    end_s: float
-    lines: tuple[str, ...]
-    tally: Tally
-    messages_out: int
-    messages_in: int
-
-
-# Closed intervals a driver of the load has not read yet: one that stopped
-# reading loses the oldest, never the run's memory.
-MAX_UNREAD_INTERVALS = 64
-
-
-class Steering:
-    """A run's load driven as it goes (a capacity search): the number of
-    running stations, the intervals as they close, notes in events.csv, and
-    the end of the run.  Counts are the whole fleet's; a shard runs its part."""
-
-    def __init__(self, fleet: Fleet, spec: RunSpec, start_s: float, note: Callable[[RunEvent], None] | None,
-                 stop: trio.Event) -> None:
-        self.fleet = fleet
-        self.spec = spec
-        self.start_s = start_s
-        self._note = note
-        self._stop = stop
-        self._positions = None if spec.shard.whole else shard_positions(spec)
-        self._closed: collections.deque[ClosedInterval] = collections.deque(maxlen=MAX_UNREAD_INTERVALS)
-        self._arrived = trio.Event()
-        self.target = 0
-        self.finished = False  # the driver ended the run: no interruption
-
-    @property
-    def elapsed_s(self) -> float:
-        return trio.current_time() - self.start_s
-
-    def part(self, stations: int) -> int:
-        """This process's part of the fleet's first ``stations``."""
-        if self._positions is None:
-            return min(stations, len(self.fleet.runners))
-        return shard_target(self._positions, stations)
-
-    def retarget(self, stations: int) -> int:
-        """Run the fleet's first ``stations``; returns this process's part."""
-        self.target = stations
-        mine = self.part(stations)
-        self.fleet.retarget(mine)
-        return mine
-
-    def note(self, event: RunEvent) -> None:
-        if self._note is not None:
-            self._note(event)
-
-    def closed(self, interval: ClosedInterval) -> None:
-        self._closed.append(interval)
-        self._arrived.set()
-
-    async def interval(self) -> ClosedInterval:
-        """The next interval the run closes (in order; the oldest unread
-        are dropped past MAX_UNREAD_INTERVALS)."""
-        while not self._closed:
-            self._arrived = trio.Event()
-            await self._arrived.wait()
-        return self._closed.popleft()
-
-    def stop(self) -> None:
-        """End the run cleanly, as reaching its duration does."""
-        self._stop.set()
-
-
-Steer = Callable[[Steering], Awaitable[None]]  # drives the load; the run ends when it returns
 ProgressCallback = Callable[[Progress, Recorder, float], None]  # progress, recorder, seconds since start
 # Awaited after each interval's fold with the seconds since the start (the
 # recorder's cumulative histograms then hold everything so far): a reason
@@ -284,7 +211,7 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
     book = StageBook(windows, spec.interval_s, spec.percentiles) if windows else None
 
     steering: list[Steering] = []
-    ticks = _Ticks()
+    ticks = Ticks()
 
     async def after_fold(elapsed_s: float) -> None:
         if (book is not None or steering) and fleet is not None:
@@ -324,10 +251,10 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             if steer is not None:
                 fleet.target = 0  # the driver starts the first stations
                 steering.append(Steering(fleet, spec, start_s, note, stop))
-                nursery.start_soon(_steer, steer, steering[0])
+                nursery.start_soon(run_steered, steer, steering[0])
             elif windows:
                 fleet.target = 0  # the first stage starts the first stations
-                nursery.start_soon(_drive_stages, fleet, spec, windows, start_s, note, ticks)
+                nursery.start_soon(drive_stages, fleet, spec, windows, start_s, note, ticks)
             schedule, positions = _fault_schedule(spec, stations, profiles)
             apply_clock_skew(stations, schedule, positions)
             if not schedule.empty:
@@ -435,57 +362,6 @@ async def _write_intervals(fleet: Fleet, writer: IntervalWriter | None, recorder
             fleet.progress.interval_messages = (fleet.progress.messages_out, fleet.progress.messages_in)
         await after_fold(elapsed_s)
         tick_s = max(tick_s, trio.current_time() - interval_s)  # fell behind by a whole interval: skip, don't rush
-
-
-async def _steer(steer: Steer, steering: Steering) -> None:
-    await steer(steering)
-    steering.finished = True
-    steering.stop()
-
-
-class _Ticks:
-    """The interval ticks a staged run has closed (folded, and the stages
-    fed the run's counts)."""
-
-    def __init__(self) -> None:
-        self.last_s = -math.inf
-        self._changed = trio.Event()
-
-    def closed(self, elapsed_s: float) -> None:
-        self.last_s = elapsed_s
-        self._changed.set()
-        self._changed = trio.Event()
-
-    async def wait_closed(self, at_s: float) -> None:
-        while self.last_s < at_s:
-            await self._changed.wait()
-
-
-async def _drive_stages(fleet: Fleet, spec: RunSpec, windows: list[StageWindow], start_s: float,
-                        note: Callable[[RunEvent], None] | None, ticks: _Ticks) -> None:
-    """Set each stage's target at its start, and note the stage and its
-    plateau in events.csv (each process its own stations: the merge adds them)."""
-    positions = None if spec.shard.whole else shard_positions(spec)
-    interval_s = spec.interval_s
-    for window in windows:
-        await trio.sleep_until(start_s + window.start_s)
-        tick_s = round(window.start_s / interval_s) * interval_s
-        if window.index > 1 and abs(window.start_s - tick_s) < 1e-6:
-            # The plateau before ends at the tick at this stage's start; its counts are
-            # taken once that tick has folded its histograms, which takes the loop's
-            # turns.  Stations added or removed meanwhile (a removal's StopTransactions,
-            # answered in milliseconds) would count in it, their latencies not.
-            with trio.move_on_after(interval_s / 2):
-                await ticks.wait_closed(tick_s - interval_s / 2)
-        mine = min(window.stations, len(fleet.runners)) if positions is None else shard_target(positions,
-                                                                                             window.stations)
-        fleet.retarget(mine)
-        if note is not None:
-            note(RunEvent(elapsed_s=window.start_s, kind="stage", span_s=window.end_s - window.start_s,
-                          label=f"stage {window.index}: {window.from_stations:,} → {window.stations:,} stations",
-                          stations=mine, at_s=window.start_s))
-            note(RunEvent(elapsed_s=window.plateau_start_s, kind="plateau", span_s=window.plateau_s,
-                          label=f"stage {window.index} plateau", stations=mine, at_s=window.plateau_start_s))
 
 
 async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None:

@@ -19,7 +19,6 @@ delivered its last StopTransaction, then the coordinator stops them.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import math
@@ -29,7 +28,7 @@ import signal
 import socket
 import ssl
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
@@ -44,12 +43,11 @@ from fleetsim.csms.processes import CsmsProcesses, ProcessUsage
 from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.mailbox import Mailbox
-from fleetsim.engine.run import MAX_UNREAD_INTERVALS, ClosedInterval, IntervalCallback, RunOutcome, Steer, Steering, run
-from fleetsim.metrics.intervals import RunEvent
+from fleetsim.engine.run import IntervalCallback, RunOutcome, run
+from fleetsim.engine.steering import ClosedInterval, Finish, Order, SplitSteering, Steer, follow
 from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
-from fleetsim.metrics.stages import added
 from fleetsim.metrics.tally import LiveMerge, Tally
 from fleetsim.profiles.profile import StationProfile
 from fleetsim.spec.run import RunSpec
@@ -65,27 +63,6 @@ SHARDS_FOLDER: Final = "shards"
 # Intervals some worker has closed and another not yet: the live view waits
 # for the slowest worker this many intervals at most.
 MAX_OPEN_INTERVALS: Final = 8
-
-
-class Retarget(msgspec.Struct, tag=True):
-    """The coordinator's order: run the fleet's first ``stations``."""
-
-    stations: int
-
-
-class Note(msgspec.Struct, tag=True):
-    """The coordinator's order: note this in events.csv (``stations``: the
-    fleet's; each worker notes its own part, and the merge adds them)."""
-
-    event: RunEvent
-
-
-class Finish(msgspec.Struct, tag=True):
-    """The coordinator's order: end the run cleanly (the load's driver is done)."""
-
-
-_Order = Retarget | Note | Finish
-_order_decoder = msgspec.msgpack.Decoder(_Order)
 
 
 class WorkerUpdate(msgspec.Struct, tag=True):
@@ -231,7 +208,7 @@ class Workers:
         closed_s = 0.0
         latest: dict[int, LiveSnapshot] = {}
         intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...], Tally | None, tuple[int, int]]]] = {}
-        steering = _Steering(self) if steer is not None else None
+        steering = SplitSteering(self.order, lambda: self.start_at) if steer is not None else None
         done: dict[int, WorkerDone] = {}
         ended: set[int] = set()
         shown = LastInterval()
@@ -256,7 +233,7 @@ class Workers:
                         if complete:
                             if steering is not None:  # every interval, in order, for the driver of the load
                                 for k in complete:
-                                    steering.closed(intervals[k].values())
+                                    steering.closed_by_all(intervals[k].values())
                             # The newest interval every running worker closed; older ones are no longer shown.
                             parts = intervals[max(complete)]
                             for k in [k for k in intervals if k <= max(complete)]:
@@ -344,7 +321,7 @@ class Workers:
             self.exits.append(WorkerExit(index, self.count, process.pid or 0, folder, done.get(index),
                                          process.exitcode))
 
-    def order(self, order: Retarget | Note | Finish) -> None:
+    def order(self, order: Order) -> None:
         """Send every worker still listening an order (a worker that ended is skipped)."""
         data = _encoder.encode(order)
         for connection in self._orders:
@@ -462,73 +439,6 @@ def _work(spec: RunSpec, profiles: dict[str, StationProfile], folder: Path, run_
         progress = msgspec.structs.replace(outcome.progress, last_interval=LastInterval(), interval_lines=())
         news.close(WorkerDone(outcome.started_at, outcome.ended_at, outcome.interrupted, progress, broke,
                               ProcessUsage.now()))
-
-
-async def follow(orders: Connection, report: Callable[[ClosedInterval], None], steering: Steering) -> None:
-    """A worker's load, as the coordinator orders it, until it says Finish
-    (or is gone: the run then ends cleanly as well); every interval it
-    closes is ``report``ed."""
-    async def forward() -> None:
-        while True:
-            report(await steering.interval())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(forward)
-        await _obey(orders, steering)
-        nursery.cancel_scope.cancel()
-
-
-async def _obey(orders: Connection, steering: Steering) -> None:
-    while True:
-        await trio.lowlevel.wait_readable(orders.fileno())
-        try:
-            while orders.poll():
-                match _order_decoder.decode(orders.recv_bytes()):
-                    case Retarget(stations=stations):
-                        steering.retarget(stations)
-                    case Note(event=event):
-                        steering.note(msgspec.structs.replace(event, stations=steering.part(event.stations)))
-                    case Finish():
-                        return
-        except (EOFError, OSError, msgspec.DecodeError):
-            return
-
-
-class _Steering:
-    """The coordinator's steering of a split run: targets and notes go to
-    every worker; an interval is closed once every running worker closed it
-    (their lines together, their counts added)."""
-
-    def __init__(self, workers: Workers) -> None:
-        self.workers = workers
-        self._closed: collections.deque[ClosedInterval] = collections.deque(maxlen=MAX_UNREAD_INTERVALS)
-        self._arrived = trio.Event()
-
-    @property
-    def elapsed_s(self) -> float:
-        start_at = self.workers.start_at
-        return (datetime.now(UTC) - start_at).total_seconds() if start_at is not None else 0.0
-
-    def retarget(self, stations: int) -> int:
-        self.workers.order(Retarget(stations))
-        return stations
-
-    def note(self, event: RunEvent) -> None:
-        self.workers.order(Note(event))
-
-    def closed(self, parts: Iterable[tuple[float, float, tuple[str, ...], Tally | None, tuple[int, int]]]) -> None:
-        parts = list(parts)
-        self._closed.append(ClosedInterval(
-            max(end for end, *_ in parts), tuple(line for _, _, lines, *_ in parts for line in lines),
-            added([tally for *_, tally, _ in parts if tally is not None]),
-            sum(messages[0] for *_, messages in parts), sum(messages[1] for *_, messages in parts)))
-        self._arrived.set()
-
-    async def interval(self) -> ClosedInterval:
-        while not self._closed:
-            self._arrived = trio.Event()
-            await self._arrived.wait()
-        return self._closed.popleft()
 
 
 def shard_folders(out_dir: Path, count: int) -> list[Path]:

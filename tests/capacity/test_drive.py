@@ -12,7 +12,7 @@ import trio
 from fleetsim.capacity.drive import LOST_TIMEOUTS, Settings, search_capacity
 from fleetsim.capacity.search import SearchPlan
 from fleetsim.capacity.slo import given_slos
-from fleetsim.engine.run import ClosedInterval
+from fleetsim.engine.steering import ClosedInterval
 from fleetsim.metrics import hlog
 from fleetsim.metrics.histogram import new_histogram
 from fleetsim.metrics.intervals import RunEvent
