@@ -82,7 +82,7 @@ class Step(msgspec.Struct, kw_only=True):
 
 class Outcome(msgspec.Struct, kw_only=True):
     steps: list[Step]
-    search: Search
+    search: Search | None = None  # None: the run ended before the search did (interrupted)
     error: str | None = None  # an SLO the run could not answer: the search stopped
 
 

@@ -36,6 +36,7 @@ from fleetsim.engine.steering import Steering
 from fleetsim.inputs import MAX_DURATION_S, MAX_SPEED, MIN_INTERVAL_S, MIN_SPEED, clip
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
+from fleetsim.report.capacity_html import render as render_capacity
 from fleetsim.report.threshold_grammar import ThresholdError
 from fleetsim.report.thresholds import format_ms
 from fleetsim.scenario.plan import plan_run
@@ -214,9 +215,15 @@ def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, s
               f"{_steps_text(settings.plan)}, each held {settings.plateau_s:g}s after its ramp; bisect to "
               f"{settings.plan.resolution:.1%}")
     found: list[Outcome] = []
+    judged: list[Step] = []  # as they end: an interrupted search keeps them
+
+    def on_step(step: Step) -> None:
+        judged.append(step)
+        if not quiet:
+            _show_step(step)
 
     async def steer(steering: Steering) -> None:
-        found.append(await search_capacity(steering, settings, mix, None if quiet else _show_step))
+        found.append(await search_capacity(steering, settings, mix, on_step))
 
     if workers > 1:
         measured = _split(spec, profiles, tls, passwords, out_dir, run_id, workers, steer, scenario_text, quiet)
@@ -225,7 +232,7 @@ def _search(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, s
     if measured is None:
         return EXIT_RUN_BROKE
     outcome = measured
-    result = found[0] if found else _partial(outcome)
+    result = found[0] if found else Outcome(steps=judged)  # interrupted: the steps judged so far
     target = outcome.csms_url if not outcome.embedded_csms else f"the embedded CSMS ({outcome.csms_url})"
     capacity = capacity_document(result, settings, run_id=run_id, csms=target,
                                  embedded=outcome.embedded_csms, started_at=outcome.started_at.isoformat(),
@@ -319,19 +326,8 @@ def _split(spec: RunSpec, profiles: dict[str, Any], tls: Any, passwords: Any, ou
     return None if broken or outcome is None else outcome
 
 
-def _partial(outcome: RunOutcome) -> Outcome:
-    """The run ended before the search did (interrupted): nothing judged."""
-    from fleetsim.capacity.search import Search
-
-    return Outcome(steps=[], search=Search(SearchPlan(start=1, step=1, maximum=1)))
-
-
 def _write_html(out_dir: Path, capacity: dict[str, Any]) -> None:
-    try:
-        from fleetsim.report.capacity_html import render
-    except ImportError:  # pragma: no cover - the page is part of the product once built
-        return
-    (out_dir / CAPACITY_HTML).write_text(render(capacity), encoding="utf-8")
+    (out_dir / CAPACITY_HTML).write_text(render_capacity(capacity), encoding="utf-8")
 
 
 def _show_step(step: Step) -> None:

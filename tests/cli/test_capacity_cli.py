@@ -137,3 +137,25 @@ def test_a_scenario_gives_the_mix_and_every_step_passing_ends_at_the_maximum(kno
     assert document["first_failure"] is None and document["knee"]["stations"] == 40
     assert "up to the search's maximum of 40: the capacity is beyond it" in document["sentence"]
     assert (out / "scenario.toml").read_text() == scenario.read_text()
+
+
+def test_a_search_interrupted_keeps_the_steps_it_judged(known_csms: str, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    search = subprocess.Popen([*FLEETSIM, "capacity", "--csms", known_csms, "--start", "20", "--step", "20",
+                               "--max", "200", "--plateau", "2s", "--ramp", "100/s", "--out", str(out)],
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert search.stderr is not None
+        for line in search.stderr:
+            if re.match(r"✓ step +2 ", line):  # two steps judged: Ctrl-C
+                search.send_signal(signal.SIGINT)
+                break
+        rest = search.communicate(timeout=60)[1]
+    finally:
+        search.kill()
+    assert search.returncode == 130, rest
+    document = json.loads((out / "capacity.json").read_text())
+    assert document["completed"] is False
+    assert [step["stations"] for step in document["steps"]][:2] == [20, 40]
+    assert document["sentence"].endswith("(the search was interrupted).")
+    assert (out / "summary.json").exists()
