@@ -12,7 +12,7 @@ is its only contact with time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
 
@@ -97,6 +97,7 @@ async def search_capacity(steering: SteeringLike, settings: Settings, mix: Calla
     # Per action, the tightest declared timeout of the models seen sending it
     # so far, and that model: every step is judged against the same limit.
     senders: dict[str, tuple[float, str]] = {}
+    before = _At(Tally(), (0, 0))  # the run's counts when the step began (the run starts with none)
     while (target := search.next()) is not None:
         start_s = steering.elapsed_s
         steering.retarget(target)
@@ -110,7 +111,7 @@ async def search_capacity(steering: SteeringLike, settings: Settings, mix: Calla
                     plateau_start_s=round(begin_s, 3), end_s=round(begin_s + settings.plateau_s, 3))
         _note_step(steering, step, running)
         running = target
-        await _measure(steering, step, settings, mix(target), senders)
+        before = await _measure(steering, step, settings, mix(target), senders, before)
         rate = per_station if per_station is not None else settings.planned_calls_per_station_s
         step.offered_calls_per_s = round(rate * target, 3)
         if step.figures:
@@ -141,39 +142,44 @@ def _note_step(steering: SteeringLike, step: Step, running: int) -> None:
                            span_s=step.end_s - step.plateau_start_s, stations=step.stations, at_s=step.plateau_start_s))
 
 
+class _At(NamedTuple):
+    """The run's counts and messages at a moment (an interval's close)."""
+
+    tally: Tally
+    messages: tuple[int, int]
+
+
 async def _measure(steering: SteeringLike, step: Step, settings: Settings, fleet: dict[str, int],
-                   senders: dict[str, tuple[float, str]]) -> None:
+                   senders: dict[str, tuple[float, str]], before: _At) -> _At:
     """Read intervals until the plateau is whole (or the step is clearly
-    lost), then judge it."""
-    stretch = Stretch(step.plateau_start_s, step.end_s, settings.interval_s)
-    at_start: Tally | None = None
+    lost), then judge it; the counts where it ended (the next step's start).
+    ``before``: the counts where the step began."""
+    plateau = Stretch(step.plateau_start_s, step.end_s, settings.interval_s)
+    whole = Stretch(step.start_s, step.end_s, settings.interval_s)  # the step, its ramp included
+    whole.begin(*before)
     while True:
         closed = await steering.interval()
-        if at_start is None:
-            at_start = closed.tally
-        messages = (closed.messages_out, closed.messages_in)
-        if stretch.tick(closed.end_s, closed.lines, closed.tally, messages):
+        now = _At(closed.tally, (closed.messages_out, closed.messages_in))
+        whole.tick(closed.end_s, closed.lines, *now)
+        if plateau.tick(closed.end_s, closed.lines, *now):
             break
-        lost = _lost(difference(closed.tally, at_start), step.stations)
+        lost = _lost(difference(closed.tally, before.tally))
         if lost is not None:
             step.cut_short = lost
-            stretch.close(closed.tally, messages)
+            plateau.close(*now)
             break
-    if stretch.first is None or not stretch.intervals:
-        # Cut short before its plateau began: judged on the step so far.
-        stretch = Stretch(step.start_s, step.end_s, settings.interval_s)
-        stretch.first = at_start
-        stretch._messages_at_start = messages
-        stretch.intervals = 1
-        stretch.close(closed.tally, messages)
+    whole.close(*now)
+    if plateau.first is None or not plateau.intervals:
+        plateau = whole  # cut short before its plateau began: judged on the step so far
     # Connections are judged over the whole step: they are opened in its ramp.
-    stretch.merge.set_tally(0, _with_counters(difference(stretch.last or closed.tally, stretch.first or at_start),
-                                              difference(stretch.last or closed.tally, at_start)))
-    step.plateau_s = round(stretch.measured_s, 3)
-    step.figures = stretch.summary(settings.percentiles)
+    plateau.merge.set_tally(0, _with_counters(difference(now.tally, plateau.first or before.tally),
+                                              difference(now.tally, before.tally)))
+    step.plateau_s = round(plateau.measured_s, 3)
+    step.figures = plateau.summary(settings.percentiles)
     step.figures["run"] = {"fleet": fleet}  # what rates of the fleet's stations are taken of
     step.slos = list(settings.slos) or default_slos(step.figures, senders)
     step.verdicts = judge(step.slos, step.figures)
+    return now
 
 
 def _with_counters(plateau: Tally, whole: Tally) -> Tally:
@@ -183,7 +189,7 @@ def _with_counters(plateau: Tally, whole: Tally) -> Tally:
                   for model_id, model in plateau.models.items()}, plateau.simulator_counters)
 
 
-def _lost(counts: Tally, stations: int) -> str | None:
+def _lost(counts: Tally) -> str | None:
     answered = timeouts = failures = connects = 0
     for model in counts.models.values():
         for exchange in model.exchanges.values():

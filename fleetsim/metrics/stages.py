@@ -83,8 +83,7 @@ class Stretch:
         slack_s = self.interval_s * _SLACK_FRACTION
         if self.first is None:
             if end_s >= self.start_s - slack_s:
-                self.first = tally
-                self._messages_at_start = messages
+                self.begin(tally, messages)
             return False
         if self.last is not None:
             return True
@@ -97,6 +96,12 @@ class Stretch:
             self.merge.set_tally(0, difference(tally, self.first))
             return True
         return False
+
+    def begin(self, tally: Tally, messages: tuple[int, int] = (0, 0)) -> None:
+        """The counts (and messages) at the stretch's start: the intervals
+        ticked from now on are its."""
+        self.first = tally
+        self._messages_at_start = messages
 
     def close(self, tally: Tally, messages: tuple[int, int] = (0, 0)) -> None:
         """The run ended before the stretch did: what it has is its figures."""

@@ -170,3 +170,11 @@ def test_given_slos_replace_the_defaults() -> None:
     outcome = search(csms, SearchPlan(start=100, step=100, maximum=300), slos)
     assert [step.passed for step in outcome.steps] == [False] * len(outcome.steps)
     assert {v.expression for step in outcome.steps for v in step.verdicts} == {"Heartbeat.p99 < 4ms"}
+
+
+def test_connections_are_counted_over_the_whole_step_from_its_start() -> None:
+    csms = SimulatedCsms(knee_at(1000))
+    outcome = search(csms, SearchPlan(start=100, step=100, maximum=300))
+    # Each step's stations connected in its ramp, before its plateau: all of them are its connects.
+    assert [step.figures["fleet"]["connection"]["connects"] for step in outcome.steps] == [100, 100, 100]
+    assert all("connect.failures.rate < 0.1%" in {v.expression for v in step.verdicts} for step in outcome.steps)
