@@ -186,15 +186,17 @@ def _start_csms(address: str, env: dict[str, str]) -> tuple[subprocess.Popen[str
 def _established_peers(address: str, port: int) -> Counter[str]:
     """Per peer address, the TCP connections established to ``address:port``
     as the root namespace's kernel sees them (/proc/net/tcp: hex addresses,
-    the IPv4 in host byte order)."""
+    the IPv4 in host byte order).  Each connection once, by its peer's
+    address and port: the file is read a page at a time, and a connection
+    opened meanwhile shifts the rest, so one already read can come again."""
     local = f"{socket.htonl(int(ipaddress.IPv4Address(address))):08X}:{port:04X}"
-    peers: Counter[str] = Counter()
+    seen: set[str] = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if fields[1] == local and fields[3] == TCP_ESTABLISHED:
-            peer_hex = fields[2].partition(":")[0]
-            peers[str(ipaddress.IPv4Address(socket.ntohl(int(peer_hex, 16))))] += 1
-    return peers
+            seen.add(fields[2])
+    return Counter(str(ipaddress.IPv4Address(socket.ntohl(int(peer.partition(":")[0], 16))))
+                   for peer in seen)
 
 
 def _watch(pods: list[subprocess.Popen[str]], address: str, port: int) -> dict[str, int]:
