@@ -124,8 +124,10 @@ async def test_unfinished_frames_of_all_stations_are_bounded_by_one_budget() -> 
         async with running_csms(CsmsConfig(max_partial_bytes=budget_bytes)) as csms:
             other = await Station.open(csms, "CP-other")
             hoarders = [await Station.open(csms, f"CP-hoard-{n}") for n in range(5)]
-            # The head of a 4 MiB text frame and 1 MiB of it, masked, never finished.
-            head = framing.encode_frame(framing.OP_TEXT, b"x" * (4 * 1024 * 1024), masked=True)[:14 + 1024 * 1024]
+            # The head of a 4 MiB text frame and just under 1 MiB of it, masked, never
+            # finished: three fit in the budget, and no more (with a whole 1 MiB each, the
+            # third overran it by 42 bytes, and whether it was cut raced the test's polling).
+            head = framing.encode_frame(framing.OP_TEXT, b"x" * (4 * 1024 * 1024), masked=True)[:1024 * 1024 - 1024]
             for hoarder in hoarders:
                 hoarder.link.sock.sendall(head)
             budget = csms._server.partial_budget
