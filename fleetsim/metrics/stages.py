@@ -164,24 +164,39 @@ class StageBook:
         self.percentiles = percentiles
         self.stretches = [Stretch(w.plateau_start_s, last_tick(w.plateau_start_s, w.end_s, interval_s), interval_s)
                           for w in self.windows]
+        # A plateau's figures, made when it ends; its histograms (a hundred
+        # series' worth) are let go then, so a plan of MAX_STAGES stages holds
+        # one stage's at a time, not all of them.
+        self._figures: list[dict[str, Any] | None] = [None] * len(self.windows)
 
     def tick(self, end_s: float, lines: Sequence[str], tally: Tally, messages: tuple[int, int]) -> None:
-        for stretch in self.stretches:
-            if stretch.open:
-                stretch.tick(end_s, lines, tally, messages)
+        for index, stretch in enumerate(self.stretches):
+            if stretch.open and stretch.tick(end_s, lines, tally, messages):
+                self._settle(index)
 
     def close(self, tally: Tally, messages: tuple[int, int]) -> None:
-        for stretch in self.stretches:
-            stretch.close(tally, messages)
+        for index, stretch in enumerate(self.stretches):
+            if stretch.open:
+                stretch.close(tally, messages)
+                self._settle(index)
+
+    def _settle(self, index: int) -> None:
+        stretch = self.stretches[index]
+        if self._figures[index] is None and stretch.first is not None and stretch.intervals:
+            self._figures[index] = stretch.summary(self.percentiles)
+            stretch.merge = LiveMerge()
 
     def sections(self) -> list[dict[str, Any]]:
         """summary.json's ``stages``: each stage's place in the run and its
         plateau's figures (none for a plateau the run never reached)."""
         sections = []
-        for window, stretch in zip(self.windows, self.stretches, strict=True):
+        for index, (window, stretch) in enumerate(zip(self.windows, self.stretches, strict=True)):
             section = place(window)
-            if stretch.first is not None and stretch.intervals:
-                section.update(stretch.summary(self.percentiles))
+            figures = self._figures[index]
+            if figures is None and stretch.first is not None and stretch.intervals:
+                figures = stretch.summary(self.percentiles)  # still open (the run ended before the close)
+            if figures is not None:
+                section.update(figures)
             sections.append(section)
         return sections
 
