@@ -549,6 +549,8 @@ class Fleet:
             return
         if events:
             self._handle(runner, link, events)
+        elif runner.station.want_ping:
+            self.after(runner)  # a ping that waited for this read
         if runner.link is link:
             if link.closed:
                 self._drop(runner, runner.closed_as or link.failure or "closed")
@@ -639,11 +641,18 @@ class Fleet:
                 self.progress.messages_out += len(outbox)
             outbox.clear()
         if station.want_ping:
-            station.want_ping = False
-            if link is not None:
-                if link.send_ping():
-                    self._start_flusher(runner, link)
-                station.stats.count("websocket.ping")
+            if link is not None and (runner.again or link.bytes_waiting()):
+                # What arrived before the ping is read first: a pong landing
+                # behind an unread answer would lend it the pong's arrival time.
+                if not runner.again:
+                    runner.again = True
+                    self._again.append(runner)
+            else:
+                station.want_ping = False
+                if link is not None:
+                    if link.send_ping():
+                        self._start_flusher(runner, link)
+                    station.stats.count("websocket.ping")
         wake_s = station.wake_at_s
         if wake_s < runner.scheduled_s:
             # Only an earlier wake-up needs a new heap entry; a later one is

@@ -16,11 +16,14 @@ certificate.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
+import fcntl
 import socket
 import ssl
 import struct
+import termios
 from collections import deque
 from typing import Final
 from urllib.parse import urlsplit
@@ -274,6 +277,20 @@ class Link:
         announce (a full read may have left more; TLS may hold decrypted bytes):
         read again without waiting."""
         return bool(self._pending) or self._maybe_more or self._parser.parsable
+
+    def bytes_waiting(self) -> bool:
+        """Whether bytes have reached this host that no read has taken yet
+        (stamped links only: elsewhere a read is timed when it is made).  A
+        read returns the kernel's stamp of the last bytes it takes, so bytes
+        that arrive behind others before the read lend them their time."""
+        if not self._stamped or self._closed:
+            return False
+        count = array.array("i", [0])
+        try:
+            fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, count)
+        except OSError:
+            return False
+        return count[0] > 0
 
     def unread(self, events: list[framing.Event]) -> None:
         """Give back events not handled yet: the next :meth:`read` returns them first."""

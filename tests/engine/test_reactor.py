@@ -106,6 +106,8 @@ class ThreadCsms:
                             payload = {"currentTime": "2026-01-01T00:00:00Z"}
                         answer = json.dumps([3, unique_id, payload]).encode()
                         sock.sendall(framing.encode_frame(framing.OP_TEXT, answer, masked=False))
+                    elif type(event) is framing.Ping:
+                        sock.sendall(framing.encode_frame(framing.OP_PONG, event.data, masked=False))
 
     def close(self) -> None:
         self.listener.close()
@@ -151,3 +153,50 @@ async def test_an_answer_is_timed_from_its_arrival_while_the_loop_is_held(
     recorder.fold()
     assert heartbeats.service.get_total_count() >= 3
     assert heartbeats.service.get_max_value() < 100_000, heartbeats.service.get_max_value()
+
+
+async def test_a_ping_waits_for_the_answer_that_arrived_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A heartbeat goes out and the loop is away 100 ms: its answer arrives and
+    # waits in the kernel.  Then a ping falls due in a pass whose socket phase
+    # does not reach this socket (on a busy fleet: the pass's budget ran out,
+    # or more sockets were ready than one poll returns).  A read returns the
+    # kernel's stamp of the last bytes it takes: had the ping gone out first,
+    # the pong would land behind the answer and lend it its arrival time, so
+    # the heartbeat would read 100 ms.  The ping waits for the read instead.
+    held: list[bytes] = []
+    passes_blind: list[bool] = []
+    send_text, ready = Link.send_text, Reactor.ready
+
+    def send_then_hold(link: Link, data: bytes) -> bool:
+        flusher = send_text(link, data)
+        if b'"Heartbeat"' in data and len(held) < 3:
+            held.append(data)
+            time.sleep(0.1)
+            stations[0].ping_due_s = stations[0].wake_at_s = trio.current_time()
+            passes_blind.append(True)
+        return flusher
+
+    def blind_once(reactor: Reactor) -> list[tuple[int, int]]:
+        return [] if passes_blind and passes_blind.pop() else ready(reactor)
+
+    monkeypatch.setattr(Link, "send_text", send_then_hold)
+    monkeypatch.setattr(Reactor, "ready", blind_once)
+    csms = ThreadCsms()
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares([sorted(PROFILES)[0]], 1), duration_s=0, reaction_delays=False, sessions=None)
+    stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC), 1.0))
+    stations[0].config.set("ClockAlignedDataInterval", "0")
+    fleet = Fleet(stations, ConnectOptions(Target.parse(f"ws://127.0.0.1:{csms.port}/ocpp")), recorder,
+                  random.Random(1))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 0.0)
+        with trio.fail_after(20):
+            while len(held) < 3 or stations[0].queue.in_flight is not None or stations[0].want_ping:
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    csms.close()
+    assert recorder.counters()["websocket.ping"] >= 3  # every ping went out, after the read
+    heartbeats = next(m for m in recorder.models.values()).exchanges["Heartbeat"]
+    recorder.fold()
+    assert heartbeats.service.get_total_count() >= 3
+    assert heartbeats.service.get_max_value() < 50_000, heartbeats.service.get_max_value()
