@@ -9,6 +9,10 @@ loopback (so the two share no core's worth of work).
     python benchmarks/fleet.py realistic --stations 1000 --meter-interval 1
     python benchmarks/fleet.py realistic --stations 5000 --meter-interval 10
 
+``throughput`` and ``realistic`` take ``--csms bare``: responder.py instead of
+the embedded CSMS, a bare loop that answers at a fraction of its cost per call,
+so that on two cores the fleet saturates first.
+
 Each figure comes from a fresh simulator process.  Throughput is OCPP calls
 answered per CPU-second of the simulator process (user + system time), i.e.
 calls per second per core, with full station logic and latency recording.
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import trio
@@ -74,13 +79,19 @@ def switches() -> int:
 
 
 class Csms:
-    """The embedded CSMS in its own process."""
+    """The embedded CSMS in its own process; or, ``bare``, responder.py (a
+    bare epoll loop answering every CALL: a fraction of the embedded CSMS's
+    cost per call, so the fleet, not the CSMS, is what saturates)."""
 
-    def __init__(self, heartbeat_interval_s: int) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", CSMS_CODE, str(heartbeat_interval_s)],
-                                        stdout=subprocess.PIPE, text=True)
+    def __init__(self, heartbeat_interval_s: int, bare: bool = False) -> None:
+        if bare:
+            command = [sys.executable, str(Path(__file__).with_name("responder.py")),
+                       "--heartbeat-interval", str(heartbeat_interval_s)]
+        else:
+            command = [sys.executable, "-c", CSMS_CODE, str(heartbeat_interval_s)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline())
+        self.port = int(self.process.stdout.readline().rsplit(":", 1)[-1])
 
     def __enter__(self) -> Csms:
         return self
@@ -255,9 +266,9 @@ def idle(args: argparse.Namespace) -> None:
 
 def throughput(args: argparse.Namespace) -> None:
     print(f"throughput, {_machine()}: {args.stations} stations, heartbeats{' + sessions' if args.sessions else ''}, "
-          f"median of {args.repeat} runs")
+          f"{args.csms} CSMS, median of {args.repeat} runs")
     print(f"{'offered/s':>10} {'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'lag p99 ms':>11}")
-    with Csms(heartbeat_interval_s=60) as csms:
+    with Csms(heartbeat_interval_s=60, bare=args.csms == "bare") as csms:
         for rate in args.rates:
             runs = [run_worker("throughput", stations=args.stations, port=csms.port, rate=rate, window_s=args.window,
                                warmup_s=3, sessions=args.sessions) for _ in range(args.repeat)]
@@ -268,8 +279,8 @@ def throughput(args: argparse.Namespace) -> None:
 
 def realistic(args: argparse.Namespace) -> None:
     print(f"charging fleet, {_machine()}: {args.stations} stations, MeterValues every {args.meter_interval} s, "
-          f"sessions of ~2 min, median of {args.repeat} runs of {args.window:g} s")
-    with Csms(heartbeat_interval_s=60) as csms:
+          f"sessions of ~2 min, {args.csms} CSMS, median of {args.repeat} runs of {args.window:g} s")
+    with Csms(heartbeat_interval_s=60, bare=args.csms == "bare") as csms:
         runs = [run_worker("realistic", stations=args.stations, port=csms.port, meter_interval_s=args.meter_interval,
                            window_s=args.window, warmup_s=args.warmup,
                            gather_s=None if args.gather is None else args.gather / 1000)
@@ -323,6 +334,8 @@ def main() -> None:
     p.add_argument("--window", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--sessions", action="store_true", help="sessions too (MeterValues, Start/Stop, Status)")
+    p.add_argument("--csms", choices=("embedded", "bare"), default="embedded",
+                   help="the CSMS process: fleetsim's embedded CSMS, or responder.py (a bare loop)")
     p.set_defaults(func=throughput)
     p = commands.add_parser("realistic")
     p.add_argument("--stations", type=int, default=1000)
@@ -332,6 +345,8 @@ def main() -> None:
     p.add_argument("--window", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--csms", choices=("embedded", "bare"), default="embedded",
+                   help="the CSMS process: fleetsim's embedded CSMS, or responder.py (a bare loop)")
     p.set_defaults(func=realistic)
     p = commands.add_parser("storm")
     p.add_argument("--stations", type=int, default=10000)
