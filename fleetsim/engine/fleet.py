@@ -104,11 +104,17 @@ LEAVING = 2  # removed from the load: delivering its StopTransactions, then clos
 OFF = 3  # removed: closed, its timers no longer run; started again as a new station
 
 
+# A station's ping and the read before it (Fleet.after):
+PING_NOT_WAITING = 0
+PING_WAITS_FOR_READ = 1  # bytes had arrived unread when it fell due: they are read first
+PING_READ = 2  # they were: it goes with the next event, whatever has arrived since
+
+
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
     __slots__ = ("again", "back", "closed_as", "connected_once", "cut_by", "fd", "index", "life", "link",
-                 "scheduled_s", "started_s", "state", "station", "waits")
+                 "ping_wait", "scheduled_s", "started_s", "state", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
@@ -119,6 +125,7 @@ class _Runner:
         self.link: Link | None = None
         self.fd = -1  # the link's descriptor in the reactor
         self.again = False  # in the fleet's list of links to read again without waiting
+        self.ping_wait = PING_NOT_WAITING  # its ping and the read of what arrived before it
         self.cut_by: str | None = None  # the fault that cut the link (fleetsim.engine.faults)
         # The CSMS's close frame, or its breach of RFC 6455: how the link ends.
         self.closed_as: str | None = None
@@ -392,7 +399,7 @@ class Fleet:
     def _attach(self, runner: _Runner, link: Link) -> None:
         """A new connection: the reactor watches its socket from now on."""
         assert self._reactor is not None
-        runner.link, runner.closed_as = link, None
+        runner.link, runner.closed_as, runner.ping_wait = link, None, PING_NOT_WAITING
         runner.fd = link.sock.fileno()
         self._by_fd[runner.fd] = runner
         self._reactor.register(runner.fd)
@@ -547,10 +554,13 @@ class Fleet:
             # Closing the link for a Reset or a fault lands here too.
             self._drop(runner, runner.closed_as or link.failure or _reason(error))
             return
+        ping_waited = runner.ping_wait == PING_WAITS_FOR_READ
+        if ping_waited:
+            runner.ping_wait = PING_READ
         if events:
             self._handle(runner, link, events)
-        elif runner.station.want_ping:
-            self.after(runner)  # a ping that waited for this read
+        elif ping_waited:
+            self.after(runner)  # the ping goes now
         if runner.link is link:
             if link.closed:
                 self._drop(runner, runner.closed_as or link.failure or "closed")
@@ -640,15 +650,20 @@ class Fleet:
                     self._start_flusher(runner, link)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
-        if station.want_ping:
-            if link is not None and (runner.again or link.bytes_waiting()):
+        if station.want_ping and runner.ping_wait != PING_WAITS_FOR_READ:
+            if (link is not None and runner.ping_wait == PING_NOT_WAITING
+                    and (runner.again or link.bytes_waiting())):
                 # What arrived before the ping is read first: a pong landing
                 # behind an unread answer would lend it the pong's arrival time.
+                # One read only: on a busy link more is always on its way, and
+                # the ping must still go (right behind a read, all it can lend
+                # an answer is the microseconds since).
+                runner.ping_wait = PING_WAITS_FOR_READ
                 if not runner.again:
                     runner.again = True
                     self._again.append(runner)
             else:
-                station.want_ping = False
+                station.want_ping, runner.ping_wait = False, PING_NOT_WAITING
                 if link is not None:
                     if link.send_ping():
                         self._start_flusher(runner, link)

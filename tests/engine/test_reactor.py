@@ -200,3 +200,24 @@ async def test_a_ping_waits_for_the_answer_that_arrived_before_it(monkeypatch: p
     recorder.fold()
     assert heartbeats.service.get_total_count() >= 3
     assert heartbeats.service.get_max_value() < 50_000, heartbeats.service.get_max_value()
+
+
+async def test_a_ping_waits_for_one_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a busy link something has always arrived unread by the time a ping
+    # falls due: the ping waits for one read, then goes, as often as the
+    # station's WebSocketPingInterval asks.
+    monkeypatch.setattr(Link, "bytes_waiting", lambda link: True)
+    csms = ThreadCsms()
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares([sorted(PROFILES)[0]], 1), duration_s=0, reaction_delays=False, sessions=None)
+    stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC), 1.0))
+    stations[0].config.set("ClockAlignedDataInterval", "0")
+    stations[0].config.set("WebSocketPingInterval", "1")
+    fleet = Fleet(stations, ConnectOptions(Target.parse(f"ws://127.0.0.1:{csms.port}/ocpp")), recorder,
+                  random.Random(1))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet.run, 0.0)
+        await trio.sleep(3.5)
+        nursery.cancel_scope.cancel()
+    csms.close()
+    assert recorder.counters()["websocket.ping"] >= 3
