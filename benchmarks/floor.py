@@ -10,6 +10,7 @@ this costs is syscalls, the kernel's TCP path and the interpreter's loop.
     python benchmarks/floor.py --stations 1000 --interval 1          # MeterValues every 1 s each
     python benchmarks/floor.py --stations 5000 --interval 10
     python benchmarks/floor.py --stations 2000 --rate 20000 --action Heartbeat
+    python benchmarks/floor.py --stations 1000 --interval 1 --gather 2   # sleeping 2 ms after each pass
 
 Prints calls answered per CPU-second of this process (user + system), the
 median of ``--repeat`` windows.
@@ -105,8 +106,8 @@ def count_frames(buffer: bytes) -> tuple[int, bytes]:
     return frames, buffer[at:]
 
 
-def run(socks: list[socket.socket], action: str, period_s: float, window_s: float, under_trio: bool = False
-        ) -> tuple[float, float]:
+def run(socks: list[socket.socket], action: str, period_s: float, window_s: float, under_trio: bool = False,
+        gather_s: float = 0.0) -> tuple[float, float]:
     """Each socket sends one ``action`` CALL every ``period_s`` (phases spread
     evenly); returns (answers per second, answers per CPU-second) over the window.
     ``under_trio``: the same loop as a trio task that waits for the epoll's
@@ -138,7 +139,7 @@ def run(socks: list[socket.socket], action: str, period_s: float, window_s: floa
     async def blocking(epoll: select.epoll, timeout: float) -> list[tuple[int, int]]:
         return epoll.poll(timeout, 512)
 
-    coroutine = _loop(socks, action, period_s, window_s, blocking)
+    coroutine = _loop(socks, action, period_s, window_s, blocking, gather_s)
     try:
         coroutine.send(None)
     except StopIteration as done:
@@ -146,7 +147,8 @@ def run(socks: list[socket.socket], action: str, period_s: float, window_s: floa
     raise AssertionError("the blocking loop never suspends")
 
 
-async def _loop(socks: list[socket.socket], action: str, period_s: float, window_s: float, wait) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+async def _loop(socks: list[socket.socket], action: str, period_s: float, window_s: float, wait,  # type: ignore[no-untyped-def]
+                gather_s: float = 0.0) -> tuple[float, float]:
     payload = PAYLOADS[action]
     prefix = b'[2,"%d","' + action.encode() + b'",'
     epoll = select.epoll()
@@ -160,17 +162,24 @@ async def _loop(socks: list[socket.socket], action: str, period_s: float, window
     end = start + window_s
     answered = sent = seq = 0
     cpu0, wall0 = cpu_s(), time.monotonic()
+    worked = False
     while True:
+        if gather_s and worked:
+            # As fleetsim's reactor gathers: after a pass that found work, let
+            # what falls due within gather_s come due and what is on its way
+            # arrive, then serve it all from one wake-up.
+            time.sleep(gather_s)
         now = time.monotonic()
         if now >= end:
             break
+        worked = bool(heap) and heap[0][0] <= now
         while heap and heap[0][0] <= now:
             due, n = heapq.heappop(heap)
             seq += 1
             socks[n].send(masked_text(prefix % seq + payload + b"]"))
             sent += 1
             heapq.heappush(heap, (due + period_s, n))
-        timeout = max(0.0, min(heap[0][0], end) - time.monotonic()) if heap else 0.1
+        timeout = 0.0 if worked else max(0.0, min(heap[0][0], end) - time.monotonic()) if heap else 0.1
         for fd, _ in await wait(epoll, timeout):
             entry = by_fd.get(fd)
             if entry is None:
@@ -180,6 +189,7 @@ async def _loop(socks: list[socket.socket], action: str, period_s: float, window
                 raise RuntimeError("the CSMS closed a connection")
             frames, entry[1] = count_frames(entry[1] + data)
             answered += frames
+            worked = True
     cpu, wall = cpu_s() - cpu0, time.monotonic() - wall0
     epoll.close()
     return answered / wall, answered / cpu
@@ -194,15 +204,17 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--trio", action="store_true", help="wait as a trio task (what trio costs per wake-up)")
+    parser.add_argument("--gather", type=float, default=0.0,
+                        help="ms to sleep after each pass before polling again, as fleetsim's reactor gathers")
     args = parser.parse_args()
     period_s = args.stations / args.rate if args.rate else (args.interval or 1.0)
     raise_open_files_limit(args.stations + 256)
     print(f"floor, {os.cpu_count()} cores, python {sys.version.split()[0]}: {args.stations} sockets, "
           f"{args.action} every {period_s:g} s each ({args.stations / period_s:.0f}/s offered), "
-          f"{args.repeat} windows of {args.window:g} s")
+          f"{args.repeat} windows of {args.window:g} s, gathering {args.gather:g} ms")
     with Csms(heartbeat_interval_s=3600) as csms:
         socks = open_connections(csms.port, args.stations)
-        runs = [run(socks, args.action, period_s, args.window, args.trio) for _ in range(args.repeat)]
+        runs = [run(socks, args.action, period_s, args.window, args.trio, args.gather / 1000) for _ in range(args.repeat)]
         for sock in socks:
             sock.close()
     for rate, per_cpu in runs:
