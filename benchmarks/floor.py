@@ -130,7 +130,7 @@ def run(socks: list[socket.socket], action: str, period_s: float, window_s: floa
                 return reactor.ready()
 
             try:
-                return await _loop(socks, action, period_s, window_s, waiting)
+                return await _loop(socks, action, period_s, window_s, waiting, gather_s)
             finally:
                 reactor.close()
 
@@ -214,7 +214,8 @@ def main() -> None:
           f"{args.repeat} windows of {args.window:g} s, gathering {args.gather:g} ms")
     with Csms(heartbeat_interval_s=3600) as csms:
         socks = open_connections(csms.port, args.stations)
-        runs = [run(socks, args.action, period_s, args.window, args.trio, args.gather / 1000) for _ in range(args.repeat)]
+        runs = [run(socks, args.action, period_s, args.window, args.trio, args.gather / 1000)
+                for _ in range(args.repeat)]
         for sock in socks:
             sock.close()
     for rate, per_cpu in runs:
