@@ -36,7 +36,7 @@ import time
 from array import array
 from datetime import UTC, datetime
 
-import orjson
+import msgspec
 
 from fleetsim.csms.config import ResponseDelay
 from fleetsim.engine import framing
@@ -166,13 +166,13 @@ class Responder:
 
     def _answer(self, fd: int, data: bytes, arrived_at: float) -> None:
         try:
-            message = orjson.loads(data)
+            message = msgspec.json.decode(data)
             kind, unique_id, action = message[0], message[1], message[2]
-        except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
+        except (msgspec.DecodeError, IndexError, KeyError, TypeError):
             return
         if kind != 2:
             return  # an answer to a CALL of ours: we send none
-        frame = framing.encode_frame(_TEXT, orjson.dumps([3, unique_id, self._body(action)]), False)
+        frame = framing.encode_frame(_TEXT, msgspec.json.encode([3, unique_id, self._body(action)]), False)
         heartbeat = action == "Heartbeat"
         delay_ms = self.delay.draw_ms(self.rng)
         if delay_ms <= 0:

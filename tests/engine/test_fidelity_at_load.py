@@ -67,15 +67,18 @@ class Responder:
 
     def __init__(self, delay: str, truth: Path) -> None:
         self.truth = truth
-        self.process = subprocess.Popen(
-            [sys.executable, str(RESPONDER), "--port", "0", "--delay", delay, "--seed", str(SEED),
-             "--heartbeat-interval", "1", "--truth", str(truth)],
-            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log = truth.with_suffix(".log")
+        with log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, str(RESPONDER), "--port", "0", "--delay", delay, "--seed", str(SEED),
+                 "--heartbeat-interval", "1", "--truth", str(truth)],
+                stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert self.process.stdout is not None
-        if not select.select([self.process.stdout], [], [], 20)[0]:
+        line = self.process.stdout.readline() if select.select([self.process.stdout], [], [], 20)[0] else ""
+        if not line.startswith("listening on "):
             self.process.kill()
-            raise AssertionError("responder.py did not start")
-        self.url = "ws://" + self.process.stdout.readline().strip().rsplit(" ", 1)[-1] + "/ocpp"
+            raise AssertionError(f"responder.py did not start: {line!r} {log.read_text()[-2000:]}")
+        self.url = "ws://" + line.strip().rsplit(" ", 1)[-1] + "/ocpp"
 
     def stop(self) -> list[tuple[float, float]]:
         """Stop it; (send wall-clock time, seconds it took) of every Heartbeat it answered."""
