@@ -104,17 +104,11 @@ LEAVING = 2  # removed from the load: delivering its StopTransactions, then clos
 OFF = 3  # removed: closed, its timers no longer run; started again as a new station
 
 
-# A station's ping and the read before it (Fleet.after):
-PING_NOT_WAITING = 0
-PING_WAITS_FOR_READ = 1  # bytes had arrived unread when it fell due: they are read first
-PING_READ = 2  # they were: it goes with the next event, whatever has arrived since
-
-
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
     __slots__ = ("again", "back", "closed_as", "connected_once", "cut_by", "fd", "index", "life", "link",
-                 "ping_wait", "scheduled_s", "started_s", "state", "station", "waits")
+                 "ping_waits", "scheduled_s", "started_s", "state", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
         self.station = station
@@ -125,7 +119,7 @@ class _Runner:
         self.link: Link | None = None
         self.fd = -1  # the link's descriptor in the reactor
         self.again = False  # in the fleet's list of links to read again without waiting
-        self.ping_wait = PING_NOT_WAITING  # its ping and the read of what arrived before it
+        self.ping_waits = False  # its ping goes right after the read of what arrived before it
         self.cut_by: str | None = None  # the fault that cut the link (fleetsim.engine.faults)
         # The CSMS's close frame, or its breach of RFC 6455: how the link ends.
         self.closed_as: str | None = None
@@ -399,7 +393,7 @@ class Fleet:
     def _attach(self, runner: _Runner, link: Link) -> None:
         """A new connection: the reactor watches its socket from now on."""
         assert self._reactor is not None
-        runner.link, runner.closed_as, runner.ping_wait = link, None, PING_NOT_WAITING
+        runner.link, runner.closed_as, runner.ping_waits = link, None, False
         runner.fd = link.sock.fileno()
         self._by_fd[runner.fd] = runner
         self._reactor.register(runner.fd)
@@ -554,13 +548,10 @@ class Fleet:
             # Closing the link for a Reset or a fault lands here too.
             self._drop(runner, runner.closed_as or link.failure or _reason(error))
             return
-        ping_waited = runner.ping_wait == PING_WAITS_FOR_READ
-        if ping_waited:
-            runner.ping_wait = PING_READ
         if events:
             self._handle(runner, link, events)
-        elif ping_waited:
-            self.after(runner)  # the ping goes now
+        if runner.ping_waits and runner.link is link and not link.closed:
+            self._ping(runner, link)  # the read it waited for is done: whatever arrived since, it goes
         if runner.link is link:
             if link.closed:
                 self._drop(runner, runner.closed_as or link.failure or "closed")
@@ -650,24 +641,19 @@ class Fleet:
                     self._start_flusher(runner, link)
                 self.progress.messages_out += len(outbox)
             outbox.clear()
-        if station.want_ping and runner.ping_wait != PING_WAITS_FOR_READ:
-            if (link is not None and runner.ping_wait == PING_NOT_WAITING
-                    and (runner.again or link.bytes_waiting())):
+        if station.want_ping and not runner.ping_waits:
+            if link is not None and (runner.again or link.bytes_waiting()):
                 # What arrived before the ping is read first: a pong landing
                 # behind an unread answer would lend it the pong's arrival time.
-                # One read only: on a busy link more is always on its way, and
-                # the ping must still go (right behind a read, all it can lend
-                # an answer is the microseconds since).
-                runner.ping_wait = PING_WAITS_FOR_READ
+                # One read only (_read sends it then): on a busy link more is
+                # always on its way, and right behind a read all a pong can
+                # lend an answer is the microseconds since.
+                runner.ping_waits = True
                 if not runner.again:
                     runner.again = True
                     self._again.append(runner)
             else:
-                station.want_ping, runner.ping_wait = False, PING_NOT_WAITING
-                if link is not None:
-                    if link.send_ping():
-                        self._start_flusher(runner, link)
-                    station.stats.count("websocket.ping")
+                self._ping(runner, link)
         wake_s = station.wake_at_s
         if wake_s < runner.scheduled_s:
             # Only an earlier wake-up needs a new heap entry; a later one is
@@ -684,6 +670,14 @@ class Fleet:
                 self._drop(runner, "reboot")
             elif link.closed:
                 self._drop(runner, link.failure or "closed")  # it cut itself (a CSMS that does not read)
+
+    def _ping(self, runner: _Runner, link: Link | None) -> None:
+        station = runner.station
+        station.want_ping = runner.ping_waits = False
+        if link is not None:
+            if link.send_ping():
+                self._start_flusher(runner, link)
+            station.stats.count("websocket.ping")
 
     def _start_flusher(self, runner: _Runner, link: Link) -> None:
         """The kernel took only part of what the link sent: drain the rest in a
