@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
@@ -59,6 +59,12 @@ class _Intervals:
         return self._closed.popleft()
 
 
+def _part(fleet: Fleet, positions: Sequence[int] | None, stations: int) -> int:
+    """This process's part of the fleet's first ``stations`` (``positions``:
+    a shard's places in the whole fleet's ramp order; None: the whole fleet)."""
+    return min(stations, len(fleet.runners)) if positions is None else shard_target(positions, stations)
+
+
 class Steering(_Intervals):
     """A run's load driven as it goes (a capacity search): the number of
     running stations, the intervals as they close, notes in events.csv, and
@@ -82,9 +88,7 @@ class Steering(_Intervals):
 
     def part(self, stations: int) -> int:
         """This process's part of the fleet's first ``stations``."""
-        if self._positions is None:
-            return min(stations, len(self.fleet.runners))
-        return shard_target(self._positions, stations)
+        return _part(self.fleet, self._positions, stations)
 
     def retarget(self, stations: int) -> int:
         """Run the fleet's first ``stations``; returns this process's part."""
@@ -145,8 +149,7 @@ async def drive_stages(fleet: Fleet, spec: RunSpec, windows: list[StageWindow], 
             # answered in milliseconds) would count in it, their latencies not.
             with trio.move_on_after(interval_s / 2):
                 await ticks.wait_closed(tick_s - interval_s / 2)
-        mine = min(window.stations, len(fleet.runners)) if positions is None else shard_target(positions,
-                                                                                             window.stations)
+        mine = _part(fleet, positions, window.stations)
         fleet.retarget(mine)
         if note is not None:
             note(RunEvent(elapsed_s=window.start_s, kind="stage", span_s=window.end_s - window.start_s,

@@ -44,7 +44,7 @@ from fleetsim.engine import limits
 from fleetsim.engine.fleet import Progress
 from fleetsim.engine.mailbox import Mailbox
 from fleetsim.engine.run import IntervalCallback, RunOutcome, run
-from fleetsim.engine.steering import ClosedInterval, Finish, Order, SplitSteering, Steer, follow
+from fleetsim.engine.steering import ClosedInterval, Finish, Order, SplitSteering, Steer, WorkerInterval, follow
 from fleetsim.metrics.live import LastInterval, LiveSnapshot, combine_snapshots, merged_interval, take_snapshot
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
@@ -207,7 +207,7 @@ class Workers:
         judged = trio.Event()  # set when an interval closed on every worker awaits judging
         closed_s = 0.0
         latest: dict[int, LiveSnapshot] = {}
-        intervals: dict[int, dict[int, tuple[float, float, tuple[str, ...], Tally | None, tuple[int, int]]]] = {}
+        intervals: dict[int, dict[int, WorkerInterval]] = {}
         steering = SplitSteering(self.order, lambda: self.start_at) if steer is not None else None
         done: dict[int, WorkerDone] = {}
         ended: set[int] = set()
