@@ -7,7 +7,8 @@ each answer's own time here is measured from the kernel's arrival stamp of its
 CALL (``SO_TIMESTAMPNS``) to the ``send()`` of the answer.  It costs a fraction
 of the embedded CSMS per call, so at 80 % of a fleet's maximum rate it is not
 the bottleneck: what fleetsim reports above what this did is fleetsim's own
-(and the loopback's).
+(and the loopback's).  Its connections are fleetsim's own ``Link`` on the
+server's side (framing, pongs, closes, the kernel's stamp of each read).
 
     python benchmarks/responder.py --port 9500
     python benchmarks/responder.py --port 0 --delay fixed:40ms --seed 11 --truth truth.bin
@@ -30,7 +31,6 @@ import random
 import select
 import signal
 import socket
-import struct
 import sys
 import time
 from array import array
@@ -41,22 +41,20 @@ import msgspec
 from fleetsim.csms.config import ResponseDelay
 from fleetsim.engine import framing
 from fleetsim.engine.limits import raise_open_files_limit
+from fleetsim.engine.link import Link, LinkError
 
 MAX_TRUTH = 20_000_000  # pairs: 320 MB at most
 MAX_MESSAGE_BYTES = 1 << 20
-_SO_TIMESTAMPNS = 35
-_STAMP_SPACE = socket.CMSG_SPACE(16)
-_STAMP = struct.Struct("@qq")
-_TEXT = 0x1
+MAX_PENDING = 1_000_000  # delayed answers held at once (OCPP-J: one CALL in flight a station)
 
 
 class _Connection:
-    __slots__ = ("head", "parser", "sock")
+    __slots__ = ("head", "link", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.head: bytes | None = b""  # the upgrade request so far; None once upgraded
-        self.parser = framing.FrameParser(True, MAX_MESSAGE_BYTES)
+        self.head = b""  # the upgrade request so far
+        self.link: Link | None = None  # once upgraded: fleetsim's own link, the server's side
 
 
 class Responder:
@@ -68,6 +66,7 @@ class Responder:
         self.epoll = select.epoll()
         self.epoll.register(self.listener.fileno(), select.EPOLLIN)
         self.connections: dict[int, _Connection] = {}
+        self.again: set[int] = set()  # links that may hold more than readiness will announce
         self.delay = delay
         self.rng = random.Random(seed)
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -82,21 +81,24 @@ class Responder:
     def serve(self) -> None:
         poll, heap = self.epoll.poll, self.heap
         while not self.stopping:
-            timeout = max(0.0, heap[0][0] - time.monotonic()) if heap else 0.5
+            timeout = 0.0 if self.again else max(0.0, heap[0][0] - time.monotonic()) if heap else 0.5
             try:
                 ready = poll(timeout, 1024)
             except InterruptedError:
                 continue
+            again, self.again = self.again, set()
+            for fd in again:
+                self._read(fd)
             for fd, _ in ready:
                 if fd == self.listener.fileno():
                     self._accept()
-                else:
+                elif fd not in again:
                     self._read(fd)
             if heap:
                 now = time.monotonic()
                 while heap and heap[0][0] <= now:
-                    _, _, fd, frame, arrived_at, heartbeat = heapq.heappop(heap)
-                    self._send(fd, frame, arrived_at, heartbeat)
+                    _, _, fd, payload, arrived_at, heartbeat = heapq.heappop(heap)
+                    self._send(fd, payload, arrived_at, heartbeat)
 
     def _accept(self) -> None:
         while True:
@@ -106,7 +108,6 @@ class Responder:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             self.connections[sock.fileno()] = _Connection(sock)
             self.epoll.register(sock.fileno(), select.EPOLLIN)
 
@@ -114,55 +115,55 @@ class Responder:
         connection = self.connections.pop(fd, None)
         if connection is not None:
             self.epoll.unregister(fd)
-            connection.sock.close()
+            self.again.discard(fd)
+            if connection.link is not None:
+                connection.link.close()
+            else:
+                connection.sock.close()
 
     def _read(self, fd: int) -> None:
         connection = self.connections.get(fd)
         if connection is None:
             return
+        link = connection.link
+        if link is None:
+            self._handshake(connection)
+            return
         try:
-            data, ancillary, _, _ = connection.sock.recvmsg(65536, _STAMP_SPACE)
+            events = link.read()
+        except LinkError:
+            self._close(fd)
+            return
+        arrived_at = link.received_at or time.time()  # the kernel's stamp of the read
+        for event in events:
+            if type(event) is framing.Message:
+                self._answer(fd, event.data, arrived_at)
+            elif link.answer(event) or link.closed:  # a pong that did not fit, a close, a violation
+                self._close(fd)
+                return
+        if link.maybe_more:
+            self.again.add(fd)
+
+    def _handshake(self, connection: _Connection) -> None:
+        fd = connection.sock.fileno()
+        try:
+            data = connection.sock.recv(65536)
         except BlockingIOError:
             return
         except OSError:
-            self._close(fd)
-            return
-        if not data:
-            self._close(fd)
-            return
-        if ancillary:
-            seconds, nanoseconds = _STAMP.unpack_from(ancillary[0][2])
-            arrived_at = seconds + nanoseconds * 1e-9
-        else:
-            arrived_at = time.time()
-        if connection.head is not None:
-            self._handshake(connection, data)
-            return
-        for event in connection.parser.feed(data):
-            if type(event) is framing.Message:
-                self._answer(fd, event.data, arrived_at)
-            elif type(event) is framing.Ping:
-                connection.sock.send(framing.encode_frame(0xA, event.data, False))
-            elif type(event) is not framing.Pong:  # a close or a violation
-                self._close(fd)
-                return
-
-    def _handshake(self, connection: _Connection, data: bytes) -> None:
-        assert connection.head is not None
-        parsed = framing.split_head(connection.head + data)
+            data = b""
+        parsed = framing.split_head(connection.head + data) if data else "closed"
         if parsed is None:
             connection.head += data
             return
-        fd = connection.sock.fileno()
         request = None if isinstance(parsed, str) else framing.read_upgrade_request(parsed[0])
         if request is None or isinstance(request, str):
             self._close(fd)
             return
-        connection.head = None
         connection.sock.sendall(framing.server_accept(request.key, "ocpp1.6"))
-        for event in connection.parser.feed(parsed[1]):
-            if type(event) is framing.Message:
-                self._answer(fd, event.data, time.time())
+        connection.link = Link(connection.sock, parsed[1], MAX_MESSAGE_BYTES, client=False)
+        if connection.link.maybe_more:  # frames right behind the request
+            self.again.add(fd)
 
     def _answer(self, fd: int, data: bytes, arrived_at: float) -> None:
         try:
@@ -172,23 +173,23 @@ class Responder:
             return
         if kind != 2:
             return  # an answer to a CALL of ours: we send none
-        frame = framing.encode_frame(_TEXT, msgspec.json.encode([3, unique_id, self._body(action)]), False)
+        payload = msgspec.json.encode([3, unique_id, self._body(action)])
         heartbeat = action == "Heartbeat"
         delay_ms = self.delay.draw_ms(self.rng)
         if delay_ms <= 0:
-            self._send(fd, frame, arrived_at, heartbeat)
+            self._send(fd, payload, arrived_at, heartbeat)
+        elif len(self.heap) >= MAX_PENDING:
+            self._close(fd)  # a peer that sends CALLs without waiting for the answers
         else:
             due = time.monotonic() + delay_ms / 1000 - (time.time() - arrived_at)
-            heapq.heappush(self.heap, (due, next(self.order), fd, frame, arrived_at, heartbeat))
+            heapq.heappush(self.heap, (due, next(self.order), fd, payload, arrived_at, heartbeat))
 
-    def _send(self, fd: int, frame: bytes, arrived_at: float, heartbeat: bool) -> None:
+    def _send(self, fd: int, payload: bytes, arrived_at: float, heartbeat: bool) -> None:
         connection = self.connections.get(fd)
-        if connection is None:
+        if connection is None or connection.link is None:
             return
-        try:
-            connection.sock.send(frame)
-        except OSError:
-            self._close(fd)
+        if connection.link.send_text(payload) or connection.link.closed:
+            self._close(fd)  # the kernel took only part: a peer that does not read (this loop drains nothing)
             return
         if heartbeat and self.truth is not None and len(self.truth) < 2 * MAX_TRUTH:
             sent_at = time.time()
