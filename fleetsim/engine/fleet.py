@@ -48,6 +48,9 @@ MESSAGES_PER_STEP = 64
 # Timers run in one pass of the reactor before sockets get their turn again (a
 # clock-aligned burst of 19,000 meter samples would otherwise hold the loop).
 MAX_TIMERS_PER_PASS = 512
+# The timer heap is compacted (see Fleet._compact) when it holds more entries
+# than twice what it held after the last compaction, and at least this many.
+MIN_COMPACT_AT = 4096
 # How long one pass of the reactor may serve sockets, and then timers, before
 # trio's other tasks get a turn (the interval writer, connects, a CSMS in the same process): with 256
 # ready sockets and 512 timers at tens of microseconds each, a pass would
@@ -158,7 +161,11 @@ class Fleet:
         self.rng = rng
         self.progress = Progress()
         self._heap: list[tuple[float, int, _Runner]] = []
+        self._compact_at = MIN_COMPACT_AT  # the heap's length that has it drop its superseded entries
         self._seq = 0
+        # The engine's clock on the hot path: the clock's own method once the
+        # reactor runs (trio.current_time reaches it through two more calls).
+        self._now: Callable[[], float] = trio.current_time
         self._reactor: Reactor | None = None
         self._by_fd: dict[int, _Runner] = {}
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
@@ -472,6 +479,7 @@ class Fleet:
         assert reactor is not None
         gather_s = self.options.gather_s if reactor.precise and not self.options.target.tls else 0.0
         self._slack_s = gather_s
+        self._now = trio.lowlevel.current_clock().current_time
         while True:
             self._serving = True
             try:
@@ -511,7 +519,7 @@ class Fleet:
         long (sockets that keep a pass busy must not starve the timers, nor
         they the sockets).  Returns (work was left over: a budget ran out,
         the pass found anything to do).  Ready sockets not read stay ready."""
-        clock = trio.current_time
+        clock = self._now
         deadline_s = clock() + PASS_BUDGET_S
         ready = reactor.ready()
         by_fd = self._by_fd
@@ -562,7 +570,7 @@ class Fleet:
     def _handle(self, runner: _Runner, link: Link, events: list[framing.Event]) -> None:
         station = runner.station
         progress = self.progress
-        now = trio.current_time()
+        now = self._now()
         # When the read's bytes reached the host (the kernel's stamp): an
         # answer read late, the loop busy or gathering, is timed from there.
         received = link.received_at
@@ -599,8 +607,9 @@ class Fleet:
         """Run the timers due now, at most MAX_TIMERS_PER_PASS of them and
         until ``deadline_s``: (more were due, how many fired)."""
         heap = self._heap
-        lag = self.timer_lag
-        now = trio.current_time()
+        record_lag = self.timer_lag.record_value
+        clock = self._now
+        now = clock()
         fired = 0
         while heap and heap[0][0] <= now:
             if fired == MAX_TIMERS_PER_PASS or now > deadline_s:
@@ -609,10 +618,10 @@ class Fleet:
             if when_s != runner.scheduled_s or runner.state == OFF:
                 continue  # superseded by an earlier entry that already fired, or removed from the load
             fired += 1
-            now = trio.current_time()  # a long batch makes later timers later still
+            now = clock()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no lag).
-            late_s = now - max(when_s, runner.started_s)
-            lag.record_value(max(1, round(late_s * 1_000_000)) if late_s > 0 else 1)
+            late_us = round((now - max(when_s, runner.started_s)) * 1_000_000)
+            record_lag(late_us if late_us > 1 else 1)
             runner.scheduled_s = INF
             try:
                 runner.station.on_timer(now)
@@ -661,8 +670,11 @@ class Fleet:
             # on_timer), which keeps the heap from filling with stale entries.
             runner.scheduled_s = wake_s
             self._seq += 1
-            heapq.heappush(self._heap, (wake_s, self._seq, runner))
-            if not self._serving and self._heap[0][2] is runner:
+            heap = self._heap
+            heapq.heappush(heap, (wake_s, self._seq, runner))
+            if len(heap) > self._compact_at:
+                self._compact(heap)
+            if not self._serving and heap[0][2] is runner:
                 self._arm()  # from outside the reactor (a connect, a fault, the run's end): an earlier wake-up
         if link is not None and link is runner.link:
             if station.want_disconnect and not link.closed:
@@ -670,6 +682,22 @@ class Fleet:
                 self._drop(runner, "reboot")
             elif link.closed:
                 self._drop(runner, link.failure or "closed")  # it cut itself (a CSMS that does not read)
+
+    def _compact(self, heap: list[tuple[float, int, _Runner]]) -> None:
+        """Drop the superseded entries (a station's wake-up that moved earlier
+        leaves its later one behind until it comes up), in place: a heap
+        mostly of dead entries costs every push and pop cache misses.  Run
+        when the heap has doubled since, so its cost per push stays constant."""
+        seen: set[int] = set()
+        live = []
+        for entry in heap:
+            runner = entry[2]
+            if entry[0] == runner.scheduled_s and runner.state != OFF and id(runner) not in seen:
+                seen.add(id(runner))
+                live.append(entry)
+        heap[:] = live
+        heapq.heapify(heap)
+        self._compact_at = max(2 * len(heap), MIN_COMPACT_AT)
 
     def _ping(self, runner: _Runner, link: Link | None) -> None:
         station = runner.station

@@ -39,16 +39,6 @@ def plan(station: MeterPort, connector: Connector) -> MeterPlan:
     return current
 
 
-def next_due(station: MeterPort) -> float:
-    due = INF
-    for connector in station.connectors:
-        if connector.sample_due_s < due:
-            due = connector.sample_due_s
-        if connector.physics_due_s < due:
-            due = connector.physics_due_s
-    return due
-
-
 def schedule_physics(station: MeterPort, connector: Connector, now_s: float) -> None:
     """While energy flows, update the power at least every PHYSICS_STEP_S
     simulated seconds (the DC taper moves) and exactly when the EV is full

@@ -23,9 +23,9 @@ INF = float("inf")
 def pump(station: SenderPort, now_s: float) -> None:
     """Send the next queued CALL if one may go now (one in flight at a time,
     OCPP-J 1.6 §4.1.1)."""
-    if not station.online or station.want_disconnect:
-        return
     queue = station.queue
+    if queue.in_flight is not None or not queue or not station.online or station.want_disconnect:
+        return  # (the common case after an event: a CALL in flight, or nothing queued)
     accepted = station.registration == RegistrationStatus.ACCEPTED
     while True:
         if not accepted:

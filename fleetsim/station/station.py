@@ -213,11 +213,18 @@ class Station:
 
     def _settle(self, now_s: float) -> None:
         """After every event: send what may go, and compute the next wake-up."""
+        wake = min(self.boot_due_s, self.aligned_due_s, self.ping_due_s)
         for connector in self.connectors:
             if connector.power_w > 0:
                 metering.schedule_physics(self, connector, now_s)
+            # (What sending does next moves neither.)
+            if connector.sample_due_s < wake:
+                wake = connector.sample_due_s
+            if connector.physics_due_s < wake:
+                wake = connector.physics_due_s
         sending.pump(self, now_s)
-        wake = min(self.boot_due_s, self.heartbeat_due_s, self.aligned_due_s, self.ping_due_s, metering.next_due(self))
+        if self.heartbeat_due_s < wake:
+            wake = self.heartbeat_due_s  # (sending restarts it)
         if self._timers:
             wake = min(wake, self._timers[0][0])
         in_flight = self.queue.in_flight
