@@ -5,6 +5,7 @@ host (the kernel's stamp), not from when a busy loop got to them."""
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import random
 import socket
@@ -221,3 +222,39 @@ async def test_a_ping_waits_for_one_read_only(monkeypatch: pytest.MonkeyPatch) -
         nursery.cancel_scope.cancel()
     csms.close()
     assert recorder.counters()["websocket.ping"] >= 3
+
+
+def test_the_timer_heap_drops_superseded_entries_and_keeps_every_live_one() -> None:
+    # A station whose wake-up moves earlier leaves its later entry behind (a
+    # CALL's response timeout, then its answer): at 20,000 calls a second
+    # those piled up to five times the fleet.  The heap now drops them once
+    # it has doubled, and the next wake-up of every station is still in it.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 50), duration_s=0, reaction_delays=False, sessions=None)
+    stations = build_stations(spec, PROFILES, recorder, Timebase(0.0, datetime.now(UTC)))
+    fleet = Fleet(stations, ConnectOptions(Target.parse("ws://127.0.0.1:9")), recorder, random.Random(1))
+    rng = random.Random(2)
+    wake = {id(runner): 1000.0 for runner in fleet.runners}
+    longest = 0
+    for _ in range(20_000):
+        runner = rng.choice(fleet.runners)
+        if rng.random() < 0.5 or runner.scheduled_s == float("inf"):
+            runner.scheduled_s = float("inf")  # its entry fired: any wake-up is new
+            wake[id(runner)] = rng.uniform(100.0, 1000.0)
+        else:
+            wake[id(runner)] = runner.scheduled_s - rng.uniform(0.0, 1.0)  # earlier: the old entry is superseded
+        runner.station.wake_at_s = wake[id(runner)]
+        fleet.after(runner)
+        longest = max(longest, len(fleet._heap))
+    assert longest <= 4097  # without compaction: 20,000
+    entries = {(when_s, id(runner)) for when_s, _, runner in fleet._heap}
+    for runner in fleet.runners:
+        assert runner.scheduled_s == wake[id(runner)]
+        assert (runner.scheduled_s, id(runner)) in entries
+    fired = []
+    while fleet._heap:
+        when_s, _, runner = heapq.heappop(fleet._heap)
+        if when_s == runner.scheduled_s:
+            fired.append(when_s)
+            runner.scheduled_s = float("inf")
+    assert len(fired) == len(fleet.runners) and fired == sorted(fired)
