@@ -663,25 +663,27 @@ class Fleet:
                     self._again.append(runner)
             else:
                 self._ping(runner, link)
-        wake_s = station.wake_at_s
-        if wake_s < runner.scheduled_s:
-            # Only an earlier wake-up needs a new heap entry; a later one is
-            # found when the earlier entry fires (the station ignores an early
-            # on_timer), which keeps the heap from filling with stale entries.
-            runner.scheduled_s = wake_s
-            self._seq += 1
-            heap = self._heap
-            heapq.heappush(heap, (wake_s, self._seq, runner))
-            if len(heap) > self._compact_at:
-                self._compact(heap)
-            if not self._serving and heap[0][2] is runner:
-                self._arm()  # from outside the reactor (a connect, a fault, the run's end): an earlier wake-up
+        if station.wake_at_s < runner.scheduled_s:
+            self._reschedule(runner, station.wake_at_s)
         if link is not None and link is runner.link:
             if station.want_disconnect and not link.closed:
                 link.close(framing.CLOSE_NORMAL, "reboot")
                 self._drop(runner, "reboot")
             elif link.closed:
                 self._drop(runner, link.failure or "closed")  # it cut itself (a CSMS that does not read)
+
+    def _reschedule(self, runner: _Runner, wake_s: float) -> None:
+        """A station wants waking earlier than its heap entry says.  Only an
+        earlier wake-up needs a new entry; a later one is found when the
+        earlier entry fires (the station ignores an early on_timer)."""
+        runner.scheduled_s = wake_s
+        self._seq += 1
+        heap = self._heap
+        heapq.heappush(heap, (wake_s, self._seq, runner))
+        if len(heap) > self._compact_at:
+            self._compact(heap)
+        if not self._serving and heap[0][2] is runner:
+            self._arm()  # from outside the reactor (a connect, a fault, the run's end): an earlier wake-up
 
     def _compact(self, heap: list[tuple[float, int, _Runner]]) -> None:
         """Drop the superseded entries (a station's wake-up that moved earlier
@@ -696,11 +698,14 @@ class Fleet:
 
     def _ping(self, runner: _Runner, link: Link | None) -> None:
         station = runner.station
-        station.want_ping = runner.ping_waits = False
+        runner.ping_waits = False
         if link is not None:
             if link.send_ping():
                 self._start_flusher(runner, link)
             station.stats.count("websocket.ping")
+        station.on_ping_sent(self._now())
+        if station.wake_at_s < runner.scheduled_s:
+            self._reschedule(runner, station.wake_at_s)
 
     def _start_flusher(self, runner: _Runner, link: Link) -> None:
         """The kernel took only part of what the link sent: drain the rest in a

@@ -177,11 +177,23 @@ class Station:
             if self.registration == RegistrationStatus.ACCEPTED and self.online:
                 self.enqueue(Outgoing("Heartbeat", HeartbeatReq(), now_s))
         if self.ping_due_s <= now_s:
+            # One ping asked for at a time: the next falls due an interval
+            # after the engine sent this one (on_ping_sent), however long a
+            # busy link had it wait.
             self.want_ping = True
-            self.schedule_ping(now_s)
+            self.ping_due_s = INF
         metering.on_timer(self, now_s)
         sending.check_call_timeout(self, now_s)
         self._settle(now_s)
+
+    def on_ping_sent(self, now_s: float) -> None:
+        """The engine sent the ping the station asked for (or had no
+        connection to send it on): the next falls due WebSocketPingInterval
+        from now."""
+        self.want_ping = False
+        self.schedule_ping(now_s)
+        if self.ping_due_s < self.wake_at_s:
+            self.wake_at_s = self.ping_due_s
 
     def schedule_ping(self, now_s: float) -> None:
         interval = self.config.get_int("WebSocketPingInterval", 0)  # 0: no ping (§9.1)

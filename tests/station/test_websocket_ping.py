@@ -20,7 +20,7 @@ def test_a_ping_falls_due_every_web_socket_ping_interval() -> None:
     for _ in range(3):
         bench.run_until(bench.station.ping_due_s)
         assert bench.station.want_ping
-        bench.station.want_ping = False  # the engine sends it
+        bench.station.on_ping_sent(bench.now_s)  # the engine sends it
         pings.append(bench.now_s)
     assert pings == [120.0, 240.0, 360.0]
 
@@ -44,3 +44,19 @@ def test_no_ping_is_due_while_disconnected() -> None:
     bench.connect()
     bench.disconnect()
     assert bench.station.ping_due_s == float("inf")
+
+
+def test_one_ping_is_asked_for_at_a_time_and_the_next_counts_from_its_send() -> None:
+    # On a busy link the engine holds a ping until it has read what arrived
+    # first (tests/engine/test_reactor.py).  Meanwhile the station asks for
+    # no other: its ping timer is off until the engine says the ping went
+    # out, and the next falls due an interval after that.
+    bench = Bench(build_model(PROFILES["bescore-bsc-s12bcc"]))  # WebSocketPingInterval 120
+    bench.connect()
+    bench.run_until(120.0)
+    assert bench.station.want_ping and bench.station.ping_due_s == float("inf")
+    bench.run_for(500)  # held: no timer fires for it
+    assert bench.station.want_ping and bench.station.ping_due_s == float("inf")
+    bench.station.on_ping_sent(bench.now_s)
+    assert not bench.station.want_ping
+    assert bench.station.ping_due_s == bench.now_s + 120 and bench.station.wake_at_s <= bench.now_s + 120
