@@ -580,6 +580,8 @@ class Fleet:
                 if type(event) is framing.Message:
                     progress.messages_in += 1
                     station.on_message(event.data, now, received_s)
+                elif type(event) is framing.Pong:
+                    pass  # the answer to our ping: nothing to answer, nothing to record
                 else:
                     runner.closed_as = _closed_as(event, runner.closed_as)
                     if type(event) is not framing.Ping:
