@@ -86,6 +86,8 @@ def run(workload: str, count: int, calls: int) -> tuple[float, float]:
         when_s, index, station = heapq.heappop(heap)
         now_s = max(when_s, 0.0)
         station.on_timer(now_s)
+        if station.want_ping:
+            station.on_ping_sent(now_s)  # as the engine does when it has sent it
         while station.outbox:
             sent = list(station.outbox)
             station.outbox.clear()
