@@ -9,6 +9,9 @@ loopback (so the two share no core's worth of work).
     python benchmarks/fleet.py realistic --stations 1000 --meter-interval 1
     python benchmarks/fleet.py realistic --stations 5000 --meter-interval 10
 
+``throughput --no-pings`` sets every model's WebSocketPingInterval to 0 (what
+the pings cost: under time acceleration they fall due as often as the rest).
+
 ``throughput`` and ``realistic`` take ``--csms bare``: responder.py instead of
 the embedded CSMS, a bare loop that answers at a fraction of its cost per call,
 so that on two cores the fleet saturates first.
@@ -113,9 +116,13 @@ def run_worker(mode: str, **params: object) -> dict:
 # ---------------------------------------------------------------- workers (in the simulator process)
 
 
-def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Recorder) -> Fleet:
+def _fleet(stations: int, port: int, speed: float, sessions: bool, recorder: Recorder, pings: bool = True) -> Fleet:
     profiles = load_builtin()
-    spec = RunSpec(fleet=shares(sorted(profiles), stations), duration_s=0, speed=speed, reaction_delays=False,
+    fleet_shares = shares(sorted(profiles), stations)
+    if not pings:  # WebSocketPingInterval 0 (§9.1): no ping from the station
+        fleet_shares = tuple(msgspec.structs.replace(share, configuration=(("WebSocketPingInterval", "0"),))
+                             for share in fleet_shares)
+    spec = RunSpec(fleet=fleet_shares, duration_s=0, speed=speed, reaction_delays=False,
                    sessions=SimpleSessions() if sessions else None)
     timebase = Timebase(trio.current_time(), datetime.now(UTC), speed)
     built = build_stations(spec, profiles, recorder, timebase)
@@ -177,20 +184,22 @@ async def _throughput(params: dict) -> dict:
     recorder = Recorder()
     # Heartbeat interval 60 s (simulated); speed sets the offered rate.
     speed = params["rate"] * 60 / stations
-    fleet = _fleet(stations, port, speed, params["sessions"], recorder)
+    fleet = _fleet(stations, port, speed, params["sessions"], recorder, params.get("pings", True))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(fleet.run, 5000.0)
         while _booted(recorder) < stations:
             await trio.sleep(0.2)
         await trio.sleep(params["warmup_s"])
         calls0, cpu0, wall0 = _answered(recorder), cpu_s(), time.perf_counter()
-        lag0 = fleet.timer_lag.get_total_count()
+        lag0, pings0 = fleet.timer_lag.get_total_count(), recorder.counters().get("websocket.ping", 0)
         await trio.sleep(window_s)
         calls, cpu, wall = _answered(recorder) - calls0, cpu_s() - cpu0, time.perf_counter() - wall0
+        pings = recorder.counters().get("websocket.ping", 0) - pings0
         lag = fleet.timer_lag
         nursery.cancel_scope.cancel()
     return {"stations": stations, "offered_per_s": params["rate"], "answered_per_s": calls / wall,
             "cpu_share": cpu / wall, "calls_per_cpu_s": calls / cpu if cpu else 0.0,
+            "pings_per_s": pings / wall, "timers_per_call": (lag.get_total_count() - lag0) / calls if calls else 0.0,
             "lag_p50_ms": lag.get_value_at_percentile(50) / 1000, "lag_p99_ms": lag.get_value_at_percentile(99) / 1000,
             "lag_max_ms": lag.get_max_value() / 1000, "lag_samples": lag.get_total_count() - lag0}
 
@@ -267,14 +276,17 @@ def idle(args: argparse.Namespace) -> None:
 def throughput(args: argparse.Namespace) -> None:
     print(f"throughput, {_machine()}: {args.stations} stations, heartbeats{' + sessions' if args.sessions else ''}, "
           f"{args.csms} CSMS, median of {args.repeat} runs")
-    print(f"{'offered/s':>10} {'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'lag p99 ms':>11}")
+    print(f"{'offered/s':>10} {'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'lag p99 ms':>11} "
+          f"{'pings/s':>8} {'timers/call':>12}")
     with Csms(heartbeat_interval_s=60, bare=args.csms == "bare") as csms:
         for rate in args.rates:
             runs = [run_worker("throughput", stations=args.stations, port=csms.port, rate=rate, window_s=args.window,
-                               warmup_s=3, sessions=args.sessions) for _ in range(args.repeat)]
+                               warmup_s=3, sessions=args.sessions, pings=not args.no_pings)
+                    for _ in range(args.repeat)]
             pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
             print(f"{rate:>10} {pick('answered_per_s'):>11.0f} {pick('cpu_share'):>10.2f} "
-                  f"{pick('calls_per_cpu_s'):>12.0f} {pick('lag_p99_ms'):>11.2f}")
+                  f"{pick('calls_per_cpu_s'):>12.0f} {pick('lag_p99_ms'):>11.2f} {pick('pings_per_s'):>8.0f} "
+                  f"{pick('timers_per_call'):>12.2f}")
 
 
 def realistic(args: argparse.Namespace) -> None:
@@ -336,6 +348,8 @@ def main() -> None:
     p.add_argument("--sessions", action="store_true", help="sessions too (MeterValues, Start/Stop, Status)")
     p.add_argument("--csms", choices=("embedded", "bare"), default="embedded",
                    help="the CSMS process: fleetsim's embedded CSMS, or responder.py (a bare loop)")
+    p.add_argument("--no-pings", action="store_true",
+                   help="WebSocketPingInterval 0 for every model: what the stations' pings cost")
     p.set_defaults(func=throughput)
     p = commands.add_parser("realistic")
     p.add_argument("--stations", type=int, default=1000)
