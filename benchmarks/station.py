@@ -52,12 +52,12 @@ def answer(frame: bytes) -> bytes | None:
 
 def _stations(workload: str, count: int) -> list[Station]:
     profiles = load_builtin()
-    timebase = Timebase(0.0, datetime(2026, 1, 1, tzinfo=UTC), 1.0)
+    speed = 600.0 if workload == "heartbeat" else 1.0
+    timebase = Timebase(0.0, datetime(2026, 1, 1, tzinfo=UTC), speed)
     if workload == "heartbeat":
         # As benchmarks/fleet.py throughput: a 60 s (simulated) heartbeat, time
         # accelerated so that each station heartbeats every 0.1 s.
-        timebase = Timebase(0.0, datetime(2026, 1, 1, tzinfo=UTC), 600.0)
-        spec = RunSpec(fleet=shares(sorted(profiles), count), duration_s=0, speed=600.0, reaction_delays=False,
+        spec = RunSpec(fleet=shares(sorted(profiles), count), duration_s=0, speed=speed, reaction_delays=False,
                        sessions=None)
     else:
         models = [pid for pid in sorted(profiles) if (profiles[pid].limits.meter_value_sample_interval_min_s or 0) <= 1]

@@ -165,6 +165,11 @@ def _send_values(station: MeterPort, connector: Connector, recipes: tuple[Recipe
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
     if not station.online and transaction is None:
         return  # only transaction-related meter values are kept for later (§4.7)
+    if transaction is None and station.queue.full():
+        # A CSMS that answers slower than they fall due: dropped as a full
+        # queue drops them, without sampling and building them first.
+        station.queue.refuse("MeterValues")
+        return
     values = sample(connector, recipes, context)
     if not values:
         return

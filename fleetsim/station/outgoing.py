@@ -116,6 +116,11 @@ class OutgoingQueue:
         """No room for another non-transaction CALL (a triggered message)."""
         return self._others >= MAX_QUEUED_OTHER_CALLS
 
+    def refuse(self, action: str) -> None:
+        """Count a non-transaction CALL of ``action`` dropped for want of room
+        before it was made (the caller checked :meth:`full`)."""
+        self._dropped(action)
+
     def push(self, call: Outgoing) -> bool:
         """Queue ``call`` last; False when it was dropped for want of room."""
         if not self._make_room(call):

@@ -3,12 +3,13 @@ nothing the CSMS does grows the station's queue or timers without a cap."""
 
 from __future__ import annotations
 
+import pytest
 from core_steps import AC_3PHASE, booted
 from harness import SILENT
 
 from fleetsim.ocpp.errors import ErrorCode
 from fleetsim.ocpp.frames import CallError
-from fleetsim.ocpp.payloads.core import ClearCacheReq
+from fleetsim.ocpp.payloads.core import ChangeConfigurationReq, ClearCacheReq
 from fleetsim.ocpp.payloads.remote_trigger import TriggerMessageReq
 from fleetsim.station.handlers import MAX_PENDING_TIMERS
 from fleetsim.station.outgoing import MAX_QUEUED_OTHER_CALLS, MAX_QUEUED_TRANSACTION_MESSAGES, Outgoing, OutgoingQueue
@@ -74,3 +75,26 @@ def test_a_full_queue_drops_the_oldest_meter_values_and_keeps_start_and_stop() -
         assert queue.push(Outgoing("StatusNotification", None, 0.0))
     assert not queue.push(Outgoing("StatusNotification", None, 0.0))
     assert queue.full() and stats.counts["queue.dropped.StatusNotification"] == 1
+
+
+def test_clock_aligned_meter_values_without_room_are_dropped_before_they_are_sampled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CSMS that answers none of the station's calls: clock-aligned
+    # MeterValues (no transaction) pile up to the queue's cap, and the ones
+    # after it are counted as dropped without being sampled and built first.
+    from fleetsim.station import metering
+
+    bench = booted(AC_3PHASE)
+    bench.answer_override = lambda call: SILENT
+    samples = []
+    real_sample = metering.sample
+    monkeypatch.setattr(metering, "sample", lambda *args: samples.append(1) or real_sample(*args))
+    bench.send_call(ChangeConfigurationReq(key="ClockAlignedDataInterval", value="1"))
+    bench.run_for(300)
+    assert bench.station.queue.full()
+    sampled, dropped = len(samples), bench.recorder.counters()["queue.dropped.MeterValues"]
+    bench.run_for(300)
+    assert bench.recorder.counters()["queue.dropped.MeterValues"] >= dropped + 250
+    # Sampled only for the room that each unanswered CALL's timeout frees (one
+    # a declared timeout); all 300 were sampled before.
+    assert len(samples) - sampled <= 300 // 10
