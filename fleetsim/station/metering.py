@@ -168,7 +168,8 @@ def _send_values(station: MeterPort, connector: Connector, recipes: tuple[Recipe
     if transaction is None and station.queue.full():
         # A CSMS that answers slower than they fall due: dropped as a full
         # queue drops them, without sampling and building them first.
-        station.queue.refuse("MeterValues")
+        if recipes:
+            station.queue.refuse("MeterValues")
         return
     values = sample(connector, recipes, context)
     if not values:
