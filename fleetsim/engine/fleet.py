@@ -169,6 +169,7 @@ class Fleet:
         self._reactor: Reactor | None = None
         self._by_fd: dict[int, _Runner] = {}
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
+        self._unread: Sequence[tuple[int, int]] = ()  # the last poll's ready descriptors a pass left unread
         self._serving = False  # inside a pass of the reactor: the timer is armed when it ends
         self._slack_s = 0.0  # how late a timer may fire, to share a wake-up with others (gather_s)
         self._tick_s = INF  # while ticking (see _serve): when the next pass comes
@@ -521,17 +522,24 @@ class Fleet:
         the pass found anything to do).  Ready sockets not read stay ready."""
         clock = self._now
         deadline_s = clock() + PASS_BUDGET_S
-        ready = reactor.ready()
+        # What the last poll found and the budget left unread comes first: a
+        # poll costs per descriptor it returns, and a saturated pass reads a
+        # few dozen of the MAX_READY it would return each time.  (One closed
+        # meanwhile is gone from by_fd; one whose number a new connection took
+        # reads nothing, harmlessly.)
+        ready = self._unread or reactor.ready()
+        self._unread = ()
         by_fd = self._by_fd
         read = 0
         over = False
-        for fd, _ in ready:
+        for index, (fd, _) in enumerate(ready):
             runner = by_fd.get(fd)
             if runner is not None:
                 read += 1
                 self._read(runner)
                 if clock() > deadline_s:
                     over = True
+                    self._unread = ready[index + 1:]
                     break
         again, self._again = self._again, []
         for index, runner in enumerate(again):
