@@ -71,9 +71,13 @@ def on_boot(station: MeterPort, now_s: float) -> None:
     schedule_aligned(station, now_s)
 
 
-def schedule_aligned(station: MeterPort, now_s: float) -> None:
+def schedule_aligned(station: MeterPort, now_s: float, *, handled: int = 0) -> None:
     """Clock-aligned data falls due on wall-clock multiples of the interval
-    (OCPP 1.6 §9.1.7: 900 s means :00, :15, :30, :45)."""
+    (OCPP 1.6 §9.1.7: 900 s means :00, :15, :30, :45).  Those the station
+    slept through with a full queue (see :func:`hold_aligned`) up to
+    ``now_s``, but for the ``handled`` latest, are counted as dropped first."""
+    if station.aligned_held is not None:
+        _count_slept(station, now_s, handled)
     interval = _interval_s(station, "ClockAlignedDataInterval")
     if interval <= 0:
         station.aligned_due_s = INF
@@ -82,6 +86,26 @@ def schedule_aligned(station: MeterPort, now_s: float) -> None:
     since_midnight = wall.hour * 3600 + wall.minute * 60 + wall.second + wall.microsecond / 1e6
     wait_sim_s = interval - (since_midnight % interval)
     station.aligned_due_s = now_s + station.sim_s(wait_sim_s)
+
+
+def hold_aligned(station: MeterPort) -> tuple[float, int]:
+    """What the clock-aligned values a station sleeps through, its queue full
+    and no transaction open, would each have been (see ``Station._settle``):
+    (engine seconds between them, MeterValues dropped at each one)."""
+    step_s = station.sim_s(_interval_s(station, "ClockAlignedDataInterval"))
+    return step_s, sum(1 for connector in station.connectors if plan(station, connector).aligned)
+
+
+def _count_slept(station: MeterPort, now_s: float, handled: int) -> None:
+    held = station.aligned_held
+    assert held is not None
+    station.aligned_held = None
+    step_s, per_boundary = held
+    if step_s <= 0 or per_boundary == 0 or station.aligned_due_s > now_s:
+        return
+    boundaries = int((now_s - station.aligned_due_s) / step_s) + 1  # in [aligned_due_s, now_s]
+    if boundaries > handled:
+        station.queue.refuse("MeterValues", (boundaries - handled) * per_boundary)
 
 
 def on_transaction_started(station: MeterPort, connector: Connector, now_s: float) -> None:
@@ -116,7 +140,7 @@ def on_timer(station: MeterPort, now_s: float) -> None:
         for connector in station.connectors:
             connector.advance(now_s)
             _aligned_sample(station, connector, now_s)
-        schedule_aligned(station, now_s + 1e-6)
+        schedule_aligned(station, now_s + 1e-6, handled=1)
 
 
 def _periodic_sample(station: MeterPort, connector: Connector, now_s: float) -> None:

@@ -116,10 +116,10 @@ class OutgoingQueue:
         """No room for another non-transaction CALL (a triggered message)."""
         return self._others >= MAX_QUEUED_OTHER_CALLS
 
-    def refuse(self, action: str) -> None:
-        """Count a non-transaction CALL of ``action`` dropped for want of room
-        before it was made (the caller checked :meth:`full`)."""
-        self._dropped(action)
+    def refuse(self, action: str, n: int = 1) -> None:
+        """Count ``n`` non-transaction CALLs of ``action`` dropped for want of
+        room before they were made (the caller checked :meth:`full`)."""
+        self._dropped(action, n)
 
     def push(self, call: Outgoing) -> bool:
         """Queue ``call`` last; False when it was dropped for want of room."""
@@ -152,9 +152,9 @@ class OutgoingQueue:
         self._dropped(call.action)
         return False
 
-    def _dropped(self, action: str) -> None:
+    def _dropped(self, action: str, n: int = 1) -> None:
         if self._stats is not None:
-            self._stats.count(f"queue.dropped.{action}")
+            self._stats.count(f"queue.dropped.{action}", n)
 
     def discard(self, action: str) -> None:
         """Drop the queued (not in-flight) CALLs of one action."""

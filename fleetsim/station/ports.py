@@ -88,6 +88,7 @@ class MeterPort(Clock, Sender, Protocol):
     connectors: list[Connector]
     config: Configuration
     aligned_due_s: float
+    aligned_held: tuple[float, int] | None
 
     def update_power(self, connector: Connector, now_s: float) -> None: ...
 

@@ -51,6 +51,7 @@ class Station:
         "_timer_seq",
         "_timers",
         "aligned_due_s",
+        "aligned_held",
         "auth_cache",
         "boot_due_s",
         "charge_point_id",
@@ -108,6 +109,10 @@ class Station:
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
         self.aligned_due_s = INF
+        # Clock-aligned values the station sleeps through, its queue full
+        # (see _settle): (engine seconds between them, MeterValues each would
+        # have made), counted as dropped when it next fires (metering).
+        self.aligned_held: tuple[float, int] | None = None
         self.queue = OutgoingQueue(stats)
         self.outbox: list[bytes] = []
         self.wake_at_s = INF
@@ -225,10 +230,15 @@ class Station:
 
     def _settle(self, now_s: float) -> None:
         """After every event: send what may go, and compute the next wake-up."""
-        wake = min(self.boot_due_s, self.aligned_due_s, self.ping_due_s)
+        wake = self.boot_due_s
+        if self.ping_due_s < wake:
+            wake = self.ping_due_s
+        transacting = False
         for connector in self.connectors:
             if connector.power_w > 0:
                 metering.schedule_physics(self, connector, now_s)
+            if connector.transaction is not None:
+                transacting = True
             # (What sending does next moves neither.)
             if connector.sample_due_s < wake:
                 wake = connector.sample_due_s
@@ -237,6 +247,16 @@ class Station:
         sending.pump(self, now_s)
         if self.heartbeat_due_s < wake:
             wake = self.heartbeat_due_s  # (sending restarts it)
+        if self.aligned_due_s < wake:
+            if transacting or not self.online or not self.queue.full():
+                wake = self.aligned_due_s
+            elif self.aligned_held is None:
+                # Its clock-aligned values could only be dropped (no room, no
+                # transaction to keep them for): it does not wake for them,
+                # and counts them when it next fires (a CSMS that answers
+                # slower than they fall due would otherwise have every
+                # station woken for nothing at each one).
+                self.aligned_held = metering.hold_aligned(self)
         if self._timers:
             wake = min(wake, self._timers[0][0])
         in_flight = self.queue.in_flight

@@ -98,3 +98,34 @@ def test_clock_aligned_meter_values_without_room_are_dropped_before_they_are_sam
     # Sampled only for the room that each unanswered CALL's timeout frees (one
     # a declared timeout); all 300 were sampled before.
     assert len(samples) - sampled <= 300 // 10
+
+
+def test_a_station_with_no_room_sleeps_through_clock_aligned_values_and_counts_each_as_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its queue full and no transaction open, a clock-aligned MeterValues could
+    # only be dropped: the station does not wake for each one, yet every one
+    # that fell due is accounted for, made or dropped, once the CSMS answers.
+    from fleetsim.station.station import Station
+
+    bench = booted(AC_3PHASE)
+    bench.answer_override = lambda call: SILENT
+    bench.send_call(ChangeConfigurationReq(key="ClockAlignedDataInterval", value="1"))
+    start_s = bench.now_s
+    bench.run_for(300)
+    assert bench.station.queue.full()
+    wakes = []
+    real_on_timer = Station.on_timer
+    monkeypatch.setattr(Station, "on_timer", lambda station, now_s: wakes.append(now_s) or real_on_timer(station, now_s))
+    bench.run_for(300)
+    # Woken by its CALLs' timeouts and its heartbeats, not by the 300 values.
+    assert len(wakes) <= 300 // 5
+    bench.answer_override = None  # the CSMS answers again: the queue drains
+    bench.run_for(60)
+    end_s = bench.now_s
+    assert not bench.station.queue.full()
+    made = bench.sent_actions(since_s=start_s).count("MeterValues") + sum(
+        1 for call in bench.station.queue._queue if call.action == "MeterValues")
+    dropped = bench.recorder.counters()["queue.dropped.MeterValues"]
+    connectors = len(bench.station.connectors)
+    boundaries = int(end_s) - int(start_s)  # whole seconds of the wall clock (it starts at midnight)
+    assert abs(made + dropped - boundaries * connectors) <= connectors
