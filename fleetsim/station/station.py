@@ -249,7 +249,9 @@ class Station:
             wake = self.heartbeat_due_s  # (sending restarts it)
         if self.aligned_due_s < wake:
             if transacting or not self.online or not self.queue.full():
-                wake = self.aligned_due_s
+                # (Room again after sleeping through some: due now, not when
+                # the first of them was, which would read as the timer's lag.)
+                wake = self.aligned_due_s if self.aligned_held is None else max(self.aligned_due_s, now_s)
             elif self.aligned_held is None:
                 # Its clock-aligned values could only be dropped (no room, no
                 # transaction to keep them for): it does not wake for them,

@@ -129,3 +129,20 @@ def test_a_station_with_no_room_sleeps_through_clock_aligned_values_and_counts_e
     connectors = len(bench.station.connectors)
     boundaries = int(end_s) - int(start_s)  # whole seconds of the wall clock (it starts at midnight)
     assert abs(made + dropped - boundaries * connectors) <= connectors
+
+
+def test_a_station_given_room_after_sleeping_through_clock_aligned_values_fires_now_not_when_they_fell_due() -> None:
+    # The engine reads a wake-up in the past as its own timer lag.
+    bench = booted(AC_3PHASE)
+    bench.answer_override = lambda call: SILENT
+    bench.send_call(ChangeConfigurationReq(key="ClockAlignedDataInterval", value="1"))
+    bench.run_for(300)
+    station = bench.station
+    while not (station.aligned_held is not None and station.aligned_due_s < bench.now_s - 2):
+        bench.run_for(1)
+    dropped = bench.recorder.counters()["queue.dropped.MeterValues"]
+    bench.disconnect()  # its queued calls go with the connection: room again
+    assert not station.queue.full()
+    assert station.wake_at_s >= bench.now_s
+    bench.run_for(0)
+    assert bench.recorder.counters()["queue.dropped.MeterValues"] >= dropped + 2  # the ones it slept through
