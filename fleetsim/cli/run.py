@@ -507,9 +507,10 @@ def _print_simulator(document: dict[str, Any]) -> None:
     line, warning = terminal.simulator_lines(document)
     click.echo("\n" + line)
     if warning is not None:
-        # Loud, and on stderr too, so it is seen even when stdout goes to a file.
+        # Loud, and on the terminal too when stdout goes to a file or a pipe
+        # (as the verdict: not twice into one file).
         click.secho(warning, fg="red", bold=True)
-        if not sys.stdout.isatty():
+        if not sys.stdout.isatty() and sys.stderr.isatty():
             click.secho(warning, fg="red", bold=True, err=True)
 
 

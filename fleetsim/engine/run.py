@@ -23,7 +23,7 @@ from fleetsim.engine.faults import apply_clock_skew, inject_faults
 from fleetsim.engine.fleet import OFF, ConnectOptions, Fleet, Progress
 from fleetsim.engine.link import Target
 from fleetsim.engine.steering import ClosedInterval, Steer, Steering, Ticks, drive_stages, run_steered
-from fleetsim.engine.watch import watch_gc, watch_loop_lag
+from fleetsim.engine.watch import collect_young, watch_gc, watch_loop_lag
 from fleetsim.metrics import hlog
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import ModelStats, Recorder, fold_into
@@ -241,6 +241,8 @@ async def run(spec: RunSpec, profiles: dict[str, StationProfile], recorder: Reco
             nursery.start_soon(watch_loop_lag, recorder)
             csms, url = await _start_csms(nursery, spec)
             desk.csms = csms
+            if csms is not None:
+                nursery.start_soon(collect_young)  # (see there: the CSMS's objects in the fleet's process)
             options = ConnectOptions(Target.parse(url), ssl_context=ssl_context, passwords=passwords,
                                      source_addresses=spec.shard.source_addresses(spec.source_addresses),
                                      connect_timeout_s=spec.connect_timeout_s, reconnect=spec.reconnect)

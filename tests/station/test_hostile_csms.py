@@ -115,7 +115,8 @@ def test_a_station_with_no_room_sleeps_through_clock_aligned_values_and_counts_e
     assert bench.station.queue.full()
     wakes = []
     real_on_timer = Station.on_timer
-    monkeypatch.setattr(Station, "on_timer", lambda station, now_s: wakes.append(now_s) or real_on_timer(station, now_s))
+    monkeypatch.setattr(Station, "on_timer",
+                        lambda station, now_s: wakes.append(now_s) or real_on_timer(station, now_s))
     bench.run_for(300)
     # Woken by its CALLs' timeouts and its heartbeats, not by the 300 values.
     assert len(wakes) <= 300 // 5
