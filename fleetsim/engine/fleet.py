@@ -527,6 +527,7 @@ class Fleet:
         # few dozen of the MAX_READY it would return each time.  (One closed
         # meanwhile is gone from by_fd; one whose number a new connection took
         # reads nothing, harmlessly.)
+        backlog = bool(self._unread)
         ready = self._unread or reactor.ready()
         self._unread = ()
         by_fd = self._by_fd
@@ -552,7 +553,9 @@ class Fleet:
                 self._read(runner)
                 over = clock() > deadline_s
         timers_left, fired = self._fire_timers(clock() + PASS_BUDGET_S)
-        more = timers_left or over or len(ready) >= MAX_READY or bool(self._again)
+        # (After the last of a backlog, a poll: descriptors ready since then
+        # would otherwise wait out the gathering.)
+        more = timers_left or over or backlog or len(ready) >= MAX_READY or bool(self._again)
         return more, bool(read or fired)
 
     def _read(self, runner: _Runner) -> None:

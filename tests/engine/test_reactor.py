@@ -19,7 +19,7 @@ import trio
 from fleetsim.engine import framing
 from fleetsim.engine.fleet import ConnectOptions, Fleet
 from fleetsim.engine.link import Link, Target
-from fleetsim.engine.reactor import Reactor
+from fleetsim.engine.reactor import MAX_READY, Reactor
 from fleetsim.engine.run import RunSpec, build_stations, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.profiles.builtin import load_builtin
@@ -258,3 +258,42 @@ def test_the_timer_heap_drops_superseded_entries_and_keeps_every_live_one() -> N
             fired.append(when_s)
             runner.scheduled_s = float("inf")
     assert len(fired) == len(fleet.runners) and fired == sorted(fired)
+
+
+def test_a_pass_serves_what_the_last_poll_left_unread_before_polling_again() -> None:
+    # A saturated pass reads a few dozen of the sockets a poll returns before
+    # its budget runs out.  Polling again each pass cost per descriptor
+    # returned; the rest is served first, in order, and once the last of it
+    # has been, the next pass polls at once rather than wait out the
+    # gathering with sockets ready.
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 300), duration_s=0, reaction_delays=False, sessions=None)
+    stations = build_stations(spec, PROFILES, recorder, Timebase(0.0, datetime.now(UTC)))
+    fleet = Fleet(stations, ConnectOptions(Target.parse("ws://127.0.0.1:9")), recorder, random.Random(1))
+    fleet._by_fd = {100 + runner.index: runner for runner in fleet.runners}
+    now = [0.0]
+    fleet._now = lambda: now[0]
+    reads: list[int] = []
+
+    def read(runner: object) -> None:
+        reads.append(runner.index)  # type: ignore[attr-defined]
+        now[0] += 0.0001  # 20 reads fill a pass's budget (PASS_BUDGET_S, 2 ms)
+
+    fleet._read = read  # type: ignore[method-assign]
+
+    class Ready:
+        polls = 0
+
+        def ready(self) -> list[tuple[int, int]]:
+            self.polls += 1
+            return [(fd, 1) for fd in sorted(fleet._by_fd)][:MAX_READY]
+
+    reactor = Ready()
+    passes = []
+    while len(reads) < MAX_READY:
+        passes.append(fleet._pass(reactor))  # type: ignore[arg-type]
+    assert reactor.polls == 1
+    assert reads == list(range(MAX_READY))  # each once, in the poll's order
+    assert all(more for more, _ in passes)  # the last of them too: the next pass polls
+    fleet._pass(reactor)  # type: ignore[arg-type]
+    assert reactor.polls == 2
