@@ -97,6 +97,11 @@ def hold_aligned(station: MeterPort) -> tuple[float, int]:
 
 
 def _count_slept(station: MeterPort, now_s: float, handled: int) -> None:
+    """Count the boundaries slept through up to ``now_s`` as dropped, with the
+    step and the MeterValues per boundary of when the sleep began (a
+    MeterValuesAlignedData change during it counts the old number).  The
+    station wakes at once when it has room again, so a boundary counted that
+    fell after the room came can only be one within that wake-up's lag."""
     held = station.aligned_held
     assert held is not None
     station.aligned_held = None
