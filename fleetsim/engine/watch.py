@@ -1,5 +1,7 @@
 """The simulator watches itself: its event loop's lag and the garbage
-collector's pauses, into the recorder's ``simulator`` histograms (µs).
+collector's pauses, into the recorder's ``simulator`` histograms (µs); and,
+with the embedded CSMS in its process, it collects the young generations on a
+clock (:func:`collect_young`).
 
 Latency is measured by the simulator's own clock reads, so any time the
 simulator spends not reading its sockets (a long batch of timers, a GC pause)

@@ -74,7 +74,7 @@ def on_boot(station: MeterPort, now_s: float) -> None:
 def schedule_aligned(station: MeterPort, now_s: float, *, handled: int = 0) -> None:
     """Clock-aligned data falls due on wall-clock multiples of the interval
     (OCPP 1.6 §9.1.7: 900 s means :00, :15, :30, :45).  Those the station
-    slept through with a full queue (see :func:`hold_aligned`) up to
+    slept through with a full queue (see :func:`aligned_wake_s`) up to
     ``now_s``, but for the ``handled`` latest, are counted as dropped first."""
     if station.aligned_held is not None:
         _count_slept(station, now_s, handled)
@@ -88,12 +88,25 @@ def schedule_aligned(station: MeterPort, now_s: float, *, handled: int = 0) -> N
     station.aligned_due_s = now_s + station.sim_s(wait_sim_s)
 
 
-def hold_aligned(station: MeterPort) -> tuple[float, int]:
-    """What the clock-aligned values a station sleeps through, its queue full
-    and no transaction open, would each have been (see ``Station._settle``):
-    (engine seconds between them, MeterValues dropped at each one)."""
-    step_s = station.sim_s(_interval_s(station, "ClockAlignedDataInterval"))
-    return step_s, sum(1 for connector in station.connectors if plan(station, connector).aligned)
+def aligned_wake_s(station: MeterPort, now_s: float, transacting: bool) -> float:
+    """When the station wakes for its clock-aligned values (``transacting``:
+    a connector has a transaction).  Online, with no room in its queue and no
+    transaction to keep them for, they could only be dropped (as
+    :func:`_send_values` drops them): it sleeps through them (INF), and counts
+    them when it next fires (:func:`schedule_aligned`); a CSMS that answers
+    slower than they fall due would otherwise have every such station woken
+    for nothing at each one."""
+    if transacting or not station.online or not station.queue.full():
+        # (Room again after sleeping through some: due now, not when the
+        # first of them was, which the engine would read as its timer's lag.)
+        due_s = station.aligned_due_s
+        return due_s if station.aligned_held is None else max(due_s, now_s)
+    if station.aligned_held is None:
+        # What each value slept through would have been: (engine seconds
+        # between them, MeterValues dropped at each one).
+        step_s = station.sim_s(_interval_s(station, "ClockAlignedDataInterval"))
+        station.aligned_held = step_s, sum(1 for connector in station.connectors if plan(station, connector).aligned)
+    return INF
 
 
 def _count_slept(station: MeterPort, now_s: float, handled: int) -> None:

@@ -110,8 +110,8 @@ class Station:
         self.heartbeat_due_s = INF
         self.aligned_due_s = INF
         # Clock-aligned values the station sleeps through, its queue full
-        # (see _settle): (engine seconds between them, MeterValues each would
-        # have made), counted as dropped when it next fires (metering).
+        # (metering.aligned_wake_s): (engine seconds between them, MeterValues
+        # each would have made), counted as dropped when it next fires.
         self.aligned_held: tuple[float, int] | None = None
         self.queue = OutgoingQueue(stats)
         self.outbox: list[bytes] = []
@@ -248,17 +248,9 @@ class Station:
         if self.heartbeat_due_s < wake:
             wake = self.heartbeat_due_s  # (sending restarts it)
         if self.aligned_due_s < wake:
-            if transacting or not self.online or not self.queue.full():
-                # (Room again after sleeping through some: due now, not when
-                # the first of them was, which would read as the timer's lag.)
-                wake = self.aligned_due_s if self.aligned_held is None else max(self.aligned_due_s, now_s)
-            elif self.aligned_held is None:
-                # Its clock-aligned values could only be dropped (no room, no
-                # transaction to keep them for): it does not wake for them,
-                # and counts them when it next fires (a CSMS that answers
-                # slower than they fall due would otherwise have every
-                # station woken for nothing at each one).
-                self.aligned_held = metering.hold_aligned(self)
+            aligned_s = metering.aligned_wake_s(self, now_s, transacting)
+            if aligned_s < wake:
+                wake = aligned_s
         if self._timers:
             wake = min(wake, self._timers[0][0])
         in_flight = self.queue.in_flight
