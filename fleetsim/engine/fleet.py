@@ -20,25 +20,23 @@ import logging
 import math
 import random
 import socket
-import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-import msgspec
 import trio
 
 from fleetsim.engine import framing
-from fleetsim.engine.link import DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_SEND_STALL_S, Link, LinkError, Target, connect
+from fleetsim.engine.link import Link, LinkError, connect
+from fleetsim.engine.options import ConnectOptions, Progress
 from fleetsim.engine.reactor import MAX_READY, Reactor
 from fleetsim.engine.source_ports import SourcePorts
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
-from fleetsim.metrics.live import LastInterval
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.summary import CONNECT
 from fleetsim.ocpp.enums import Reason, RegistrationStatus
-from fleetsim.station.backoff import Backoff, WaitLog
+from fleetsim.station.backoff import WaitLog
 from fleetsim.station.station import Station
 
 INF = math.inf
@@ -57,47 +55,6 @@ MIN_COMPACT_AT = 4096
 # otherwise hold the loop for tens of milliseconds.
 PASS_BUDGET_S = 0.002
 log = logging.getLogger(__name__)
-
-
-DEFAULT_GATHER_S = 0.002
-
-
-class ConnectOptions(msgspec.Struct, frozen=True):
-    target: Target
-    ssl_context: ssl.SSLContext | None = None
-    passwords: Callable[[str], bytes | None] | None = None  # charge point id -> AuthorizationKey
-    source_addresses: tuple[str, ...] = ()
-    connect_timeout_s: float = 10.0
-    reconnect: Backoff = Backoff()  # the waits before connecting again (fleetsim.station.backoff)
-    max_message_bytes: int = 4 * 1024 * 1024
-    send_stall_s: float = DEFAULT_SEND_STALL_S  # a CSMS that reads nothing for this long is cut
-    # What all stations together may hold of unfinished frames (RFC 6455
-    # framing.PartialBudget): a CSMS that starts large frames and never
-    # finishes them gets connections cut (1008), not the process's memory.
-    max_partial_bytes: int = DEFAULT_MAX_PARTIAL_BYTES
-    # How long the reactor lets frames gather after a socket woke it, before
-    # serving every ready socket in one pass (and how late a timer may fire to
-    # share a wake-up): a wake-up of trio costs tens of microseconds here, so at
-    # light load one per frame dominates the CPU (benchmarks/fleet.py realistic).
-    # Latency is unaffected: each read carries the kernel's arrival stamp.  Not
-    # on TLS links (no stamp there): the reactor then serves every frame at once.
-    gather_s: float = DEFAULT_GATHER_S
-
-
-class Progress(msgspec.Struct):
-    """Live figures for the terminal; cheap counters, updated on the hot path."""
-
-    started: int = 0
-    connected: int = 0
-    booted: int = 0
-    charging: int = 0
-    messages_out: int = 0
-    messages_in: int = 0
-    connect_failures: int = 0
-    disconnects: int = 0
-    last_interval: LastInterval = LastInterval()  # set at each interval tick (fleetsim.engine.run)
-    interval_lines: tuple[str, ...] = ()  # that interval's latency.hlog lines (fleetsim.engine.workers)
-    interval_messages: tuple[int, int] = (0, 0)  # messages out and in so far, at that interval's close
 
 
 # A station's part in a run whose load changes (stages, fleetsim.spec.stages):

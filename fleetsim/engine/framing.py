@@ -22,7 +22,7 @@ import random
 import struct
 from typing import Final
 
-import msgspec
+from fleetsim.engine.wsevents import Close, Event, HttpHead, Message, Ping, Pong, UpgradeRequest, Violation
 
 GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 
@@ -52,34 +52,6 @@ _MAX_CLOSE_REASON_BYTES: Final = 123  # RFC 6455 §5.5: 125 bytes of control pay
 
 _random = random.Random()  # masking keys (RFC 6455 §5.3); no secret is at stake on our links
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-class Message(msgspec.Struct, gc=False):
-    data: bytes
-    binary: bool = False  # opcode 0x2; text (0x1, checked to be UTF-8) otherwise
-
-
-class Ping(msgspec.Struct, gc=False):
-    data: bytes
-
-
-class Pong(msgspec.Struct, gc=False):
-    data: bytes
-
-
-class Close(msgspec.Struct, gc=False):
-    code: int
-    reason: str
-
-
-class Violation(msgspec.Struct, gc=False):
-    """The peer broke RFC 6455 (or a cap of ours); answer with a close frame of ``code``."""
-
-    code: int
-    reason: str
-
-
-Event = Message | Ping | Pong | Close | Violation
 
 
 def apply_mask(data: bytes, key: bytes) -> bytes:
@@ -460,13 +432,6 @@ def basic_authorization(user: str, password: bytes) -> str:
     return "Basic " + base64.b64encode(user.encode() + b":" + password).decode()
 
 
-class HttpHead(msgspec.Struct):
-    """The start line and headers of an HTTP/1.1 request or response."""
-
-    start_line: str
-    headers: dict[str, str]  # names in lower case
-
-
 def split_head(buffer: bytes, limit: int = 16384) -> tuple[HttpHead, bytes] | str | None:
     """Parse an HTTP head from the start of ``buffer``: the head and the bytes
     after it, ``None`` if incomplete, or a string saying what is wrong."""
@@ -504,15 +469,6 @@ def check_server_response(head: HttpHead, key: bytes, subprotocol: str) -> str |
         # OCPP-J 1.6 §3.1.2: the server must agree to the OCPP version.
         return f"server chose subprotocol {chosen!r}, not {subprotocol!r}"
     return None
-
-
-class UpgradeRequest(msgspec.Struct, frozen=True):
-    """A client's acceptable WebSocket upgrade, as a server reads it."""
-
-    path: str
-    key: bytes
-    subprotocols: tuple[str, ...]
-    authorization: str | None
 
 
 def read_upgrade_request(head: HttpHead) -> UpgradeRequest | str:
