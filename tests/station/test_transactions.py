@@ -4,7 +4,7 @@ and what the station does with the CSMS's verdict on the idTag."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from core_steps import (
@@ -28,7 +28,7 @@ from fleetsim.csms.config import CsmsConfig
 from fleetsim.ocpp.datatypes import IdTagInfo
 from fleetsim.ocpp.enums import AuthorizationStatus, ReadingContext
 from fleetsim.ocpp.payloads.core import AuthorizeConf, StartTransactionConf
-from fleetsim.station.connector import Transaction
+from fleetsim.station.connector import Sample, Transaction
 from fleetsim.station.measurands import DEFAULT_STOP_METER_VALUES
 from fleetsim.station.power import Ev
 
@@ -174,13 +174,18 @@ def test_no_transaction_data_when_stop_txn_sampled_data_is_empty() -> None:
 # ---------------------------------------------------------------- what StopTransaction carries, bounded
 
 
-def _carried_before(samples: list[int], end: int | None, limit: int) -> list[int]:
+def _carried_before(samples: list[Sample], end: Sample | None, limit: int) -> list[Sample]:
     """StopTransaction's samples as the station chose them when it kept every
     sample of the transaction (StopTransactionMaxMeterValues ``limit``)."""
     chosen = [*samples, end] if end is not None else list(samples)
     if len(chosen) > limit:
         chosen = chosen[: max(1, limit - 1)] + chosen[-1:]
     return chosen[:limit]
+
+
+def _sample(index: int) -> Sample:
+    """A sample told apart by its time: the index-th second of the transaction."""
+    return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index), []
 
 
 def _transaction() -> Transaction:
@@ -191,10 +196,10 @@ def _transaction() -> Transaction:
 def test_a_transaction_keeps_what_stop_transaction_carries_and_no_more(taken: int, limit: int, end: bool) -> None:
     transaction = _transaction()
     for index in range(taken):
-        transaction.keep_sample(index, limit)  # type: ignore[arg-type]
+        transaction.keep_sample(_sample(index), limit)
         assert len(transaction.samples) <= max(1, limit - 1)
-    carried = transaction.stop_samples(-1 if end else None, limit)  # type: ignore[arg-type]
-    assert carried == _carried_before(list(range(taken)), -1 if end else None, limit)
+    carried = transaction.stop_samples(_sample(-1) if end else None, limit)
+    assert carried == _carried_before([_sample(i) for i in range(taken)], _sample(-1) if end else None, limit)
 
 
 @given(taken=st.integers(0, 60), limits=st.tuples(st.integers(1, 30), st.integers(1, 30)), end=st.booleans())
@@ -203,9 +208,9 @@ def test_a_limit_lowered_during_the_transaction_carries_what_it_did(taken: int, 
     high, low = max(limits), min(limits)
     transaction = _transaction()
     for index in range(taken):
-        transaction.keep_sample(index, high if index < taken // 2 else low)  # type: ignore[arg-type]
-    carried = transaction.stop_samples(-1 if end else None, low)  # type: ignore[arg-type]
-    assert carried == _carried_before(list(range(taken)), -1 if end else None, low)
+        transaction.keep_sample(_sample(index), high if index < taken // 2 else low)
+    carried = transaction.stop_samples(_sample(-1) if end else None, low)
+    assert carried == _carried_before([_sample(i) for i in range(taken)], _sample(-1) if end else None, low)
 
 
 def test_hours_of_samples_every_second_keep_a_thousand_for_stop_transaction() -> None:
