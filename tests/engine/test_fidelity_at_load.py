@@ -27,6 +27,7 @@ import os
 import random
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -194,14 +195,21 @@ def test_at_80_percent_of_the_maximum_rate_the_percentiles_are_the_csmss(
         loaded = trio.run(_measure, responder.url, SHARE * maximum_rate / STATIONS)
     finally:
         answers = responder.stop()
-    # The load was what it says: about 80 % of the maximum (a little less where
-    # a slow answer holds a station's next heartbeat back), most of a core busy.
-    assert 0.85 * SHARE * maximum_rate <= loaded.rate <= 1.05 * SHARE * maximum_rate, (loaded.rate, maximum_rate)
-    assert loaded.cpu_share > 0.5, loaded.cpu_share
+    window = [took_s for sent_at, took_s in answers if loaded.start_at <= sent_at <= loaded.end_at]
+    # The load was what it says: 80 % of the maximum, less what slow answers
+    # held back. A station's next heartbeat falls due an interval after it sent
+    # the last, and goes when that one's answer came if that was later (one
+    # CALL in flight): so every max(interval, answer time), on average. The
+    # faster the fleet, the shorter the interval at 80 %, and the more of the
+    # CSMS's slower answers outlast it.
+    interval_s = STATIONS / (SHARE * maximum_rate)
+    offered = STATIONS / statistics.fmean(max(interval_s, took_s) for took_s in window)
+    assert 0.9 * offered <= loaded.rate <= 1.05 * offered, (loaded.rate, offered, maximum_rate)
+    assert offered >= 0.7 * SHARE * maximum_rate, (offered, maximum_rate)  # still most of the maximum
+    assert loaded.cpu_share > 0.5, loaded.cpu_share  # most of a core busy
     truth = new_histogram()
-    for sent_at, took_s in answers:
-        if loaded.start_at <= sent_at <= loaded.end_at:
-            truth.record_value(round(took_s * 1e6))
+    for took_s in window:
+        truth.record_value(round(took_s * 1e6))
     # Every heartbeat the CSMS answered in the window was recorded, and no other.
     assert truth.get_total_count() == loaded.service.get_total_count() > 0
     for percentile in PERCENTILES:
