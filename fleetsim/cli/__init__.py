@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from fleetsim import __version__
+from fleetsim import __version__, build
 from fleetsim.cli.capacity import capacity_command
 from fleetsim.cli.csms import csms
 from fleetsim.cli.merge import merge_command
@@ -80,7 +80,7 @@ class _Main(click.Group):
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="fleetsim")
+@click.version_option(__version__, prog_name="fleetsim", message="%(prog)s %(version)s, " + f"{build.kind()} build")
 def main() -> None:
     """Load simulator for OCPP 1.6-J charging-station fleets.
 

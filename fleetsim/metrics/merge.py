@@ -429,7 +429,8 @@ def _merged_run(shards: list[_Shard], out: Path, interval_s: float) -> dict[str,
     for run in runs:
         fleet.update(run.get("fleet", {}))
     merged: dict[str, Any] = {
-        "id": out.name, "fleetsim_version": __version__, "host": "merged", "scenario": common("scenario"),
+        "id": out.name, "fleetsim_version": __version__, "build": common("build"), "host": "merged",
+        "scenario": common("scenario"),
         "seed": common("seed"), "fleet": dict(sorted(fleet.items())),
         "duration_s": max((r.get("duration_s") or 0.0 for r in runs), default=0.0),
         "speed": common("speed"), "simulated_start": common("simulated_start"), "interval_s": interval_s,

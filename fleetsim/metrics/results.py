@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
-from fleetsim import __version__
+from fleetsim import __version__, build
 from fleetsim.metrics.intervals import HLOG_FILE
 from fleetsim.metrics.percentiles import reported
 from fleetsim.metrics.recorder import Recorder
@@ -60,6 +60,7 @@ def summary_document(recorder: Recorder, spec: Any, outcome: Any | None, *, run_
     run: dict[str, Any] = {
         "id": run_id,
         "fleetsim_version": __version__,
+        "build": build.kind(),  # plain Python or compiled (fleetsim.build): the same behaviour, not the same speed
         "host": host,
         "scenario": spec.scenario,
         "seed": spec.seed,

@@ -96,6 +96,13 @@ def _unset(run: Mapping[str, Any], key: str) -> str:
     return "mixed (the merged runs differ)" if known else "unknown"
 
 
+def _build(run: Mapping[str, Any]) -> str:
+    """Which build made the run (fleetsim.build), where it says: the same
+    behaviour, not the same calls per CPU-second."""
+    build = run.get("build")
+    return f" ({e(build)} build)" if build else ""
+
+
 def _seconds(value: float | None) -> str:
     return "?" if value is None else f"{value:g}"
 
@@ -127,7 +134,7 @@ def run_section(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
         ("messages", f"{number(run.get('messages_sent'))} sent, {number(run.get('messages_received'))} received"),
         ("failed connection attempts", number(run.get("connect_failures"))),
         ("seed", e(run["seed"] if run.get("seed") is not None else _unset(run, "seed"))),
-        ("fleetsim", f"{e(run.get('fleetsim_version', '?'))} on {e(run.get('host', '?'))}, "
+        ("fleetsim", f"{e(run.get('fleetsim_version', '?'))}{_build(run)} on {e(run.get('host', '?'))}, "
                      f"intervals of {_seconds(run.get('interval_s', 1))} s"),
     ]
     facts_html = "<dl class='facts'>" + "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"

@@ -9,6 +9,7 @@ RemoteStop, UnlockConnector, Reset ...).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fleetsim.ocpp.enums import AuthorizationStatus, ChargePointStatus, Reason
@@ -86,8 +87,7 @@ def authorized(station: ChargingPort, connector: Connector, id_tag: str, accepte
         connector.authorized_id_tag = id_tag
         station.set_status(connector, ChargePointStatus.PREPARING, now_s)
         timeout_s = station.config.get_int("ConnectionTimeOut", 60)
-        station.at(now_s + station.sim_s(timeout_s),
-                   lambda now, c=connector, t=id_tag: _connection_timeout(station, c, t, now))
+        station.at(now_s + station.sim_s(timeout_s), partial(_connection_timeout, station, connector, id_tag))
 
 
 def _connection_timeout(station: ChargingPort, connector: Connector, id_tag: str, now_s: float) -> None:

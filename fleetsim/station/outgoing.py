@@ -222,7 +222,7 @@ class OutgoingQueue:
                 self._queue.appendleft(call)
             else:
                 lost.append(call)
-        kept = deque()
+        kept: deque[Outgoing] = deque()
         for queued in self._queue:
             (kept if queued.is_transaction else lost).append(queued)
         self._queue = kept

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import fleetsim.metrics.results as results
+from fleetsim import build
 from fleetsim.cli import main
 from fleetsim.metrics.results import new_run_folder
 
@@ -84,6 +85,7 @@ def test_two_runs_started_in_the_same_second_write_two_folders(tmp_path: Path) -
         summary = json.loads((folder / "summary.json").read_text())
         assert summary["run"]["id"] == folder.name
         assert summary["run"]["fleet"] == {MODEL: 3}
+        assert summary["run"]["build"] == build.kind()  # which build made the figures
         assert summary["fleet"]["exchanges"]["BootNotification"]["answered"] >= 3
         lines = (folder / "latency.hlog").read_text().splitlines()
         assert sum(line.startswith("#[StartTime") for line in lines) == 1

@@ -157,6 +157,7 @@ def test_the_shortfall_names_each_cause_and_the_models_that_fared_worse() -> Non
     assert fleet_shortfall(summary) == []
 
 
+@pytest.mark.patches_hot_path
 def test_a_station_error_fails_the_run_with_3_and_keeps_its_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -27,6 +27,7 @@ DEADLINE_S = 20
 QUICK = Backoff(base_s=0.05, cap_s=0.05, jitter=Jitter.NONE)  # reconnect attempts 50 ms apart
 
 
+@pytest.mark.patches_hot_path
 async def test_a_station_that_raises_is_disconnected_and_the_fleet_goes_on(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -55,6 +56,7 @@ async def test_a_station_that_raises_is_disconnected_and_the_fleet_goes_on(
     assert "a bug of ours" in caplog.text
 
 
+@pytest.mark.patches_hot_path
 async def test_a_timer_that_raises_does_not_stop_the_other_stations_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     real_on_timer = Station.on_timer
     unlucky: set[str] = set()

@@ -114,6 +114,7 @@ class ThreadCsms:
         self.listener.close()
 
 
+@pytest.mark.patches_hot_path
 @pytest.mark.parametrize("gather_ms", [0.0, 5.0])
 async def test_an_answer_is_timed_from_its_arrival_while_the_loop_is_held(
         gather_ms: float, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,6 +157,7 @@ async def test_an_answer_is_timed_from_its_arrival_while_the_loop_is_held(
     assert heartbeats.service.get_max_value() < 100_000, heartbeats.service.get_max_value()
 
 
+@pytest.mark.patches_hot_path
 async def test_a_ping_waits_for_the_answer_that_arrived_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # A heartbeat goes out and the loop is away 100 ms: its answer arrives and
     # waits in the kernel.  Then a ping falls due in a pass whose socket phase
@@ -203,6 +205,7 @@ async def test_a_ping_waits_for_the_answer_that_arrived_before_it(monkeypatch: p
     assert heartbeats.service.get_max_value() < 50_000, heartbeats.service.get_max_value()
 
 
+@pytest.mark.patches_hot_path
 async def test_a_ping_waits_for_one_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # On a busy link something has always arrived unread by the time a ping
     # falls due: the ping waits for one read, then goes, as often as the
@@ -260,6 +263,7 @@ def test_the_timer_heap_drops_superseded_entries_and_keeps_every_live_one() -> N
     assert len(fired) == len(fleet.runners) and fired == sorted(fired)
 
 
+@pytest.mark.patches_hot_path
 def test_a_pass_serves_what_the_last_poll_left_unread_before_polling_again() -> None:
     # A saturated pass reads a few dozen of the sockets a poll returns before
     # its budget runs out.  Polling again each pass cost per descriptor

@@ -161,6 +161,7 @@ async def _outage_run(policy: Backoff, stations: int = 1, seed: int = 1,
     return recorder.outages, attempts, summary_document(recorder, spec, None, run_id="t", host="test")
 
 
+@pytest.mark.patches_hot_path
 async def test_with_no_jitter_the_waits_are_the_policy_s_and_the_net_figure_drops_them(
         autojump_clock: trio.abc.Clock) -> None:
     (recovery,), attempts, document = await _outage_run(Backoff(base_s=1.0, cap_s=4.0, jitter=Jitter.NONE))
@@ -178,6 +179,7 @@ async def test_with_no_jitter_the_waits_are_the_policy_s_and_the_net_figure_drop
     assert not verdict.passed
 
 
+@pytest.mark.patches_hot_path
 async def test_with_full_jitter_the_net_figure_subtracts_exactly_the_waits_after_the_end(
         autojump_clock: trio.abc.Clock) -> None:
     (recovery,), attempts, _ = await _outage_run(Backoff(base_s=1.0, cap_s=8.0, jitter=Jitter.FULL), seed=4)
@@ -193,6 +195,7 @@ async def test_with_full_jitter_the_net_figure_subtracts_exactly_the_waits_after
     assert 0 <= recovery.booted_after_net_s < 0.1  # the embedded CSMS boots it at once
 
 
+@pytest.mark.patches_hot_path
 async def test_the_slowest_station_net_of_its_own_waits_decides(autojump_clock: trio.abc.Clock) -> None:
     (recovery,), attempts, _ = await _outage_run(Backoff(base_s=1.0, cap_s=16.0, jitter=Jitter.FULL), stations=6,
                                                  seed=2)

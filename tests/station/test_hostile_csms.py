@@ -77,6 +77,7 @@ def test_a_full_queue_drops_the_oldest_meter_values_and_keeps_start_and_stop() -
     assert queue.full() and stats.counts["queue.dropped.StatusNotification"] == 1
 
 
+@pytest.mark.patches_hot_path
 def test_clock_aligned_meter_values_without_room_are_dropped_before_they_are_sampled(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A CSMS that answers none of the station's calls: clock-aligned

@@ -1,0 +1,40 @@
+"""Which build of fleetsim is running: plain Python, or its hot path compiled
+with mypyc (README, "A compiled build").  The two behave alike; the compiled
+one does more OCPP calls per CPU-second, so results and benchmark figures say
+which one made them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Final, Literal
+
+# The modules a compiled build compiles: pyproject.toml's mypyc hook lists the
+# same files (tests/test_build.py holds the two lists together).
+HOT_MODULES: Final = (
+    "fleetsim.station.station",
+    "fleetsim.station.charging",
+    "fleetsim.station.config",
+    "fleetsim.station.connector",
+    "fleetsim.station.measurands",
+    "fleetsim.station.metering",
+    "fleetsim.station.outgoing",
+    "fleetsim.station.sending",
+    "fleetsim.station.status",
+    "fleetsim.engine.fleet",
+    "fleetsim.engine.framing",
+    "fleetsim.engine.link",
+    "fleetsim.metrics.recorder",
+)
+
+
+def compiled_modules() -> tuple[str, ...]:
+    """Those of HOT_MODULES loaded from a compiled extension, not from source."""
+    return tuple(name for name in HOT_MODULES
+                 if not (getattr(importlib.import_module(name), "__file__", None) or "").endswith(".py"))
+
+
+def kind() -> Literal["plain", "compiled", "mixed"]:
+    """``compiled``: every hot module is; ``plain``: none is; ``mixed``: some
+    are (a source tree holding compiled files from a build in place)."""
+    compiled = len(compiled_modules())
+    return "plain" if compiled == 0 else "compiled" if compiled == len(HOT_MODULES) else "mixed"
