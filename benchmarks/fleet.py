@@ -38,6 +38,7 @@ from pathlib import Path
 import msgspec
 import trio
 
+from fleetsim import build
 from fleetsim.engine.fleet import ConnectOptions, Fleet
 from fleetsim.engine.limits import raise_open_files_limit
 from fleetsim.engine.link import Target
@@ -260,7 +261,7 @@ def worker(mode: str, params: dict) -> None:
 
 
 def _machine() -> str:
-    return f"{os.cpu_count()} cores, python {sys.version.split()[0]}"
+    return f"{os.cpu_count()} cores, python {sys.version.split()[0]}, fleetsim {build.kind()} build"
 
 
 def idle(args: argparse.Namespace) -> None:

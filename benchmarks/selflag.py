@@ -40,6 +40,7 @@ import trio
 from fleet import Csms, _answered, _booted, _fleet  # benchmarks/fleet.py
 from floor import masked_text, open_connections  # benchmarks/floor.py
 
+from fleetsim import build
 from fleetsim.engine.limits import raise_open_files_limit
 from fleetsim.metrics.histogram import new_histogram
 from fleetsim.metrics.recorder import Recorder
@@ -109,8 +110,8 @@ def main() -> None:
     parser.add_argument("--csms", choices=("bare", "embedded"), default="bare",
                         help="responder.py (a bare loop that keeps up) or fleetsim's embedded CSMS")
     args = parser.parse_args()
-    print(f"self-added latency, {os.cpu_count()} cores, python {sys.version.split()[0]}: {args.stations} stations "
-          f"sending heartbeats, a probe of {args.probe_sockets} sockets in its own process, "
+    print(f"self-added latency, {os.cpu_count()} cores, python {sys.version.split()[0]}, {build.kind()} build: "
+          f"{args.stations} stations sending heartbeats, a probe of {args.probe_sockets} sockets in its own process, "
           f"windows of {args.window:g} s, {args.csms} CSMS, median of {args.repeat}")
     print(f"{'offered/s':>10} {'answered/s':>10} {'fleet CPU':>10} {'fleet p50':>10} {'fleet p99':>10} "
           f"{'probe p50':>10} {'probe p99':>10} {'p99 added':>10}   (ms)")

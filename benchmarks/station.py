@@ -21,9 +21,11 @@ import argparse
 import heapq
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 
+from fleetsim import build
 from fleetsim.engine.run import FleetShare, RunSpec, build_stations, shares
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.profiles.builtin import load_builtin
@@ -118,6 +120,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     random.seed(1)
+    print(f"station logic, python {sys.version.split()[0]}, fleetsim {build.kind()} build")
     for workload in ("heartbeat", "charging") if args.workload == "both" else (args.workload,):
         figures = [run(workload, args.stations, args.calls) for _ in range(args.repeat)]
         station_us = statistics.median(total - harness for total, harness in figures)
