@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fleetsim as fleetsim_package
 from fleetsim.engine.limits import LimitProblem
 from fleetsim.engine.run import FleetShare, RunSpec, shares
 from fleetsim.inputs import MAX_CONNECTORS, MAX_STATIONS
@@ -31,6 +32,10 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.station.build import MAX_ID_LENGTH, MAX_ID_PREFIX_LENGTH
+
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim_package.__file__).resolve().parents[1]
 
 # The module: fleetsim.cli.csms, as an attribute, is the click group of that name.
 CSMS_CLI = importlib.import_module("fleetsim.cli.csms")
@@ -62,7 +67,7 @@ def _limited_memory() -> None:
 def test_a_billion_stations_fails_within_a_deadline_in_a_real_process(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "fleetsim", *run_args(tmp_path, "--stations", "1000000000")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=30, preexec_fn=_limited_memory,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+                          env={**os.environ, "PYTHONPATH": str(UNDER_TEST)}, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "--stations" in done.stderr and "Traceback" not in done.stderr
 

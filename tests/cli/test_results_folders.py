@@ -16,12 +16,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import fleetsim
 import fleetsim.metrics.results as results
 from fleetsim import build
 from fleetsim.cli import main
 from fleetsim.metrics.results import new_run_folder
 
 ROOT = Path(__file__).resolve().parents[2]
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 MODEL = "bionever-bss011k-v1000"
 RUN = ["run", "--stations", "3", "--profile", MODEL, "--duration", "2s", "--speed", "20", "--no-csms-calls", "-q"]
 # A real `fleetsim run` process that has imported everything and waits for a
@@ -56,7 +60,7 @@ def test_the_names_of_one_second_are_bounded(tmp_path: Path, monkeypatch: pytest
 
 
 def _launch(cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONPATH": str(UNDER_TEST), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-c", LAUNCHER, *RUN], cwd=cwd, env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

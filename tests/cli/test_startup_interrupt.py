@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
+import fleetsim
+
 ROOT = Path(__file__).resolve().parents[2]
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 # Sends SIGINT when the start-up reaches PHASE, then carries on as if nothing
 # happened: Python raises KeyboardInterrupt at the next instruction.
@@ -64,7 +69,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path: Path, phase: 
     command = [sys.executable, "-c", HOOK, phase, "run", "--stations", "4", "--duration", "5s", "-q",
                "--out", str(tmp_path / "run")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(UNDER_TEST)})
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr and "Aborted" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]

@@ -23,6 +23,12 @@ import pytest
 import trio
 import trio_websocket
 
+import fleetsim
+
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
+
 pytest.importorskip("websockets", reason="benchmarks/third_party_csms.py is served by websockets (the bench extra)")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +87,7 @@ def test_a_short_run_against_it_passes_with_every_call_answered(csms: ThirdParty
     command = [sys.executable, "-m", "fleetsim", "run", "--csms", csms.url, "--stations", "20", "--duration", "10s",
                "--speed", "60", "--ramp", "0/s", "--mean-idle", "1m", "--out", str(out), "-q"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+                          env={**os.environ, "PYTHONPATH": str(UNDER_TEST)}, cwd=tmp_path)
     log = csms.stop()
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("PASSED: 20 of 20 stations booted"), done.stdout

@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 from manifests import DEPLOY, documents
 
+import fleetsim
 from fleetsim.cli.run import EXIT_THRESHOLD_FAILED
 from fleetsim.engine.run import FleetShare, RunSpec
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin
+
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 ROOT = DEPLOY.parent.parent
 START = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -60,7 +65,7 @@ def test_the_merge_pods_exit_status_is_the_merged_runs_verdict(tmp_path: Path, s
     bin_dir.mkdir()
     (bin_dir / "fleetsim").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fleetsim "$@"\n')
     (bin_dir / "fleetsim").chmod(0o755)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT), "RUN_ID": "run-1"}
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(UNDER_TEST), "RUN_ID": "run-1"}
     script = merge_script().replace("/results/", f"{results}/")  # the volume's mount, outside a pod
     done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == verdict, done.stdout + done.stderr

@@ -34,8 +34,13 @@ from typing import Any
 import pytest
 from manifests import DEPLOY, documents, pod_argv, scenario_text
 
+import fleetsim
 from fleetsim.metrics.histogram import Histogram, new_histogram
 from fleetsim.metrics.hlog import read_hlog, split_tag
+
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 ROOT = DEPLOY.parent.parent
 SHARDS = 3
@@ -310,7 +315,7 @@ def test_the_pods_in_their_own_namespaces_merge_and_gate_as_one_run(network: Net
     scenario_dir.mkdir()
     results.mkdir()
     (scenario_dir / "scenario.toml").write_text(_short_scenario())
-    env = {**os.environ, "PATH": _image_path(tmp_path), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PATH": _image_path(tmp_path), "PYTHONPATH": str(UNDER_TEST), "PYTHONUNBUFFERED": "1"}
     ran = _run_pods(network, scenario_dir, results, env)
 
     # Each pod ran in its own namespace, the one made for it ...

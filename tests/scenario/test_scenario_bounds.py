@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+import fleetsim
 from fleetsim.cli import main
 from fleetsim.inputs import MAX_MESSAGE_CHARS, MAX_STATIONS
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.scenario.errors import ScenarioError
 from fleetsim.scenario.load import load_scenario
+
+# The fleetsim under test, for the processes a test starts: the source tree, or
+# where a compiled build is installed (make test-fast).
+UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "bionever-bss011k-v1000"
@@ -98,7 +103,7 @@ def test_a_huge_group_fails_within_a_deadline(tmp_path: Path, stations: str) -> 
     path = write(tmp_path, MINIMAL.replace("stations = 2", f"stations = {stations}"))
     done = subprocess.run([sys.executable, "-m", "fleetsim", "scenario", "check", str(path)], capture_output=True,
                           text=True, timeout=30, preexec_fn=_limited_memory, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(UNDER_TEST)})
     assert done.returncode == 2, done.stderr
     assert "groups[0].stations" in done.stderr and "Traceback" not in done.stderr
 
