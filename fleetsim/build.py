@@ -5,7 +5,7 @@ which one made them."""
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 from typing import Final, Literal
 
 # The modules a compiled build compiles: pyproject.toml's mypyc hook lists the
@@ -28,9 +28,15 @@ HOT_MODULES: Final = (
 
 
 def compiled_modules() -> tuple[str, ...]:
-    """Those of HOT_MODULES loaded from a compiled extension, not from source."""
-    return tuple(name for name in HOT_MODULES
-                 if not (getattr(importlib.import_module(name), "__file__", None) or "").endswith(".py"))
+    """Those of HOT_MODULES that load (or loaded) from a compiled extension,
+    not from source.  Found without importing them: a pure module (the
+    results, a report) may ask without pulling in the engine and trio."""
+    return tuple(name for name in HOT_MODULES if not _origin(name).endswith(".py"))
+
+
+def _origin(name: str) -> str:
+    spec = importlib.util.find_spec(name)  # the loaded module's own spec once imported
+    return (spec.origin if spec is not None else None) or ""
 
 
 def kind() -> Literal["plain", "compiled", "mixed"]:

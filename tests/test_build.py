@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -47,3 +49,13 @@ def test_fleetsim_says_which_build_it_is() -> None:
     result = CliRunner().invoke(main, ["--version"], prog_name="fleetsim")
     assert result.exit_code == 0
     assert result.output.strip().endswith(f", {build.kind()} build"), result.output
+
+
+def test_asking_which_build_imports_nothing_of_the_engine() -> None:
+    # summary.json asks (fleetsim.metrics.results): a pure module must not
+    # pull in the engine, and trio with it, to know.
+    watched = {"trio", *build.HOT_MODULES}
+    code = f"import sys; from fleetsim import build; build.kind(); print(sorted(set(sys.modules) & {watched!r}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
