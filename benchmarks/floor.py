@@ -206,13 +206,15 @@ def main() -> None:
     parser.add_argument("--trio", action="store_true", help="wait as a trio task (what trio costs per wake-up)")
     parser.add_argument("--gather", type=float, default=0.0,
                         help="ms to sleep after each pass before polling again, as fleetsim's reactor gathers")
+    parser.add_argument("--csms", choices=("embedded", "bare"), default="embedded",
+                        help="bare: responder.py, as fleet.py's --csms bare (the same CSMS for both figures)")
     args = parser.parse_args()
     period_s = args.stations / args.rate if args.rate else (args.interval or 1.0)
     raise_open_files_limit(args.stations + 256)
     print(f"floor, {os.cpu_count()} cores, python {sys.version.split()[0]}: {args.stations} sockets, "
           f"{args.action} every {period_s:g} s each ({args.stations / period_s:.0f}/s offered), "
-          f"{args.repeat} windows of {args.window:g} s, gathering {args.gather:g} ms")
-    with Csms(heartbeat_interval_s=3600) as csms:
+          f"{args.repeat} windows of {args.window:g} s, gathering {args.gather:g} ms, {args.csms} CSMS")
+    with Csms(heartbeat_interval_s=3600, bare=args.csms == "bare") as csms:
         socks = open_connections(csms.port, args.stations)
         runs = [run(socks, args.action, period_s, args.window, args.trio, args.gather / 1000)
                 for _ in range(args.repeat)]

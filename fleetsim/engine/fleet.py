@@ -40,12 +40,17 @@ from fleetsim.station.backoff import WaitLog
 from fleetsim.station.station import Station
 
 INF = math.inf
+NO_KEY = -1  # a runner with no live entry in the timer heap
 # Messages of one read handled in one go before the other stations get a turn
 # (8,000 tiny ones fit in a 16 KiB read: handled at once they held the loop 54 ms).
 MESSAGES_PER_STEP = 64
 # Timers run in one pass of the reactor before sockets get their turn again (a
 # clock-aligned burst of 19,000 meter samples would otherwise hold the loop).
 MAX_TIMERS_PER_PASS = 512
+# Links whose frames are held (see Fleet._hold) before they are sent: a burst
+# of sends wakes the CSMS once; a bounded one keeps the pass's budget honest
+# (sends cost several microseconds each) and what waits in it short.
+MAX_HELD = 128
 # The timer heap is compacted (see Fleet._compact) when it holds more entries
 # than twice what it held after the last compaction, and at least this many.
 MIN_COMPACT_AT = 4096
@@ -67,7 +72,7 @@ OFF = 3  # removed: closed, its timers no longer run; started again as a new sta
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
-    __slots__ = ("again", "back", "closed_as", "connected_once", "cut_by", "fd", "index", "life", "link",
+    __slots__ = ("again", "back", "closed_as", "connected_once", "cut_by", "fd", "index", "key", "life", "link",
                  "ping_waits", "scheduled_s", "started_s", "state", "station", "waits")
 
     def __init__(self, station: Station, index: int) -> None:
@@ -84,10 +89,16 @@ class _Runner:
         # The CSMS's close frame, or its breach of RFC 6455: how the link ends.
         self.closed_as: str | None = None
         self.scheduled_s = INF
+        self.key = NO_KEY  # its entry in the fleet's timer heap for scheduled_s (see Fleet._reschedule)
         self.index = index
         # When the ramp started it: a wake-up that fell due before is no lag of ours.
         self.started_s = INF
         self.waits = WaitLog()  # its reconnect back-off waits, for outage recovery
+
+    def unschedule(self) -> None:
+        """Its heap entry is stale from now on (it fired, or the station left)."""
+        self.scheduled_s = INF
+        self.key = NO_KEY
 
     @property
     def booted(self) -> bool:
@@ -117,15 +128,20 @@ class Fleet:
         self.recorder = recorder
         self.rng = rng
         self.progress = Progress()
-        self._heap: list[tuple[float, int, _Runner]] = []
+        # The fleet's timers: one int per entry, a wake-up's microsecond
+        # (rounded up) above the runner's index (see _reschedule).
+        self._heap: list[int] = []
+        self._index_bits = max(1, len(self.runners).bit_length())
+        self._index_mask = (1 << self._index_bits) - 1
         self._compact_at = MIN_COMPACT_AT  # the heap's length that has it drop its superseded entries
-        self._seq = 0
         # The engine's clock on the hot path: the clock's own method once the
         # reactor runs (trio.current_time reaches it through two more calls).
         self._now: Callable[[], float] = trio.current_time
         self._reactor: Reactor | None = None
         self._by_fd: dict[int, _Runner] = {}
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
+        self._held: list[_Runner] = []  # stations whose frames wait for the end of the phase (see _release)
+        self._held_since_s = INF  # when what is held began to be held: its CALLs are timed from their release
         self._unread: Sequence[tuple[int, int]] = ()  # the last poll's ready descriptors a pass left unread
         self._serving = False  # inside a pass of the reactor: the timer is armed when it ends
         self._slack_s = 0.0  # how late a timer may fire, to share a wake-up with others (gather_s)
@@ -240,7 +256,7 @@ class Fleet:
         if runner.state == OFF:
             if self._renew is not None:
                 runner.station = self._renew(runner.station, now_s)
-            runner.scheduled_s = INF
+            runner.unschedule()
         else:
             self.progress.started += 1
         runner.state = ON
@@ -274,7 +290,7 @@ class Fleet:
             self._forget(runner, link)
         station.stats.count("stage.removed")
         runner.state = OFF
-        runner.scheduled_s = INF  # its heap entries are stale now
+        runner.unschedule()  # its heap entries are stale now
         if runner.back and self._nursery is not None:
             runner.back = False
             self._start(self._nursery, runner)
@@ -444,6 +460,7 @@ class Fleet:
                 more, worked = self._pass(reactor)
             finally:
                 self._serving = False
+                self._release()  # (a pass that raised: what it held must not wait for ever)
             if more:
                 await trio.lowlevel.checkpoint()
             elif gather_s > 0 and worked:
@@ -466,7 +483,7 @@ class Fleet:
         if self._serving or reactor is None:
             return
         heap = self._heap
-        head_s = heap[0][0] if heap else INF
+        head_s = (heap[0] >> self._index_bits) / 1_000_000 if heap else INF
         earliest_s = min(head_s, self._tick_s)
         latest_s = min(head_s + self._slack_s, self._tick_s)
         if not earliest_s <= reactor.armed <= latest_s:
@@ -478,7 +495,8 @@ class Fleet:
         they the sockets).  Returns (work was left over: a budget ran out,
         the pass found anything to do).  Ready sockets not read stay ready."""
         clock = self._now
-        deadline_s = clock() + PASS_BUDGET_S
+        self._held_since_s = clock()
+        deadline_s = self._held_since_s + PASS_BUDGET_S
         # What the last poll found and the budget left unread comes first: a
         # poll costs per descriptor it returns, and a saturated pass reads a
         # few dozen of the MAX_READY it would return each time.  (One closed
@@ -495,6 +513,8 @@ class Fleet:
             if runner is not None:
                 read += 1
                 self._read(runner)
+                if len(self._held) >= MAX_HELD:
+                    self._release()
                 if clock() > deadline_s:
                     over = True
                     self._unread = ready[index + 1:]
@@ -508,12 +528,43 @@ class Fleet:
             if runner.link is not None:
                 read += 1
                 self._read(runner)
+                if len(self._held) >= MAX_HELD:
+                    self._release()
                 over = clock() > deadline_s
+        self._release()
         timers_left, fired = self._fire_timers(clock() + PASS_BUDGET_S)
+        self._release()
         # (After the last of a backlog, a poll: descriptors ready since then
         # would otherwise wait out the gathering.)
         more = timers_left or over or backlog or len(ready) >= MAX_READY or bool(self._again)
         return more, bool(read or fired)
+
+    def _hold(self, runner: _Runner, link: Link) -> None:
+        """Within a pass, what a station sends waits for the end of the phase
+        (sockets, then timers) or for MAX_HELD links to hold something, and
+        leaves then per link in one system call: frames due together (a CALL
+        and a ping, an answer and the next CALL) share it, and the CSMS is
+        woken once for the burst rather than once a frame (a wake-up on
+        another core cost more than the send itself)."""
+        if self._serving and link.hold():
+            self._held.append(runner)
+
+    def _release(self) -> None:
+        """Send what was held (see _hold); the CALL each station took while
+        it was held left now, and is timed from now."""
+        while self._held:
+            held, self._held = self._held, []
+            phase_s = self._held_since_s
+            sent_s = self._held_since_s = self._now()
+            for runner in held:
+                link = runner.link
+                if link is None:
+                    continue  # dropped meanwhile: its link let go of what it held
+                if link.release():
+                    self._start_flusher(runner, link)
+                runner.station.on_sent(phase_s, sent_s)
+                if link.closed:
+                    self._drop(runner, runner.closed_as or link.failure or "closed")
 
     def _read(self, runner: _Runner) -> None:
         link = runner.link
@@ -556,6 +607,7 @@ class Fleet:
                         # The answers to the CALLs before a close or a violation
                         # leave before the close frame, in the order asked.
                         self.after(runner)
+                    self._hold(runner, link)
                     if link.answer(event):
                         self._start_flusher(runner, link)
                     if link.closed:
@@ -577,22 +629,25 @@ class Fleet:
         """Run the timers due now, at most MAX_TIMERS_PER_PASS of them and
         until ``deadline_s``: (more were due, how many fired)."""
         heap = self._heap
+        runners = self.runners
+        shift, mask = self._index_bits, self._index_mask
         record_lag = self.timer_lag.record_value
         clock = self._now
         now = clock()
         fired = 0
-        while heap and heap[0][0] <= now:
+        while heap and heap[0] >> shift <= now * 1_000_000:
             if fired == MAX_TIMERS_PER_PASS or now > deadline_s:
                 return True, fired
-            when_s, _, runner = heapq.heappop(heap)
-            if when_s != runner.scheduled_s or runner.state == OFF:
+            key = heapq.heappop(heap)
+            runner = runners[key & mask]
+            if key != runner.key or runner.state == OFF:
                 continue  # superseded by an earlier entry that already fired, or removed from the load
             fired += 1
             now = clock()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no lag).
-            late_us = round((now - max(when_s, runner.started_s)) * 1_000_000)
+            late_us = round((now - max(runner.scheduled_s, runner.started_s)) * 1_000_000)
             record_lag(late_us if late_us > 1 else 1)
-            runner.scheduled_s = INF
+            runner.unschedule()
             try:
                 runner.station.on_timer(now)
             except Exception:  # our bug: this station only, never the fleet's timers
@@ -603,6 +658,8 @@ class Fleet:
                     self._drop(runner, "internal_error")
                 continue
             self.after(runner)
+            if len(self._held) >= MAX_HELD:
+                self._release()
         return False, fired
 
     # ------------------------------------------------------------ sending and timers
@@ -616,6 +673,7 @@ class Fleet:
         if outbox:
             if link is not None:
                 # Several frames due at once leave in one system call.
+                self._hold(runner, link)
                 if link.send_text(outbox[0]) if len(outbox) == 1 else link.send_texts(outbox):
                     self._start_flusher(runner, link)
                 self.progress.messages_out += len(outbox)
@@ -645,24 +703,30 @@ class Fleet:
     def _reschedule(self, runner: _Runner, wake_s: float) -> None:
         """A station wants waking earlier than its heap entry says.  Only an
         earlier wake-up needs a new entry; a later one is found when the
-        earlier entry fires (the station ignores an early on_timer)."""
+        earlier entry fires (the station ignores an early on_timer).
+
+        An entry is one int: the wake-up's microsecond, rounded up (a timer
+        never fires early), shifted above the runner's index, so that the
+        heap compares ints, and a push allocates no tuple for the collector
+        to track.  Wake-ups in the same microsecond fire by index."""
         runner.scheduled_s = wake_s
-        self._seq += 1
+        key = runner.key = (math.ceil(wake_s * 1_000_000) << self._index_bits) | runner.index
         heap = self._heap
-        heapq.heappush(heap, (wake_s, self._seq, runner))
+        heapq.heappush(heap, key)
         if len(heap) > self._compact_at:
             self._compact(heap)
-        if not self._serving and heap[0][2] is runner:
+        if not self._serving and heap[0] == key:
             self._arm()  # from outside the reactor (a connect, a fault, the run's end): an earlier wake-up
 
-    def _compact(self, heap: list[tuple[float, int, _Runner]]) -> None:
+    def _compact(self, heap: list[int]) -> None:
         """Drop the superseded entries (a station's wake-up that moved earlier
         leaves its later one behind until it comes up), in place: a heap
         mostly of dead entries costs every push and pop cache misses.  Run
         when the heap has doubled since, so its cost per push stays constant
         (about 3 ms for 19,000 stations' 38,000 entries).  A removed station's
         entry and a rare duplicate stay: the pop skips them as before."""
-        heap[:] = [entry for entry in heap if entry[0] == entry[2].scheduled_s]
+        runners, mask = self.runners, self._index_mask
+        heap[:] = [key for key in heap if key == runners[key & mask].key]
         heapq.heapify(heap)
         self._compact_at = max(2 * len(heap), MIN_COMPACT_AT)
 
@@ -670,6 +734,7 @@ class Fleet:
         station = runner.station
         runner.ping_waits = False
         if link is not None:
+            self._hold(runner, link)
             if link.send_ping():
                 self._start_flusher(runner, link)
             station.stats.count("websocket.ping")

@@ -77,6 +77,7 @@ class Link:
         "_closed",
         "_current",
         "_flushing",
+        "_held",
         "_masked",
         "_max_backlog_bytes",
         "_maybe_more",
@@ -108,6 +109,9 @@ class Link:
         self._backlog_bytes = 0
         self._max_backlog_bytes = max_backlog_bytes
         self._pong: bytes | None = None  # the payload of a ping to answer once the backlog drains
+        # While held (hold()): frames written wait here, in order, and leave
+        # together with one system call at release().
+        self._held: list[bytes] | None = None
         self._closed = False
         self._flushing = False
         self.failure: str | None = None  # why the link cut itself (a peer that does not read)
@@ -148,10 +152,36 @@ class Link:
         masked = self._masked
         return self._write(b"".join([framing.encode_frame(framing.OP_TEXT, data, masked=masked) for data in messages]))
 
+    def hold(self) -> bool:
+        """Hold what is written from now on until :meth:`release`: a
+        fleet's frames due in one pass of its reactor leave per link in one
+        system call, and close together (a peer woken once for a burst, not
+        once a frame).  False when it was already held, or cannot be (closed,
+        or a backlog already queues what is written: a flusher sends it)."""
+        # (A backlog is drained by a flusher, flushing until it is empty.)
+        if self._held is not None or self._closed or self._flushing:
+            return False
+        self._held = []
+        return True
+
+    def release(self) -> bool:
+        """Write what was held, in order, with one system call (see
+        :meth:`send_text` for the result)."""
+        held, self._held = self._held, None
+        if not held or self._closed:
+            return False
+        return self._put(held[0] if len(held) == 1 else b"".join(held))
+
     def _write(self, frame: bytes) -> bool:
         if self._closed:
             return False
         self.bytes_out += len(frame)
+        if self._held is not None:
+            self._held.append(frame)
+            return False
+        return self._put(frame)
+
+    def _put(self, frame: bytes) -> bool:
         if self._current or self._backlog:
             self._backlog.append(frame)
             self._backlog_bytes += len(frame)
@@ -224,7 +254,7 @@ class Link:
         """Give up on a peer that does not read: try a close frame with one
         non-blocking write (it is unlikely to fit), then drop the connection."""
         self.failure = reason
-        self._current, self._backlog, self._backlog_bytes = memoryview(b""), deque(), 0
+        self._current, self._backlog, self._backlog_bytes, self._held = memoryview(b""), deque(), 0, None
         with contextlib.suppress(OSError, ssl.SSLError):
             self.sock.send(framing.encode_close(code, reason.replace("_", " "), masked=self._masked))
         self.close()
@@ -332,11 +362,9 @@ class Link:
                     return False
                 return self._write(framing.encode_frame(framing.OP_PONG, data, masked=self._masked))
             case framing.Close(code=code):
-                self._write(framing.encode_close(code if code != 1005 else framing.CLOSE_NORMAL, "", masked=self._masked))
-                self.close()
+                self.close(code if code != 1005 else framing.CLOSE_NORMAL)
             case framing.Violation(code=code, reason=reason):
-                self._write(framing.encode_close(code, reason, masked=self._masked))
-                self.close()
+                self.close(code, reason)
         return False
 
     def send_ping(self, data: bytes = b"") -> bool:
@@ -350,6 +378,8 @@ class Link:
         # closed for IO but still holds its descriptor until this call.
         if code is not None:
             self._write(framing.encode_close(code, reason, masked=self._masked))
+            self.release()  # what was held goes first, the close frame last
+        self._held = None  # without a close frame: a link given up on, nothing more to say
         self._closed = True
         self._parser.release()  # what it held of unfinished frames goes back to the process's budget
         try:

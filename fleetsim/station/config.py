@@ -12,7 +12,8 @@ from fleetsim.ocpp.datatypes import KeyValue
 from fleetsim.ocpp.enums import ConfigurationStatus
 from fleetsim.profiles.configuration import ConfigurationKey, StationConfiguration
 
-_MISSING = object()
+_MISSING = object()  # a key the configuration lacks, or a value that does not parse
+_UNCACHED = object()
 
 
 def _parse_int(value: str) -> object:
@@ -30,6 +31,16 @@ def _parse_list(value: str) -> object:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+# The kinds a key is read as, each with its parser and its own cache (a cache
+# keyed by the name alone: a dictionary lookup of a string hashed once).
+_INT, _BOOL, _LIST = 0, 1, 2
+_PARSERS = (_parse_int, _parse_bool, _parse_list)
+
+
+def _caches() -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    return {}, {}, {}
+
+
 class ModelConfiguration:
     """The keys of one station model, in GetConfiguration order; shared, with
     the parsed form of each default cached (stations read keys on every
@@ -43,7 +54,7 @@ class ModelConfiguration:
         self._by_folded_name = {key.key.casefold(): key for key in configuration.keys}
         max_keys = self.keys.get("GetConfigurationMaxKeys")
         self.max_keys = int(max_keys.value) if max_keys is not None and max_keys.value else len(self.keys)
-        self.parsed: dict[tuple[object, str], object] = {}
+        self.parsed = _caches()  # by kind (_INT, _BOOL, _LIST): name -> parsed default
 
     def lookup(self, name: str) -> ConfigurationKey | None:
         return self.keys.get(name) or self._by_folded_name.get(name.casefold())
@@ -60,7 +71,7 @@ class Configuration:
     def __init__(self, model: ModelConfiguration) -> None:
         self.model = model
         self.changed: dict[str, str] = {}
-        self._parsed: dict[tuple[object, str], object] | None = None  # of changed keys only
+        self._parsed: tuple[dict[str, object], ...] | None = None  # of changed keys only, as the model's
         self.version = 0
 
     def get(self, name: str) -> str | None:
@@ -70,26 +81,30 @@ class Configuration:
         key = self.model.keys.get(name)
         return None if key is None else key.value
 
-    def _typed(self, parse, name: str) -> object:  # type: ignore[no-untyped-def]
-        cache = self._parsed if name in self.changed else self.model.parsed
-        if cache is None:
-            cache = self._parsed = {}
-        found = cache.get((parse, name), _MISSING)
-        if found is _MISSING:
+    def _typed(self, kind: int, name: str) -> object:
+        if name in self.changed:
+            caches = self._parsed
+            if caches is None:
+                caches = self._parsed = _caches()
+        else:
+            caches = self.model.parsed
+        cache = caches[kind]
+        found = cache.get(name, _UNCACHED)
+        if found is _UNCACHED:
             raw = self.get(name)
-            found = cache[(parse, name)] = _MISSING if raw is None else parse(raw)
+            found = cache[name] = _MISSING if raw is None else _PARSERS[kind](raw)
         return found
 
     def get_int(self, name: str, default: int) -> int:
-        value = self._typed(_parse_int, name)
+        value = self._typed(_INT, name)
         return default if value is _MISSING else value  # type: ignore[return-value]
 
     def get_bool(self, name: str, default: bool) -> bool:
-        value = self._typed(_parse_bool, name)
+        value = self._typed(_BOOL, name)
         return default if value is _MISSING else value  # type: ignore[return-value]
 
     def get_list(self, name: str) -> tuple[str, ...]:
-        value = self._typed(_parse_list, name)
+        value = self._typed(_LIST, name)
         return () if value is _MISSING else value  # type: ignore[return-value]
 
     def has(self, name: str) -> bool:

@@ -191,6 +191,14 @@ class Station:
         sending.check_call_timeout(self, now_s)
         self._settle(now_s)
 
+    def on_sent(self, since_s: float, now_s: float) -> None:
+        """The engine wrote what the station queued after ``since_s`` to its
+        socket at ``now_s`` (it holds a pass's frames to send them together):
+        a CALL taken after ``since_s`` left now, and is timed from now."""
+        call = self.queue.in_flight
+        if call is not None and call.sent_s > since_s:
+            call.sent_s = now_s
+
     def on_ping_sent(self, now_s: float) -> None:
         """The engine sent the ping the station asked for (or had no
         connection to send it on): the next falls due WebSocketPingInterval

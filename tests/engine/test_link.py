@@ -209,3 +209,103 @@ async def test_frames_behind_the_handshake_are_delivered_first() -> None:
         theirs.close()
         with pytest.raises(LinkError, match="closed"):
             await next_events(link)
+
+
+class CountingSocket(socket.socket):
+    """A socket that counts its ``send`` calls (the system calls a link makes)."""
+
+    sends = 0
+
+    def send(self, data, flags: int = 0) -> int:  # type: ignore[no-untyped-def, override]
+        self.sends += 1
+        return super().send(data, flags)
+
+
+def counted_pair() -> tuple[CountingSocket, socket.socket]:
+    ours, theirs = socket_pair()
+    counted = CountingSocket(fileno=ours.detach())
+    counted.setblocking(False)
+    return counted, theirs
+
+
+def nothing_arrived(sock: socket.socket) -> bool:
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    return False
+
+
+async def test_held_frames_leave_in_one_send_in_the_order_written() -> None:
+    ours, theirs = counted_pair()
+    link = Link(ours, b"", 1 << 16, client=True)
+    assert link.hold() is True
+    assert link.hold() is False  # held already: the owner registers it once
+    assert link.send_text(b'[2,"1","Heartbeat",{}]') is False
+    assert link.send_ping(b"p") is False
+    assert link.send_texts([b'[3,"9",{}]', b'[2,"2","Heartbeat",{}]']) is False
+    assert ours.sends == 0 and nothing_arrived(theirs)
+    assert link.release() is False  # all taken by the kernel: no flusher needed
+    assert ours.sends == 1
+    parser = framing.FrameParser(expect_masked=True, max_message_bytes=1 << 16)
+    with trio.fail_after(DEADLINE_S):
+        events = await read_events(theirs, parser, 4)
+    assert events == [framing.Message(b'[2,"1","Heartbeat",{}]'), framing.Ping(b"p"),
+                      framing.Message(b'[3,"9",{}]'), framing.Message(b'[2,"2","Heartbeat",{}]')]
+    assert link.release() is False and ours.sends == 1  # nothing held: nothing sent
+    assert link.send_text(b"now") is False and ours.sends == 2  # released: straight to the kernel again
+    link.close()
+    theirs.close()
+
+
+@pytest.mark.parametrize("how", ["close", "close echo", "violation"])
+async def test_closing_a_held_link_sends_what_it_held_before_the_close_frame(how: str) -> None:
+    # The answers to the CALLs before a close leave before the close frame, in the order asked.
+    ours, theirs = counted_pair()
+    link = Link(ours, b"", 1 << 16, client=True)
+    link.hold()
+    link.send_text(b'[3,"1",{}]')
+    if how == "close":
+        link.close(framing.CLOSE_NORMAL, "reboot")
+        expected = framing.Close(framing.CLOSE_NORMAL, "reboot")
+    elif how == "close echo":
+        link.answer(framing.Close(1005, ""))  # no status code: echoed as a normal close
+        expected = framing.Close(framing.CLOSE_NORMAL, "")
+    else:
+        link.answer(framing.Violation(framing.CLOSE_PROTOCOL_ERROR, "bad frame"))
+        expected = framing.Close(framing.CLOSE_PROTOCOL_ERROR, "bad frame")
+    assert link.closed and ours.sends == 1
+    parser = framing.FrameParser(expect_masked=True, max_message_bytes=1 << 16)
+    with trio.fail_after(DEADLINE_S):
+        events = await read_events(theirs, parser, 2)
+    assert events == [framing.Message(b'[3,"1",{}]'), expected]
+    theirs.close()
+
+
+async def test_a_link_given_up_on_drops_what_it_held() -> None:
+    ours, theirs = counted_pair()
+    link = Link(ours, b"", 1 << 16, client=True)
+    link.hold()
+    link.send_text(b"never")
+    link.close()  # no close frame: a connection cut, nothing more goes out
+    assert ours.sends == 0
+    assert link.release() is False and ours.sends == 0
+    theirs.setblocking(True)
+    assert theirs.recv(16) == b""  # end of stream, no data
+    theirs.close()
+
+
+async def test_a_backlogged_link_is_not_held_and_keeps_its_order() -> None:
+    ours, theirs = socket_pair()
+    link = Link(ours, b"", 1 << 24, client=False)
+    big = b"a" * 8_000_000
+    parser = framing.FrameParser(expect_masked=False, max_message_bytes=1 << 24)
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            assert link.send_text(big) is True
+            assert link.hold() is False  # the flusher sends what follows, behind the backlog
+            assert link.send_text(b"after") is False
+            nursery.start_soon(link.flush)
+            events = await read_events(theirs, parser, 2)
+    assert events == [framing.Message(big), framing.Message(b"after")]
+    theirs.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import math
 import random
 import socket
 import threading
@@ -242,7 +243,7 @@ def test_the_timer_heap_drops_superseded_entries_and_keeps_every_live_one() -> N
     for _ in range(20_000):
         runner = rng.choice(fleet.runners)
         if rng.random() < 0.5 or runner.scheduled_s == float("inf"):
-            runner.scheduled_s = float("inf")  # its entry fired: any wake-up is new
+            runner.unschedule()  # its entry fired: any wake-up is new
             wake[id(runner)] = rng.uniform(100.0, 1000.0)
         else:
             wake[id(runner)] = runner.scheduled_s - rng.uniform(0.0, 1.0)  # earlier: the old entry is superseded
@@ -250,16 +251,17 @@ def test_the_timer_heap_drops_superseded_entries_and_keeps_every_live_one() -> N
         fleet.after(runner)
         longest = max(longest, len(fleet._heap))
     assert longest <= 4097  # without compaction: 20,000
-    entries = {(when_s, id(runner)) for when_s, _, runner in fleet._heap}
+    entries = {(key >> fleet._index_bits, key & fleet._index_mask) for key in fleet._heap}
     for runner in fleet.runners:
         assert runner.scheduled_s == wake[id(runner)]
-        assert (runner.scheduled_s, id(runner)) in entries
+        assert (math.ceil(runner.scheduled_s * 1e6), runner.index) in entries  # its microsecond, rounded up
     fired = []
     while fleet._heap:
-        when_s, _, runner = heapq.heappop(fleet._heap)
-        if when_s == runner.scheduled_s:
-            fired.append(when_s)
-            runner.scheduled_s = float("inf")
+        key = heapq.heappop(fleet._heap)
+        runner = fleet.runners[key & fleet._index_mask]
+        if key == runner.key:
+            fired.append(runner.scheduled_s)
+            runner.unschedule()
     assert len(fired) == len(fleet.runners) and fired == sorted(fired)
 
 
