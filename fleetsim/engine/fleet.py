@@ -139,9 +139,11 @@ class Fleet:
         self._index_bits = max(1, len(self.runners).bit_length())
         self._index_mask = (1 << self._index_bits) - 1
         self._compact_at = MIN_COMPACT_AT  # the heap's length that has it drop its superseded entries
-        # The engine's clock on the hot path: the clock's own method once the
-        # reactor runs (trio.current_time reaches it through two more calls).
+        # The engine's clock on the hot path: once the reactor runs, trio's
+        # system clock read directly (_system_now), or another clock's own
+        # method (trio.current_time reaches it through two more calls).
         self._now: Callable[[], float] = trio.current_time
+        self._clock_offset = 0.0  # trio's system clock's, once the reactor runs on it
         self._reactor: Reactor | None = None
         self._by_fd: dict[int, _Runner] = {}
         self._again: list[_Runner] = []  # links to read again without waiting (see Link.maybe_more)
@@ -458,7 +460,11 @@ class Fleet:
         assert reactor is not None
         gather_s = self.options.gather_s if reactor.precise and not self.options.target.tls else 0.0
         self._slack_s = gather_s
-        self._now = trio.lowlevel.current_clock().current_time
+        if reactor.clock_offset is not None:
+            self._clock_offset = reactor.clock_offset
+            self._now = self._system_now
+        else:
+            self._now = trio.lowlevel.current_clock().current_time
         while True:
             self._serving = True
             try:
@@ -478,6 +484,12 @@ class Fleet:
             else:
                 self._arm()
                 await reactor.wait()
+
+    def _system_now(self) -> float:
+        """trio's system clock, read as it reads itself (perf_counter() plus
+        its offset): its method is plain Python, and the hot path reads the
+        clock several times a call."""
+        return self._clock_offset + time.perf_counter()
 
     def _arm(self) -> None:
         """Arm the reactor's timer for the next wake-up: the heap's head, or up

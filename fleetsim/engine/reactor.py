@@ -100,7 +100,7 @@ class Reactor:
     polls it from one task (:meth:`ready`) and waits (:meth:`wait`) when it
     has nothing left to do.  Make it inside ``trio.run``."""
 
-    __slots__ = ("_armed", "_epoll", "_scope", "_timer", "closed")
+    __slots__ = ("_armed", "_epoll", "_scope", "_timer", "clock_offset", "closed")
 
     @property
     def armed(self) -> float:
@@ -118,6 +118,8 @@ class Reactor:
         self._armed = math.inf  # the deadline the timer holds
         self._scope: trio.CancelScope | None = None  # the wait's deadline, without a timerfd
         offset = _system_clock_offset()
+        # trio's system clock reads perf_counter() + this offset (None: another clock, a test's).
+        self.clock_offset = offset
         self._timer = _TimerFd(offset) if offset is not None else None
         if self._timer is not None:
             self._epoll.register(self._timer.fd, select.EPOLLIN)

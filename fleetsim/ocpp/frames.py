@@ -1,8 +1,9 @@
 """OCPP-J 1.6 frames (§4): CALL ``[2, id, action, payload]``, CALLRESULT
 ``[3, id, payload]`` and CALLERROR ``[4, id, code, description, details]``.
 
-Frames are array-like msgspec Structs tagged by their message type id, so one
-decoder reads the envelope straight from bytes.  The payload stays a
+Frames are array-like msgspec Structs tagged by their message type id
+(:mod:`fleetsim.ocpp.envelope`), so one decoder reads the envelope straight
+from bytes.  The payload stays a
 ``msgspec.Raw`` slice until its type is known: a CALL's from its action, a
 CALLRESULT's from the CALL it answers (which only the sender knows).  No
 intermediate dicts anywhere.
@@ -13,7 +14,7 @@ Decoding never raises on bad input: it returns :class:`Malformed`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 import msgspec
 
@@ -25,62 +26,19 @@ from fleetsim.ocpp.actions import (
     Action,
 )
 from fleetsim.ocpp.base import Payload
+from fleetsim.ocpp.envelope import Call, CallError, CallResult, Frame, _CallErrorIn, _CallIn, _CallResultIn
 from fleetsim.ocpp.errors import ErrorCode, Malformed, code_for_payload_error
 
-# OCPP-J 1.6 §4.1.3: the unique id is at most 36 characters.
-UniqueId = Annotated[str, msgspec.Meta(max_length=36)]
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES", "Call", "CallError", "CallResult", "Frame", "action_of", "decode_confirmation",
+    "decode_frame", "encode_call", "encode_error", "encode_frame", "encode_result",
+]
 
 DEFAULT_MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 """Frames above this are rejected before decoding.  Large enough for a
 SendLocalList of 10,000 entries or a 2 MB certificate chain (limits certified
 stations declare), small enough that a hostile peer cannot make us parse
 arbitrary amounts of JSON."""
-
-
-class Call(msgspec.Struct, array_like=True, tag=2, frozen=True, gc=False):
-    unique_id: str
-    action: str
-    payload: Any
-
-
-class CallResult(msgspec.Struct, array_like=True, tag=3, frozen=True, gc=False):
-    """A CALLRESULT.  Decoded frames carry ``msgspec.Raw`` as payload until
-    :func:`decode_confirmation` types it with the action of the CALL it answers."""
-
-    unique_id: str
-    payload: Any
-
-
-class CallError(msgspec.Struct, array_like=True, tag=4, frozen=True, gc=False):
-    """A CALLERROR.  ``code`` is kept as the peer sent it (an :class:`ErrorCode`
-    when it is one of the ten), so a peer's misspelt code is still counted."""
-
-    unique_id: str
-    code: str
-    description: str = ""
-    details: Any = msgspec.field(default_factory=dict)
-
-
-Frame = Call | CallResult | CallError
-
-
-# Wire forms for decoding.  forbid_unknown_fields rejects surplus elements.
-class _CallIn(msgspec.Struct, array_like=True, tag=2, forbid_unknown_fields=True, gc=False):
-    unique_id: UniqueId
-    action: str
-    payload: msgspec.Raw
-
-
-class _CallResultIn(msgspec.Struct, array_like=True, tag=3, forbid_unknown_fields=True, gc=False):
-    unique_id: UniqueId
-    payload: msgspec.Raw
-
-
-class _CallErrorIn(msgspec.Struct, array_like=True, tag=4, forbid_unknown_fields=True, gc=False):
-    unique_id: UniqueId
-    code: str
-    description: str
-    details: msgspec.Raw
 
 
 # What a peer's input can raise in a decoder.  msgspec raises RecursionError

@@ -49,6 +49,9 @@ async def test_every_station_connects_boots_and_heartbeats() -> None:
                        and recorder.fleet_exchanges()["Heartbeat"].answered >= 25)
         assert fleet.progress.connected == 25
         assert len(csms.central.charge_points) == 25
+        # The fleet reads trio's system clock itself (Fleet._system_now): the same time as trio's.
+        before, fleet_now, after = trio.current_time(), fleet._now(), trio.current_time()
+        assert before <= fleet_now <= after
         nursery.cancel_scope.cancel()
     exchanges = recorder.fleet_exchanges()
     assert exchanges["BootNotification"].answered == 25
