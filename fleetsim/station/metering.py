@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from fleetsim.ocpp.datatypes import MeterValue, TransactionData
 from fleetsim.ocpp.enums import ReadingContext
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from fleetsim.station.ports import MeterPort
 
 INF = math.inf
+# The contexts of every sample, as module constants (see sending.ACCEPTED).
+SAMPLE_PERIODIC: Final = ReadingContext.SAMPLE_PERIODIC
+SAMPLE_CLOCK: Final = ReadingContext.SAMPLE_CLOCK
 PHYSICS_STEP_S = 60.0  # simulated seconds between power updates while charging
 
 
@@ -169,8 +172,8 @@ def _periodic_sample(station: MeterPort, connector: Connector, now_s: float) -> 
         return
     current = plan(station, connector)
     stamp = station.timebase.wall(now_s)
-    _send_values(station, connector, current.sampled, ReadingContext.SAMPLE_PERIODIC, now_s, stamp)
-    extra = sample(connector, current.stop_sampled, ReadingContext.SAMPLE_PERIODIC)
+    _send_values(station, connector, current.sampled, SAMPLE_PERIODIC, now_s, stamp)
+    extra = sample(connector, current.stop_sampled, SAMPLE_PERIODIC)
     if extra:
         transaction.keep_sample((stamp, extra), current.stop_limit)
     connector.last_sample_wh = connector.register_wh
@@ -184,10 +187,10 @@ def _aligned_sample(station: MeterPort, connector: Connector, now_s: float) -> N
     stamp = station.timebase.wall(now_s)
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
     if transaction is not None:
-        aligned = sample(connector, current.stop_aligned, ReadingContext.SAMPLE_CLOCK)
+        aligned = sample(connector, current.stop_aligned, SAMPLE_CLOCK)
         if aligned:
             transaction.keep_sample((stamp, aligned), current.stop_limit)
-    _send_values(station, connector, current.aligned, ReadingContext.SAMPLE_CLOCK, now_s, stamp)
+    _send_values(station, connector, current.aligned, SAMPLE_CLOCK, now_s, stamp)
 
 
 def trigger(station: MeterPort, connector_id: int | None, now_s: float) -> None:

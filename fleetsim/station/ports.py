@@ -230,6 +230,8 @@ class SenderPort(Clock, Sender, Protocol):
     online_since_s: float
     outbox: list[bytes]
     heartbeat_due_s: float
+    heartbeat_step_s: float
+    heartbeat_read_at: int
     timed_out_id: str | None
 
 

@@ -7,7 +7,7 @@ failed.  The queue itself is :class:`fleetsim.station.outgoing.OutgoingQueue`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from fleetsim.ocpp.enums import RegistrationStatus
 from fleetsim.ocpp.errors import Malformed
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from fleetsim.station.ports import SenderPort
 
 INF = float("inf")
+# Enum members read on every CALL: as module constants (compiled, a static; an
+# Enum class's attribute is looked up through EnumType's __getattr__ hook).
+ACCEPTED: Final = RegistrationStatus.ACCEPTED
+PENDING: Final = RegistrationStatus.PENDING
 
 
 def pump(station: SenderPort, now_s: float) -> None:
@@ -26,14 +30,14 @@ def pump(station: SenderPort, now_s: float) -> None:
     queue = station.queue
     if queue.in_flight is not None or not queue or not station.online or station.want_disconnect:
         return  # (the common case after an event: a CALL in flight, or nothing queued)
-    accepted = station.registration == RegistrationStatus.ACCEPTED
+    accepted = station.registration == ACCEPTED
     while True:
         if not accepted:
             # §4.2.1: before Accepted, only the boot, and (while Pending) what the CSMS triggered.
             head = queue.peek()
             if head is None or not head.before_accept:
                 return
-            if head.action != "BootNotification" and station.registration != RegistrationStatus.PENDING:
+            if head.action != "BootNotification" and station.registration != PENDING:
                 return
         call = queue.take_next(now_s)
         if call is None:
@@ -51,9 +55,15 @@ def pump(station: SenderPort, now_s: float) -> None:
 
 def reset_heartbeat(station: SenderPort, now_s: float) -> None:
     # OCPP 1.6 §4.6: the heartbeat shows the CSMS the station is alive; any
-    # message we send does that too, so the interval restarts with it.
-    interval = station.config.get_int("HeartbeatInterval", 0)
-    station.heartbeat_due_s = now_s + station.sim_s(interval) if interval > 0 else INF
+    # message we send does that too, so the interval restarts with it.  The
+    # interval is read again only when the configuration changed: this runs
+    # on every CALL sent.
+    config = station.config
+    if station.heartbeat_read_at != config.version:
+        interval = config.get_int("HeartbeatInterval", 0)
+        station.heartbeat_step_s = station.sim_s(interval) if interval > 0 else INF
+        station.heartbeat_read_at = config.version
+    station.heartbeat_due_s = now_s + station.heartbeat_step_s
 
 
 def check_call_timeout(station: SenderPort, now_s: float) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from fleetsim.metrics.recorder import ModelStats
 from fleetsim.ocpp.datatypes import IdTagInfo
@@ -44,6 +44,7 @@ from fleetsim.station.power import Ev
 from fleetsim.station.timebase import Timebase
 
 INF = float("inf")
+ACCEPTED: Final = RegistrationStatus.ACCEPTED  # (read on every heartbeat: see sending.ACCEPTED)
 
 
 class Station:
@@ -61,6 +62,8 @@ class Station:
         "ever_booted",
         "features",
         "heartbeat_due_s",
+        "heartbeat_read_at",
+        "heartbeat_step_s",
         "local_list",
         "local_list_version",
         "model",
@@ -76,6 +79,7 @@ class Station:
         "reported_station_status",
         "rng",
         "serial_number",
+        "speed",
         "stats",
         "timebase",
         "timed_out_id",
@@ -99,6 +103,10 @@ class Station:
         self.stats = stats
         self.rng = rng
         self.timebase = timebase
+        # Read on every interval the station schedules (see sim_s); fixed for
+        # its life: a timebase replaced later (a clock-skew fault, a station
+        # started anew) keeps its speed.
+        self.speed = timebase.speed
         self.config = Configuration(model.configuration)
         self.connectors = [Connector(i + 1, rating, 0.0, timebase.speed) for i, rating in enumerate(model.ratings)]
         self.serial_number = charge_point_id[-25:]
@@ -108,6 +116,10 @@ class Station:
         self.ever_booted = False  # Accepted at least once in this run (counted once: stations.booted)
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
+        # HeartbeatInterval in engine seconds (INF: none), as read at
+        # configuration version heartbeat_read_at (sending.reset_heartbeat).
+        self.heartbeat_step_s = INF
+        self.heartbeat_read_at = -1
         self.aligned_due_s = INF
         # Clock-aligned values the station sleeps through, its queue full
         # (metering.aligned_wake_s): (engine seconds between them, MeterValues
@@ -179,7 +191,7 @@ class Station:
             lifecycle.send_boot(self, now_s)
         if self.heartbeat_due_s <= now_s:
             self.heartbeat_due_s = INF
-            if self.registration == RegistrationStatus.ACCEPTED and self.online:
+            if self.registration == ACCEPTED and self.online:
                 self.enqueue(Outgoing("Heartbeat", HeartbeatReq(), now_s))
         if self.ping_due_s <= now_s:
             # One ping asked for at a time: the next falls due an interval
@@ -220,8 +232,10 @@ class Station:
         heapq.heappush(self._timers, (when_s, self._timer_seq, action))
 
     def sim_s(self, seconds: float) -> float:
-        """Engine seconds for a simulated duration (an OCPP interval)."""
-        return self.timebase.engine_seconds(seconds)
+        """Engine seconds for a simulated duration (an OCPP interval):
+        Timebase.engine_seconds, computed here (that method is plain
+        Python, and this runs several times a call)."""
+        return seconds / self.speed
 
     def reaction(self, sampler: Callable[[random.Random], float]) -> float:
         return sampler(self.rng) if self.reaction_delays else 0.0
