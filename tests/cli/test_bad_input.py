@@ -22,8 +22,8 @@ from cli_helpers import assert_one_line_usage_error, fleetsim
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
+from under_test import UNDER_TEST
 
-import fleetsim as fleetsim_package
 from fleetsim.engine.limits import LimitProblem
 from fleetsim.engine.run import FleetShare, RunSpec, shares
 from fleetsim.inputs import MAX_CONNECTORS, MAX_STATIONS
@@ -32,10 +32,6 @@ from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_summary
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.station.build import MAX_ID_LENGTH, MAX_ID_PREFIX_LENGTH
-
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim_package.__file__).resolve().parents[1]
 
 # The module: fleetsim.cli.csms, as an attribute, is the click group of that name.
 CSMS_CLI = importlib.import_module("fleetsim.cli.csms")

@@ -15,17 +15,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from under_test import UNDER_TEST
 
-import fleetsim
 import fleetsim.metrics.results as results
 from fleetsim import build
 from fleetsim.cli import main
 from fleetsim.metrics.results import new_run_folder
 
-ROOT = Path(__file__).resolve().parents[2]
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 MODEL = "bionever-bss011k-v1000"
 RUN = ["run", "--stations", "3", "--profile", MODEL, "--duration", "2s", "--speed", "20", "--no-csms-calls", "-q"]
 # A real `fleetsim run` process that has imported everything and waits for a

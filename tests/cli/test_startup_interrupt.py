@@ -15,13 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import fleetsim
-
-ROOT = Path(__file__).resolve().parents[2]
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
+from under_test import UNDER_TEST
 
 # Sends SIGINT when the start-up reaches PHASE, then carries on as if nothing
 # happened: Python raises KeyboardInterrupt at the next instruction.

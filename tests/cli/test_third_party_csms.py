@@ -22,12 +22,7 @@ import ocpp
 import pytest
 import trio
 import trio_websocket
-
-import fleetsim
-
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
+from under_test import UNDER_TEST
 
 pytest.importorskip("websockets", reason="benchmarks/third_party_csms.py is served by websockets (the bench extra)")
 

@@ -13,18 +13,14 @@ from pathlib import Path
 
 import pytest
 from manifests import DEPLOY, documents
+from under_test import UNDER_TEST
 
-import fleetsim
 from fleetsim.cli.run import EXIT_THRESHOLD_FAILED
 from fleetsim.engine.run import FleetShare, RunSpec
 from fleetsim.metrics.intervals import Census, IntervalWriter
 from fleetsim.metrics.recorder import Recorder
 from fleetsim.metrics.results import summary_document, write_results
 from fleetsim.profiles.builtin import load_builtin
-
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 ROOT = DEPLOY.parent.parent
 START = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -33,14 +33,10 @@ from typing import Any
 
 import pytest
 from manifests import DEPLOY, documents, pod_argv, scenario_text
+from under_test import UNDER_TEST
 
-import fleetsim
 from fleetsim.metrics.histogram import Histogram, new_histogram
 from fleetsim.metrics.hlog import read_hlog, split_tag
-
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
 
 ROOT = DEPLOY.parent.parent
 SHARDS = 3

@@ -14,19 +14,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from under_test import UNDER_TEST
 
-import fleetsim
 from fleetsim.cli import main
 from fleetsim.inputs import MAX_MESSAGE_CHARS, MAX_STATIONS
 from fleetsim.profiles.builtin import encode_profile, load_builtin
 from fleetsim.scenario.errors import ScenarioError
 from fleetsim.scenario.load import load_scenario
 
-# The fleetsim under test, for the processes a test starts: the source tree, or
-# where a compiled build is installed (make test-fast).
-UNDER_TEST = Path(fleetsim.__file__).resolve().parents[1]
-
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "bionever-bss011k-v1000"
 MINIMAL = f'[[groups]]\nmodel = "{MODEL}"\nstations = 2\n'
 SEGMENT = '[groups.sessions]\nmodel = "segment"\nsegment = "ac-public"\n'
