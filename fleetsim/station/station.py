@@ -79,7 +79,6 @@ class Station:
         "reported_station_status",
         "rng",
         "serial_number",
-        "speed",
         "stats",
         "timebase",
         "timed_out_id",
@@ -103,10 +102,6 @@ class Station:
         self.stats = stats
         self.rng = rng
         self.timebase = timebase
-        # Read on every interval the station schedules (see sim_s); fixed for
-        # its life: a timebase replaced later (a clock-skew fault, a station
-        # started anew) keeps its speed.
-        self.speed = timebase.speed
         self.config = Configuration(model.configuration)
         self.connectors = [Connector(i + 1, rating, 0.0, timebase.speed) for i, rating in enumerate(model.ratings)]
         self.serial_number = charge_point_id[-25:]
@@ -235,7 +230,7 @@ class Station:
         """Engine seconds for a simulated duration (an OCPP interval):
         Timebase.engine_seconds, computed here (that method is plain
         Python, and this runs several times a call)."""
-        return seconds / self.speed
+        return seconds / self.timebase.speed
 
     def reaction(self, sampler: Callable[[random.Random], float]) -> float:
         return sampler(self.rng) if self.reaction_delays else 0.0
