@@ -202,11 +202,18 @@ def test_at_80_percent_of_the_maximum_rate_the_percentiles_are_the_csmss(
     # CALL in flight): so every max(interval, answer time), on average. The
     # faster the fleet, the shorter the interval at 80 %, and the more of the
     # CSMS's slower answers outlast it.
+    # Each heartbeat leaves up to the fleet's gathering (2 ms) after it falls
+    # due, and the next falls due an interval after that: at this rate about
+    # 4 % fewer than offered (measured: 0.96-0.97 of it).  A shared machine
+    # that slows the fleet's passes since its maximum was measured widens
+    # that; a fleet that sends much less is not sending what it should.
     interval_s = STATIONS / (SHARE * maximum_rate)
     offered = STATIONS / statistics.fmean(max(interval_s, took_s) for took_s in window)
-    assert 0.9 * offered <= loaded.rate <= 1.05 * offered, (loaded.rate, offered, maximum_rate)
-    assert offered >= 0.7 * SHARE * maximum_rate, (offered, maximum_rate)  # still most of the maximum
-    assert loaded.cpu_share > 0.5, loaded.cpu_share  # most of a core busy
+    figures = {"rate": loaded.rate, "offered": offered, "maximum": maximum_rate, "cpu_share": loaded.cpu_share}
+    assert 0.85 * offered <= loaded.rate <= 1.05 * offered, figures
+    assert offered >= 0.7 * SHARE * maximum_rate, figures  # still most of the maximum
+    assert loaded.rate >= 0.6 * maximum_rate, figures
+    assert loaded.cpu_share > 0.5, figures  # most of a core busy
     truth = new_histogram()
     for took_s in window:
         truth.record_value(round(took_s * 1e6))
