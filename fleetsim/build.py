@@ -24,6 +24,7 @@ HOT_MODULES: Final = (
     "fleetsim.engine.framing",
     "fleetsim.engine.link",
     "fleetsim.metrics.recorder",
+    "fleetsim.metrics.units",
     "fleetsim.ocpp.frames",
 )
 

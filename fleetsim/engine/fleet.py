@@ -33,7 +33,7 @@ from fleetsim.engine.reactor import MAX_READY, Reactor
 from fleetsim.engine.source_ports import SourcePorts
 from fleetsim.engine.watch import gc_unwatched
 from fleetsim.metrics.intervals import Census
-from fleetsim.metrics.recorder import Recorder
+from fleetsim.metrics.recorder import Recorder, Recording
 from fleetsim.metrics.summary import CONNECT
 from fleetsim.ocpp.enums import Reason, RegistrationStatus
 from fleetsim.station.backoff import WaitLog
@@ -161,6 +161,7 @@ class Fleet:
         # How late timers fire, µs: the simulator's own lag, which would
         # otherwise be mistaken for the CSMS's (recorded per interval).
         self.timer_lag = recorder.simulator_histogram("timer_lag")
+        self._timer_lag = Recording(self.timer_lag)
         self.partial_budget = framing.PartialBudget(options.max_partial_bytes)
         # The fleet picks its connections' local ports: the kernel's search
         # slows to ~0.5 ms a connect past ~15,000 connections to one CSMS.
@@ -648,7 +649,7 @@ class Fleet:
         heap = self._heap
         runners = self.runners
         shift, mask = self._index_bits, self._index_mask
-        record_lag = self.timer_lag.record_value
+        timer_lag = self._timer_lag
         clock = self._now
         now = clock()
         fired = 0
@@ -665,7 +666,7 @@ class Fleet:
             # lag).  (int(x + 0.5), not round(): round() allocates a bound
             # method each call; the two differ only at halves and below 1 µs.)
             late_us = int((now - max(runner.scheduled_s, runner.started_s)) * 1_000_000 + 0.5)
-            record_lag(late_us if late_us > 1 else 1)
+            timer_lag.record(late_us if late_us > 1 else 1)
             runner.unschedule()
             try:
                 runner.station.on_timer(now)

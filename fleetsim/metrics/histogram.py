@@ -16,16 +16,14 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from functools import partial
 from itertools import accumulate
-from typing import Final
 
 from hdrh.codec import HdrHistogramEncoder, HdrPayload
 from hdrh.codec import payload_header_size as _PAYLOAD_HEADER_SIZE
 from hdrh.histogram import HdrHistogram
 from pyhdrh import encode as varint_encode  # the library's own C encoder
 
-LOWEST_US: Final = 1
-HIGHEST_US: Final = 3_600_000_000  # an hour: anything longer is clamped to it
-SIGNIFICANT_DIGITS: Final = 3
+from fleetsim.metrics.units import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS
+from fleetsim.metrics.units import us as us  # (re-exported: the unit's conversion)
 
 
 class Histogram(HdrHistogram):
@@ -168,12 +166,6 @@ def _compress(payload: HdrPayload, counts_limit: int) -> bytes:
 
 def new_histogram() -> Histogram:
     return Histogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-
-
-def us(seconds: float) -> int:
-    """Seconds (the engine's clock) to whole microseconds, clamped to the range."""
-    value = round(seconds * 1_000_000)
-    return LOWEST_US if value < LOWEST_US else HIGHEST_US if value > HIGHEST_US else value
 
 
 def from_encoded(encoded: str | bytes) -> Histogram:

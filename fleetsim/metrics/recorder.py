@@ -38,12 +38,49 @@ from fleetsim.metrics.summary import PERCENTILES, exchange_summary, recorder_sum
 
 __all__ = [
     "HIGHEST_US", "LOWEST_US", "PERCENTILES", "SIGNIFICANT_DIGITS", "SIMULATOR_SERIES", "ExchangeStats", "Histogram",
-    "ModelStats", "OutageRecovery", "Recorder", "fold_into", "merge_outages", "new_histogram",
+    "ModelStats", "OutageRecovery", "Recorder", "Recording", "fold_into", "merge_outages", "new_histogram",
 ]
 
 # The simulator's own lag (see fleetsim.engine.watch): the event loop's, the
 # fleet timers', and the garbage collector's pauses.
 SIMULATOR_SERIES: Final = ("loop_lag", "timer_lag", "gc_pause")
+
+
+class Recording:
+    """Where the hot path records into one :class:`Histogram`: its
+    ``record_value`` (the same arithmetic, the same counts), as compiled code
+    of a compiled build, with no call into plain Python.  The counts array
+    is the library's, made with the histogram and only ever changed in place
+    (``zero`` clears it, ``add`` adds into it): kept here."""
+
+    __slots__ = ("counts", "half_count", "half_magnitude", "histogram", "length", "shift", "sub_mask", "unit")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+        self.counts = histogram.counts
+        self.shift: int = histogram.unit_magnitude + histogram.sub_bucket_half_count_magnitude + 1
+        self.sub_mask: int = histogram.sub_bucket_mask
+        self.unit: int = histogram.unit_magnitude
+        self.half_magnitude: int = histogram.sub_bucket_half_count_magnitude
+        self.half_count: int = histogram.sub_bucket_half_count
+        self.length: int = histogram.counts_len
+
+    def record(self, value: int) -> None:
+        """One value (µs); one out of the histogram's range is dropped, as
+        ``record_value`` drops it."""
+        if value < 0:
+            return
+        bucket = (value | self.sub_mask).bit_length() - self.shift
+        index = ((bucket + 1) << self.half_magnitude) + ((value >> (bucket + self.unit)) - self.half_count)
+        if index >= self.length:
+            return
+        self.counts[index] += 1
+        histogram = self.histogram
+        histogram.total_count += 1
+        if value < histogram.min_value:
+            histogram.min_value = value
+        if value > histogram.max_value:
+            histogram.max_value = value
 
 
 def fold_into(total: Histogram, interval: Histogram) -> None:
@@ -64,6 +101,8 @@ class ExchangeStats:
     """What one station model saw of one action it initiated."""
 
     __slots__ = (
+        "_corrected",
+        "_service",
         "answered",
         "corrected",
         "corrected_interval",
@@ -80,6 +119,8 @@ class ExchangeStats:
         self.service = new_histogram()
         self.corrected_interval = new_histogram()  # since the last fold: the hot path records here
         self.service_interval = new_histogram()
+        self._corrected = Recording(self.corrected_interval)
+        self._service = Recording(self.service_interval)
         self.answered = 0
         self.errors: Counter[str] = Counter()
         self.timeouts = 0
@@ -89,8 +130,8 @@ class ExchangeStats:
     def record_answer(self, due_s: float, sent_s: float, answered_s: float) -> None:
         """A CALLRESULT or CALLERROR arrived (both are answers, both have latency)."""
         service_us = us(answered_s - sent_s)
-        self.corrected_interval.record_value(us(answered_s - due_s))
-        self.service_interval.record_value(service_us)
+        self._corrected.record(us(answered_s - due_s))
+        self._service.record(service_us)
         self.answered += 1
         if service_us > self.declared_timeout_us:
             self.late += 1

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetsim.metrics.histogram import from_encoded
-from fleetsim.metrics.recorder import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, new_histogram
+from fleetsim.metrics.recorder import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, Recording, new_histogram
+from fleetsim.metrics.units import us
 
 values = st.lists(st.integers(min_value=0, max_value=HIGHEST_US * 2), min_size=1, max_size=200)
 
@@ -25,6 +26,50 @@ def test_recording_matches_the_library_value_by_value(recorded: list[int]) -> No
     assert (ours.total_count, ours.min_value, ours.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
     for percentile in (50, 90, 99, 99.9, 100):
         assert ours.get_value_at_percentile(percentile) == theirs.get_value_at_percentile(percentile)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-5, max_value=HIGHEST_US * 2), min_size=1, max_size=200))
+def test_the_hot_paths_recording_is_the_librarys_record_value(recorded: list[int]) -> None:
+    ours, theirs = new_histogram(), HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    recording = Recording(ours)
+    for value in recorded:
+        recording.record(value)
+        if value >= 0:
+            theirs.record_value(value)
+    assert list(ours.counts) == list(theirs.counts)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
+    assert ours.encode() == theirs.encode()
+
+
+def test_recording_goes_on_into_a_histogram_zeroed_and_added_to() -> None:
+    histogram, other = new_histogram(), new_histogram()
+    recording = Recording(histogram)
+    for value in (7, 9_000, 2_000_000_000):
+        recording.record(value)
+    histogram.zero()
+    other.record_value(300)
+    histogram.add(other)
+    recording.record(5)
+    library = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for value in (300, 5):
+        library.record_value(value)
+    assert (histogram.total_count, histogram.get_min_value(), histogram.get_max_value()) == (2, 5, 300)
+    assert histogram.encode() == library.encode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.floats(min_value=-1.0, max_value=4_000.0),
+                 st.integers(min_value=0, max_value=4_000_000_000).map(lambda n: n / 1e6),
+                 st.integers(min_value=0, max_value=8_000_000_000).map(lambda n: (n + 0.5) / 1e6)))
+def test_seconds_become_microseconds_as_round_rounds_them(seconds: float) -> None:
+    rounded = round(seconds * 1_000_000)
+    assert us(seconds) == min(max(rounded, LOWEST_US), HIGHEST_US)
+
+
+def test_halves_of_a_microsecond_round_to_even() -> None:
+    assert [us(micros / 1e6) for micros in (1.5, 2.5, 3.5, 4.5)] == [2, 2, 4, 4]
+    assert (us(0.0), us(-3.0), us(3_600.5), us(1e300)) == (LOWEST_US, LOWEST_US, HIGHEST_US, HIGHEST_US)
 
 
 def test_edges_of_every_bucket_land_where_the_library_puts_them() -> None:
