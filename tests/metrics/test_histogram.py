@@ -38,7 +38,8 @@ def test_the_hot_paths_recording_is_the_librarys_record_value(recorded: list[int
         if value >= 0:
             theirs.record_value(value)
     assert list(ours.counts) == list(theirs.counts)
-    assert (ours.total_count, ours.min_value, ours.max_value) == (theirs.total_count, theirs.min_value, theirs.max_value)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (
+        theirs.total_count, theirs.min_value, theirs.max_value)
     assert ours.encode() == theirs.encode()
 
 
