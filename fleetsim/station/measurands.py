@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
+from fleetsim.metrics.units import rounded
 from fleetsim.ocpp.datatypes import SampledValue
 from fleetsim.ocpp.enums import Location, Measurand, Phase, ReadingContext, UnitOfMeasure
 from fleetsim.station.config import Configuration
@@ -140,21 +141,28 @@ def sample(meter: Meter, recipes: tuple[Recipe, ...], context: ReadingContext) -
             values.append(built)
             continue
         if reading == REGISTER:
-            value = f"{meter.register_wh:.0f}"
+            value = whole_text(meter.register_wh)
         elif reading == POWER:
-            value = f"{meter.power_w:.0f}"
+            value = whole_text(meter.power_w)
         elif reading == CURRENT:
             value = f"{meter.power_w / volts:.1f}"
         elif reading == INTERVAL:
-            value = f"{meter.register_wh - meter.last_sample_wh:.0f}"
+            value = whole_text(meter.register_wh - meter.last_sample_wh)
         elif reading == OFFERED_POWER:
-            value = f"{min(max_power_w, meter.limit_w):.0f}"
+            value = whole_text(min(max_power_w, meter.limit_w))
         elif reading == OFFERED_CURRENT:
             value = f"{min(max_power_w, meter.limit_w) / volts:.1f}"
         else:  # SOC
             if meter.ev is None:
                 continue
-            value = f"{meter.soc * 100:.0f}"
+            value = whole_text(meter.soc * 100)
         values.append(SampledValue(value=value, context=context, measurand=measurand, phase=phase,
                                    location=location, unit=unit))
     return values
+
+
+def whole_text(x: float) -> str:
+    """``f"{x:.0f}"``, the same text (but "0" for -0.0), without ``str.format``
+    for what a meter reads (a compiled f-string with a format spec calls it:
+    about 220 ns against 35)."""
+    return str(rounded(x)) if 0.0 <= x < 4.5e15 else f"{x:.0f}"

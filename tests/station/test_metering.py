@@ -8,6 +8,8 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from core_steps import (
     AC_3PHASE,
     CORE_ONLY,
@@ -27,6 +29,7 @@ from core_steps import (
 )
 
 from fleetsim.ocpp.enums import ReadingContext
+from fleetsim.station.measurands import whole_text
 from fleetsim.station.power import Ev
 
 REGISTER = "Energy.Active.Import.Register"
@@ -294,3 +297,12 @@ def test_model_ratings_bound_the_power() -> None:
     bench.run_for(600)
 
     assert {number(v.sampled_value, POWER) for _, v in periodic(bench)} == {22_080}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.floats(min_value=0.0, max_value=1e16, allow_subnormal=True),
+                 st.integers(min_value=0, max_value=10**9).map(lambda n: n + 0.5),
+                 st.floats(allow_nan=True, allow_infinity=True)))
+def test_a_whole_reading_reads_as_the_format_writes_it(reading: float) -> None:
+    expected = "0" if reading == 0.0 else f"{reading:.0f}"  # (-0.0 reads "0")
+    assert whole_text(reading) == expected
