@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Final
 
 import trio
 
@@ -40,6 +41,10 @@ from fleetsim.station.backoff import WaitLog
 from fleetsim.station.station import Station
 
 INF = math.inf
+# The clocks the hot path reads several times a call, bound once (compiled,
+# a module's attribute is looked up on every read).
+_perf_counter: Final = time.perf_counter
+_wall_time: Final = time.time
 NO_KEY = -1  # a runner with no live entry in the timer heap
 # Messages of one read handled in one go before the other stations get a turn
 # (8,000 tiny ones fit in a 16 KiB read: handled at once they held the loop 54 ms).
@@ -490,7 +495,7 @@ class Fleet:
         """trio's system clock, read as it reads itself (perf_counter() plus
         its offset): its method is plain Python, and the hot path reads the
         clock several times a call."""
-        return self._clock_offset + time.perf_counter()
+        return self._clock_offset + _perf_counter()
 
     def _arm(self) -> None:
         """Arm the reactor's timer for the next wake-up: the heap's head, or up
@@ -611,7 +616,7 @@ class Fleet:
         # When the read's bytes reached the host (the kernel's stamp): an
         # answer read late, the loop busy or gathering, is timed from there.
         received = link.received_at
-        received_s = min(now, received + (now - time.time())) if received else now
+        received_s = min(now, received + (now - _wall_time())) if received else now
         try:
             for count, event in enumerate(events, start=1):
                 if type(event) is framing.Message:
