@@ -4,6 +4,7 @@ loopback (so the two share no core's worth of work).
 
     python benchmarks/fleet.py idle --stations 1000,5000,10000,20000
     python benchmarks/fleet.py throughput --stations 2000 --rates 5000,10000,20000,30000
+    python benchmarks/fleet.py throughput --stations 2000 --rates 60000      # the loop's maximum
     python benchmarks/fleet.py storm --stations 10000
     python benchmarks/fleet.py lag --stations 2000 --rate 8000
     python benchmarks/fleet.py realistic --stations 1000 --meter-interval 1
@@ -11,6 +12,11 @@ loopback (so the two share no core's worth of work).
 
 ``throughput --no-pings`` sets every model's WebSocketPingInterval to 0 (what
 the pings cost: under time acceleration they fall due as often as the rest).
+
+A heartbeat loop's maximum is its figure when offered more than it sends (say
+``--rates 60000`` for 2,000 stations here): its pings then fill the CPU that
+the heartbeats leave, so a loop that answers all it is offered at a CPU share
+of 1.00 is bound by the offer, not by its own cost, and the note column says so.
 
 ``throughput`` and ``realistic`` take ``--csms bare``: responder.py instead of
 the embedded CSMS, a bare loop that answers at a fraction of its cost per call,
@@ -278,16 +284,19 @@ def throughput(args: argparse.Namespace) -> None:
     print(f"throughput, {_machine()}: {args.stations} stations, heartbeats{' + sessions' if args.sessions else ''}, "
           f"{args.csms} CSMS, median of {args.repeat} runs")
     print(f"{'offered/s':>10} {'answered/s':>11} {'CPU share':>10} {'calls/CPU-s':>12} {'lag p99 ms':>11} "
-          f"{'pings/s':>8} {'timers/call':>12}")
+          f"{'pings/s':>8} {'timers/call':>12}  note")
     with Csms(heartbeat_interval_s=60, bare=args.csms == "bare") as csms:
         for rate in args.rates:
             runs = [run_worker("throughput", stations=args.stations, port=csms.port, rate=rate, window_s=args.window,
                                warmup_s=3, sessions=args.sessions, pings=not args.no_pings)
                     for _ in range(args.repeat)]
             pick = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
-            print(f"{rate:>10} {pick('answered_per_s'):>11.0f} {pick('cpu_share'):>10.2f} "
+            answered, cpu_share = pick("answered_per_s"), pick("cpu_share")
+            note = ("" if cpu_share < 0.97 else "the maximum" if answered < 0.95 * rate
+                    else "bound by the offer: offer more for the maximum")
+            print(f"{rate:>10} {answered:>11.0f} {cpu_share:>10.2f} "
                   f"{pick('calls_per_cpu_s'):>12.0f} {pick('lag_p99_ms'):>11.2f} {pick('pings_per_s'):>8.0f} "
-                  f"{pick('timers_per_call'):>12.2f}")
+                  f"{pick('timers_per_call'):>12.2f}  {note}")
 
 
 def realistic(args: argparse.Namespace) -> None:
