@@ -79,6 +79,18 @@ LEAVING = 2  # removed from the load: delivering its StopTransactions, then clos
 OFF = 3  # removed: closed, its timers no longer run; started again as a new station
 
 
+def _deadline_s(micros: int) -> float:
+    """The earliest time, in seconds, at which _fire_timers finds a timer of
+    microsecond ``micros`` due (``micros <= now * 1e6``): ``micros / 1e6``
+    can fall a float's hair short of it, and a clock that lands exactly on
+    the deadline armed (trio's MockClock) would then wake the loop for a
+    timer it does not fire, again and again."""
+    seconds = micros / 1_000_000
+    while seconds * 1_000_000 < micros:
+        seconds = math.nextafter(seconds, INF)
+    return seconds
+
+
 class _Runner:
     """The engine's side of one station: its link and its place in the heap."""
 
@@ -506,7 +518,7 @@ class Fleet:
         if self._serving or reactor is None:
             return
         heap = self._heap
-        head_s = (heap[0] >> self._index_bits) / 1_000_000 if heap else INF
+        head_s = _deadline_s(heap[0] >> self._index_bits) if heap else INF
         earliest_s = min(head_s, self._tick_s)
         latest_s = min(head_s + self._slack_s, self._tick_s)
         if not earliest_s <= reactor.armed <= latest_s:
@@ -670,11 +682,16 @@ class Fleet:
             # Counted from the ramp's start of the station (not started yet: no
             # lag).  (int(x + 0.5), not round(): round() allocates a bound
             # method each call; the two differ only at halves and below 1 µs.)
-            late_us = int((now - max(runner.scheduled_s, runner.started_s)) * 1_000_000 + 0.5)
+            wake_s = runner.scheduled_s
+            late_us = int((now - max(wake_s, runner.started_s)) * 1_000_000 + 0.5)
             timer_lag.record(late_us if late_us > 1 else 1)
             runner.unschedule()
             try:
-                runner.station.on_timer(now)
+                # Due by its microsecond, which can be a float's hair before
+                # the wake-up the station asked for: it is given at least that
+                # time, or it would find nothing due and ask again for ever
+                # (under a clock that only moves when the loop idles).
+                runner.station.on_timer(now if now >= wake_s else wake_s)
             except Exception:  # our bug: this station only, never the fleet's timers
                 self._station_failed(runner, "timer")
                 if runner.link is not None:

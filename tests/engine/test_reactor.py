@@ -8,14 +8,18 @@ import contextlib
 import heapq
 import json
 import math
+import os
 import random
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
 import trio
+from under_test import UNDER_TEST
 
 from fleetsim.engine import framing
 from fleetsim.engine.fleet import ConnectOptions, Fleet
@@ -113,6 +117,63 @@ class ThreadCsms:
 
     def close(self) -> None:
         self.listener.close()
+
+
+# A fleet of one station, its timer at a microsecond whose float deadline
+# (micros / 1e6) times 1e6 falls short of it (249, 251, 489, ...), under
+# trio's MockClock: the clock lands exactly on the deadline armed.  "75+":
+# the station's heartbeat falls due a float's hair after 75 / 1e6, which is
+# still microsecond 75 (nextafter(75e-6) * 1e6 == 75.0).
+_TIMER_UNDER_MOCK_CLOCK = """
+import math, random, sys
+from datetime import UTC, datetime
+import trio, trio.testing
+from fleetsim.engine.fleet import ON, ConnectOptions, Fleet
+from fleetsim.engine.link import Target
+from fleetsim.engine.reactor import Reactor
+from fleetsim.engine.run import RunSpec, build_stations, shares
+from fleetsim.metrics.recorder import Recorder
+from fleetsim.profiles.builtin import load_builtin
+from fleetsim.station.timebase import Timebase
+
+async def fired(case):
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0, reaction_delays=False, sessions=None)
+    stations = build_stations(spec, load_builtin(), recorder, Timebase(0.0, datetime.now(UTC)))
+    fleet = Fleet(stations, ConnectOptions(Target.parse("ws://127.0.0.1:9")), recorder, random.Random(1))
+    fleet._reactor = Reactor()
+    runner = fleet.runners[0]
+    runner.state, runner.started_s = ON, 0.0
+    wake_s = int(case.rstrip("+")) / 1e6
+    if case.endswith("+"):
+        wake_s = runner.station.heartbeat_due_s = math.nextafter(wake_s, math.inf)
+    runner.station.wake_at_s = wake_s
+    fleet.after(runner)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fleet._serve)
+        await trio.sleep(wake_s + 1.0)
+        nursery.cancel_scope.cancel()
+    return fleet.timer_lag.get_total_count()
+
+for case in sys.argv[1:]:
+    print(case, trio.run(fired, case, clock=trio.testing.MockClock(autojump_threshold=0)), flush=True)
+"""
+
+
+def test_a_timer_fires_under_a_clock_that_lands_exactly_on_its_deadline() -> None:
+    # The deadline armed was micros / 1e6, and a timer fires once micros <=
+    # now * 1e6: for about 1.5 % of microseconds the clock reached the
+    # deadline without the timer being due, and the loop spun for ever.  And
+    # a timer due by its microsecond fired before the station's own float
+    # wake-up, which found nothing due, asked for the same again, and spun.
+    # (A child process: a spinning loop never lets the mock clock move.)
+    cases = ["249", "251", "489", "4112587296", "250", "75+", "300+"]
+    assert all(int(m) / 1e6 * 1e6 < int(m) for m in cases[:4])  # the deadlines that fell short
+    assert all(math.nextafter(int(m[:-1]) / 1e6, math.inf) * 1e6 == int(m[:-1]) for m in cases[5:])
+    child = subprocess.run([sys.executable, "-c", _TIMER_UNDER_MOCK_CLOCK, *cases], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "PYTHONPATH": str(UNDER_TEST)}, check=False)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split() == [part for case in cases for part in (case, "1")]  # each fired, once
 
 
 @pytest.mark.patches_hot_path
