@@ -680,10 +680,13 @@ class Fleet:
             fired += 1
             now = clock()  # a long batch makes later timers later still
             # Counted from the ramp's start of the station (not started yet: no
-            # lag).  (int(x + 0.5), not round(): round() allocates a bound
-            # method each call; the two differ only at halves and below 1 µs.)
+            # lag; a station the ramp has not reached has timers too, those of
+            # a fault injected into it).  (int(x + 0.5), not round(): round()
+            # allocates a bound method each call; the two differ only at
+            # halves and below 1 µs.)
             wake_s = runner.scheduled_s
-            late_us = int((now - max(wake_s, runner.started_s)) * 1_000_000 + 0.5)
+            since_s = wake_s if wake_s >= runner.started_s else runner.started_s  # inf: not started
+            late_us = int((now - since_s) * 1_000_000 + 0.5) if since_s < now else 1
             timer_lag.record(late_us if late_us > 1 else 1)
             runner.unschedule()
             try:

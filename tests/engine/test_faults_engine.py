@@ -244,3 +244,23 @@ async def test_an_outage_the_run_ends_in_is_reported_unrecovered(autojump_clock:
     (outage,) = recorder.outages
     assert (outage.at_s, outage.stations, outage.not_booted, outage.booted_after_s) == (10, 3, 3, None)
     assert not any(name.startswith("fault.") for name in recorder.counters())
+
+
+async def test_a_fault_on_a_station_the_ramp_has_not_reached_leaves_the_fleet_running(
+        received: list[tuple[str, Any]]) -> None:
+    # Connector faults from the start, in a ramp of one station a second: the
+    # stations not started yet are hit too, and each fault's recovery is a
+    # timer of a station with no start time.  The fleet's timer lag was
+    # counted from infinity, and the OverflowError ended the whole fleet.
+    # Now every station starts and boots, in its turn.
+    faults = FaultPlan(connector_faults=ConnectorFaults(per_connector_per_hour=120.0, recover_after_s=30.0))
+    spec = RunSpec(fleet=shares(MODELS, 4), duration_s=5.0, ramp_per_s=1.0, speed=60.0, reaction_delays=False,
+                   sessions=None, faults=faults, sim_start=SIM_START, seed=3)
+    recorder = Recorder()
+    with trio.fail_after(30):
+        outcome = await run(spec, PROFILES, recorder)
+    document = summary_document(recorder, spec, outcome, run_id="t", host="test")
+    assert document["faults"]["injected"]["connector"] > 0
+    assert recorder.simulator_counters["station_errors"] == 0
+    booted = {cp for cp, payload in received if isinstance(payload, BootNotificationReq)}
+    assert len(booted) == 4
