@@ -724,9 +724,11 @@ class Fleet:
                 self.progress.messages_out += len(outbox)
             outbox.clear()
         if station.want_ping and not runner.ping_waits:
-            if link is not None and (runner.again or link.bytes_waiting()):
+            if link is not None and (runner.again or (station.queue.in_flight is not None and link.bytes_waiting())):
                 # What arrived before the ping is read first: a pong landing
                 # behind an unread answer would lend it the pong's arrival time.
+                # Only an answer is timed from its arrival, and only a CALL in
+                # flight has one to come (asking the kernel is a system call).
                 # One read only (_read sends it then): on a busy link more is
                 # always on its way, and right behind a read all a pong can
                 # lend an answer is the microseconds since.

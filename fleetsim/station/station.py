@@ -72,6 +72,8 @@ class Station:
         "online_since_s",
         "outbox",
         "ping_due_s",
+        "ping_read_at",
+        "ping_step_s",
         "queue",
         "reaction_delays",
         "registration",
@@ -136,6 +138,10 @@ class Station:
         self.reported_station_status: ChargePointStatus | None = None  # connector 0
         self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
         self.ping_due_s = INF  # WebSocketPingInterval (§9.1): the engine sends the ping
+        # WebSocketPingInterval in engine seconds (INF: none), as read at
+        # configuration version ping_read_at (schedule_ping, after every ping).
+        self.ping_step_s = INF
+        self.ping_read_at = -1
         self.want_ping = False
         self.timed_out_id: str | None = None  # the last CALL of ours given up on (its answer may still come)
 
@@ -216,8 +222,12 @@ class Station:
             self.wake_at_s = self.ping_due_s
 
     def schedule_ping(self, now_s: float) -> None:
-        interval = self.config.get_int("WebSocketPingInterval", 0)  # 0: no ping (§9.1)
-        self.ping_due_s = now_s + self.sim_s(interval) if interval > 0 and self.online else INF
+        config = self.config
+        if self.ping_read_at != config.version:  # read again only when the configuration changed
+            interval = config.get_int("WebSocketPingInterval", 0)  # 0: no ping (§9.1)
+            self.ping_step_s = self.sim_s(interval) if interval > 0 else INF
+            self.ping_read_at = config.version
+        self.ping_due_s = now_s + self.ping_step_s if self.online else INF
 
     # ------------------------------------------------------------ timers
 

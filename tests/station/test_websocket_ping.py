@@ -60,3 +60,23 @@ def test_one_ping_is_asked_for_at_a_time_and_the_next_counts_from_its_send() -> 
     bench.station.on_ping_sent(bench.now_s)
     assert not bench.station.want_ping
     assert bench.station.ping_due_s == bench.now_s + 120 and bench.station.wake_at_s <= bench.now_s + 120
+
+
+def test_a_changed_interval_holds_from_the_change_and_for_every_ping_after() -> None:
+    # The station keeps the interval it read until the configuration changes.
+    bench = Bench(build_model(PROFILES["bescore-bsc-s12bcc"]))  # 120 s
+    bench.connect()
+    bench.run_until(bench.station.ping_due_s)
+    bench.station.on_ping_sent(bench.now_s)
+    assert bench.station.ping_due_s == bench.now_s + 120
+    asked_s = bench.now_s
+    uid = bench.send_call(ChangeConfigurationReq(key="WebSocketPingInterval", value="45"))
+    bench.run_for(1)  # the change is handled within the second
+    assert str(bench.reply(uid).status) == "Accepted"
+    pings = []
+    for _ in range(2):
+        bench.run_until(bench.station.ping_due_s)
+        bench.station.on_ping_sent(bench.now_s)
+        pings.append(bench.now_s)
+    assert asked_s + 45 <= pings[0] <= asked_s + 46  # 45 s from the change, not 120 from the last ping
+    assert pings[1] - pings[0] == 45.0
