@@ -80,11 +80,11 @@ OFF = 3  # removed: closed, its timers no longer run; started again as a new sta
 
 
 def _deadline_s(micros: int) -> float:
-    """The earliest time, in seconds, at which _fire_timers finds a timer of
-    microsecond ``micros`` due (``micros <= now * 1e6``): ``micros / 1e6``
-    can fall a float's hair short of it, and a clock that lands exactly on
-    the deadline armed (trio's MockClock) would then wake the loop for a
-    timer it does not fire, again and again."""
+    """A time, in seconds, at which _fire_timers finds a timer of microsecond
+    ``micros`` due (``micros <= now * 1e6``): ``micros / 1e6``, moved up a
+    float's step at a time until it is.  Unmoved, it can fall a hair short,
+    and a clock that lands exactly on the deadline armed (trio's MockClock)
+    would then wake the loop for a timer it does not fire, again and again."""
     seconds = micros / 1_000_000
     while seconds * 1_000_000 < micros:
         seconds = math.nextafter(seconds, INF)

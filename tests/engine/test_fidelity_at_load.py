@@ -206,13 +206,14 @@ def test_at_80_percent_of_the_maximum_rate_the_percentiles_are_the_csmss(
     # due, and the next falls due an interval after that: at this rate about
     # 4 % fewer than offered (measured: 0.96-0.97 of it).  A shared machine
     # that slows the fleet's passes since its maximum was measured widens
-    # that; a fleet that sends much less is not sending what it should.
+    # that; a fleet that sends much less is not sending what it should.  (No
+    # floor against the maximum: slow answers hold the load down, to about
+    # half the maximum for uniform delays at the compiled fleet's rate.)
     interval_s = STATIONS / (SHARE * maximum_rate)
     offered = STATIONS / statistics.fmean(max(interval_s, took_s) for took_s in window)
     figures = {"rate": loaded.rate, "offered": offered, "maximum": maximum_rate, "cpu_share": loaded.cpu_share}
     assert 0.85 * offered <= loaded.rate <= 1.05 * offered, figures
     assert offered >= 0.7 * SHARE * maximum_rate, figures  # still most of the maximum
-    assert loaded.rate >= 0.6 * maximum_rate, figures
     assert loaded.cpu_share > 0.5, figures  # most of a core busy
     truth = new_histogram()
     for took_s in window:
