@@ -230,9 +230,10 @@ class SenderPort(Clock, Sender, Protocol):
     online_since_s: float
     outbox: list[bytes]
     heartbeat_due_s: float
-    heartbeat_step_s: float
-    heartbeat_read_at: int
     timed_out_id: str | None
+
+    def interval_s(self, name: str) -> float:
+        """A configured interval in engine seconds (INF: none)."""
 
 
 @runtime_checkable

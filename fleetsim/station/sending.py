@@ -17,7 +17,6 @@ from fleetsim.station.outgoing import Outgoing
 if TYPE_CHECKING:
     from fleetsim.station.ports import SenderPort
 
-INF = float("inf")
 # Enum members read on every CALL: as module constants (compiled, a static; an
 # Enum class's attribute is looked up through EnumType's __getattr__ hook).
 ACCEPTED: Final = RegistrationStatus.ACCEPTED
@@ -55,15 +54,8 @@ def pump(station: SenderPort, now_s: float) -> None:
 
 def reset_heartbeat(station: SenderPort, now_s: float) -> None:
     # OCPP 1.6 §4.6: the heartbeat shows the CSMS the station is alive; any
-    # message we send does that too, so the interval restarts with it.  The
-    # interval is read again only when the configuration changed: this runs
-    # on every CALL sent.
-    config = station.config
-    if station.heartbeat_read_at != config.version:
-        interval = config.get_int("HeartbeatInterval", 0)
-        station.heartbeat_step_s = station.sim_s(interval) if interval > 0 else INF
-        station.heartbeat_read_at = config.version
-    station.heartbeat_due_s = now_s + station.heartbeat_step_s
+    # message we send does that too, so the interval restarts with it.
+    station.heartbeat_due_s = now_s + station.interval_s("HeartbeatInterval")
 
 
 def check_call_timeout(station: SenderPort, now_s: float) -> None:

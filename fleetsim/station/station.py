@@ -49,6 +49,8 @@ ACCEPTED: Final = RegistrationStatus.ACCEPTED  # (read on every heartbeat: see s
 
 class Station:
     __slots__ = (
+        "_steps",
+        "_steps_at",
         "_timer_seq",
         "_timers",
         "aligned_due_s",
@@ -62,8 +64,6 @@ class Station:
         "ever_booted",
         "features",
         "heartbeat_due_s",
-        "heartbeat_read_at",
-        "heartbeat_step_s",
         "local_list",
         "local_list_version",
         "model",
@@ -72,8 +72,6 @@ class Station:
         "online_since_s",
         "outbox",
         "ping_due_s",
-        "ping_read_at",
-        "ping_step_s",
         "queue",
         "reaction_delays",
         "registration",
@@ -113,10 +111,6 @@ class Station:
         self.ever_booted = False  # Accepted at least once in this run (counted once: stations.booted)
         self.boot_due_s = INF
         self.heartbeat_due_s = INF
-        # HeartbeatInterval in engine seconds (INF: none), as read at
-        # configuration version heartbeat_read_at (sending.reset_heartbeat).
-        self.heartbeat_step_s = INF
-        self.heartbeat_read_at = -1
         self.aligned_due_s = INF
         # Clock-aligned values the station sleeps through, its queue full
         # (metering.aligned_wake_s): (engine seconds between them, MeterValues
@@ -138,10 +132,10 @@ class Station:
         self.reported_station_status: ChargePointStatus | None = None  # connector 0
         self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
         self.ping_due_s = INF  # WebSocketPingInterval (§9.1): the engine sends the ping
-        # WebSocketPingInterval in engine seconds (INF: none), as read at
-        # configuration version ping_read_at (schedule_ping, after every ping).
-        self.ping_step_s = INF
-        self.ping_read_at = -1
+        # Configured intervals in engine seconds, as read at configuration
+        # version _steps_at (interval_s).
+        self._steps: dict[str, float] = {}
+        self._steps_at = -1
         self.want_ping = False
         self.timed_out_id: str | None = None  # the last CALL of ours given up on (its answer may still come)
 
@@ -222,12 +216,23 @@ class Station:
             self.wake_at_s = self.ping_due_s
 
     def schedule_ping(self, now_s: float) -> None:
+        # 0: no ping (§9.1)
+        self.ping_due_s = now_s + self.interval_s("WebSocketPingInterval") if self.online else INF
+
+    def interval_s(self, name: str) -> float:
+        """A configured interval (whole seconds; 0 or less: none) in engine
+        seconds, INF for none.  Read from the configuration again only once
+        it changed: HeartbeatInterval counts from every CALL sent, and
+        WebSocketPingInterval from every ping."""
         config = self.config
-        if self.ping_read_at != config.version:  # read again only when the configuration changed
-            interval = config.get_int("WebSocketPingInterval", 0)  # 0: no ping (§9.1)
-            self.ping_step_s = self.sim_s(interval) if interval > 0 else INF
-            self.ping_read_at = config.version
-        self.ping_due_s = now_s + self.ping_step_s if self.online else INF
+        if self._steps_at != config.version:
+            self._steps.clear()
+            self._steps_at = config.version
+        step = self._steps.get(name)
+        if step is None:
+            seconds = config.get_int(name, 0)
+            step = self._steps[name] = self.sim_s(seconds) if seconds > 0 else INF
+        return step
 
     # ------------------------------------------------------------ timers
 
