@@ -48,7 +48,7 @@ def usable(info: IdTagInfo, wall: datetime) -> bool:
 
 def authorize(station: AuthPort, id_tag: str, now_s: float, done: Verdict) -> None:
     info = known(station, id_tag)
-    valid = info is not None and usable(info, station.timebase.wall(now_s))
+    valid = info is not None and usable(info, station.wall(now_s))
     if station.online and station.registration == RegistrationStatus.ACCEPTED:
         if valid and station.config.get_bool("LocalPreAuthorize", False):
             done(now_s, True)  # §9.1.15: start at once from the list or cache

@@ -134,7 +134,7 @@ def start_transaction(station: ChargingPort, connector: Connector, id_tag: str, 
     connector.advance(now_s)
     if reservation_id is None:
         reservation_id = features.use_reservation(station, connector, id_tag, now_s)
-    transaction = Transaction(id_tag, connector.meter_wh(), station.timebase.wall(now_s), now_s, reservation_id,
+    transaction = Transaction(id_tag, connector.meter_wh(), station.wall(now_s), now_s, reservation_id,
                               remote)
     connector.transaction = transaction
     features.on_transaction_started(station, connector, now_s)
@@ -182,7 +182,7 @@ def stop_transaction(station: ChargingPort, connector: Connector, reason: Reason
     connector.advance(now_s)
     transaction.stopping = True
     meter_stop = connector.meter_wh()
-    stamp = station.timebase.wall(now_s)
+    stamp = station.wall(now_s)
     transaction_data = metering.stop_transaction_data(station, connector, transaction, now_s)
     reason_field = None if reason == Reason.LOCAL else reason  # Local is the default (§7.32)
 

@@ -85,7 +85,7 @@ def schedule_aligned(station: MeterPort, now_s: float, *, handled: int = 0) -> N
     if interval <= 0:
         station.aligned_due_s = INF
         return
-    wall = station.timebase.wall(now_s)
+    wall = station.wall(now_s)
     since_midnight = wall.hour * 3600 + wall.minute * 60 + wall.second + wall.microsecond / 1e6
     wait_sim_s = interval - (since_midnight % interval)
     station.aligned_due_s = now_s + station.sim_s(wait_sim_s)
@@ -136,7 +136,7 @@ def on_transaction_started(station: MeterPort, connector: Connector, now_s: floa
     current = plan(station, connector)
     begin = sample(connector, current.stop_sampled, ReadingContext.TRANSACTION_BEGIN)
     if begin:
-        transaction.keep_sample((station.timebase.wall(now_s), begin), current.stop_limit)
+        transaction.keep_sample((station.wall(now_s), begin), current.stop_limit)
     _schedule_sample(station, connector, current, now_s)
 
 
@@ -171,7 +171,7 @@ def _periodic_sample(station: MeterPort, connector: Connector, now_s: float) -> 
         connector.sample_due_s = INF
         return
     current = plan(station, connector)
-    stamp = station.timebase.wall(now_s)
+    stamp = station.wall(now_s)
     _send_values(station, connector, current.sampled, SAMPLE_PERIODIC, now_s, stamp)
     extra = sample(connector, current.stop_sampled, SAMPLE_PERIODIC)
     if extra:
@@ -184,7 +184,7 @@ def _aligned_sample(station: MeterPort, connector: Connector, now_s: float) -> N
     """Clock-aligned values go out as MeterValues (MeterValuesAlignedData) and,
     independently, into the transaction's StopTxnAlignedData."""
     current = plan(station, connector)
-    stamp = station.timebase.wall(now_s)
+    stamp = station.wall(now_s)
     transaction = connector.transaction if connector.transaction and not connector.transaction.stopping else None
     if transaction is not None:
         aligned = sample(connector, current.stop_aligned, SAMPLE_CLOCK)
@@ -199,7 +199,7 @@ def trigger(station: MeterPort, connector_id: int | None, now_s: float) -> None:
     for connector in targets:
         connector.advance(now_s)
         _send_values(station, connector, plan(station, connector).sampled, ReadingContext.TRIGGER, now_s,
-                     station.timebase.wall(now_s), front=True)
+                     station.wall(now_s), front=True)
 
 
 def _send_values(station: MeterPort, connector: Connector, recipes: tuple[Recipe, ...], context: ReadingContext,
@@ -244,6 +244,6 @@ def stop_transaction_data(station: MeterPort, connector: Connector, transaction:
     of them: when there were more, the first ones and the last."""
     current = plan(station, connector)
     at_end = sample(connector, current.stop_sampled, ReadingContext.TRANSACTION_END)
-    end = (station.timebase.wall(now_s), at_end) if at_end else None
+    end = (station.wall(now_s), at_end) if at_end else None
     samples = transaction.stop_samples(end, current.stop_limit)
     return [TransactionData(timestamp=stamp, sampled_value=values) for stamp, values in samples] or None

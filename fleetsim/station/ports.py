@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from fleetsim.metrics.recorder import ModelStats
@@ -56,6 +57,9 @@ class Clock(Protocol):
 
     def sim_s(self, seconds: float) -> float:
         """Engine seconds for a simulated duration."""
+
+    def wall(self, now_s: float) -> datetime:
+        """``timebase.wall(now_s)``: the timestamp OCPP messages carry."""
 
 
 @runtime_checkable
@@ -103,6 +107,9 @@ class AuthPort(Sender, Protocol):
     registration: RegistrationStatus | None
     local_list: dict[str, IdTagInfo]
     auth_cache: dict[str, IdTagInfo]
+
+    def wall(self, now_s: float) -> datetime:
+        """``timebase.wall(now_s)``: the timestamp OCPP messages carry."""
 
 
 # ------------------------------------------------------------------ the feature profiles

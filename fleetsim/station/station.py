@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from fleetsim.metrics.recorder import ModelStats
@@ -49,7 +50,8 @@ ACCEPTED: Final = RegistrationStatus.ACCEPTED  # (read on every heartbeat: see s
 
 class Station:
     __slots__ = (
-        "_steps",
+        "_heartbeat_step_s",
+        "_ping_step_s",
         "_steps_at",
         "_timer_seq",
         "_timers",
@@ -132,9 +134,10 @@ class Station:
         self.reported_station_status: ChargePointStatus | None = None  # connector 0
         self.reply_at_s = -INF  # when the answer to the CSMS call being handled goes out
         self.ping_due_s = INF  # WebSocketPingInterval (§9.1): the engine sends the ping
-        # Configured intervals in engine seconds, as read at configuration
-        # version _steps_at (interval_s).
-        self._steps: dict[str, float] = {}
+        # HeartbeatInterval and WebSocketPingInterval in engine seconds, as
+        # read at configuration version _steps_at (interval_s).
+        self._heartbeat_step_s = INF
+        self._ping_step_s = INF
         self._steps_at = -1
         self.want_ping = False
         self.timed_out_id: str | None = None  # the last CALL of ours given up on (its answer may still come)
@@ -226,13 +229,18 @@ class Station:
         WebSocketPingInterval from every ping."""
         config = self.config
         if self._steps_at != config.version:
-            self._steps.clear()
             self._steps_at = config.version
-        step = self._steps.get(name)
-        if step is None:
-            seconds = config.get_int(name, 0)
-            step = self._steps[name] = self.sim_s(seconds) if seconds > 0 else INF
-        return step
+            self._heartbeat_step_s = self._step_s("HeartbeatInterval")
+            self._ping_step_s = self._step_s("WebSocketPingInterval")
+        if name == "HeartbeatInterval":
+            return self._heartbeat_step_s
+        if name == "WebSocketPingInterval":
+            return self._ping_step_s
+        return self._step_s(name)
+
+    def _step_s(self, name: str) -> float:
+        seconds = self.config.get_int(name, 0)
+        return self.sim_s(seconds) if seconds > 0 else INF
 
     # ------------------------------------------------------------ timers
 
@@ -246,6 +254,18 @@ class Station:
         Timebase.engine_seconds, computed here (that method is plain
         Python, and this runs several times a call)."""
         return seconds / self.timebase.speed
+
+    def wall(self, now_s: float) -> datetime:
+        """The timestamp OCPP messages carry at engine time ``now_s``:
+        Timebase.wall, computed here (that method is plain Python, and
+        every MeterValues, StatusNotification and clock-aligned wake-up
+        asks for it).  The same arithmetic: tests/station/test_timebase.py."""
+        timebase = self.timebase
+        if timebase.wall_timestamps:
+            return timebase.origin_wall + timedelta(seconds=now_s - timebase.origin_s + timebase.skew_s)
+        start = timebase.sim_origin
+        return ((start if start is not None else timebase.origin_wall)
+                + timedelta(seconds=(now_s - timebase.origin_s) * timebase.speed + timebase.skew_s))
 
     def reaction(self, sampler: Callable[[random.Random], float]) -> float:
         return sampler(self.rng) if self.reaction_delays else 0.0

@@ -65,7 +65,7 @@ def send(station: StatusPort, connector_id: int, now_s: float, *, front: bool = 
         connector.reported_status = status
     # The timestamp is when the status began, not when it could be reported.
     request = StatusNotificationReq(connector_id=connector_id, error_code=error_code, status=status,
-                                    timestamp=station.timebase.wall(min(since_s, now_s)))
+                                    timestamp=station.wall(min(since_s, now_s)))
     call = Outgoing("StatusNotification", request, now_s, before_accept=triggered)
     if front:
         station.queue.push_front(call)

@@ -119,7 +119,7 @@ def fetchable(station: FirmwarePort, location: str) -> bool:
 
 
 def file_stamp(station: FirmwarePort, now_s: float) -> str:
-    return station.timebase.wall(now_s).strftime("%Y%m%dT%H%M%SZ")
+    return station.wall(now_s).strftime("%Y%m%dT%H%M%SZ")
 
 
 # ------------------------------------------------------------------ firmware updates

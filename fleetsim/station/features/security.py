@@ -139,7 +139,7 @@ def _reporting(station: SecurityPort) -> bool:
 def record_event(station: SecurityPort, event: SecurityEvent, now_s: float, tech_info: str | None = None, *,
                  defer: bool = False) -> None:
     state = _state(station)
-    entry = LoggedEvent(event, station.timebase.wall(now_s), tech_info[:255] if tech_info else None)
+    entry = LoggedEvent(event, station.wall(now_s), tech_info[:255] if tech_info else None)
     state.log.append(entry)
     del state.log[:-LOG_LENGTH]
     if event not in CRITICAL or not _reporting(station):

@@ -77,7 +77,7 @@ def _state(station: SmartChargingPort) -> SmartCharging:
 
 
 def _wall_s(station: SmartChargingPort, now_s: float) -> float:
-    return station.timebase.wall(now_s).timestamp()
+    return station.wall(now_s).timestamp()
 
 
 # ------------------------------------------------------------------ validation
@@ -219,7 +219,7 @@ def get_composite_schedule(station: SmartChargingPort, request: GetCompositeSche
             schedule_periods.pop()  # two changes within one second: the later one holds
         schedule_periods.append(ChargingSchedulePeriod(start_period=start, limit=limit,
                                                        number_phases=period.number_phases))
-    start_at = station.timebase.wall(now_s)
+    start_at = station.wall(now_s)
     schedule = ChargingSchedule(duration=request.duration, start_schedule=start_at, charging_rate_unit=unit,
                                 charging_schedule_period=schedule_periods)
     return GetCompositeScheduleConf(status=GetCompositeScheduleStatus.ACCEPTED, connector_id=request.connector_id,
