@@ -316,6 +316,10 @@ class Link:
             self._closed = True
             raise LinkError(f"connection lost: {error.strerror or error}") from error
         if not data:
+            # The CSMS's FIN: what is held for it (answers to what it sent
+            # before) still leaves, as it would have unheld; a half-closed
+            # peer may read on.  A backlog it leaves goes with the link.
+            self.release()
             self._closed = True
             raise LinkError("connection closed by the CSMS")
         self.bytes_in += len(data)

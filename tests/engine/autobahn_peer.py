@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import trio
 import trio.testing
-from autobahn_cases import OP_CLOSE, OP_PONG, AwaitClose, AwaitPong, Frame, Quiet, Send, SendCut, Step
+from autobahn_cases import OP_CLOSE, OP_PONG, OP_TEXT, AwaitClose, AwaitPong, Frame, Quiet, Send, SendCut, Step
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 
@@ -66,6 +66,7 @@ class Peer:
         self._unread = bytearray()
         self._eof = False
         self._sent_close: int | None = None  # the code of the valid close we sent, once sent
+        self._texts_read = 0  # text frames of fleetsim's that read_text returned
 
     # --------------------------------------------------------------- sending
 
@@ -132,6 +133,19 @@ class Peer:
             self._read_available()
         self.sock.close()
         return self._outcome()
+
+    async def read_text(self) -> bytes:
+        """Until fleetsim has sent a text frame not read by this call before: its payload."""
+        seen = self._texts_read
+        await self._read_until(lambda: sum(op == OP_TEXT for op, _ in self.received) > seen)
+        self._texts_read += 1
+        return [payload for op, payload in self.received if op == OP_TEXT][seen]
+
+    async def read_to_eof(self) -> None:
+        """Everything fleetsim sends until it ends the connection."""
+        while not self._eof:
+            await trio.lowlevel.wait_readable(self.sock)
+            self._read_available()
 
     def _read_available(self) -> None:
         while not self._eof:

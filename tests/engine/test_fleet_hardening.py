@@ -8,8 +8,11 @@ import random
 import socket
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 import trio
+from autobahn_cases import OP_TEXT, Frame
+from autobahn_peer import Peer, accept_upgrade, encode, listen
 from test_fleet import PROFILES, make_fleet, wait_for
 
 from fleetsim.csms.config import CsmsConfig
@@ -151,3 +154,45 @@ async def test_the_ramp_starts_no_station_once_the_duration_is_over(autojump_clo
                    reaction_delays=False)
     outcome = await run(spec, PROFILES, recorder)
     assert 10 <= outcome.progress.started <= 11  # t = 0, 0.1, ... 1.0
+
+
+async def test_a_csms_that_half_closes_gets_the_answers_to_what_it_sent_before() -> None:
+    # A CSMS writes CALLs and shuts its side (a FIN, no close frame).  The
+    # fleet reads them in one pass, holding the answers to send together,
+    # and then the end of the stream: the answers still leave, in order,
+    # before the connection is given up (RFC 6455 calls it failed, 1006;
+    # a half-closed peer may still read).  16,384 bytes exactly: a read that
+    # fills the link's buffer reads again in the same pass, and meets the FIN.
+    listener = listen()
+    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/ocpp"
+    spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0, speed=1.0, reaction_delays=False,
+                   sessions=None)
+    recorder = Recorder()
+    stations = build_stations(spec, PROFILES, recorder, Timebase(trio.current_time(), datetime.now(UTC), 1.0))
+    fleet = Fleet(stations, ConnectOptions(Target.parse(url), reconnect=QUICK), recorder, random.Random(1))
+    frame_bytes = len(encode(Frame(OP_TEXT, b'[2,"c0000","ClearCache",{}]'), mask=False))
+    calls = [b'[2,"c%04d","ClearCache",{}]' % n for n in range(16_384 // frame_bytes)]
+    pad = 16_384 % frame_bytes
+    calls[-1] = b'[2,"c%s","ClearCache",{}]' % (b"9" * (4 + pad))  # into the last unique id (36 at most)
+    data = b"".join(encode(Frame(OP_TEXT, call), mask=False) for call in calls)
+    assert len(data) == 16_384
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fleet.run, 0.0)
+            peer = Peer(await accept_upgrade(listener), masks=False)
+            listener.close()
+            boot = orjson.loads(await peer.read_text())
+            assert boot[2] == "BootNotification"
+            accepted = {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 300}
+            peer.sock.sendall(encode(Frame(OP_TEXT, orjson.dumps([3, boot[1], accepted])), mask=False))
+            assert orjson.loads(await peer.read_text())[2] == "StatusNotification"  # left unanswered
+            peer.sock.setblocking(True)
+            peer.sock.sendall(data)  # all of it, and the FIN, before the fleet runs again
+            peer.sock.shutdown(socket.SHUT_WR)
+            peer.sock.setblocking(False)
+            await peer.read_to_eof()
+            nursery.cancel_scope.cancel()
+    answers = [orjson.loads(payload) for opcode, payload in peer.received if opcode == OP_TEXT]
+    assert [answer[1] for answer in answers if answer[0] == 3 and answer[1] != boot[1]] == [
+        orjson.loads(call)[1] for call in calls]
+    assert recorder.counters()["disconnect.closed"] == 1
