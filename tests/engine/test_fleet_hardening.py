@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import random
 import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 import trio
 from autobahn_cases import OP_TEXT, Frame
@@ -256,18 +256,18 @@ async def test_a_csms_that_half_closes_gets_the_answers_to_what_it_sent_before()
             nursery.start_soon(fleet.run, 0.0)
             peer = Peer(await accept_upgrade(listener), masks=False)
             listener.close()
-            boot = orjson.loads(await peer.read_text())
+            boot = json.loads(await peer.read_text())
             assert boot[2] == "BootNotification"
             accepted = {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 300}
-            peer.sock.sendall(encode(Frame(OP_TEXT, orjson.dumps([3, boot[1], accepted])), mask=False))
-            assert orjson.loads(await peer.read_text())[2] == "StatusNotification"  # left unanswered
+            peer.sock.sendall(encode(Frame(OP_TEXT, json.dumps([3, boot[1], accepted]).encode()), mask=False))
+            assert json.loads(await peer.read_text())[2] == "StatusNotification"  # left unanswered
             peer.sock.setblocking(True)
             peer.sock.sendall(data)  # all of it, and the FIN, before the fleet runs again
             peer.sock.shutdown(socket.SHUT_WR)
             peer.sock.setblocking(False)
             await peer.read_to_eof()
             nursery.cancel_scope.cancel()
-    answers = [orjson.loads(payload) for opcode, payload in peer.received if opcode == OP_TEXT]
+    answers = [json.loads(payload) for opcode, payload in peer.received if opcode == OP_TEXT]
     assert [answer[1] for answer in answers if answer[0] == 3 and answer[1] != boot[1]] == [
-        orjson.loads(call)[1] for call in calls]
+        json.loads(call)[1] for call in calls]
     assert recorder.counters()["disconnect.closed"] == 1
