@@ -215,19 +215,20 @@ class Fleet:
     # ------------------------------------------------------------ running
 
     async def run(self, ramp_per_s: float, *, freeze_gc_after_ramp: bool = True,
-                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+                  task_status: trio.TaskStatus[float] = trio.TASK_STATUS_IGNORED) -> None:
         """Start the stations at ``ramp_per_s`` (up to ``target``; see
         :meth:`retarget`) and run them until cancelled.  With
         ``freeze_gc_after_ramp``, manage the collector (see managed_gc).
         Started (``nursery.start``) once that start-up is done, before the
-        first station: the moment the run's own lag counts from."""
+        first station starts, with the time then: the moment the run's own
+        lag counts from."""
         with managed_gc(freeze_gc_after_ramp):
             self._reactor = Reactor()
             try:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     nursery.start_soon(self._serve)
-                    task_status.started()
+                    task_status.started(trio.current_time())
                     await self._follow(nursery, ramp_per_s, freeze_gc_after_ramp)
             finally:
                 self._nursery = None

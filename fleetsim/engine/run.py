@@ -374,19 +374,20 @@ async def _watch_signals(stop: trio.Event, everything: trio.CancelScope) -> None
             stop.set()
 
 
-async def _watch_loop_lag(recorder: Recorder, scope: trio.CancelScope) -> None:
+async def _watch_loop_lag(recorder: Recorder, scope: trio.CancelScope, since_s: float) -> None:
     with scope:
-        await watch_loop_lag(recorder)
+        await watch_loop_lag(recorder, since_s=since_s)
 
 
 async def _drive_fleet(fleet: Fleet, spec: RunSpec, stop: trio.Event, recorder: Recorder) -> None:
     async with trio.open_nursery() as nursery:
-        # The loop's lag is the run's from the fleet's start: not its start-up
-        # collection of every station built (a full one, 0.14 s at 19,000,
-        # before any station connects; see managed_gc).
-        await nursery.start(fleet.run, spec.shard.ramp_per_s(spec.ramp_per_s))
+        # The loop's lag is the run's from the fleet's start (the moment it
+        # reports, before its first station: a ramp of 0 starts them all at
+        # once): not its start-up collection of every station built (a full
+        # one, 0.14 s at 19,000, before any station connects; see managed_gc).
+        started_s = await nursery.start(fleet.run, spec.shard.ramp_per_s(spec.ramp_per_s))
         lag_watch = trio.CancelScope()
-        nursery.start_soon(_watch_loop_lag, recorder, lag_watch)
+        nursery.start_soon(_watch_loop_lag, recorder, lag_watch, started_s)
         with trio.move_on_after(spec.duration_s):
             await stop.wait()
         fleet.ramp_stopped = True  # no station starts while the run winds down

@@ -147,6 +147,25 @@ async def test_the_fleets_start_up_collection_is_no_lag_of_the_run(monkeypatch: 
 
 
 @pytest.mark.patches_hot_path
+async def test_a_ramp_of_zero_that_holds_the_loop_is_the_runs_lag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The watch starts once the fleet reports started, and counts from then:
+    # the stations a ramp of 0 starts at once, right after, are the run's.
+    start = Fleet._start
+
+    def slow_start(self: Fleet, nursery: trio.Nursery, runner: object) -> None:
+        time.sleep(0.03)
+        start(self, nursery, runner)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Fleet, "_start", slow_start)
+    recorder = Recorder()
+    spec = RunSpec(fleet=shares(sorted(PROFILES), 10), duration_s=1.5, ramp_per_s=0, reaction_delays=False)
+    with trio.fail_after(DEADLINE_S):
+        await run(spec, PROFILES, recorder)
+    recorder.fold()
+    assert recorder.simulator["loop_lag"].get_max_value() >= 250_000  # ten starts of 30 ms in one step
+
+
+@pytest.mark.patches_hot_path
 async def test_the_runs_end_stops_transactions_spread_over_a_second_in_a_few_wake_ups(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -165,7 +184,7 @@ async def test_the_runs_end_stops_transactions_spread_over_a_second_in_a_few_wak
         await run(spec, PROFILES, Recorder())
     assert len(moments) == 400  # every station, once
     spread_s = max(moments) - min(moments)
-    assert 0.9 <= spread_s <= 1.0 + END_STEP_S * 4  # still spread over the second, as people leave
+    assert 0.9 <= spread_s <= 1.1  # still spread over the second, as people leave
     steps = sorted(set(moments))
     assert len(steps) <= 1.0 / END_STEP_S + 1  # together, a wake-up per step at most
     assert min(b - a for a, b in itertools.pairwise(steps)) >= END_STEP_S * 0.99
@@ -232,12 +251,13 @@ async def test_the_ramp_starts_no_station_once_the_duration_is_over(autojump_clo
 
 
 async def test_a_csms_that_half_closes_gets_the_answers_to_what_it_sent_before() -> None:
-    # A CSMS writes CALLs and shuts its side (a FIN, no close frame).  The
-    # fleet reads them in one pass, holding the answers to send together,
-    # and then the end of the stream: the answers still leave, in order,
-    # before the connection is given up (RFC 6455 calls it failed, 1006;
-    # a half-closed peer may still read).  16,384 bytes exactly: a read that
-    # fills the link's buffer reads again in the same pass, and meets the FIN.
+    # A CSMS writes CALLs and shuts its side (a FIN, no close frame): the
+    # answers still leave, in order, before the connection is given up
+    # (RFC 6455 calls it failed, 1006; a half-closed peer may still read).
+    # 16,384 bytes exactly: a read that fills the link's buffer is read again
+    # at once, 64 messages a read, and the read that meets the FIN comes in
+    # the pass that holds the last batch's answers (on a busy machine it may
+    # fall to the next pass; tests/engine/test_link.py checks the link alone).
     listener = listen()
     url = f"ws://127.0.0.1:{listener.getsockname()[1]}/ocpp"
     spec = RunSpec(fleet=shares(["bionever-bss011k-v1000"], 1), duration_s=0, speed=1.0, reaction_delays=False,

@@ -309,3 +309,24 @@ async def test_a_backlogged_link_is_not_held_and_keeps_its_order() -> None:
             events = await read_events(theirs, parser, 2)
     assert events == [framing.Message(big), framing.Message(b"after")]
     theirs.close()
+
+
+def test_what_is_held_leaves_when_the_csms_shuts_its_side() -> None:
+    # The fleet holds a pass's frames to write them together; a FIN read
+    # meanwhile (a half-closed CSMS) must not drop the answers it held.
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    link = Link(ours, b"", 1 << 20, client=False)
+    assert link.hold()
+    link.send_text(b'[3,"a",{}]')
+    link.send_text(b'[3,"b",{"status":"Accepted"}]')
+    theirs.shutdown(socket.SHUT_WR)
+    with pytest.raises(LinkError, match="closed by the CSMS"):
+        link.read()
+    assert link.closed
+    theirs.settimeout(1)
+    expected = b"".join(framing.encode_frame(framing.OP_TEXT, data, masked=False)
+                        for data in (b'[3,"a",{}]', b'[3,"b",{"status":"Accepted"}]'))
+    assert theirs.recv(4096) == expected
+    link.close()
+    theirs.close()

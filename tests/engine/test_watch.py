@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
+from functools import partial
 from itertools import pairwise
 
 import pytest
@@ -89,3 +90,18 @@ async def test_a_long_freeze_weighs_in_the_percentiles_as_long_as_it_lasted() ->
         item.count_at_value_iterated_to for item in lag.get_recorded_iterator() if item.value_iterated_to > 100_000)
     assert frozen >= 25  # the probes the 0.4 s freeze kept from running, 10 ms apart, later than 100 ms
     assert lag.get_value_at_percentile(90) > 100_000
+
+
+async def test_a_watch_given_its_start_counts_a_block_before_its_first_run() -> None:
+    # The run starts the watch when the fleet reports started; a fleet that
+    # starts every station at once (ramp 0) holds the loop before the watch
+    # first runs, and that hold is the run's lag.
+    recorder = Recorder()
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(watch_loop_lag, recorder, since_s=trio.current_time()))
+            time.sleep(0.08)  # before the watch's first step
+            await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()
+    lag = recorder.simulator_histogram("loop_lag")
+    assert lag.get_max_value() / 1000 == pytest.approx(70, abs=15)  # its first probe was due 10 ms in
