@@ -242,12 +242,12 @@ async def test_a_stalled_csms_shows_in_full_in_the_corrected_figures_only() -> N
     assert corrected.count_above(1_900_000) == 2 * stations
     queued_waits_s = (corrected.get_mean_value() - service.get_mean_value()) * corrected.total_count / 1e6
     assert queued_waits_s == pytest.approx(sum(in_flight_s) - 0.5 * stations, rel=0.01)
-    # The stall's first call waits longest in both views: the corrected view
-    # adds only how late its timer fired (the simulator's own lag, recorded
-    # beside it), to within the histogram's precision at that value.
+    # The stall's first call waits longest in both views.  The corrected view
+    # counts from when its timer fired, the service view from when the pass
+    # wrote what it held: a phase of the pass apart (PASS_BUDGET_S, 2 ms; 10 ms
+    # allowed a busy machine), to within the histogram's precision (2 ms at 3 s).
     service_max = service.get_max_value()
-    timer_lag_max = recorder.simulator_interval["timer_lag"].get_max_value()
-    assert service_max <= corrected.get_max_value() <= service.get_highest_equivalent_value(service_max + timer_lag_max)
+    assert service_max <= corrected.get_max_value() <= service.get_highest_equivalent_value(service_max + 10_000)
 
 
 def _values_above(histogram: Histogram, seconds: float) -> list[float]:
