@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,12 +177,28 @@ def against_fleet(script: StationScript, *, stations: int = 1, deadline_s: float
 
     gc.callbacks.append(outcome.watch.on_gc)
     try:
-        trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
+        with _heap_frozen():
+            trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
         gc.callbacks.remove(outcome.watch.on_gc)
         outcome.probe.close()
     TALLY.cases += 1
     return outcome
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """As a run freezes its heap (fleetsim.engine.fleet.managed_gc): the heap
+    there is now, here the test process's own (thousands of tests' objects),
+    kept out of the collector's walks.  A full collection of it during a
+    window paused the probe 20-50 ms in a whole suite's run.  No collection
+    first: one per case, of that heap, would cost as much (and the probe,
+    once running, would time it); freezing and unfreezing move lists only."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def _run_fleet(fleet: Fleet, outcome: Outcome, done: trio.Event) -> None:
@@ -192,26 +209,17 @@ async def _run_fleet(fleet: Fleet, outcome: Outcome, done: trio.Event) -> None:
 
 
 async def _watch_window(outcome: Outcome, done: trio.Event, deadline_s: float, settle_s: float) -> None:
-    try:
-        with trio.move_on_after(deadline_s) as scope:
-            while not outcome.probe.booted:
-                await trio.sleep(0.001)
-            # As a run does before its first station (fleetsim.engine.fleet.managed_gc):
-            # the heap there is now is kept out of the collector's walks, here the
-            # test process's own (thousands of tests' objects: a full collection of
-            # it in the window paused the probe 20-50 ms in a whole suite's run).
-            gc.collect()
-            gc.freeze()
-            rss_peak_reset()
-            outcome.rss_start_mb = rss_mb()
-            outcome.watch.armed = outcome.probe.armed = True
-            outcome.armed.set()
-            start_s = trio.current_time()
-            await done.wait()
-            await trio.sleep(settle_s)  # the probe goes on a moment after the hostile side is done
-            outcome.window_s = trio.current_time() - start_s
-    finally:
-        gc.unfreeze()
+    with trio.move_on_after(deadline_s) as scope:
+        while not outcome.probe.booted:
+            await trio.sleep(0.001)
+        rss_peak_reset()
+        outcome.rss_start_mb = rss_mb()
+        outcome.watch.armed = outcome.probe.armed = True
+        outcome.armed.set()
+        start_s = trio.current_time()
+        await done.wait()
+        await trio.sleep(settle_s)  # the probe goes on a moment after the hostile side is done
+        outcome.window_s = trio.current_time() - start_s
     outcome.watch.armed = outcome.probe.armed = False
     outcome.rss_peak_mb = rss_mb("VmHWM")
     TALLY.peak_rss_growth_mb = max(TALLY.peak_rss_growth_mb, outcome.rss_growth_mb)
@@ -248,7 +256,8 @@ def against_csms(script: CsmsScript, *, charge_points: int = 1, config: CsmsConf
 
     gc.callbacks.append(outcome.watch.on_gc)
     try:
-        trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
+        with _heap_frozen():
+            trio.run(hostile_main, instruments=[outcome.watch, outcome.probe])
     finally:
         gc.callbacks.remove(outcome.watch.on_gc)
         outcome.probe.close()
